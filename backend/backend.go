@@ -1,0 +1,102 @@
+// Package backend chooses the GoMLX backend the toolkit computes on.
+//
+// GOMLX_BACKEND is respected when set ("go" for the pure-Go backend, "xla:cpu", "xla:cuda", ...).
+// When it is unset, XLA is used if a PJRT plugin is installed on this machine, otherwise the
+// pure-Go backend ("go", simplego). Nothing is ever downloaded: GoMLX's automatic PJRT plugin
+// installation is turned off unless GOMLX_BACKEND asks for XLA explicitly.
+//
+// The pure-Go backend of gomlx v0.26.0 lacks ops that gradients of convolutions, slices and
+// pooling need (Pad, Reverse, SelectAndScatter); New wraps it with polyfills for them, and
+// replaces graph's gradient of DotGeneral with one that does not materialize huge temporaries.
+package backend
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	_ "github.com/gomlx/gomlx/backends/simplego" // registers "go"
+	"github.com/gomlx/gomlx/backends/xla"
+	"github.com/gradcam-go/gradcam/internal/fastvjp"
+	"github.com/gradcam-go/gradcam/internal/sgpoly"
+)
+
+// Go is the configuration name of GoMLX's pure-Go backend.
+const Go = "go"
+
+var (
+	mu     sync.Mutex
+	shared backends.Backend
+	// Announce is where New writes the one line saying which backend was chosen. Set it to
+	// io.Discard to silence it.
+	Announce io.Writer = os.Stderr
+)
+
+// Config returns the backend configuration New will use: GOMLX_BACKEND if set, else "xla" when
+// a PJRT plugin is installed, else "go".
+func Config() string {
+	if c, ok := os.LookupEnv(backends.ConfigEnvVar); ok && c != "" {
+		return c
+	}
+	xla.EnableAutoInstall(false)
+	if len(xla.GetAvailablePlugins()) > 0 {
+		return "xla"
+	}
+	return Go
+}
+
+// New returns the process-wide backend, creating it on first use (see the package doc for the
+// choice). Backends hold device state, so one is shared by every model and explainer.
+func New() (backends.Backend, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if shared != nil {
+		return shared, nil
+	}
+	b, err := NewWithConfig(Config())
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(Announce, "gradcam: using backend %q (%s)\n", b.String(), b.Description())
+	shared = b
+	return shared, nil
+}
+
+// NewWithConfig creates a new backend from a GoMLX configuration string ("go", "xla:cpu", ...),
+// adding the pure-Go backend's missing gradient ops where needed.
+func NewWithConfig(config string) (b backends.Backend, err error) {
+	fastvjp.Install()
+	if strings.HasPrefix(config, "xla") && os.Getenv(backends.ConfigEnvVar) == "" {
+		xla.EnableAutoInstall(false)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("backend %q: %v (set GOMLX_BACKEND=go for the pure-Go backend)", config, r)
+		}
+	}()
+	b, err = backends.NewWithConfig(config)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q: %w (set GOMLX_BACKEND=go for the pure-Go backend)", config, err)
+	}
+	if needsPolyfill(b) {
+		b = sgpoly.Wrap(b)
+	}
+	return b, nil
+}
+
+// needsPolyfill reports whether b lacks an op that CNN gradients need.
+func needsPolyfill(b backends.Backend) bool {
+	ops := b.Capabilities().Operations
+	for _, op := range []backends.OpType{backends.OpTypePad, backends.OpTypeReverse, backends.OpTypeSelectAndScatterMax} {
+		if !ops[op] {
+			return true
+		}
+	}
+	return false
+}
+
+// IsPureGo reports whether b is GoMLX's pure-Go backend (possibly wrapped).
+func IsPureGo(b backends.Backend) bool { return b.String() == Go }

@@ -1,0 +1,138 @@
+// Command gradcam classifies images with pretrained torchvision CNNs and explains the answers.
+//
+//	gradcam predict --model NAME [--weights FILE] --image FILE [--top K] [--crop]
+//
+// Weights are found in $GRADCAM_WEIGHTS, then the cache ($GRADCAM_CACHE), else downloaded from
+// torchvision's official address. Errors go to stderr with exit status 1 (2 for usage errors).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/gradcam-go/gradcam/models"
+)
+
+// usageError marks errors in the command line itself (exit status 2).
+type usageError struct{ error }
+
+func main() {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	if err == nil {
+		return
+	}
+	fmt.Fprintln(os.Stderr, "gradcam:", err)
+	var ue usageError
+	if asUsage(err, &ue) || errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
+	}
+	os.Exit(1)
+}
+
+const usage = `usage: gradcam COMMAND [flags]
+
+commands:
+  predict   print the top classes of an image: INDEX<TAB>LABEL<TAB>PROBABILITY
+  models    list the supported models and their default layers
+
+run "gradcam COMMAND -h" for the flags of a command.`
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{errors.New(usage)}
+	}
+	switch args[0] {
+	case "predict":
+		return predict(args[1:], stdout, stderr)
+	case "models":
+		for _, n := range models.Names() {
+			a, _ := models.LookupArch(n)
+			fmt.Fprintf(stdout, "%s\t%s\n", n, a.DefaultLayer)
+		}
+		return nil
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return usageError{fmt.Errorf("unknown command %q\n%s", args[0], usage)}
+}
+
+// modelFlags are the flags every command that runs a model takes.
+type modelFlags struct {
+	model, weights, image string
+	crop                  bool
+}
+
+func (f *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.model, "model", "", "model name: "+strings.Join(models.Names(), ", "))
+	fs.StringVar(&f.weights, "weights", "", "checkpoint file (.pth or .safetensors); default: $GRADCAM_WEIGHTS, the cache, or download")
+	fs.StringVar(&f.image, "image", "", "PNG or JPEG image")
+	fs.BoolVar(&f.crop, "crop", false, "resize the shorter side to 256 and center-crop 224 (torchvision's eval transform) instead of stretching to 224x224")
+}
+
+func (f *modelFlags) check() error {
+	if f.model == "" || f.image == "" {
+		return usageError{errors.New("--model and --image are required")}
+	}
+	if _, err := models.LookupArch(f.model); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// load returns the model and the preprocessed image.
+func (f *modelFlags) load() (*models.Model, *modelInput, error) {
+	mode := models.Stretch
+	if f.crop {
+		mode = models.CenterCrop
+	}
+	x, imgs, err := models.Preprocess(mode, f.image)
+	if err != nil {
+		return nil, nil, err
+	}
+	var m *models.Model
+	if f.weights != "" {
+		m, err = models.LoadFile(f.model, f.weights, nil)
+	} else {
+		m, err = models.Load(f.model)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, &modelInput{tensor: x, images: imgs}, nil
+}
+
+func predict(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var mf modelFlags
+	mf.register(fs)
+	top := fs.Int("top", 5, "number of classes to print")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if err := mf.check(); err != nil {
+		return err
+	}
+	if *top < 1 || *top > models.NumClasses {
+		return usageError{fmt.Errorf("--top must be between 1 and %d, got %d", models.NumClasses, *top)}
+	}
+	m, in, err := mf.load()
+	if err != nil {
+		return err
+	}
+	preds, err := m.Predict(in.tensor, *top)
+	if err != nil {
+		return err
+	}
+	for _, p := range preds[0] {
+		fmt.Fprintf(stdout, "%d\t%s\t%.4f\n", p.Class, p.Label, p.Probability)
+	}
+	return nil
+}
+
+func asUsage(err error, ue *usageError) bool { return errors.As(err, ue) }

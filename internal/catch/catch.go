@@ -1,0 +1,30 @@
+// Package catch turns panics into errors at API boundaries. GoMLX reports graph-building errors
+// by panicking; the toolkit's exported functions return errors instead.
+package catch
+
+import (
+	"fmt"
+	"runtime/debug"
+)
+
+// Panic runs fn and returns what it panicked with as an error (nil if it returned normally).
+// Errors keep their identity for errors.Is/As; other values are formatted. With
+// GRADCAM_DEBUG set the stack trace is appended.
+func Panic(fn func()) (err error) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if e, ok := r.(error); ok {
+			err = e
+		} else {
+			err = fmt.Errorf("%v", r)
+		}
+		if debugStacks {
+			err = fmt.Errorf("%w\n%s", err, debug.Stack())
+		}
+	}()
+	fn()
+	return nil
+}

@@ -1,0 +1,5 @@
+package catch
+
+import "os"
+
+var debugStacks = os.Getenv("GRADCAM_DEBUG") != ""

@@ -1,0 +1,145 @@
+// Package testref gives tests access to PyTorch reference data: it runs the repository's
+// reference scripts with Debian's python3-torch when their output is missing or stale, and
+// reads and compares the NumPy arrays they write.
+package testref
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/sbinet/npyio/npy"
+)
+
+// Python is the interpreter with torch and torchvision (Debian's python3-torch lives there, not in
+// the python3 first on PATH).
+var Python = "/usr/bin/python3"
+
+// Root is the repository root.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Shared is ../shared beside the repository root (images and real weights).
+func Shared() string {
+	if d := os.Getenv("GRADCAM_SHARED"); d != "" {
+		return d
+	}
+	return filepath.Join(Root(), "..", "shared")
+}
+
+// Image returns the path of a shared test image.
+func Image(name string) string { return filepath.Join(Shared(), "images", name) }
+
+var mu sync.Mutex
+
+// Ensure runs script (a path relative to the repository root) with args followed by an output
+// directory under .cache/, unless that directory already holds the output of the same script
+// version. It returns the directory. Tests fail, never skip, when PyTorch is not installed:
+// parity is the point of these tests (.ci/run installs python3-torch).
+func Ensure(t testing.TB, script, name string, args ...string) string {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	root := Root()
+	src, err := os.ReadFile(filepath.Join(root, script))
+	if err != nil {
+		t.Fatalf("reference script: %v", err)
+	}
+	sum := sha256.Sum256(append(src, []byte(fmt.Sprint(args))...))
+	stamp := hex.EncodeToString(sum[:8])
+	out := filepath.Join(root, ".cache", name)
+	if b, err := os.ReadFile(filepath.Join(out, "DONE")); err == nil && string(b) == stamp+"\n" {
+		return out
+	}
+	if _, err := os.Stat(Python); err != nil {
+		t.Fatalf("PyTorch reference needs %s with python3-torch and python3-torchvision "+
+			"(apt-get install python3-torch python3-torchvision): %v", Python, err)
+	}
+	_ = os.RemoveAll(out)
+	cmd := exec.Command(Python, append(append([]string{filepath.Join(root, script)}, args...), out)...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	t.Logf("generating PyTorch reference: %s", cmd)
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("reference script %s failed: %v", script, err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "DONE"), []byte(stamp+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// ReadNPY reads a float32 NumPy array.
+func ReadNPY(t testing.TB, path string) ([]float32, []int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := npy.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var data []float32
+	if err := r.Read(&data); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return data, r.Header.Descr.Shape
+}
+
+// MaxRelErr is max|got - want| / max|want|: the error relative to the reference's magnitude.
+func MaxRelErr(got, want []float32) float64 {
+	if len(got) != len(want) {
+		return math.Inf(1)
+	}
+	var maxDiff, scale float64
+	for i := range got {
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if math.IsNaN(d) {
+			return math.NaN()
+		}
+		maxDiff = max(maxDiff, d)
+		scale = max(scale, math.Abs(float64(want[i])))
+	}
+	if scale == 0 {
+		return maxDiff
+	}
+	return maxDiff / scale
+}
+
+// Pearson is the correlation of two arrays (1 for identical shapes up to a positive scale).
+func Pearson(a, b []float32) float64 {
+	if len(a) != len(b) || len(a) == 0 {
+		return math.NaN()
+	}
+	var ma, mb float64
+	for i := range a {
+		ma += float64(a[i])
+		mb += float64(b[i])
+	}
+	ma /= float64(len(a))
+	mb /= float64(len(b))
+	var sab, saa, sbb float64
+	for i := range a {
+		da, db := float64(a[i])-ma, float64(b[i])-mb
+		sab += da * db
+		saa += da * da
+		sbb += db * db
+	}
+	if saa == 0 || sbb == 0 {
+		if saa == sbb {
+			return 1
+		}
+		return 0
+	}
+	return sab / math.Sqrt(saa*sbb)
+}

@@ -1,0 +1,141 @@
+package models
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestCheckpointFormatsAgree reads the same resnet18 weights from the zip and legacy .pth
+// formats and from .safetensors, and requires identical tensors.
+func TestCheckpointFormatsAgree(t *testing.T) {
+	ref := reference(t)
+	zip, err := ReadCheckpoint(filepath.Join(ref, "resnet18.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, err := archs["resnet18"].Params()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"resnet18_legacy.pth", "resnet18.safetensors"} {
+		t.Run(file, func(t *testing.T) {
+			other, err := ReadCheckpoint(filepath.Join(ref, file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range params {
+				a, b := zip[p.Key], other[p.Key]
+				if a == nil || b == nil {
+					t.Fatalf("%s: missing in zip=%v, in %s=%v", p.Key, a == nil, file, b == nil)
+				}
+				if !slices.Equal(a.Shape, b.Shape) || !slices.Equal(a.Data, b.Data) {
+					t.Fatalf("%s differs between resnet18.pth and %s", p.Key, file)
+				}
+			}
+			if _, err := NewModel(archs["resnet18"], other, file, nil); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestBadInputErrors checks that broken checkpoints, a checkpoint of another architecture and
+// files that are not images give one-line errors that name the problem.
+func TestBadInputErrors(t *testing.T) {
+	ref := reference(t)
+	dir := t.TempDir()
+	truncate := func(src, name string, frac float64) string {
+		data, err := os.ReadFile(filepath.Join(ref, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data[:int(float64(len(data))*frac)], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	notImage := filepath.Join(dir, "notes.png")
+	if err := os.WriteFile(notImage, []byte("this is not a picture\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notCheckpoint := filepath.Join(dir, "text.pth")
+	if err := os.WriteFile(notCheckpoint, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		run  func() error
+		want []string // substrings of the error
+	}{
+		{"truncated zip .pth", func() error {
+			_, err := LoadFile("resnet18", truncate("resnet18.pth", "r18.pth", 0.5), nil)
+			return err
+		}, []string{"truncated or corrupt"}},
+		{"truncated legacy .pth", func() error {
+			_, err := LoadFile("resnet18", truncate("resnet18_legacy.pth", "r18_legacy.pth", 0.5), nil)
+			return err
+		}, []string{"truncated"}},
+		{"truncated safetensors", func() error {
+			_, err := LoadFile("resnet18", truncate("resnet18.safetensors", "r18.safetensors", 0.5), nil)
+			return err
+		}, []string{"truncated"}},
+		{"another architecture", func() error {
+			_, err := LoadFile("resnet34", filepath.Join(ref, "resnet18.pth"), nil)
+			return err
+		}, []string{"not a resnet34 checkpoint", "missing keys", "layer1.2.conv1.weight", "looks like a resnet18 checkpoint"}},
+		{"shape mismatch", func() error {
+			_, err := LoadFile("squeezenet1_1", filepath.Join(ref, "squeezenet1_0.pth"), nil)
+			return err
+		}, []string{"not a squeezenet1_1 checkpoint", "shape mismatches", "features.0.weight is [96 3 7 7]", "looks like a squeezenet1_0"}},
+		{"not a checkpoint", func() error {
+			_, err := LoadFile("resnet18", notCheckpoint, nil)
+			return err
+		}, []string{"not a PyTorch checkpoint"}},
+		{"missing weights file", func() error {
+			_, err := LoadFile("resnet18", filepath.Join(dir, "nope.pth"), nil)
+			return err
+		}, []string{"no such file"}},
+		{"unknown model", func() error {
+			_, err := LoadFile("resnet9000", filepath.Join(ref, "resnet18.pth"), nil)
+			return err
+		}, []string{`unknown model "resnet9000"`, "resnet50"}},
+		{"not an image", func() error {
+			_, _, err := Preprocess(Stretch, notImage)
+			return err
+		}, []string{"not a PNG or JPEG image"}},
+		{"missing image", func() error {
+			_, _, err := Preprocess(Stretch, filepath.Join(dir, "nope.png"))
+			return err
+		}, []string{"no such file"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("panic: %v", r)
+					}
+				}()
+				err = tc.run()
+			}()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+			t.Log(msg)
+		})
+	}
+}

@@ -1,0 +1,339 @@
+package models
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gradcam-go/gradcam/backend"
+	"github.com/gradcam-go/gradcam/internal/catch"
+)
+
+// InputSize is the side of the square images the models take (torchvision's ImageNet size).
+const InputSize = 224
+
+// NumClasses is the number of ImageNet classes the models predict.
+const NumClasses = 1000
+
+// Model is a torchvision architecture with its weights, ready to build graphs on a backend.
+type Model struct {
+	*Arch
+	// Source names where the weights came from (a file path).
+	Source string
+
+	backend backends.Backend
+	ctx     *context.Context
+	conv    convImpl
+
+	mu      sync.Mutex
+	predict *context.Exec
+}
+
+// ParamSpec is one parameter an architecture expects, with torchvision's name and shape.
+type ParamSpec struct {
+	Key   string
+	Shape []int
+	kind  layout
+}
+
+// LayerInfo describes a tapped activation at InputSize input.
+type LayerInfo struct {
+	Name  string // torchvision module path
+	Shape []int  // NCHW (or [batch, features]) at batch 1
+}
+
+type archSpec struct {
+	params []ParamSpec
+	layers []LayerInfo
+}
+
+var (
+	specMu    sync.Mutex
+	specCache = map[string]*archSpec{}
+)
+
+// spec builds the architecture on a throwaway graph (never compiled) to learn its parameters
+// and activations.
+func (a *Arch) spec() (*archSpec, error) {
+	specMu.Lock()
+	defer specMu.Unlock()
+	if s, ok := specCache[a.Name]; ok {
+		return s, nil
+	}
+	s := &archSpec{}
+	b, err := simplego.New("")
+	if err != nil {
+		return nil, err
+	}
+	defer b.Finalize()
+	err = catch.Panic(func() {
+		g := NewGraph(b, "spec-"+a.Name)
+		defer g.Finalize()
+		x := Parameter(g, "x", shapes.Make(dtypes.Float32, 1, InputSize, InputSize, 3))
+		n := newNet(g, func(key string, shape []int, l layout) *Node {
+			s.params = append(s.params, ParamSpec{Key: key, Shape: shape, kind: l})
+			return Parameter(g, key, shapes.Make(dtypes.Float32, internalShape(shape, l)...))
+		}, im2col, true)
+		a.build(n, x)
+		for _, name := range n.fw.order {
+			d := n.fw.taps[name].Shape().Dimensions
+			if len(d) == 4 {
+				d = []int{d[0], d[3], d[1], d[2]}
+			}
+			s.layers = append(s.layers, LayerInfo{Name: name, Shape: slices.Clone(d)})
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building %s: %w", a.Name, err)
+	}
+	specCache[a.Name] = s
+	return s, nil
+}
+
+// Params lists the parameters the architecture expects (torchvision state_dict keys and shapes,
+// without BatchNorm's num_batches_tracked, which inference does not use).
+func (a *Arch) Params() ([]ParamSpec, error) {
+	s, err := a.spec()
+	if err != nil {
+		return nil, err
+	}
+	return s.params, nil
+}
+
+// Layers lists every tapped activation in forward order.
+func (a *Arch) Layers() ([]LayerInfo, error) {
+	s, err := a.spec()
+	if err != nil {
+		return nil, err
+	}
+	return s.layers, nil
+}
+
+// ExplainableLayers lists the names of the spatial activations (4-D), the layers Grad-CAM and
+// the other activation-based methods can explain.
+func (a *Arch) ExplainableLayers() []string {
+	layers, err := a.Layers()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range layers {
+		if len(l.Shape) == 4 {
+			out = append(out, l.Name)
+		}
+	}
+	return out
+}
+
+// internalShape is the shape a parameter has inside the graph.
+func internalShape(torch []int, l layout) []int {
+	switch l {
+	case convHWIO:
+		return []int{torch[2], torch[3], torch[1], torch[0]}
+	case depthwise:
+		return []int{torch[2], torch[3], torch[0]}
+	}
+	return slices.Clone(torch)
+}
+
+// toInternal converts a torchvision-layout tensor's data to the graph layout.
+func toInternal(data []float32, torch []int, l layout) []float32 {
+	if l == asIs {
+		return data
+	}
+	out := make([]float32, len(data))
+	o, i, kh, kw := torch[0], torch[1], torch[2], torch[3]
+	for a := range o {
+		for b := range i {
+			for y := range kh {
+				for x := range kw {
+					src := ((a*i+b)*kh+y)*kw + x
+					var dst int
+					if l == convHWIO {
+						dst = ((y*kw+x)*i+b)*o + a
+					} else { // depthwise, i == 1
+						dst = (y*kw+x)*o + a
+					}
+					out[dst] = data[src]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// NewModel binds an architecture to weights (torchvision state_dict keys) on a backend (nil:
+// backend.New()). Every expected key must be present with the right shape; extra keys are an
+// error too (it is most likely another architecture's checkpoint), except num_batches_tracked.
+func NewModel(a *Arch, weights map[string]*Tensor, source string, b backends.Backend) (*Model, error) {
+	if b == nil {
+		var err error
+		if b, err = backend.New(); err != nil {
+			return nil, err
+		}
+	}
+	params, err := a.Params()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWeights(a, params, weights, source); err != nil {
+		return nil, err
+	}
+	ctx := context.New()
+	for _, p := range params {
+		w := weights[p.Key]
+		data := toInternal(w.Data, p.Shape, p.kind)
+		ctx.VariableWithValue(p.Key, tensors.FromFlatDataAndDimensions(data, internalShape(p.Shape, p.kind)...))
+	}
+	m := &Model{Arch: a, Source: source, backend: b, ctx: ctx.Reuse(), conv: im2col}
+	if !backend.IsPureGo(b) {
+		m.conv = native
+	}
+	return m, nil
+}
+
+// checkWeights compares a checkpoint with what the architecture expects.
+func checkWeights(a *Arch, params []ParamSpec, weights map[string]*Tensor, source string) error {
+	want := map[string]bool{}
+	var missing, wrongShape []string
+	for _, p := range params {
+		want[p.Key] = true
+		w, ok := weights[p.Key]
+		switch {
+		case !ok:
+			missing = append(missing, p.Key)
+		case !slices.Equal(w.Shape, p.Shape):
+			wrongShape = append(wrongShape, fmt.Sprintf("%s is %v, %s needs %v", p.Key, w.Shape, a.Name, p.Shape))
+		}
+	}
+	var extra []string
+	for k := range weights {
+		if !want[k] && !strings.HasSuffix(k, ".num_batches_tracked") {
+			extra = append(extra, k)
+		}
+	}
+	if len(missing)+len(wrongShape)+len(extra) == 0 {
+		return nil
+	}
+	sort.Strings(extra)
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, fmt.Sprintf("%d missing keys (%s)", len(missing), firstFew(missing)))
+	}
+	if len(extra) > 0 {
+		parts = append(parts, fmt.Sprintf("%d unexpected keys (%s)", len(extra), firstFew(extra)))
+	}
+	if len(wrongShape) > 0 {
+		parts = append(parts, fmt.Sprintf("%d shape mismatches (%s)", len(wrongShape), firstFew(wrongShape)))
+	}
+	msg := fmt.Sprintf("%s is not a %s checkpoint: %s", source, a.Name, strings.Join(parts, "; "))
+	if guess := guessArch(weights); guess != "" && guess != a.Name {
+		msg += fmt.Sprintf("; it looks like a %s checkpoint (try --model %s)", guess, guess)
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+func firstFew(s []string) string {
+	if len(s) <= 3 {
+		return strings.Join(s, ", ")
+	}
+	return strings.Join(s[:3], ", ") + ", ..."
+}
+
+// guessArch names the architecture whose parameters a checkpoint matches exactly, if any.
+func guessArch(weights map[string]*Tensor) string {
+	for _, name := range Names() {
+		params, err := archs[name].Params()
+		if err != nil || len(params) > len(weights) {
+			continue
+		}
+		ok := true
+		for _, p := range params {
+			if w, found := weights[p.Key]; !found || !slices.Equal(w.Shape, p.Shape) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return name
+		}
+	}
+	return ""
+}
+
+// Backend is the backend the model computes on.
+func (m *Model) Backend() backends.Backend { return m.backend }
+
+// Context holds the model's weights as GoMLX variables named by their torchvision keys (in the
+// graph's layout: convolution kernels [kh, kw, in, out]). Pass it to context.NewExec together
+// with a function that calls Forward.
+func (m *Model) Context() *context.Context { return m.ctx }
+
+// Forward builds the network on images, an NCHW float32 batch ([B, 3, 224, 224], normalized as
+// Preprocess does), in the graph being built by a context.Exec over m.Context().
+func (m *Model) Forward(ctx *context.Context, images *Node) *Forward {
+	return m.forward(ctx, images, false)
+}
+
+func (m *Model) forward(ctx *context.Context, images *Node, plain bool) *Forward {
+	g := images.Graph()
+	n := newNet(g, func(key string, shape []int, l layout) *Node {
+		v := ctx.GetVariableByScopeAndName(context.RootScope, key)
+		if v == nil {
+			panic(fmt.Sprintf("model %s has no parameter %q", m.Name, key))
+		}
+		return v.ValueGraph(g)
+	}, m.conv, plain)
+	n.fw.Input = images
+	n.fw.Logits = m.build(n, TransposeAllAxes(images, 0, 2, 3, 1))
+	return n.fw
+}
+
+// Logits runs the model on a preprocessed NCHW batch and returns the logits, [B, 1000].
+func (m *Model) Logits(images *tensors.Tensor) (logits [][]float32, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := checkInput(images); err != nil {
+		return nil, err
+	}
+	if m.predict == nil {
+		m.predict, err = context.NewExec(m.backend, m.ctx, func(ctx *context.Context, x *Node) *Node {
+			return m.forward(ctx, x, true).Logits
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var out []*tensors.Tensor
+	if err := catch.Panic(func() { out, err = m.predict.Exec(images) }); err != nil {
+		return nil, fmt.Errorf("%s forward: %w", m.Name, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s forward: %w", m.Name, err)
+	}
+	defer out[0].FinalizeAll()
+	flat := tensors.MustCopyFlatData[float32](out[0])
+	b := out[0].Shape().Dimensions[0]
+	for i := range b {
+		logits = append(logits, flat[i*NumClasses:(i+1)*NumClasses])
+	}
+	return logits, nil
+}
+
+// checkInput validates an image batch.
+func checkInput(images *tensors.Tensor) error {
+	s := images.Shape()
+	if s.DType != dtypes.Float32 || s.Rank() != 4 || s.Dimensions[1] != 3 {
+		return fmt.Errorf("images must be a float32 [batch, 3, height, width] tensor (see models.Preprocess), got %s", s)
+	}
+	return nil
+}

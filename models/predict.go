@@ -1,0 +1,54 @@
+package models
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// Prediction is one class of a model's answer for an image.
+type Prediction struct {
+	Class       int
+	Label       string
+	Probability float64 // softmax of the logits
+	Logit       float32
+}
+
+// TopK returns the k most probable classes for one image's logits, best first.
+func TopK(logits []float32, k int) []Prediction {
+	maxLogit := math.Inf(-1)
+	for _, l := range logits {
+		maxLogit = max(maxLogit, float64(l))
+	}
+	var sum float64
+	for _, l := range logits {
+		sum += math.Exp(float64(l) - maxLogit)
+	}
+	preds := make([]Prediction, len(logits))
+	for i, l := range logits {
+		preds[i] = Prediction{Class: i, Probability: math.Exp(float64(l)-maxLogit) / sum, Logit: l}
+		if i < len(Labels) {
+			preds[i].Label = Labels[i]
+		}
+	}
+	sort.SliceStable(preds, func(a, b int) bool { return preds[a].Logit > preds[b].Logit })
+	return preds[:min(max(k, 0), len(preds))]
+}
+
+// Predict runs the model on a preprocessed batch and returns the top k classes of each image.
+func (m *Model) Predict(images *tensors.Tensor, k int) ([][]Prediction, error) {
+	if k < 1 {
+		return nil, fmt.Errorf("top-k must be at least 1, got %d", k)
+	}
+	logits, err := m.Logits(images)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]Prediction, len(logits))
+	for i, l := range logits {
+		out[i] = TopK(l, k)
+	}
+	return out, nil
+}
