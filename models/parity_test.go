@@ -111,3 +111,34 @@ func equalInts(a, b []int) bool {
 	}
 	return true
 }
+
+// TestNativeConvolutionMatchesIm2col runs the formulation used on XLA (graph.Convolve, grouped
+// for depthwise) on the pure-Go backend and compares it with the im2col one, so the XLA path is
+// tested where no PJRT plugin is installed.
+func TestNativeConvolutionMatchesIm2col(t *testing.T) {
+	ref := reference(t)
+	data, shape := testref.ReadNPY(t, filepath.Join(ref, "input.npy"))
+	input := tensors.FromFlatDataAndDimensions(data, shape...)
+	for _, name := range []string{"squeezenet1_1", "mobilenet_v2"} {
+		t.Run(name, func(t *testing.T) {
+			m, err := LoadFile(name, filepath.Join(ref, name+".pth"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := m.Logits(input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.conv, m.predict = native, nil
+			got, err := m.Logits(input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if e := testref.MaxRelErr(got[i], want[i]); !(e < 1e-5) {
+					t.Errorf("image %d: native convolution logits differ from im2col: %.3g", i, e)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,49 @@
+package backend
+
+import (
+	"testing"
+
+	"github.com/gomlx/gomlx/backends/xla"
+)
+
+func TestConfig(t *testing.T) {
+	t.Setenv("GOMLX_BACKEND", "xla:cuda")
+	if got := Config(); got != "xla:cuda" {
+		t.Errorf("GOMLX_BACKEND=xla:cuda: Config() = %q", got)
+	}
+	t.Setenv("GOMLX_BACKEND", "")
+	xla.EnableAutoInstall(false)
+	want := Go
+	if len(xla.GetAvailablePlugins()) > 0 {
+		want = "xla"
+	}
+	if got := Config(); got != want {
+		t.Errorf("GOMLX_BACKEND unset: Config() = %q, want %q", got, want)
+	}
+}
+
+func TestPureGoHasGradientOps(t *testing.T) {
+	b, err := NewWithConfig(Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsPureGo(b) {
+		t.Errorf("IsPureGo(%s) = false", b)
+	}
+	if needsPolyfill(b) {
+		t.Error("the pure-Go backend still lacks Pad/Reverse/SelectAndScatter after wrapping")
+	}
+}
+
+func TestXLAWithoutPluginIsAnError(t *testing.T) {
+	xla.EnableAutoInstall(false)
+	if len(xla.GetAvailablePlugins()) > 0 {
+		t.Skip("a PJRT plugin is installed; XLA is available here")
+	}
+	t.Setenv("GOMLX_BACKEND", "")
+	_, err := NewWithConfig("xla:cpu")
+	if err == nil {
+		t.Fatal("no error without a PJRT plugin")
+	}
+	t.Log(err)
+}
