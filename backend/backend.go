@@ -77,7 +77,7 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 			err = fmt.Errorf("backend %q: %v (set GOMLX_BACKEND=go for the pure-Go backend)", config, r)
 		}
 	}()
-	b, err = backends.NewWithConfig(config)
+	b, err = backends.NewWithConfig(withSequentialOps(config))
 	if err != nil {
 		return nil, fmt.Errorf("backend %q: %w (set GOMLX_BACKEND=go for the pure-Go backend)", config, err)
 	}
@@ -85,6 +85,22 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 		b = sgpoly.Wrap(b)
 	}
 	return b, nil
+}
+
+// withSequentialOps adds "ops_sequential" to a pure-Go backend configuration that does not choose
+// an execution mode. simplego v0.26.0's parallel op scheduler holds a worker slot for every running
+// op while large DotGenerals inside ops wait for more slots: graphs with several independent
+// branches (e.g. an explanation's backward passes) deadlock on a 2-core machine. Sequential op
+// execution keeps the parallelism inside each op, which is where the time goes.
+func withSequentialOps(config string) string {
+	name, opts, _ := strings.Cut(config, ":")
+	if name != Go || strings.Contains(opts, "ops_") {
+		return config
+	}
+	if opts == "" {
+		return Go + ":ops_sequential"
+	}
+	return config + ",ops_sequential"
 }
 
 // needsPolyfill reports whether b lacks an op that CNN gradients need.

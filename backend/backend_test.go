@@ -47,3 +47,17 @@ func TestXLAWithoutPluginIsAnError(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+func TestWithSequentialOps(t *testing.T) {
+	for in, want := range map[string]string{
+		"go":                "go:ops_sequential",
+		"go:parallelism=4":  "go:parallelism=4,ops_sequential",
+		"go:ops_parallel":   "go:ops_parallel",
+		"xla:cpu":           "xla:cpu",
+		"go:ops_sequential": "go:ops_sequential",
+	} {
+		if got := withSequentialOps(in); got != want {
+			t.Errorf("withSequentialOps(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -91,12 +91,22 @@ func alexnet(n *net, x *Node) *Node {
 		n.tap(key, x)
 	}
 	x = n.tap("avgpool", adaptiveAvgPool(x, 6, 6))
-	x = flattenNCHW(x)
-	x = n.tap("classifier.1", n.linear("classifier.1", x, 4096))
-	x = n.tap("classifier.2", n.relu(x, 0))
-	x = n.tap("classifier.4", n.linear("classifier.4", x, 4096))
-	x = n.tap("classifier.5", n.relu(x, 0))
-	return n.tap("classifier.6", n.linear("classifier.6", x, 1000))
+	return n.fcHead(flattenNCHW(x), [3]int{1, 4, 6})
+}
+
+// fcHead is the fully connected classifier of AlexNet and VGG: Linear(4096), ReLU, Linear(4096),
+// ReLU, Linear(1000) at the given classifier indices (each ReLU right after its Linear; the
+// dropouts between are identities in inference).
+func (n *net) fcHead(x *Node, linears [3]int) *Node {
+	for i, idx := range linears {
+		key := join("classifier", idx)
+		if i == 2 {
+			return n.tap(key, n.linear(key, x, NumClasses))
+		}
+		x = n.tap(key, n.linear(key, x, 4096))
+		x = n.tap(join("classifier", idx+1), n.relu(x, 0))
+	}
+	return x
 }
 
 // vggArch: cfg lists conv widths, -1 for a max pool. The default layer is the ReLU before the
@@ -124,12 +134,7 @@ func vggArch(name, file string, cfg []int) *Arch {
 				i += 2
 			}
 			x = n.tap("avgpool", adaptiveAvgPool(x, 7, 7))
-			x = flattenNCHW(x)
-			x = n.tap("classifier.0", n.linear("classifier.0", x, 4096))
-			x = n.tap("classifier.1", n.relu(x, 0))
-			x = n.tap("classifier.3", n.linear("classifier.3", x, 4096))
-			x = n.tap("classifier.4", n.relu(x, 0))
-			return n.tap("classifier.6", n.linear("classifier.6", x, 1000))
+			return n.fcHead(flattenNCHW(x), [3]int{0, 3, 6})
 		}}
 }
 

@@ -61,7 +61,9 @@ type Forward struct {
 }
 
 // Tap returns the activation produced by the torchvision module with this path ("layer4",
-// "features.29"). Spatial activations are NCHW, as in PyTorch.
+// "features.29"). Spatial activations are NCHW, as in PyTorch: the result is a transposed copy,
+// so take gradients with respect to TapNHWC's node, which the logits depend on (a gradient to
+// Tap's copy is zero).
 func (f *Forward) Tap(name string) (*Node, error) {
 	x, ok := f.taps[name]
 	if !ok {
@@ -196,29 +198,24 @@ func inside(x *Node, upper float64) *Node {
 // padHW pads the spatial axes of an NHWC tensor with fill: top/left by lo, bottom/right by hi.
 // (Concatenate rather than Pad: the pure-Go backend has no Pad.)
 func padHW(x *Node, lo, hi [2]int, fill float64) *Node {
-	d := x.Shape().Dimensions
-	if lo[0] > 0 || hi[0] > 0 {
+	for i, axis := range []int{1, 2} {
+		if lo[i] == 0 && hi[i] == 0 {
+			continue
+		}
+		block := func(n int) *Node {
+			d := slices.Clone(x.Shape().Dimensions)
+			d[axis] = n
+			return BroadcastToDims(Scalar(x.Graph(), x.DType(), fill), d...)
+		}
 		parts := []*Node{}
-		if lo[0] > 0 {
-			parts = append(parts, BroadcastToDims(Scalar(x.Graph(), x.DType(), fill), d[0], lo[0], d[2], d[3]))
+		if lo[i] > 0 {
+			parts = append(parts, block(lo[i]))
 		}
 		parts = append(parts, x)
-		if hi[0] > 0 {
-			parts = append(parts, BroadcastToDims(Scalar(x.Graph(), x.DType(), fill), d[0], hi[0], d[2], d[3]))
+		if hi[i] > 0 {
+			parts = append(parts, block(hi[i]))
 		}
-		x = Concatenate(parts, 1)
-		d = x.Shape().Dimensions
-	}
-	if lo[1] > 0 || hi[1] > 0 {
-		parts := []*Node{}
-		if lo[1] > 0 {
-			parts = append(parts, BroadcastToDims(Scalar(x.Graph(), x.DType(), fill), d[0], d[1], lo[1], d[3]))
-		}
-		parts = append(parts, x)
-		if hi[1] > 0 {
-			parts = append(parts, BroadcastToDims(Scalar(x.Graph(), x.DType(), fill), d[0], d[1], hi[1], d[3]))
-		}
-		x = Concatenate(parts, 2)
+		x = Concatenate(parts, axis)
 	}
 	return x
 }

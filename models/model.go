@@ -1,11 +1,13 @@
 package models
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
@@ -34,8 +36,11 @@ type Model struct {
 	ctx     *context.Context
 	conv    convImpl
 
-	mu      sync.Mutex
-	predict *context.Exec
+	dtype   dtypes.DType
+
+	mu            sync.Mutex
+	predict       *context.Exec
+	forwardBuilds atomic.Int64
 }
 
 // ParamSpec is one parameter an architecture expects, with torchvision's name and shape.
@@ -194,7 +199,7 @@ func NewModel(a *Arch, weights map[string]*Tensor, source string, b backends.Bac
 		data := toInternal(w.Data, p.Shape, p.kind)
 		ctx.VariableWithValue(p.Key, tensors.FromFlatDataAndDimensions(data, internalShape(p.Shape, p.kind)...))
 	}
-	m := &Model{Arch: a, Source: source, backend: b, ctx: ctx.Reuse(), conv: im2col}
+	m := &Model{Arch: a, Source: source, backend: b, ctx: ctx.Reuse(), conv: im2col, dtype: dtypes.Float32}
 	if !backend.IsPureGo(b) {
 		m.conv = native
 	}
@@ -285,6 +290,7 @@ func (m *Model) Forward(ctx *context.Context, images *Node) *Forward {
 }
 
 func (m *Model) forward(ctx *context.Context, images *Node, plain bool) *Forward {
+	m.forwardBuilds.Add(1)
 	g := images.Graph()
 	n := newNet(g, func(key string, shape []int, l layout) *Node {
 		v := ctx.GetVariableByScopeAndName(context.RootScope, key)
@@ -298,11 +304,38 @@ func (m *Model) forward(ctx *context.Context, images *Node, plain bool) *Forward
 	return n.fw
 }
 
+// DType is the precision the model computes in (float32, or float64 after Float64).
+func (m *Model) DType() dtypes.DType { return m.dtype }
+
+// Float64 returns a copy of the model that computes in float64, on the same backend: slower,
+// for verification (near-ties of max pooling, which float32 rounding may order differently
+// from exact arithmetic, are decided like PyTorch's float64).
+func (m *Model) Float64() *Model {
+	ctx := context.New()
+	for v := range m.ctx.IterVariables() {
+		t, err := v.Value()
+		if err != nil {
+			panic(err)
+		}
+		f32 := tensors.MustCopyFlatData[float32](t)
+		f64 := make([]float64, len(f32))
+		for i, x := range f32 {
+			f64[i] = float64(x)
+		}
+		ctx.VariableWithValue(v.Name(), tensors.FromFlatDataAndDimensions(f64, t.Shape().Dimensions...))
+	}
+	return &Model{Arch: m.Arch, Source: m.Source, backend: m.backend, ctx: ctx.Reuse(), conv: m.conv, dtype: dtypes.Float64}
+}
+
+// ForwardBuilds counts how many times the network has been built into a graph (a graph built
+// once and executed many times counts once). Tests use it to prove work is shared.
+func (m *Model) ForwardBuilds() int64 { return m.forwardBuilds.Load() }
+
 // Logits runs the model on a preprocessed NCHW batch and returns the logits, [B, 1000].
 func (m *Model) Logits(images *tensors.Tensor) (logits [][]float32, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := checkInput(images); err != nil {
+	if err := m.CheckInput(images); err != nil {
 		return nil, err
 	}
 	if m.predict == nil {
@@ -321,6 +354,9 @@ func (m *Model) Logits(images *tensors.Tensor) (logits [][]float32, err error) {
 		return nil, fmt.Errorf("%s forward: %w", m.Name, err)
 	}
 	defer out[0].FinalizeAll()
+	if m.dtype != dtypes.Float32 {
+		return nil, fmt.Errorf("Logits returns float32: use a float32 model")
+	}
 	flat := tensors.MustCopyFlatData[float32](out[0])
 	b := out[0].Shape().Dimensions[0]
 	for i := range b {
@@ -329,11 +365,40 @@ func (m *Model) Logits(images *tensors.Tensor) (logits [][]float32, err error) {
 	return logits, nil
 }
 
-// checkInput validates an image batch.
-func checkInput(images *tensors.Tensor) error {
+// CheckInput validates an image batch: [batch, 3, 224, 224] in the model's precision.
+func (m *Model) CheckInput(images *tensors.Tensor) error {
 	s := images.Shape()
-	if s.DType != dtypes.Float32 || s.Rank() != 4 || s.Dimensions[1] != 3 {
-		return fmt.Errorf("images must be a float32 [batch, 3, height, width] tensor (see models.Preprocess), got %s", s)
+	if s.DType != m.dtype || s.Rank() != 4 || s.Dimensions[0] < 1 || s.Dimensions[1] != 3 ||
+		s.Dimensions[2] != InputSize || s.Dimensions[3] != InputSize {
+		return fmt.Errorf("images must be a %s [batch, 3, %d, %d] tensor (models.Preprocess makes one), got %s",
+			strings.ToLower(m.dtype.String()), InputSize, InputSize, s)
 	}
 	return nil
+}
+
+// ErrNoCAM is returned when CAM is asked of a model that does not end in global average pooling
+// followed by a linear classifier.
+var ErrNoCAM = errors.New("CAM does not apply")
+
+// CAMWeights returns, in the graph being built, the class weights CAM combines the channels of
+// Arch.CAM.Layer with, [classes, channels], and the class biases, [classes].
+func (m *Model) CAMWeights(ctx *context.Context, g *Graph) (w, b *Node, err error) {
+	if m.CAM == nil {
+		return nil, nil, fmt.Errorf("%w to %s: it has fully connected layers after its last convolution, not global "+
+			"average pooling + one linear layer (CAM models: resnet*, squeezenet*, mobilenet_v2); use gradcam, which "+
+			"generalizes CAM to any architecture", ErrNoCAM, m.Name)
+	}
+	get := func(key string) *Node {
+		v := ctx.GetVariableByScopeAndName(context.RootScope, key)
+		if v == nil {
+			panic(fmt.Sprintf("model %s has no parameter %q", m.Name, key))
+		}
+		return v.ValueGraph(g)
+	}
+	w, b = get(m.CAM.Weight), get(m.CAM.Bias)
+	if w.Rank() == 4 { // a 1x1 convolution stored [1, 1, channels, classes]
+		d := w.Shape().Dimensions
+		w = Transpose(Reshape(w, d[2], d[3]), 0, 1)
+	}
+	return w, b, nil
 }

@@ -92,7 +92,7 @@ func TestStoreDownload(t *testing.T) {
 		if got, _ := os.ReadFile(p); !bytes.Equal(got, data) || filepath.Base(p) != name {
 			t.Fatalf("downloaded %s differs from the served file", p)
 		}
-		if !strings.Contains(progress.String(), "downloading "+name) || !strings.Contains(progress.String(), "MB") {
+		if !strings.Contains(progress.String(), "downloading "+name) || !strings.Contains(progress.String(), "100%") {
 			t.Errorf("no progress bar: %q", progress.String())
 		}
 		if _, err := s.Weights(context.Background(), a); err != nil {

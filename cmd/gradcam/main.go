@@ -1,6 +1,8 @@
 // Command gradcam classifies images with pretrained torchvision CNNs and explains the answers.
 //
 //	gradcam predict --model NAME [--weights FILE] --image FILE [--top K] [--crop]
+//	gradcam explain --model NAME [--weights FILE] --image FILE [--class N] [--layer NAME]
+//	        --method LIST --out DIR
 //
 // Weights are found in $GRADCAM_WEIGHTS, then the cache ($GRADCAM_CACHE), else downloaded from
 // torchvision's official address. Errors go to stderr with exit status 1 (2 for usage errors).
@@ -37,6 +39,7 @@ const usage = `usage: gradcam COMMAND [flags]
 
 commands:
   predict   print the top classes of an image: INDEX<TAB>LABEL<TAB>PROBABILITY
+  explain   write explanation maps (METHOD.npy, METHOD.png) for a class of an image
   models    list the supported models and their default layers
 
 run "gradcam COMMAND -h" for the flags of a command.`
@@ -48,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "predict":
 		return predict(args[1:], stdout, stderr)
+	case "explain":
+		return explain(args[1:], stdout, stderr)
 	case "models":
 		for _, n := range models.Names() {
 			a, _ := models.LookupArch(n)

@@ -80,6 +80,12 @@ func Ensure(t testing.TB, script, name string, args ...string) string {
 // ReadNPY reads a float32 NumPy array.
 func ReadNPY(t testing.TB, path string) ([]float32, []int) {
 	t.Helper()
+	return ReadNPYAs[float32](t, path)
+}
+
+// ReadNPYAs reads a NumPy array of element type T.
+func ReadNPYAs[T any](t testing.TB, path string) ([]T, []int) {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +95,7 @@ func ReadNPY(t testing.TB, path string) ([]float32, []int) {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	var data []float32
+	var data []T
 	if err := r.Read(&data); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}

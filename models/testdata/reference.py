@@ -86,6 +86,7 @@ def main():
     images_dir, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
     torch.set_grad_enabled(False)
+    torch.set_num_threads(os.cpu_count() or 1)  # Debian's torch defaults to one thread.
     x = np.stack([load_image(os.path.join(images_dir, f)) for f in IMAGES])
     np.save(os.path.join(out, "input.npy"), x)
     xt = torch.from_numpy(x)

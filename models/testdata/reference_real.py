@@ -34,6 +34,7 @@ def main():
     shared, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
     torch.set_grad_enabled(False)
+    torch.set_num_threads(os.cpu_count() or 1)  # Debian's torch defaults to one thread.
     inputs = {}
     for name in IMAGES:
         inputs[name] = preprocess(os.path.join(shared, "images", name))

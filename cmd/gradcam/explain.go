@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/models"
+)
+
+func explain(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var mf modelFlags
+	mf.register(fs)
+	class := fs.Int("class", -1, "ImageNet class to explain (0..999); default: the top prediction")
+	layer := fs.String("layer", "", "layer to explain (torchvision module path); default: the model's last conv block")
+	methodList := fs.String("method", "gradcam", "comma-separated methods: gradcam, counterfactual, cam, saliency, guided-backprop, deconvnet, guided-gradcam, occlusion")
+	out := fs.String("out", "", "output directory for METHOD.npy and METHOD.png")
+	colormap := fs.String("colormap", "jet", "heatmap colormap: jet, turbo, viridis, inferno, gray")
+	patch := fs.Int("occlusion-patch", gradcam.DefaultOcclusion.Patch, "occlusion patch size, pixels")
+	stride := fs.Int("occlusion-stride", gradcam.DefaultOcclusion.Stride, "occlusion stride, pixels")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if err := mf.check(); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError{errors.New("--out is required")}
+	}
+	methods, err := gradcam.ParseMethods(*methodList)
+	if err != nil {
+		return usageError{err}
+	}
+	cm, err := render.ColormapByName(*colormap)
+	if err != nil {
+		return usageError{err}
+	}
+	if *class < -1 || *class >= models.NumClasses {
+		return usageError{fmt.Errorf("--class %d out of range: ImageNet classes are 0..%d", *class, models.NumClasses-1)}
+	}
+	m, in, err := mf.load()
+	if err != nil {
+		return err
+	}
+	exps, err := gradcam.New(m).Explain(in.tensor, gradcam.Request{
+		Methods: methods, Classes: []int{*class}, Layer: *layer,
+		Occlusion: gradcam.OcclusionOptions{Patch: *patch, Stride: *stride, BatchSize: gradcam.DefaultOcclusion.BatchSize},
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	ex := exps[0]
+	fmt.Fprintf(stdout, "class %d (%s), probability %.4f\n", ex.Class, ex.Label, ex.Probability)
+	for _, method := range methods {
+		mp := ex.Maps[method]
+		if err := writeMap(*out, string(method), mp.Values, mp.Shape); err != nil {
+			return err
+		}
+		if mp.LowRes != nil {
+			if err := writeMap(*out, string(method)+"_lowres", mp.LowRes, mp.LowResShape); err != nil {
+				return err
+			}
+		}
+		pic, err := picture(in.images[0], mp, cm)
+		if err != nil {
+			return err
+		}
+		if err := writePNG(filepath.Join(*out, string(method)+".png"), pic); err != nil {
+			return err
+		}
+		note := ""
+		if mp.AllZero {
+			note = " (all zero: nothing in this layer supports the class)"
+		}
+		fmt.Fprintf(stdout, "%s\t%s%s\n", method, filepath.Join(*out, string(method)+".png"), note)
+	}
+	return nil
+}
+
+// picture renders a map: heatmaps over the image, gradient images as they are.
+func picture(img *image.RGBA, mp *gradcam.Map, cm render.Colormap) (*image.RGBA, error) {
+	if mp.Method.IsGradientImage() {
+		return render.GradientImage(mp.Values, mp.Shape[2], mp.Shape[1])
+	}
+	return render.Overlay(img, render.Normalize(mp.Values), cm, 0.5)
+}
+
+// writeMap writes a float32 NumPy array (format 1.0, little-endian, C order) with the map's shape.
+func writeMap(dir, name string, v []float32, shape []int) error {
+	dims := ""
+	for _, d := range shape {
+		dims += fmt.Sprintf("%d, ", d)
+	}
+	if len(shape) > 1 {
+		dims = dims[:len(dims)-2]
+	}
+	header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims)
+	// Magic (6) + version (2) + length (2) + header + newline, padded to a multiple of 64.
+	pad := 64 - (10+len(header)+1)%64
+	header += strings.Repeat(" ", pad%64) + "\n"
+	buf := make([]byte, 0, 10+len(header)+4*len(v))
+	buf = append(buf, "\x93NUMPY\x01\x00"...)
+	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(header)))
+	buf = append(buf, header...)
+	for _, x := range v {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".npy"), buf, 0o644); err != nil {
+		return fmt.Errorf("writing %s.npy: %w", name, err)
+	}
+	return nil
+}
+
+func writePNG(path string, img image.Image) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

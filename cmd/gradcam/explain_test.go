@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gradcam-go/gradcam/internal/testref"
+)
+
+// Regions of cat_dog.png (224x224): the bull mastiff sits at the top, the tiger cat lies below.
+var (
+	dogBox = image.Rect(80, 10, 165, 120)
+	catBox = image.Rect(40, 150, 200, 224)
+)
+
+// TestExplainCommand runs the issue's command for the dog (243) and the cat (282) with the real
+// MobileNetV2 weights, checks the files, and that each class's Grad-CAM is hotter on its animal.
+func TestExplainCommand(t *testing.T) {
+	t.Setenv("GRADCAM_WEIGHTS", filepath.Join(testref.Shared(), "weights"))
+	t.Setenv("GRADCAM_CACHE", t.TempDir())
+	for _, tc := range []struct {
+		class     string
+		hot, cold image.Rectangle
+	}{{"243", dogBox, catBox}, {"282", catBox, dogBox}} {
+		t.Run(tc.class, func(t *testing.T) {
+			dir := t.TempDir()
+			var out, errOut bytes.Buffer
+			err := run([]string{"explain", "--model", "mobilenet_v2", "--image", testref.Image("cat_dog.png"),
+				"--class", tc.class, "--method", "gradcam,guided-gradcam", "--out", dir}, &out, &errOut)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, errOut.String())
+			}
+			for _, f := range []string{"gradcam.npy", "gradcam_lowres.npy", "gradcam.png", "guided-gradcam.npy", "guided-gradcam.png"} {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Errorf("missing %s", f)
+				}
+			}
+			for f, shape := range map[string][]int{"gradcam.npy": {224, 224}, "gradcam_lowres.npy": {7, 7}, "guided-gradcam.npy": {3, 224, 224}} {
+				if _, s := testref.ReadNPY(t, filepath.Join(dir, f)); !slices.Equal(s, shape) {
+					t.Errorf("%s has shape %v, want %v", f, s, shape)
+				}
+			}
+			pf, err := os.Open(filepath.Join(dir, "gradcam.png"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pf.Close()
+			if img, err := png.Decode(pf); err != nil || img.Bounds().Dx() != 224 {
+				t.Errorf("gradcam.png: %v", err)
+			}
+			m, _ := testref.ReadNPY(t, filepath.Join(dir, "gradcam.npy"))
+			hot, cold := meanIn(m, tc.hot), meanIn(m, tc.cold)
+			if !(hot > 2*cold) {
+				t.Errorf("class %s: mean Grad-CAM %.3f on its animal, %.3f on the other: not hot where it should be", tc.class, hot, cold)
+			}
+			t.Logf("class %s: mean Grad-CAM %.3f on its animal, %.3f on the other", tc.class, hot, cold)
+			if !strings.Contains(out.String(), "gradcam.png") {
+				t.Errorf("output does not list the files: %q", out.String())
+			}
+		})
+	}
+}
+
+func meanIn(m []float32, r image.Rectangle) float64 {
+	var s float64
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			s += float64(m[y*224+x])
+		}
+	}
+	return s / float64(r.Dx()*r.Dy())
+}
+
+// TestExplainErrors: the command's own checks.
+func TestExplainErrors(t *testing.T) {
+	t.Setenv("GRADCAM_WEIGHTS", filepath.Join(testref.Shared(), "weights"))
+	t.Setenv("GRADCAM_CACHE", t.TempDir())
+	img := testref.Image("cat_dog.png")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--method", "gradcam"}, "--out is required"},
+		{[]string{"--method", "", "--out", t.TempDir()}, "no method given"},
+		{[]string{"--method", "gradcam,lime", "--out", t.TempDir()}, `unknown method "lime"`},
+		{[]string{"--method", "gradcam", "--class", "1000", "--out", t.TempDir()}, "--class 1000 out of range"},
+		{[]string{"--method", "gradcam", "--layer", "layer4", "--out", t.TempDir()}, `unknown layer "layer4"`},
+		{[]string{"--method", "gradcam", "--colormap", "rainbow", "--out", t.TempDir()}, `unknown colormap "rainbow"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			args := append([]string{"explain", "--model", "mobilenet_v2", "--image", img}, tc.args...)
+			err := run(args, &bytes.Buffer{}, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}

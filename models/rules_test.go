@@ -1,0 +1,75 @@
+package models
+
+import (
+	"slices"
+	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gradcam-go/gradcam/backend"
+)
+
+// TestReLURulesOnTinyNetwork checks the three backward rules of ReLU and ReLU6 on
+//
+//	h = W1 x,  y = w2 · act(h),  x = [1, 2]
+//	W1 = [[1, 0], [0, -1], [3, 2], [-1, 2]]  ->  h = [1, -2, 7, 3]
+//	w2 = [2, 3, -1, -4]                        (the gradient v arriving at act's output)
+//
+// with dy/dx = W1^T g, where g is what the rule lets through act:
+//
+//	ReLU  backprop  g = v*[h>0]        = [2, 0, -1, -4]  -> dy/dx = [3, -10]
+//	ReLU  guided    g = v*[h>0]*[v>0]  = [2, 0,  0,  0]  -> dy/dx = [2, 0]
+//	ReLU  deconvnet g = v*[v>0]        = [2, 3,  0,  0]  -> dy/dx = [2, -3]
+//	ReLU6 backprop  g = v*[0<h<6]      = [2, 0,  0, -4]  -> dy/dx = [6, -8]
+//	ReLU6 guided    = ReLU guided; ReLU6 deconvnet = ReLU deconvnet (h=7 is not inside (0, 6))
+//
+// Guided backprop differs from the gradient where v < 0 at a live unit (units 3, 4) and from the
+// deconvnet where v > 0 at a dead unit (unit 2), as the rules say.
+func TestReLURulesOnTinyNetwork(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		upper float64
+		rule  Rule
+		want  []float32
+	}{
+		{0, Backprop, []float32{3, -10}},
+		{0, Guided, []float32{2, 0}},
+		{0, Deconvnet, []float32{2, -3}},
+		{6, Backprop, []float32{6, -8}},
+		{6, Guided, []float32{2, 0}},
+		{6, Deconvnet, []float32{2, -3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.rule.String()+map[float64]string{0: "/relu", 6: "/relu6"}[tc.upper], func(t *testing.T) {
+			exec, err := NewExec(b, func(x *Node) []*Node {
+				g := x.Graph()
+				n := newNet(g, nil, im2col, false)
+				w1 := Const(g, [][]float32{{1, 0}, {0, -1}, {3, 2}, {-1, 2}})
+				w2 := Const(g, []float32{2, 3, -1, -4})
+				h := Einsum("hi,i->h", w1, x)
+				act := n.relu(h, tc.upper)
+				y := ReduceAllSum(Mul(w2, act))
+				return []*Node{act, n.fw.Gradient(y, tc.rule, x)[0]}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs := exec.MustExec(tensors.FromValue([]float32{1, 2}))
+			act := tensors.MustCopyFlatData[float32](outs[0])
+			wantAct := []float32{1, 0, 7, 3}
+			if tc.upper == 6 {
+				wantAct[2] = 6
+			}
+			if !slices.Equal(act, wantAct) {
+				t.Errorf("forward %v, want %v", act, wantAct)
+			}
+			if got := tensors.MustCopyFlatData[float32](outs[1]); !slices.Equal(got, tc.want) {
+				t.Errorf("dy/dx = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
