@@ -36,7 +36,7 @@ type Model struct {
 	ctx     *context.Context
 	conv    convImpl
 
-	dtype   dtypes.DType
+	dtype dtypes.DType
 
 	mu            sync.Mutex
 	predict       *context.Exec
