@@ -1,0 +1,184 @@
+package gradcam
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gradcam-go/gradcam/internal/testref"
+	"github.com/gradcam-go/gradcam/models"
+)
+
+func catDog(t testing.TB) *tensors.Tensor {
+	x, _, err := models.Preprocess(models.Stretch, testref.Image("cat_dog.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// TestOneForwardPerCall: three methods for two classes build the network into one graph and
+// execute it once; the same call again reuses the compiled graph.
+func TestOneForwardPerCall(t *testing.T) {
+	m := loadTestModel(t, "resnet18")
+	e := New(m)
+	x := catDog(t)
+	req := Request{Methods: []Method{GradCAM, GuidedBackprop, CAM}, Classes: []int{243, 282}}
+	for call := 1; call <= 2; call++ {
+		builds, stats := m.ForwardBuilds(), e.Stats()
+		exps, err := e.Explain(x, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(exps) != 2 || len(exps[0].Maps) != 3 || len(exps[1].Maps) != 3 {
+			t.Fatalf("call %d: want 2 explanations of 3 maps", call)
+		}
+		gotBuilds, now := m.ForwardBuilds()-builds, e.Stats()
+		wantBuilds := map[int]int64{1: 1, 2: 0}[call]
+		if gotBuilds != wantBuilds || now.GraphBuilds-stats.GraphBuilds != int(wantBuilds) {
+			t.Errorf("call %d: %d forward builds, %d graph builds; want %d (one forward shared by all methods and classes, "+
+				"none when the graph is cached)", call, gotBuilds, now.GraphBuilds-stats.GraphBuilds, wantBuilds)
+		}
+		if n := now.Executions - stats.Executions; n != 1 {
+			t.Errorf("call %d: %d graph executions, want 1", call, n)
+		}
+	}
+}
+
+// TestCAMIsGradCAMForGAPModels: for a network ending in global average pooling and a linear
+// layer, dy_c/dA_k(i,j) = w_k^c / (h w), so Grad-CAM's alpha_k is CAM's weight up to a constant
+// and the normalized maps coincide (Selvaraju et al., section 3.1).
+func TestCAMIsGradCAMForGAPModels(t *testing.T) {
+	x := catDog(t)
+	for _, name := range []string{"resnet18", "mobilenet_v2"} {
+		t.Run(name, func(t *testing.T) {
+			m := loadTestModel(t, name)
+			exps, err := New(m).Explain(x, Request{Methods: []Method{CAM, GradCAM}, Classes: []int{243, 282}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ex := range exps {
+				cam, gc := ex.Maps[CAM].Values, ex.Maps[GradCAM].Values
+				if r := testref.Pearson(cam, gc); !(r >= 0.9999) {
+					t.Errorf("class %d: CAM vs Grad-CAM correlation %.6f, want >= 0.9999", ex.Class, r)
+				} else {
+					t.Logf("class %d: correlation %.7f, max difference %.2g", ex.Class, r, testref.MaxRelErr(cam, gc))
+				}
+			}
+		})
+	}
+}
+
+// TestAllZeroMap: a target with no gradient gives Grad-CAM maps of zeros flagged AllZero, not NaN.
+func TestAllZeroMap(t *testing.T) {
+	m := loadTestModel(t, "squeezenet1_0")
+	constant := Target{Name: "zero", Fn: func(logits, _ *Node) *Node { return ReduceSum(MulScalar(logits, 0), 1) }}
+	exps, err := New(m).Explain(catDog(t), Request{Methods: []Method{GradCAM, Counterfactual, GuidedGradCAM}, Target: constant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []Method{GradCAM, Counterfactual, GuidedGradCAM} {
+		mp := exps[0].Maps[method]
+		if !mp.AllZero {
+			t.Errorf("%s: AllZero not set", method)
+		}
+		for _, v := range mp.Values {
+			if v != 0 || math.IsNaN(float64(v)) {
+				t.Fatalf("%s: value %v in an all-zero map", method, v)
+			}
+		}
+	}
+}
+
+// TestTargets: the default class is the top-1 prediction, and a probability target explains the
+// same class as the logit with a map of the same shape.
+func TestTargets(t *testing.T) {
+	m := loadTestModel(t, "squeezenet1_0")
+	e := New(m)
+	x := catDog(t)
+	exps, err := e.Explain(x, Request{Methods: []Method{GradCAM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, _ := m.Predict(x, 1)
+	if exps[0].Class != top[0][0].Class || exps[0].Class != 243 {
+		t.Errorf("default class %d, top-1 %d (README: 243 bull mastiff)", exps[0].Class, top[0][0].Class)
+	}
+	prob, err := e.Explain(x, Request{Methods: []Method{GradCAM}, Target: Probability, Classes: []int{282}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prob[0].Class != 282 || prob[0].Maps[GradCAM].AllZero {
+		t.Errorf("probability target: class %d, all zero %v", prob[0].Class, prob[0].Maps[GradCAM].AllZero)
+	}
+	dogs := ClassSum("dogs", 242, 243)
+	sum, err := e.Explain(x, Request{Methods: []Method{GradCAM}, Target: dogs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := testref.Pearson(sum[0].Maps[GradCAM].Values, exps[0].Maps[GradCAM].Values); !(r > 0.5) {
+		t.Errorf("boxer+bull mastiff map barely resembles the bull mastiff map: r=%.3f", r)
+	}
+}
+
+// TestBadRequests: clear errors, no panics.
+func TestBadRequests(t *testing.T) {
+	squeeze := New(loadTestModel(t, "squeezenet1_0"))
+	alex := New(loadTestModel(t, "alexnet"))
+	x := catDog(t)
+	tests := []struct {
+		name string
+		e    *Explainer
+		x    *tensors.Tensor
+		req  Request
+		want []string
+		is   error
+	}{
+		{"unknown layer", squeeze, x, Request{Methods: []Method{GradCAM}, Layer: "features.99"},
+			[]string{`unknown layer "features.99"`, "features.12", "features.3.expand3x3"}, nil},
+		{"class out of range", squeeze, x, Request{Methods: []Method{GradCAM}, Classes: []int{1000}},
+			[]string{"class 1000 out of range", "0..999"}, nil},
+		{"negative class", squeeze, x, Request{Methods: []Method{GradCAM}, Classes: []int{-5}},
+			[]string{"class -5 out of range"}, nil},
+		{"no methods", squeeze, x, Request{}, []string{"no method given", "gradcam"}, nil},
+		{"unknown method", squeeze, x, Request{Methods: []Method{"lime"}}, []string{`unknown method "lime"`}, nil},
+		{"CAM without GAP", alex, x, Request{Methods: []Method{CAM}},
+			[]string{"CAM does not apply to alexnet", "use gradcam"}, models.ErrNoCAM},
+		{"CAM at another layer", squeeze, x, Request{Methods: []Method{CAM}, Layer: "features.7"},
+			[]string{"CAM does not apply at layer features.7", "features.12"}, models.ErrNoCAM},
+		{"grayscale tensor", squeeze, tensors.FromFlatDataAndDimensions(make([]float32, 224*224), 1, 1, 224, 224), Request{Methods: []Method{GradCAM}},
+			[]string{"images must be a float32 [batch, 3, 224, 224] tensor"}, nil},
+		{"wrong size", squeeze, tensors.FromFlatDataAndDimensions(make([]float32, 3*100*100), 1, 3, 100, 100),
+			Request{Methods: []Method{GradCAM}}, []string{"images must be", "[1 3 100 100]"}, nil},
+		{"bad occlusion", squeeze, x, Request{Methods: []Method{Occlusion}, Occlusion: OcclusionOptions{Patch: 300, Stride: 1, BatchSize: 1}},
+			[]string{"occlusion needs"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("panic: %v", r)
+					}
+				}()
+				_, err = tc.e.Explain(tc.x, tc.req)
+			}()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("error %q is not %v", err, tc.is)
+			}
+		})
+	}
+}

@@ -1,0 +1,255 @@
+// Package render turns explanation maps into pictures: colormaps with OpenCV's tables (so
+// overlays look like pytorch-grad-cam's), heatmap overlays, gradient images, bounding boxes and
+// figure grids with captions. It is pure image code, with no notebook or model dependency.
+package render
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"strings"
+)
+
+// Colormap maps [0, 1] to colours.
+type Colormap struct {
+	Name  string
+	table *[256][3]uint8 // nil: gray
+}
+
+// The colormaps. Jet, Turbo, Viridis and Inferno are OpenCV's COLORMAP_* tables.
+var (
+	Jet     = Colormap{"jet", &jetTable}
+	Turbo   = Colormap{"turbo", &turboTable}
+	Viridis = Colormap{"viridis", &viridisTable}
+	Inferno = Colormap{"inferno", &infernoTable}
+	Gray    = Colormap{"gray", nil}
+)
+
+// Colormaps lists the colormaps by name.
+var Colormaps = []Colormap{Jet, Turbo, Viridis, Inferno, Gray}
+
+// ColormapByName finds a colormap.
+func ColormapByName(name string) (Colormap, error) {
+	var names []string
+	for _, c := range Colormaps {
+		if c.Name == strings.ToLower(name) {
+			return c, nil
+		}
+		names = append(names, c.Name)
+	}
+	return Colormap{}, fmt.Errorf("unknown colormap %q; colormaps: %s", name, strings.Join(names, ", "))
+}
+
+// Index returns the colour of entry i (0..255), as OpenCV's applyColorMap does for a uint8 value.
+func (c Colormap) Index(i uint8) color.RGBA {
+	if c.table == nil {
+		return color.RGBA{i, i, i, 255}
+	}
+	e := c.table[i]
+	return color.RGBA{e[0], e[1], e[2], 255}
+}
+
+// At returns the colour of v in [0, 1] (clamped; NaN is 0), quantized like
+// np.uint8(255 * v) in pytorch-grad-cam.
+func (c Colormap) At(v float32) color.RGBA { return c.Index(quantize(v)) }
+
+// quantize is np.uint8(255 * v) for v in [0, 1]: truncation, clamped.
+func quantize(v float32) uint8 {
+	x := 255 * v
+	if !(x > 0) {
+		return 0
+	}
+	if x >= 255 {
+		return 255
+	}
+	return uint8(x)
+}
+
+// checkMap validates a [h, w] map.
+func checkMap(m []float32, w, h int) error {
+	if w <= 0 || h <= 0 || len(m) != w*h {
+		return fmt.Errorf("map of %d values is not %dx%d", len(m), w, h)
+	}
+	return nil
+}
+
+// Heatmap colours a [h, w] map of values in [0, 1] (row-major).
+func Heatmap(m []float32, w, h int, cm Colormap) (*image.RGBA, error) {
+	if err := checkMap(m, w, h); err != nil {
+		return nil, err
+	}
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i, v := range m {
+		out.SetRGBA(i%w, i/w, cm.At(v))
+	}
+	return out, nil
+}
+
+// Overlay blends the coloured map over the image like pytorch-grad-cam's show_cam_on_image:
+// (1 - imageWeight) * colour + imageWeight * image, divided by its maximum, as 8-bit RGB. The
+// map must have the image's size.
+func Overlay(img image.Image, m []float32, cm Colormap, imageWeight float64) (*image.RGBA, error) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if err := checkMap(m, w, h); err != nil {
+		return nil, fmt.Errorf("overlay on a %dx%d image: %w", w, h, err)
+	}
+	if imageWeight < 0 || imageWeight > 1 {
+		return nil, fmt.Errorf("image weight %g is not in [0, 1]", imageWeight)
+	}
+	mix := make([]float32, w*h*3)
+	var peak float32
+	for y := range h {
+		for x := range w {
+			r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+			c := cm.At(m[y*w+x])
+			heat := [3]float32{float32(c.R) / 255, float32(c.G) / 255, float32(c.B) / 255}
+			pix := [3]float32{float32(r>>8) / 255, float32(g>>8) / 255, float32(bl>>8) / 255}
+			for ch := range 3 {
+				v := float32(1-imageWeight)*heat[ch] + float32(imageWeight)*pix[ch]
+				mix[(y*w+x)*3+ch] = v
+				peak = max(peak, v)
+			}
+		}
+	}
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := range w * h {
+		for ch := range 3 {
+			v := mix[i*3+ch]
+			if peak > 0 {
+				v /= peak
+			}
+			out.Pix[i*4+ch] = quantize(v)
+		}
+		out.Pix[i*4+3] = 255
+	}
+	return out, nil
+}
+
+// GradientImage renders a [3, h, w] input gradient (guided backprop, deconvnet, Guided
+// Grad-CAM) like pytorch-grad-cam's deprocess_image: centred on its mean, scaled to 0.1 standard
+// deviations around 0.5, clipped to [0, 1].
+func GradientImage(g []float32, w, h int) (*image.RGBA, error) {
+	if w <= 0 || h <= 0 || len(g) != 3*w*h {
+		return nil, fmt.Errorf("gradient of %d values is not 3x%dx%d", len(g), h, w)
+	}
+	var mean float64
+	for _, v := range g {
+		mean += float64(v)
+	}
+	mean /= float64(len(g))
+	var variance float64
+	for _, v := range g {
+		d := float64(v) - mean
+		variance += d * d
+	}
+	std := math.Sqrt(variance / float64(len(g)))
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	for c := range 3 {
+		for i := range w * h {
+			// float32 arithmetic like NumPy on a float32 array.
+			v := (g[c*w*h+i] - float32(mean)) / (float32(std) + 1e-5)
+			v = v*0.1 + 0.5
+			out.Pix[i*4+c] = quantize(min(max(v, 0), 1))
+		}
+	}
+	for i := range w * h {
+		out.Pix[i*4+3] = 255
+	}
+	return out, nil
+}
+
+// ThresholdBox is the Grad-CAM paper's localization box: the bounding box of the largest
+// 4-connected region of the map above frac of its maximum (the paper uses 0.15). It returns an
+// empty rectangle for a map with no positive value.
+func ThresholdBox(m []float32, w, h int, frac float32) (image.Rectangle, error) {
+	if err := checkMap(m, w, h); err != nil {
+		return image.Rectangle{}, err
+	}
+	var peak float32
+	for _, v := range m {
+		peak = max(peak, v)
+	}
+	if !(peak > 0) {
+		return image.Rectangle{}, nil
+	}
+	thr := frac * peak
+	label := make([]int32, w*h)
+	var best image.Rectangle
+	bestSize := 0
+	var next int32
+	stack := []int{}
+	for start := range m {
+		if m[start] <= thr || label[start] != 0 {
+			continue
+		}
+		next++
+		label[start] = next
+		stack = append(stack[:0], start)
+		size := 0
+		box := image.Rect(start%w, start/w, start%w+1, start/w+1)
+		for len(stack) > 0 {
+			p := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			size++
+			x, y := p%w, p/w
+			box = box.Union(image.Rect(x, y, x+1, y+1))
+			for _, d := range [4][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+				nx, ny := x+d[0], y+d[1]
+				if nx < 0 || ny < 0 || nx >= w || ny >= h {
+					continue
+				}
+				q := ny*w + nx
+				if m[q] > thr && label[q] == 0 {
+					label[q] = next
+					stack = append(stack, q)
+				}
+			}
+		}
+		if size > bestSize {
+			best, bestSize = box, size
+		}
+	}
+	return best, nil
+}
+
+// DrawBox draws a rectangle outline of the given thickness on img.
+func DrawBox(img *image.RGBA, r image.Rectangle, c color.RGBA, thickness int) {
+	r = r.Intersect(img.Bounds())
+	if r.Empty() {
+		return
+	}
+	for t := range thickness {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			img.SetRGBA(x, min(r.Min.Y+t, r.Max.Y-1), c)
+			img.SetRGBA(x, max(r.Max.Y-1-t, r.Min.Y), c)
+		}
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			img.SetRGBA(min(r.Min.X+t, r.Max.X-1), y, c)
+			img.SetRGBA(max(r.Max.X-1-t, r.Min.X), y, c)
+		}
+	}
+}
+
+// Normalize min-max scales a map to [0, 1] the way pytorch-grad-cam does (x - min, then
+// divided by max + 1e-7); a constant map becomes zeros. The input is not modified.
+func Normalize(m []float32) []float32 {
+	if len(m) == 0 {
+		return nil
+	}
+	lo := m[0]
+	for _, v := range m {
+		lo = min(lo, v)
+	}
+	var hi float32
+	out := make([]float32, len(m))
+	for i, v := range m {
+		out[i] = v - lo
+		hi = max(hi, out[i])
+	}
+	for i := range out {
+		out[i] /= hi + 1e-7
+	}
+	return out
+}
