@@ -140,8 +140,7 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		return fmt.Errorf("unknown layer %q for %s; explainable layers: %s", req.Layer, e.Model.Name, strings.Join(layers, ", "))
 	}
 	if slices.Contains(req.Methods, CAM) {
-		if e.Model.CAM == nil {
-			_, _, err := e.Model.CAMWeights(nil, nil)
+		if err := e.Model.CheckCAM(); err != nil {
 			return err
 		}
 		if req.Layer != e.Model.CAM.Layer {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gradcam-go/gradcam/internal/testref"
 )
 
 // TestCheckpointFormatsAgree reads the same resnet18 weights from the zip and legacy .pth
@@ -137,5 +139,45 @@ func TestBadInputErrors(t *testing.T) {
 			}
 			t.Log(msg)
 		})
+	}
+}
+
+// TestParamAndActivations: Param gives back the checkpoint's tensors in torchvision's layout, and
+// Activations the forward's taps.
+func TestParamAndActivations(t *testing.T) {
+	ref := reference(t)
+	w, err := ReadCheckpoint(filepath.Join(ref, "mobilenet_v2.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewModel(archs["mobilenet_v2"], w, "mobilenet_v2.pth", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"features.0.0.weight", "features.2.conv.1.0.weight", "classifier.1.weight"} {
+		got, err := m.Param(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.Shape, w[key].Shape) || !slices.Equal(got.Data, w[key].Data) {
+			t.Errorf("%s differs from the checkpoint", key)
+		}
+	}
+	if _, err := m.Param("features.99.weight"); err == nil {
+		t.Error("no error for an unknown parameter")
+	}
+	x, _, err := Preprocess(Stretch, testref.Image("cat_dog.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts, err := m.Activations(x, "features.0", "features.18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(acts["features.18"].Shape, []int{1, 1280, 7, 7}) || !slices.Equal(acts["features.0"].Shape, []int{1, 32, 112, 112}) {
+		t.Errorf("activation shapes %v %v", acts["features.0"].Shape, acts["features.18"].Shape)
+	}
+	if _, err := m.Activations(x, "features.99"); err == nil || !strings.Contains(err.Error(), `unknown layer "features.99"`) {
+		t.Errorf("unknown layer: %v", err)
 	}
 }

@@ -156,24 +156,27 @@ func toInternal(data []float32, torch []int, l layout) []float32 {
 		return data
 	}
 	out := make([]float32, len(data))
+	eachLayoutIndex(torch, l, func(t, g int) { out[g] = data[t] })
+	return out
+}
+
+// eachLayoutIndex calls fn with every element's index in torchvision's layout (t) and in the
+// graph's layout (g), for convolution kernels [O, I, kh, kw].
+func eachLayoutIndex(torch []int, l layout, fn func(t, g int)) {
 	o, i, kh, kw := torch[0], torch[1], torch[2], torch[3]
 	for a := range o {
 		for b := range i {
 			for y := range kh {
 				for x := range kw {
-					src := ((a*i+b)*kh+y)*kw + x
-					var dst int
-					if l == convHWIO {
-						dst = ((y*kw+x)*i+b)*o + a
-					} else { // depthwise, i == 1
-						dst = (y*kw+x)*o + a
+					g := ((y*kw+x)*i+b)*o + a // convHWIO: [kh, kw, I, O]
+					if l == depthwise {       // [kh, kw, C], I == 1
+						g = (y*kw+x)*o + a
 					}
-					out[dst] = data[src]
+					fn(((a*i+b)*kh+y)*kw+x, g)
 				}
 			}
 		}
 	}
-	return out
 }
 
 // NewModel binds an architecture to weights (torchvision state_dict keys) on a backend (nil:
@@ -380,13 +383,22 @@ func (m *Model) CheckInput(images *tensors.Tensor) error {
 // followed by a linear classifier.
 var ErrNoCAM = errors.New("CAM does not apply")
 
+// CheckCAM says whether CAM applies to the architecture: nil, or an ErrNoCAM error explaining
+// why not.
+func (a *Arch) CheckCAM() error {
+	if a.CAM == nil {
+		return fmt.Errorf("%w to %s: it has fully connected layers after its last convolution, not global "+
+			"average pooling + one linear layer (CAM models: resnet*, squeezenet*, mobilenet_v2); use gradcam, which "+
+			"generalizes CAM to any architecture", ErrNoCAM, a.Name)
+	}
+	return nil
+}
+
 // CAMWeights returns, in the graph being built, the class weights CAM combines the channels of
 // Arch.CAM.Layer with, [classes, channels], and the class biases, [classes].
 func (m *Model) CAMWeights(ctx *context.Context, g *Graph) (w, b *Node, err error) {
-	if m.CAM == nil {
-		return nil, nil, fmt.Errorf("%w to %s: it has fully connected layers after its last convolution, not global "+
-			"average pooling + one linear layer (CAM models: resnet*, squeezenet*, mobilenet_v2); use gradcam, which "+
-			"generalizes CAM to any architecture", ErrNoCAM, m.Name)
+	if err := m.CheckCAM(); err != nil {
+		return nil, nil, err
 	}
 	get := func(key string) *Node {
 		v := ctx.GetVariableByScopeAndName(context.RootScope, key)

@@ -66,6 +66,8 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	}
 	ex := exps[0]
 	fmt.Fprintf(stdout, "class %d (%s), probability %.4f\n", ex.Class, ex.Label, ex.Probability)
+	grid := &render.Grid{Title: fmt.Sprintf("%s: %s (%d), p=%.3f", m.Name, ex.Label, ex.Class, ex.Probability),
+		Rows: [][]render.Cell{{{Image: in.images[0], Caption: filepath.Base(mf.image)}}}}
 	for _, method := range methods {
 		mp := ex.Maps[method]
 		if err := writeMap(*out, string(method), mp.Values, mp.Shape); err != nil {
@@ -76,28 +78,29 @@ func explain(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
-		pic, err := picture(in.images[0], mp, cm)
+		pic, err := mp.Picture(in.images[0], cm)
 		if err != nil {
 			return err
 		}
 		if err := writePNG(filepath.Join(*out, string(method)+".png"), pic); err != nil {
 			return err
 		}
+		grid.Rows[0] = append(grid.Rows[0], render.Cell{Image: pic, Caption: gradcam.MethodTitles[method]})
 		note := ""
 		if mp.AllZero {
 			note = " (all zero: nothing in this layer supports the class)"
 		}
 		fmt.Fprintf(stdout, "%s\t%s%s\n", method, filepath.Join(*out, string(method)+".png"), note)
 	}
-	return nil
-}
-
-// picture renders a map: heatmaps over the image, gradient images as they are.
-func picture(img *image.RGBA, mp *gradcam.Map, cm render.Colormap) (*image.RGBA, error) {
-	if mp.Method.IsGradientImage() {
-		return render.GradientImage(mp.Values, mp.Shape[2], mp.Shape[1])
+	fig, err := grid.Render()
+	if err != nil {
+		return err
 	}
-	return render.Overlay(img, render.Normalize(mp.Values), cm, 0.5)
+	if err := writePNG(filepath.Join(*out, "figure.png"), fig); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "figure\t%s\n", filepath.Join(*out, "figure.png"))
+	return nil
 }
 
 // writeMap writes a float32 NumPy array (format 1.0, little-endian, C order) with the map's shape.

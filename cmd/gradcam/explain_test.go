@@ -36,7 +36,7 @@ func TestExplainCommand(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, errOut.String())
 			}
-			for _, f := range []string{"gradcam.npy", "gradcam_lowres.npy", "gradcam.png", "guided-gradcam.npy", "guided-gradcam.png"} {
+			for _, f := range []string{"gradcam.npy", "gradcam_lowres.npy", "gradcam.png", "guided-gradcam.npy", "guided-gradcam.png", "figure.png"} {
 				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 					t.Errorf("missing %s", f)
 				}

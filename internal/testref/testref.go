@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/sbinet/npyio/npy"
@@ -57,6 +58,19 @@ func Ensure(t testing.TB, script, name string, args ...string) string {
 	sum := sha256.Sum256(append(src, []byte(fmt.Sprint(args))...))
 	stamp := hex.EncodeToString(sum[:8])
 	out := filepath.Join(root, ".cache", name)
+	// Test binaries of several packages run at once and share references: lock across processes.
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.OpenFile(out+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	if b, err := os.ReadFile(filepath.Join(out, "DONE")); err == nil && string(b) == stamp+"\n" {
 		return out
 	}

@@ -1,0 +1,130 @@
+// Package notebook shows explanations inline in GoNB (Jupyter) notebooks: single pictures,
+// captioned rows of figures, grids and top-k tables. It is the only package of the toolkit that
+// imports gonbui; outside a notebook its functions do nothing.
+package notebook
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"image"
+	"image/png"
+	"strings"
+
+	"github.com/janpfeifer/gonb/gonbui"
+
+	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/models"
+)
+
+// Figure is a picture with a caption.
+type Figure struct {
+	Image   image.Image
+	Caption string
+}
+
+// dataURL encodes an image as an inline PNG.
+func dataURL(img image.Image) (string, error) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return "", err
+	}
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
+
+// FiguresHTML is the HTML of a row of captioned figures.
+func FiguresHTML(figs ...Figure) (string, error) {
+	var b strings.Builder
+	b.WriteString(`<div style="display:flex;flex-wrap:wrap;gap:8px">`)
+	for _, f := range figs {
+		src, err := dataURL(f.Image)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, `<figure style="margin:0;text-align:center"><img src="%s" width="%d"/>`+
+			`<figcaption style="font-size:small;max-width:%dpx">%s</figcaption></figure>`,
+			src, f.Image.Bounds().Dx(), f.Image.Bounds().Dx(), html.EscapeString(f.Caption))
+	}
+	b.WriteString(`</div>`)
+	return b.String(), nil
+}
+
+// Show displays images inline as PNG.
+func Show(imgs ...image.Image) error {
+	for _, img := range imgs {
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			return err
+		}
+		gonbui.DisplayPNG(buf.Bytes())
+	}
+	return nil
+}
+
+// Figures displays a row of captioned figures.
+func Figures(figs ...Figure) error {
+	h, err := FiguresHTML(figs...)
+	if err != nil {
+		return err
+	}
+	gonbui.DisplayHTML(h)
+	return nil
+}
+
+// Grid displays a figure grid as one PNG (what the command line writes).
+func Grid(g *render.Grid) error {
+	img, err := g.Render()
+	if err != nil {
+		return err
+	}
+	return Show(img)
+}
+
+// Caption is the usual caption of a map: method, class label and probability.
+func Caption(ex *gradcam.Explanation, m gradcam.Method) string {
+	return fmt.Sprintf("%s: %s (%d) p=%.3f", gradcam.MethodTitles[m], ex.Label, ex.Class, ex.Probability)
+}
+
+// ExplanationFigures renders an explanation's maps, in the order given, after the original image.
+func ExplanationFigures(img *image.RGBA, ex *gradcam.Explanation, cm render.Colormap, methods ...gradcam.Method) ([]Figure, error) {
+	figs := []Figure{{Image: img, Caption: "input"}}
+	for _, m := range methods {
+		pic, err := ex.Maps[m].Picture(img, cm)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m, err)
+		}
+		caption := Caption(ex, m)
+		if ex.Maps[m].AllZero {
+			caption += " (all zero)"
+		}
+		figs = append(figs, Figure{Image: pic, Caption: caption})
+	}
+	return figs, nil
+}
+
+// Explanation displays the image and an explanation's maps side by side, with captions.
+func Explanation(img *image.RGBA, ex *gradcam.Explanation, methods ...gradcam.Method) error {
+	figs, err := ExplanationFigures(img, ex, render.Jet, methods...)
+	if err != nil {
+		return err
+	}
+	return Figures(figs...)
+}
+
+// TopKHTML is a small HTML table of predictions.
+func TopKHTML(preds []models.Prediction) string {
+	var b strings.Builder
+	b.WriteString(`<table><tr><th>class</th><th>label</th><th>probability</th></tr>`)
+	for _, p := range preds {
+		fmt.Fprintf(&b, `<tr><td>%d</td><td>%s</td><td>%.4f</td></tr>`, p.Class, html.EscapeString(p.Label), p.Probability)
+	}
+	b.WriteString(`</table>`)
+	return b.String()
+}
+
+// TopK displays the predictions as a table.
+func TopK(preds []models.Prediction) {
+	gonbui.DisplayHTML(TopKHTML(preds))
+}

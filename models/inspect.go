@@ -1,0 +1,101 @@
+package models
+
+import (
+	"fmt"
+	"slices"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/gradcam-go/gradcam/internal/catch"
+)
+
+// Param returns a parameter by its torchvision key, in torchvision's layout (convolution
+// kernels [out, in, kh, kw]), e.g. "features.0.weight" for the first-layer filters.
+func (m *Model) Param(key string) (*Tensor, error) {
+	params, err := m.Params()
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(params, func(p ParamSpec) bool { return p.Key == key })
+	if i < 0 {
+		return nil, fmt.Errorf("model %s has no parameter %q", m.Name, key)
+	}
+	p := params[i]
+	v := m.ctx.GetVariableByScopeAndName(context.RootScope, key)
+	t, err := v.Value()
+	if err != nil {
+		return nil, err
+	}
+	return &Tensor{Shape: slices.Clone(p.Shape), Data: fromInternal(toFloat32s(t), p.Shape, p.kind)}, nil
+}
+
+// fromInternal inverts toInternal.
+func fromInternal(data []float32, torch []int, l layout) []float32 {
+	if l == asIs {
+		return data
+	}
+	out := make([]float32, len(data))
+	eachLayoutIndex(torch, l, func(t, g int) { out[t] = data[g] })
+	return out
+}
+
+func toFloat32s(t *tensors.Tensor) []float32 {
+	var out []float32
+	t.MustConstFlatData(func(flat any) {
+		switch f := flat.(type) {
+		case []float32:
+			out = slices.Clone(f)
+		case []float64:
+			out = make([]float32, len(f))
+			for i, v := range f {
+				out[i] = float32(v)
+			}
+		}
+	})
+	return out
+}
+
+// Activations runs the model on a preprocessed batch and returns the named layers' outputs in
+// PyTorch's layout (NCHW for spatial activations).
+func (m *Model) Activations(images *tensors.Tensor, layers ...string) (map[string]*Tensor, error) {
+	if err := m.CheckInput(images); err != nil {
+		return nil, err
+	}
+	if len(layers) == 0 {
+		return nil, fmt.Errorf("no layer given")
+	}
+	var outs []*tensors.Tensor
+	err := catch.Panic(func() {
+		exec, err := context.NewExec(m.backend, m.ctx, func(ctx *context.Context, x *Node) []*Node {
+			fw := m.forward(ctx, x, true)
+			nodes := make([]*Node, len(layers))
+			for i, l := range layers {
+				n, err := fw.Tap(l)
+				if err != nil {
+					panic(err)
+				}
+				nodes[i] = n
+			}
+			return nodes
+		})
+		if err != nil {
+			panic(err)
+		}
+		defer exec.Finalize()
+		outs, err = exec.Exec(images)
+		if err != nil {
+			panic(err)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s activations: %w", m.Name, err)
+	}
+	res := map[string]*Tensor{}
+	for i, l := range layers {
+		res[l] = &Tensor{Shape: slices.Clone(outs[i].Shape().Dimensions), Data: toFloat32s(outs[i])}
+		outs[i].FinalizeAll()
+	}
+	return res, nil
+}

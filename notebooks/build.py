@@ -1,0 +1,387 @@
+#!/usr/bin/python3
+"""Writes the notebooks' sources (no outputs). Execute them afterwards to fill in the outputs:
+    /usr/bin/python3 notebooks/build.py && notebooks/run.sh
+Each notebook is a list of ("md" | "go", text) cells.
+"""
+import os
+
+import nbformat as nbf
+
+SETUP = [
+    ("go", "!*go mod edit -replace github.com/gradcam-go/gradcam=${GONB_DIR}/.. "
+           "-require github.com/gradcam-go/gradcam@v0.0.0-00010101000000-000000000000"),
+    ("go", '''import (
+	"cmp"
+	"fmt"
+	"image"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gradcam-go/gradcam/backend"
+	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/gradcam/notebook"
+	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/models"
+)
+
+// modelName is the model to explain: $GRADCAM_MODEL, by default the paper's VGG-16.
+func modelName() string { return cmp.Or(os.Getenv("GRADCAM_MODEL"), "vgg16") }
+
+// load returns the model input and the 224x224 picture of test images ($GRADCAM_IMAGES, by
+// default ../shared/images beside the repository).
+func load(names ...string) (*tensors.Tensor, []*image.RGBA) {
+	dir := cmp.Or(os.Getenv("GRADCAM_IMAGES"), filepath.Join(os.Getenv("GONB_DIR"), "..", "..", "shared", "images"))
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = filepath.Join(dir, n)
+	}
+	x, imgs, err := models.Preprocess(models.Stretch, paths...)
+	must(0, err)
+	return x, imgs
+}
+
+// must stops the cell on an error.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func init() { backend.Announce = io.Discard }'''),
+]
+
+NOTEBOOKS = {}
+
+NOTEBOOKS["01_gradcam_figure1.ipynb"] = [
+    ("md", """# Grad-CAM, Figure 1: what makes it a cat, what makes it a dog
+
+Selvaraju et al. open the Grad-CAM paper with one image holding a dog and a cat, and ask the
+network *where* it sees each class. This notebook redraws that figure with this toolkit.
+
+Each row explains one class of the same image: the input, **Guided Backpropagation** (fine
+detail, but the same for every class), **Grad-CAM** (coarse, but class-discriminative),
+**Guided Grad-CAM** (their product: fine *and* discriminative) and **occlusion** (how much the
+score drops when a grey patch hides each region: a check that does not use gradients).
+
+The model is `$GRADCAM_MODEL` (default: VGG-16, as in the paper)."""),
+    *SETUP,
+    ("md", "What does the model see in the picture? Its five most probable classes:"),
+    ("go", """%%
+m := must(models.Load(modelName()))
+x, _ := load("cat_dog.png")
+fmt.Printf("model %s, backend %s\\n", m.Name, m.Backend())
+notebook.TopK(must(m.Predict(x, 5))[0])"""),
+    ("md", """One call explains both classes with every method: the network runs forward once, then takes
+one backward pass per ReLU rule and class."""),
+    ("go", """%%
+m := must(models.Load(modelName()))
+x, imgs := load("cat_dog.png")
+const tigerCat, boxer = 282, 242
+methods := []gradcam.Method{gradcam.GuidedBackprop, gradcam.GradCAM, gradcam.GuidedGradCAM, gradcam.Occlusion, gradcam.Counterfactual}
+exps := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: methods, Classes: []int{tigerCat, boxer}}))
+grid := &render.Grid{Title: "Grad-CAM Figure 1 with " + m.Name}
+for _, ex := range exps {
+	figs := must(notebook.ExplanationFigures(imgs[0], ex, render.Jet, methods[:4]...))
+	row := []render.Cell{}
+	for _, f := range figs {
+		row = append(row, render.Cell{Image: f.Image, Caption: f.Caption})
+	}
+	grid.Rows = append(grid.Rows, row)
+}
+must(0, notebook.Grid(grid))"""),
+    ("md", """**What to notice.** Guided Backpropagation draws both animals in both rows: it is not
+class-discriminative. Grad-CAM lights up the cat for *tiger cat* and the dog for *boxer*, and
+Guided Grad-CAM keeps only the fine detail inside that region (stripes for the cat, the face for
+the dog). Occlusion, computed without gradients, agrees with Grad-CAM on where the evidence is.
+
+## Counterfactual explanations
+
+Negating the gradients shows the regions that speak *against* a class: removing them would make
+the network more confident."""),
+    ("go", """%%
+m := must(models.Load(modelName()))
+x, imgs := load("cat_dog.png")
+exps := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.Counterfactual}, Classes: []int{282, 242}}))
+var figs []notebook.Figure
+for _, ex := range exps {
+	figs = append(figs, must(notebook.ExplanationFigures(imgs[0], ex, render.Jet, gradcam.Counterfactual))[1])
+}
+must(0, notebook.Figures(figs...))"""),
+    ("md", """**What to notice.** Counterfactual maps are much sparser than Grad-CAM's: few regions argue
+*against* a class. With MobileNetV2 (the model of the stored outputs) the *tiger cat* map marks a
+patch of background, and the *boxer* map is empty: its caption says *all zero*, meaning no
+channel of the last block lowers the boxer score. The paper's VGG-16 marks the other animal; run
+the notebook with `GRADCAM_MODEL=vgg16` to compare."""),
+]
+
+NOTEBOOKS["02_cam_vs_gradcam.ipynb"] = [
+    ("md", r"""# CAM and Grad-CAM: the same map where CAM applies, and Grad-CAM everywhere
+
+**CAM** (Zhou et al. 2016) needs a network that ends in global average pooling (GAP) followed by
+one linear layer. With $A^k$ the $k$-th feature map of the last convolutional layer and $w^c_k$
+the classifier's weight from channel $k$ to class $c$,
+
+$$y^c = \sum_k w^c_k \, \frac{1}{Z}\sum_{i,j} A^k_{ij} \qquad\Rightarrow\qquad M^c_{\rm CAM} = \sum_k w^c_k A^k .$$
+
+**Grad-CAM** (Selvaraju et al. 2017) replaces the weights by the spatial mean of the gradients,
+$\alpha^c_k = \frac{1}{Z}\sum_{i,j} \partial y^c / \partial A^k_{ij}$, and keeps the positive part:
+$M^c_{\rm Grad\text{-}CAM} = \mathrm{ReLU}(\sum_k \alpha^c_k A^k)$. For a GAP + linear network,
+$\partial y^c/\partial A^k_{ij} = w^c_k / Z$, so $\alpha^c_k = w^c_k/Z$: the two maps are equal up
+to a constant, and identical after normalization. Grad-CAM needs no particular architecture."""),
+    *SETUP,
+    ("md", """A GAP model: the notebook's model if it is one, otherwise ResNet-50. CAM and Grad-CAM side by
+side for the top class and for *tiger cat*, with the correlation of the two normalized maps."""),
+    ("go", """import "math"
+
+// gapModel is the notebook's model if CAM applies to it, else ResNet-50.
+func gapModel() *models.Model {
+	name := modelName()
+	if must(models.LookupArch(name)).CheckCAM() != nil {
+		name = "resnet50"
+	}
+	return must(models.Load(name))
+}
+
+// pearson is the correlation of two maps.
+func pearson(a, b []float32) float64 {
+	var ma, mb, sab, saa, sbb float64
+	for i := range a {
+		ma += float64(a[i]) / float64(len(a))
+		mb += float64(b[i]) / float64(len(b))
+	}
+	for i := range a {
+		da, db := float64(a[i])-ma, float64(b[i])-mb
+		sab, saa, sbb = sab+da*db, saa+da*da, sbb+db*db
+	}
+	return sab / (math.Sqrt(saa*sbb) + 1e-30)
+}
+
+%%
+m := gapModel()
+x, imgs := load("cat_dog.png")
+exps := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.CAM, gradcam.GradCAM}, Classes: []int{-1, 282}}))
+for _, ex := range exps {
+	must(0, notebook.Figures(must(notebook.ExplanationFigures(imgs[0], ex, render.Jet, gradcam.CAM, gradcam.GradCAM))...))
+	fmt.Printf("%s, class %d %s: correlation of CAM and Grad-CAM = %.6f\\n", m.Name, ex.Class, ex.Label,
+		pearson(ex.Maps[gradcam.CAM].Values, ex.Maps[gradcam.GradCAM].Values))
+}"""),
+    ("md", """**What to notice.** The pictures are indistinguishable and the correlation is 1 to float
+precision: at the last convolutional layer of a GAP network, Grad-CAM *is* CAM.
+
+## VGG-16: no CAM, but Grad-CAM
+
+VGG-16 ends in three fully connected layers, so there is no $w^c_k$ per feature map and CAM is
+undefined (Zhou et al. had to change the architecture and retrain). The toolkit says so:"""),
+    ("go", """%%
+fmt.Println(must(models.LookupArch("vgg16")).CheckCAM())"""),
+    ("md", "Grad-CAM only needs gradients, so it explains the notebook's model whatever its head:"),
+    ("go", """%%
+m := must(models.Load(modelName()))
+x, imgs := load("cat_dog.png")
+ex := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{282}}))[0]
+must(0, notebook.Explanation(imgs[0], ex, gradcam.GradCAM))"""),
+    ("md", "**What to notice.** The map for *tiger cat* covers the cat, with no change to the network."),
+]
+
+NOTEBOOKS["03_gradcam_layers_and_classes.ipynb"] = [
+    ("md", """# Grad-CAM by layer, and how it tells classes apart
+
+Grad-CAM can explain any convolutional layer, not only the last. Early layers have high
+resolution but little semantics; late layers are coarse but know about objects. The first figure
+shows Grad-CAM for the top class at five depths of `$GRADCAM_MODEL`; the second explains several
+images at the default (last) layer."""),
+    *SETUP,
+    ("go", """// depths picks n top-level layers (no sub-module paths) spread from early to the default layer.
+func depths(m *models.Model, n int) []string {
+	var top []string
+	for _, l := range m.ExplainableLayers() {
+		if l == m.DefaultLayer || isTopLevel(l) {
+			top = append(top, l)
+		}
+		if l == m.DefaultLayer {
+			break
+		}
+	}
+	var out []string
+	for i := range n {
+		out = append(out, top[(len(top)-1)*(i+1)/n])
+	}
+	return out
+}
+
+// isTopLevel: "features.7" or "layer3", not "features.7.conv.0".
+func isTopLevel(l string) bool {
+	dots := 0
+	for _, c := range l {
+		if c == '.' {
+			dots++
+		}
+	}
+	return dots <= 1 && l != "conv1" && l != "bn1" && l != "relu" && l != "maxpool"
+}
+
+%%
+m := must(models.Load(modelName()))
+x, imgs := load("cat_dog.png")
+e := gradcam.New(m)
+var figs []notebook.Figure
+for _, layer := range depths(m, 5) {
+	ex := must(e.Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Layer: layer}))[0]
+	mp := ex.Maps[gradcam.GradCAM]
+	figs = append(figs, notebook.Figure{Image: must(mp.Picture(imgs[0], render.Jet)),
+		Caption: fmt.Sprintf("%s (%dx%d): %s", layer, mp.LowResShape[0], mp.LowResShape[1], ex.Label)})
+}
+must(0, notebook.Figures(figs...))"""),
+    ("md", """**What to notice.** Early layers respond to edges and texture all over the image; the map
+concentrates on the object only in the last blocks, where the features are about classes.
+
+## Several images, one call
+
+The images go through the network as one batch; each is explained for its own top class."""),
+    ("go", """%%
+m := must(models.Load(modelName()))
+names := []string{"cat_dog.png", "snake.png", "spider.png", "egyptian_cat.png"}
+x, imgs := load(names...)
+exps := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM, gradcam.GuidedGradCAM}}))
+grid := &render.Grid{Title: "Top class of each image, " + m.Name}
+for i, ex := range exps {
+	figs := must(notebook.ExplanationFigures(imgs[i], ex, render.Jet, gradcam.GradCAM, gradcam.GuidedGradCAM))
+	row := []render.Cell{}
+	for _, f := range figs {
+		row = append(row, render.Cell{Image: f.Image, Caption: f.Caption})
+	}
+	grid.Rows = append(grid.Rows, row)
+}
+must(0, notebook.Grid(grid))"""),
+    ("md", """**What to notice.** Each map sits on the object its class names: the snake's body, the
+spider, the cat. Where the top class is wrong, the map shows what misled the
+network."""),
+]
+
+NOTEBOOKS["04_cnn_visualization_lab.ipynb"] = [
+    ("md", """# Lab: looking inside a CNN
+
+A hands-on tour in the spirit of the classic "visualizing CNNs" lecture: first-layer filters,
+activation maps, three ways to backpropagate to the pixels, and occlusion. Each section ends with
+questions to answer in a sentence or two; change the code and run it again to find out."""),
+    *SETUP,
+    ("md", """## 1. First-layer filters
+
+The first convolution sees pixels directly, so its weights can be drawn as small RGB images
+(each normalized to its own range)."""),
+    ("go", """// filterTiles draws the first k filters of a [out, 3, kh, kw] kernel, scaled up 4x.
+func filterTiles(w *models.Tensor, k int) []notebook.Figure {
+	out, kh, kw := w.Shape[0], w.Shape[2], w.Shape[3]
+	var figs []notebook.Figure
+	for f := range min(k, out) {
+		vals := w.Data[f*3*kh*kw : (f+1)*3*kh*kw]
+		norm := render.Normalize(vals)
+		img := image.NewRGBA(image.Rect(0, 0, kw*4, kh*4))
+		for y := range kh * 4 {
+			for x := range kw * 4 {
+				for c := range 3 {
+					img.Pix[img.PixOffset(x, y)+c] = uint8(255 * norm[c*kh*kw+(y/4)*kw+x/4])
+				}
+				img.Pix[img.PixOffset(x, y)+3] = 255
+			}
+		}
+		figs = append(figs, notebook.Figure{Image: img, Caption: fmt.Sprint(f)})
+	}
+	return figs
+}
+
+%%
+m := must(models.Load(modelName()))
+first := must(m.Params())[0].Key
+fmt.Println("first-layer kernel:", first)
+must(0, notebook.Figures(filterTiles(must(m.Param(first)), 16)...))"""),
+    ("md", """**Questions.** Which filters detect oriented edges, and which respond to a colour? Why do
+first-layer filters of very different networks look alike?
+
+## 2. Activation maps
+
+The outputs of the first block for its eight most active channels (gray: minimum black, maximum
+white)."""),
+    ("go", """import "sort"
+
+// firstBlock is the output of the first block: "relu" for ResNets, "features.1" otherwise.
+func firstBlock(m *models.Model) string {
+	for _, l := range m.ExplainableLayers() {
+		if l == "relu" {
+			return l
+		}
+	}
+	return "features.1"
+}
+
+%%
+m := must(models.Load(modelName()))
+x, _ := load("cat_dog.png")
+layer := firstBlock(m)
+a := must(m.Activations(x, layer))[layer]
+c, h, w := a.Shape[1], a.Shape[2], a.Shape[3]
+// The 8 most active channels.
+mean := make([]float32, c)
+order := make([]int, c)
+for ch := range c {
+	order[ch] = ch
+	for _, v := range a.Data[ch*h*w : (ch+1)*h*w] {
+		mean[ch] += v / float32(h*w)
+	}
+}
+sort.Slice(order, func(i, j int) bool { return mean[order[i]] > mean[order[j]] })
+var figs []notebook.Figure
+for _, ch := range order[:8] {
+	img := must(render.Heatmap(render.Normalize(a.Data[ch*h*w:(ch+1)*h*w]), w, h, render.Gray))
+	figs = append(figs, notebook.Figure{Image: img, Caption: fmt.Sprintf("%s channel %d", layer, ch)})
+}
+must(0, notebook.Figures(figs...))"""),
+    ("md", """**Questions.** Which channels respond to the animals' outlines, which to flat regions? What
+would you expect in a channel of the last block?
+
+## 3. Vanilla gradient, deconvnet, guided backpropagation
+
+The three differ only in how a ReLU passes the gradient back: the true gradient masks by the
+forward activation, the deconvnet by the sign of the gradient, guided backpropagation by both."""),
+    ("go", """%%
+m := must(models.Load(modelName()))
+x, imgs := load("cat_dog.png")
+ex := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.Saliency, gradcam.Deconvnet, gradcam.GuidedBackprop}}))[0]
+must(0, notebook.Explanation(imgs[0], ex, gradcam.Saliency, gradcam.Deconvnet, gradcam.GuidedBackprop))"""),
+    ("md", """**Questions.** Which of the three images is the sharpest, and why does masking by *both*
+signs remove the noise? The deconvnet image may be dominated by a regular stripe pattern (it does
+for MobileNetV2; the same array comes out of PyTorch): the sign-only rule ignores which units were
+active, so what is left to shape the image? Look at the strides of the network's convolutions. Explain the top class and then the cat (class 282) with guided
+backpropagation: do the pictures change? What does that say about class discrimination?
+
+## 4. Occlusion
+
+Slide a grey patch over the image and record how much the class score drops."""),
+    ("go", """%%
+m := must(models.Load(modelName()))
+x, imgs := load("cat_dog.png")
+occ := gradcam.OcclusionOptions{Patch: 48, Stride: 24, BatchSize: 16}
+ex := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.Occlusion, gradcam.GradCAM}, Occlusion: occ}))[0]
+must(0, notebook.Explanation(imgs[0], ex, gradcam.Occlusion, gradcam.GradCAM))"""),
+    ("md", """**Questions.** Where do occlusion and Grad-CAM agree? Halve the patch size: what gets
+sharper, and what does it cost in forward passes? Why can occlusion never be fooled by saturated
+gradients?"""),
+]
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name, cells in NOTEBOOKS.items():
+        nb = nbf.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "gonb", "display_name": "Go (gonb)", "language": "go"}
+        nb.metadata["language_info"] = {"name": "go"}
+        nb.cells = [nbf.v4.new_markdown_cell(t) if k == "md" else nbf.v4.new_code_cell(t) for k, t in cells]
+        nbf.write(nb, os.path.join(here, name))
+        print("wrote", name)
+
+
+if __name__ == "__main__":
+    main()
