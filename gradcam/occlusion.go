@@ -49,7 +49,7 @@ func (e *Explainer) scoreExec(target Target) (*context.Exec, error) {
 	}
 	exec, err := context.NewExec(e.Model.Backend(), e.Model.Context(), func(ctx *context.Context, images, classes *Node) *Node {
 		e.stats.GraphBuilds++
-		logits := e.Model.Forward(ctx, images).Logits
+		logits := e.Model.ForwardInference(ctx, images).Logits
 		k := classes.Shape().Dimensions[1]
 		cols := make([]*Node, k)
 		for j := range k {

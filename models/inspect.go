@@ -69,7 +69,7 @@ func (m *Model) Activations(images *tensors.Tensor, layers ...string) (map[strin
 	var outs []*tensors.Tensor
 	err := catch.Panic(func() {
 		exec, err := context.NewExec(m.backend, m.ctx, func(ctx *context.Context, x *Node) []*Node {
-			fw := m.forward(ctx, x, true)
+			fw := m.ForwardInference(ctx, x)
 			nodes := make([]*Node, len(layers))
 			for i, l := range layers {
 				n, err := fw.Tap(l)

@@ -292,6 +292,13 @@ func (m *Model) Forward(ctx *context.Context, images *Node) *Forward {
 	return m.forward(ctx, images, false)
 }
 
+// ForwardInference is Forward for graphs that take no gradients through the network (scores for
+// occlusion, predictions): plain ReLUs, without the custom-gradient identities, so it is a little
+// cheaper. Gradient through its ReLUs follows graph's default rule, not a models.Rule.
+func (m *Model) ForwardInference(ctx *context.Context, images *Node) *Forward {
+	return m.forward(ctx, images, true)
+}
+
 func (m *Model) forward(ctx *context.Context, images *Node, plain bool) *Forward {
 	m.forwardBuilds.Add(1)
 	g := images.Graph()
@@ -343,7 +350,7 @@ func (m *Model) Logits(images *tensors.Tensor) (logits [][]float32, err error) {
 	}
 	if m.predict == nil {
 		m.predict, err = context.NewExec(m.backend, m.ctx, func(ctx *context.Context, x *Node) *Node {
-			return m.forward(ctx, x, true).Logits
+			return m.ForwardInference(ctx, x).Logits
 		})
 		if err != nil {
 			return nil, err
