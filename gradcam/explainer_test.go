@@ -159,15 +159,10 @@ func TestBadRequests(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var err error
-			func() {
-				defer func() {
-					if r := recover(); r != nil {
-						t.Fatalf("panic: %v", r)
-					}
-				}()
-				_, err = tc.e.Explain(tc.x, tc.req)
-			}()
+			err := testref.NoPanic(t, func() error {
+				_, err := tc.e.Explain(tc.x, tc.req)
+				return err
+			})
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -116,15 +116,7 @@ func TestBadInputErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var err error
-			func() {
-				defer func() {
-					if r := recover(); r != nil {
-						t.Fatalf("panic: %v", r)
-					}
-				}()
-				err = tc.run()
-			}()
+			err := testref.NoPanic(t, tc.run)
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -163,3 +163,14 @@ func Pearson(a, b []float32) float64 {
 	}
 	return sab / math.Sqrt(saa*sbb)
 }
+
+// NoPanic calls fn and fails the test if it panics: API functions must return errors instead.
+func NoPanic[T any](t testing.TB, fn func() T) T {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("panic: %v", r)
+		}
+	}()
+	return fn()
+}
