@@ -8,6 +8,9 @@
 // The pure-Go backend of gomlx v0.26.0 lacks ops that gradients of convolutions, slices and
 // pooling need (Pad, Reverse, SelectAndScatter); New wraps it with polyfills for them, and
 // replaces graph's gradient of DotGeneral with one that does not materialize huge temporaries.
+// On x86-64 CPUs with AVX2 and FMA it also runs the pure-Go backend's float32 matrix multiplies
+// (DotGeneral, where convolutions spend their time) with SIMD kernels (internal/fastdot);
+// GRADCAM_SIMD=off keeps simplego's own scalar loops.
 package backend
 
 import (
@@ -20,6 +23,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // registers "go"
 	"github.com/gomlx/gomlx/backends/xla"
+	"github.com/gradcam-go/gradcam/internal/fastdot"
 	"github.com/gradcam-go/gradcam/internal/fastvjp"
 	"github.com/gradcam-go/gradcam/internal/sgpoly"
 )
@@ -60,7 +64,7 @@ func New() (backends.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(Announce, "gradcam: using backend %q (%s)\n", b.String(), b.Description())
+	fmt.Fprintf(Announce, "gradcam: using backend %q (%s)%s\n", b.String(), b.Description(), simdNote(b))
 	shared = b
 	return shared, nil
 }
@@ -84,7 +88,30 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 	if needsPolyfill(b) {
 		b = sgpoly.Wrap(b)
 	}
+	if IsPureGo(b) && os.Getenv(SIMDEnvVar) != "off" {
+		simdErr = fastdot.Install()
+	}
 	return b, nil
+}
+
+// SIMDEnvVar names the variable that, set to "off", keeps the pure-Go backend's own scalar matrix
+// multiply instead of internal/fastdot's AVX2/FMA kernels (for comparisons and debugging).
+const SIMDEnvVar = "GRADCAM_SIMD"
+
+var simdErr error
+
+// simdNote says whether the pure-Go backend multiplies matrices with SIMD kernels.
+func simdNote(b backends.Backend) string {
+	switch {
+	case !IsPureGo(b):
+		return ""
+	case fastdot.Installed():
+		return "; matrix multiply: AVX2/FMA"
+	case os.Getenv(SIMDEnvVar) == "off":
+		return "; matrix multiply: scalar Go (" + SIMDEnvVar + "=off)"
+	default:
+		return fmt.Sprintf("; matrix multiply: scalar Go (%v)", simdErr)
+	}
 }
 
 // withSequentialOps adds "ops_sequential" to a pure-Go backend configuration that does not choose

@@ -1,0 +1,321 @@
+// Package sgemm multiplies float32 matrices with AVX2/FMA kernels written in Go assembly: a packed,
+// blocked matrix multiply (6x16 register tile, as in BLIS) for general shapes, and
+// vectorized dot products and axpys for matrix-vector shapes (fully connected layers at batch 1),
+// which packing would only slow down. It runs on all cores with goroutines.
+//
+// It exists because the pure-Go GoMLX backend's DotGeneral is scalar Go; see internal/fastdot,
+// which routes that backend's float32 DotGeneral here.
+package sgemm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Matrix is a strided view of a matrix: element (i, j) is Data[Off + i*RowStride + j*ColStride].
+type Matrix struct {
+	Data                 []float32
+	Off                  int
+	RowStride, ColStride int
+}
+
+func (x Matrix) at(i, j int) float32 { return x.Data[x.Off+i*x.RowStride+j*x.ColStride] }
+
+// t returns the transposed view.
+func (x Matrix) t() Matrix { return Matrix{x.Data, x.Off, x.ColStride, x.RowStride} }
+
+// check returns an error if a rows x cols view reaches outside Data or has negative strides.
+func (x Matrix) check(name string, rows, cols int) error {
+	if x.RowStride < 0 || x.ColStride < 0 || x.Off < 0 {
+		return fmt.Errorf("sgemm: %s: negative stride or offset", name)
+	}
+	if rows == 0 || cols == 0 {
+		return nil
+	}
+	if last := x.Off + (rows-1)*x.RowStride + (cols-1)*x.ColStride; last >= len(x.Data) {
+		return fmt.Errorf("sgemm: %s: %dx%d view with strides (%d, %d) at %d reaches %d, past %d elements",
+			name, rows, cols, x.RowStride, x.ColStride, x.Off, last, len(x.Data))
+	}
+	return nil
+}
+
+const (
+	mr = 6   // rows of the register tile
+	nr = 16  // columns of the register tile
+	kc = 256 // depth of a packed panel: a 16-column sliver of B (16 KB) stays in L1
+	mc = 96  // rows of a packed block of A (96 KB, in L2)
+
+	// smallWork is the multiply-add count under which plain loops beat packing.
+	smallWork = 32 * 1024
+	// thinRows is the largest row count (or column count) handled as matrix-vector products.
+	thinRows = 4
+)
+
+// Workers is the number of goroutines a multiply uses; 0 means runtime.GOMAXPROCS(0).
+var Workers = 0
+
+func workers() int {
+	if Workers > 0 {
+		return Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// MulAdd computes C += A·B, where A is m x k, B is k x n, and C is the m x n row-major matrix
+// c[cOff + i*ldc + j]. It requires Available; views are bounds-checked first.
+func MulAdd(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) error {
+	if !Available {
+		return fmt.Errorf("sgemm: this CPU lacks AVX2/FMA")
+	}
+	if m < 0 || n < 0 || k < 0 {
+		return fmt.Errorf("sgemm: negative size %dx%dx%d", m, n, k)
+	}
+	if err := a.check("A", m, k); err != nil {
+		return err
+	}
+	if err := b.check("B", k, n); err != nil {
+		return err
+	}
+	if err := (Matrix{c, cOff, ldc, 1}).check("C", m, n); err != nil {
+		return err
+	}
+	if m == 0 || n == 0 || k == 0 {
+		return nil
+	}
+	mulAdd(m, n, k, a, b, c, cOff, ldc)
+	return nil
+}
+
+func mulAdd(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
+	switch {
+	case m*n*k <= smallWork:
+		naive(m, n, k, a, b, c, cOff, ldc)
+	case m <= thinRows && (b.ColStride == 1 || b.RowStride == 1):
+		thin(m, n, k, a, b, c, cOff, ldc)
+	case n <= thinRows && (a.ColStride == 1 || a.RowStride == 1):
+		// C^T = B^T A^T: compute it row-major in a scratch matrix, then add it transposed.
+		t := make([]float32, n*m)
+		thin(n, m, k, b.t(), a.t(), t, 0, m)
+		for i := range m {
+			for j := range n {
+				c[cOff+i*ldc+j] += t[j*m+i]
+			}
+		}
+	default:
+		packed(m, n, k, a, b, c, cOff, ldc)
+	}
+}
+
+func naive(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
+	for i := range m {
+		for j := range n {
+			var s float32
+			for p := range k {
+				s += a.at(i, p) * b.at(p, j)
+			}
+			c[cOff+i*ldc+j] += s
+		}
+	}
+}
+
+// parallel runs fn(task) for tasks 0..n-1 on the workers.
+func parallel(n int, fn func(worker, task int)) {
+	w := min(workers(), n)
+	if w <= 1 {
+		for t := range n {
+			fn(0, t)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	run := func(worker int) {
+		for {
+			t := int(next.Add(1) - 1)
+			if t >= n {
+				return
+			}
+			fn(worker, t)
+		}
+	}
+	wg.Add(w - 1)
+	for i := 1; i < w; i++ {
+		go func() { defer wg.Done(); run(i) }()
+	}
+	run(0)
+	wg.Wait()
+}
+
+// thin handles m <= thinRows with B contiguous along rows (axpy) or columns (dot products).
+func thin(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
+	const chunk = 2048 // columns per task: C's rows stay in L1/L2
+	tasks := (n + chunk - 1) / chunk
+	if tasks < 4*workers() {
+		tasks = min(n/16+1, 4*workers())
+	}
+	per := (n + tasks - 1) / tasks
+	if b.ColStride == 1 {
+		parallel(tasks, func(_, t int) {
+			j0, j1 := t*per, min(n, (t+1)*per)
+			if j0 >= j1 {
+				return
+			}
+			for p := range k {
+				brow := &b.Data[b.Off+p*b.RowStride+j0]
+				for i := range m {
+					if alpha := a.at(i, p); alpha != 0 {
+						axpy(j1-j0, alpha, brow, &c[cOff+i*ldc+j0])
+					}
+				}
+			}
+		})
+		return
+	}
+	// b.RowStride == 1: column j of B is contiguous. Make A's rows contiguous too.
+	rows := make([][]float32, m)
+	for i := range m {
+		if a.ColStride == 1 {
+			rows[i] = a.Data[a.Off+i*a.RowStride : a.Off+i*a.RowStride+k]
+			continue
+		}
+		rows[i] = make([]float32, k)
+		for p := range k {
+			rows[i][p] = a.at(i, p)
+		}
+	}
+	parallel(tasks, func(_, t int) {
+		j0, j1 := t*per, min(n, (t+1)*per)
+		for j := j0; j < j1; j++ {
+			bcol := &b.Data[b.Off+j*b.ColStride]
+			for i := range m {
+				c[cOff+i*ldc+j] += dot(k, &rows[i][0], bcol)
+			}
+		}
+	})
+}
+
+var panelPool sync.Pool // *[]float32 scratch for packed panels
+
+func getPanel(size int) *[]float32 {
+	if p, ok := panelPool.Get().(*[]float32); ok && cap(*p) >= size {
+		*p = (*p)[:size]
+		return p
+	}
+	s := make([]float32, size)
+	return &s
+}
+
+// packed is the blocked multiply: for each depth panel of kc, B is packed into 16-column slivers,
+// then tasks of (block of mc rows of A, range of slivers) pack their A block into 6-row slivers and
+// run the register kernel over every (A sliver, B sliver) pair.
+func packed(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
+	nSlivers := (n + nr - 1) / nr
+	mBlocks := (m + mc - 1) / mc
+	w := workers()
+	jChunks := 1
+	if mBlocks < 3*w {
+		jChunks = min(nSlivers, (3*w+mBlocks-1)/mBlocks)
+	}
+	slPer := (nSlivers + jChunks - 1) / jChunks
+	jChunks = (nSlivers + slPer - 1) / slPer
+
+	bpBuf := getPanel(kc * nSlivers * nr)
+	defer panelPool.Put(bpBuf)
+	bp := *bpBuf
+	apBufs := make([]*[]float32, w)
+	for i := range apBufs {
+		apBufs[i] = getPanel(kc * (mc + mr))
+	}
+	defer func() {
+		for _, p := range apBufs {
+			panelPool.Put(p)
+		}
+	}()
+
+	for pc := 0; pc < k; pc += kc {
+		depth := min(kc, k-pc)
+		parallel(nSlivers, func(_, j int) { packB(bp[j*depth*nr:(j+1)*depth*nr], b, pc, depth, j*nr, n) })
+		parallel(mBlocks*jChunks, func(worker, task int) {
+			ib, jc := task/jChunks, task%jChunks
+			i0 := ib * mc
+			rows := min(mc, m-i0)
+			ap := *apBufs[worker]
+			aSlivers := (rows + mr - 1) / mr
+			packA(ap[:aSlivers*depth*mr], a, i0, rows, pc, depth)
+			var tile [mr * nr]float32
+			for j := jc * slPer; j < min(nSlivers, (jc+1)*slPer); j++ {
+				col := j * nr
+				cols := min(nr, n-col)
+				bs := &bp[j*depth*nr]
+				for s := range aSlivers {
+					row := i0 + s*mr
+					r := min(mr, m-row)
+					as := &ap[s*depth*mr]
+					if r == mr && cols == nr {
+						kernel6x16(depth, as, bs, &c[cOff+row*ldc+col], ldc)
+						continue
+					}
+					tile = [mr * nr]float32{}
+					kernel6x16(depth, as, bs, &tile[0], nr)
+					for ii := range r {
+						dst := c[cOff+(row+ii)*ldc+col : cOff+(row+ii)*ldc+col+cols]
+						for jj := range dst {
+							dst[jj] += tile[ii*nr+jj]
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// packB writes B[pc:pc+depth, col:col+16] into dst as depth rows of 16, zero-padded past n.
+func packB(dst []float32, b Matrix, pc, depth, col, n int) {
+	cols := min(nr, n-col)
+	if b.ColStride == 1 {
+		for p := range depth {
+			src := b.Data[b.Off+(pc+p)*b.RowStride+col:]
+			d := dst[p*nr : (p+1)*nr]
+			copy(d, src[:cols])
+			clear(d[cols:])
+		}
+		return
+	}
+	if cols < nr {
+		clear(dst[:depth*nr])
+	}
+	for jj := range cols {
+		base := b.Off + pc*b.RowStride + (col+jj)*b.ColStride
+		for p := range depth {
+			dst[p*nr+jj] = b.Data[base+p*b.RowStride]
+		}
+	}
+}
+
+// packA writes A[i0:i0+rows, pc:pc+depth] into dst as 6-row slivers, each depth columns of 6,
+// zero-padded past the last row.
+func packA(dst []float32, a Matrix, i0, rows, pc, depth int) {
+	slivers := (rows + mr - 1) / mr
+	for s := range slivers {
+		d := dst[s*depth*mr : (s+1)*depth*mr]
+		r := min(mr, rows-s*mr)
+		if r < mr {
+			clear(d)
+		}
+		for ii := range r {
+			base := a.Off + (i0+s*mr+ii)*a.RowStride + pc*a.ColStride
+			if a.ColStride == 1 {
+				src := a.Data[base : base+depth]
+				for p, v := range src {
+					d[p*mr+ii] = v
+				}
+				continue
+			}
+			for p := range depth {
+				d[p*mr+ii] = a.Data[base+p*a.ColStride]
+			}
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package sgemm
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// layout builds a strided view of a random m x n matrix: row-major, column-major, or embedded
+// in a larger array with padding (offset and strides beyond the dimensions).
+func layout(rng *rand.Rand, rows, cols int, kind string) (Matrix, func(i, j int) float64) {
+	var x Matrix
+	switch kind {
+	case "rowmajor":
+		x = Matrix{Data: make([]float32, rows*cols), RowStride: cols, ColStride: 1}
+	case "colmajor":
+		x = Matrix{Data: make([]float32, rows*cols), RowStride: 1, ColStride: rows}
+	case "padded":
+		x = Matrix{Data: make([]float32, 3+rows*(2*cols+1)), Off: 3, RowStride: 2*cols + 1, ColStride: 2}
+	}
+	for i := range x.Data {
+		x.Data[i] = float32(rng.NormFloat64())
+	}
+	return x, func(i, j int) float64 { return float64(x.at(i, j)) }
+}
+
+func TestMulAddMatchesFloat64(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2/FMA on this CPU: the toolkit uses the backend's own DotGeneral")
+	}
+	sizes := []struct{ m, n, k int }{
+		{1, 1, 1}, {5, 7, 3}, // plain loops
+		{1, 4096, 1000}, {3, 1000, 9216}, {1, 2000, 2000}, // thin rows: axpy / dot
+		{1000, 2, 300}, {517, 1, 2048}, // thin columns
+		{6, 16, 256}, {12, 32, 512}, {49, 512, 4608}, {3136, 64, 576}, {197, 35, 1001}, {97, 17, 257}, // packed, edges
+	}
+	kinds := []string{"rowmajor", "colmajor", "padded"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range sizes {
+		for _, ka := range kinds {
+			for _, kb := range kinds {
+				if s.m*s.n*s.k > 10_000_000 && ka != kb && ka != "rowmajor" {
+					continue // big shapes: every B layout with row-major A, and both padded
+				}
+				a, aAt := layout(rng, s.m, s.k, ka)
+				b, bAt := layout(rng, s.k, s.n, kb)
+				ldc := s.n + 3
+				c := make([]float32, 5+s.m*ldc)
+				for i := range c {
+					c[i] = 1 // MulAdd adds to C
+				}
+				if err := MulAdd(s.m, s.n, s.k, a, b, c, 5, ldc); err != nil {
+					t.Fatal(err)
+				}
+				worst := 0.0
+				for i := range s.m {
+					for j := range s.n {
+						want, mag := 1.0, 0.0
+						for p := range s.k {
+							want += aAt(i, p) * bAt(p, j)
+							mag += math.Abs(aAt(i, p) * bAt(p, j))
+						}
+						got := float64(c[5+i*ldc+j])
+						worst = max(worst, math.Abs(got-want)/(mag+1))
+					}
+					for j := s.n; j < ldc && 5+i*ldc+j < len(c); j++ {
+						if c[5+i*ldc+j] != 1 {
+							t.Fatalf("%v A %s B %s: wrote outside C at row %d column %d", s, ka, kb, i, j)
+						}
+					}
+				}
+				if worst > 1e-5 || math.IsNaN(worst) {
+					t.Errorf("%v A %s B %s: relative error %.3g", s, ka, kb, worst)
+				}
+			}
+		}
+	}
+}
+
+func TestMulAddRejectsBadViews(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2/FMA on this CPU")
+	}
+	ok := Matrix{Data: make([]float32, 12), RowStride: 4, ColStride: 1}
+	short := Matrix{Data: make([]float32, 11), RowStride: 4, ColStride: 1}
+	c := make([]float32, 9)
+	cases := []struct {
+		name string
+		err  error
+	}{
+		{"A too short", MulAdd(3, 3, 4, short, Matrix{Data: make([]float32, 12), RowStride: 3, ColStride: 1}, c, 0, 3)},
+		{"B too short", MulAdd(3, 3, 4, ok, Matrix{Data: make([]float32, 11), RowStride: 3, ColStride: 1}, c, 0, 3)},
+		{"C too short", MulAdd(3, 3, 4, ok, Matrix{Data: make([]float32, 12), RowStride: 3, ColStride: 1}, c[:8], 0, 3)},
+		{"negative stride", MulAdd(3, 3, 4, Matrix{Data: make([]float32, 12), RowStride: -4, ColStride: 1}, ok, c, 0, 3)},
+	}
+	for _, tc := range cases {
+		if tc.err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+}
+
+func BenchmarkMulAdd(b *testing.B) {
+	if !Available {
+		b.Skip("no AVX2/FMA")
+	}
+	for _, s := range []struct {
+		name    string
+		m, n, k int
+	}{
+		{"conv3x3_56x56x64", 3136, 64, 576},
+		{"conv3x3_7x7x512", 49, 512, 4608},
+		{"vgg_conv_224x224x64", 50176, 64, 576},
+		{"fc6_b1", 1, 4096, 25088},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			a, _ := layout(rng, s.m, s.k, "rowmajor")
+			bm, _ := layout(rng, s.k, s.n, "rowmajor")
+			if s.name == "fc6_b1" {
+				bm, _ = layout(rng, s.k, s.n, "colmajor")
+			}
+			c := make([]float32, s.m*s.n)
+			for b.Loop() {
+				_ = MulAdd(s.m, s.n, s.k, a, bm, c, 0, s.n)
+			}
+			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -1,0 +1,15 @@
+package sgemm
+
+import "golang.org/x/sys/cpu"
+
+// Available reports whether this CPU runs the SIMD kernels (x86-64 with AVX2 and FMA).
+var Available = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func kernel6x16(k int, a, b, c *float32, ldc int)
+
+//go:noescape
+func axpy(n int, alpha float32, x, y *float32)
+
+//go:noescape
+func dot(n int, x, y *float32) float32
