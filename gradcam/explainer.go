@@ -187,9 +187,13 @@ func (e *Explainer) Explain(images *tensors.Tensor, req Request) ([]*Explanation
 		}
 	}
 	var outs []*tensors.Tensor
+	var execErr error
 	err = catch.Panic(func() {
-		outs, err = exec.Exec(images, tensors.FromFlatDataAndDimensions(classes, b, k))
+		outs, execErr = exec.Exec(images, tensors.FromFlatDataAndDimensions(classes, b, k))
 	})
+	if err == nil {
+		err = execErr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("explaining with %s: %w", e.Model.Name, err)
 	}

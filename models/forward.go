@@ -260,8 +260,11 @@ func (n *net) conv2d(key string, x *Node, out, k, stride, pad, groups int, bias 
 			}
 		}
 	case groups == 1:
-		w := n.param(key+".weight", []int{out, in, k, k}, convHWIO) // [k, k, in, out]
+		w := n.param(key+".weight", []int{out, in, k, k}, convHWIO) // [k, k, in, out] or [k*k*in, out]
 		if n.conv == native {
+			if w.Rank() == 2 {
+				w = Reshape(w, k, k, in, out)
+			}
 			y = Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
 			break
 		}
@@ -275,7 +278,10 @@ func (n *net) conv2d(key string, x *Node, out, k, stride, pad, groups int, bias 
 			views := windows(padHW(x, [2]int{pad, pad}, [2]int{pad, pad}, 0), k, k, stride, ho, wo)
 			patches = Concatenate(views, 3) // [B, ho, wo, k*k*in], ordered (i, j, c) like HWIO.
 		}
-		y = Einsum("bhwk,ko->bhwo", patches, Reshape(w, k*k*in, out))
+		if w.Rank() == 4 {
+			w = Reshape(w, k*k*in, out)
+		}
+		y = Einsum("bhwk,ko->bhwo", patches, w)
 	default:
 		panic(fmt.Sprintf("conv2d %s: groups=%d with %d input channels is not supported", key, groups, in))
 	}

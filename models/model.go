@@ -196,16 +196,29 @@ func NewModel(a *Arch, weights map[string]*Tensor, source string, b backends.Bac
 	if err := checkWeights(a, params, weights, source); err != nil {
 		return nil, err
 	}
+	conv := im2col
+	if !backend.IsPureGo(b) {
+		conv = native
+	}
 	ctx := context.New()
 	for _, p := range params {
 		w := weights[p.Key]
 		data := toInternal(w.Data, p.Shape, p.kind)
-		ctx.VariableWithValue(p.Key, tensors.FromFlatDataAndDimensions(data, internalShape(p.Shape, p.kind)...))
+		dims := internalShape(p.Shape, p.kind)
+		if conv == im2col && p.kind == convHWIO {
+			// Stored as the im2col matrix [kh*kw*I, O] (same data): a Reshape of a parameter
+			// would copy it on every call of the pure-Go backend.
+			dims = []int{dims[0] * dims[1] * dims[2], dims[3]}
+		}
+		t := tensors.FromFlatDataAndDimensions(data, dims...)
+		// Placed on the backend now, shared where the backend allows (one copy, no transfer
+		// in the first explanation).
+		if err := t.MaterializeOnDevice(b, true, 0); err != nil {
+			return nil, fmt.Errorf("placing %s on backend %s: %w", p.Key, b.Name(), err)
+		}
+		ctx.VariableWithValue(p.Key, t)
 	}
-	m := &Model{Arch: a, Source: source, backend: b, ctx: ctx.Reuse(), conv: im2col, dtype: dtypes.Float32}
-	if !backend.IsPureGo(b) {
-		m.conv = native
-	}
+	m := &Model{Arch: a, Source: source, backend: b, ctx: ctx.Reuse(), conv: conv, dtype: dtypes.Float32}
 	return m, nil
 }
 
@@ -417,7 +430,16 @@ func (m *Model) CAMWeights(ctx *context.Context, g *Graph) (w, b *Node, err erro
 	w, b = get(m.CAM.Weight), get(m.CAM.Bias)
 	if w.Rank() == 4 { // a 1x1 convolution stored [1, 1, channels, classes]
 		d := w.Shape().Dimensions
-		w = Transpose(Reshape(w, d[2], d[3]), 0, 1)
+		w = Reshape(w, d[2], d[3])
+	}
+	params, err := m.Arch.Params()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range params {
+		if p.Key == m.CAM.Weight && p.kind == convHWIO { // [channels, classes] -> [classes, channels]
+			w = Transpose(w, 0, 1)
+		}
 	}
 	return w, b, nil
 }
