@@ -35,9 +35,10 @@ def main():
     mem = sh("free -g | awk '/Mem:/{print $2}'")
     print("# Speed and memory: Go (GoMLX pure-Go backend) vs PyTorch on the same machine\n")
     print(f"Machine: {cpu}, {os.cpu_count()} cores, {mem} GiB; {sh('go version')}; "
-          f"PyTorch {torch.__version__} CPU ({os.cpu_count()} threads, set by torch_bench.py); backend GOMLX_BACKEND=go.")
+          f"PyTorch {torch.__version__} CPU ({os.cpu_count()} threads, set by torch_bench.py); backend GOMLX_BACKEND=go, "
+          "float32 matrix multiplies on internal/sgemm's AVX2/FMA kernels.")
     print("Written by `bench/report.py` from `bench/compare.sh` or `bench/run_session.sh` runs "
-          "(Go: `go test ./gradcam -bench Explain`, 2 iterations; "
+          "(Go: `go test ./gradcam -bench Explain`, 2 iterations, occlusion 1 in `run_session.sh`; "
           "PyTorch: `bench/torch_bench.py`, median of 3-10 runs after 3 warm-up calls). Times in seconds per call "
           "(a call explains the whole batch); *first* = new explainer: graph build + compilation + one run; "
           "peak = the process's peak resident memory during the benchmark.\n")

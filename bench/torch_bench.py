@@ -4,7 +4,7 @@ Debian's python3-torch on this machine. Grad-CAM is pytorch-grad-cam's algorithm
 (forward with hooks on the target layer, model.zero_grad(), full backward() from the summed
 target logits, alpha = spatial mean of the gradients, ReLU(sum alpha A), min-max normalize,
 resize to 224); guided backprop replaces every ReLU/ReLU6 by the guided rule and backpropagates
-to the input; occlusion runs 49 patches (56 px, stride 28) in batches of 16.
+to the input; occlusion runs 49 patches (56 px, stride 28) in batches of 16 (Go's default is 7 per forward; the work, 49 forwards, is the same).
 
 Usage: torch_bench.py MODELS_REF SHARED OUT.json MODEL[,MODEL...] BATCH[,BATCH...] [METHOD,...]
 Prints one JSON object per line as it goes; writes all of them to OUT.json.
