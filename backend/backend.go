@@ -88,8 +88,12 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 	if needsPolyfill(b) {
 		b = sgpoly.Wrap(b)
 	}
-	if IsPureGo(b) && os.Getenv(SIMDEnvVar) != "off" {
-		simdErr = fastdot.Install()
+	if IsPureGo(b) {
+		if os.Getenv(SIMDEnvVar) == "off" {
+			simdErr = fmt.Errorf("%s=off", SIMDEnvVar)
+		} else {
+			simdErr = fastdot.Install()
+		}
 	}
 	return b, nil
 }
@@ -98,6 +102,7 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 // multiply instead of internal/fastdot's AVX2/FMA kernels (for comparisons and debugging).
 const SIMDEnvVar = "GRADCAM_SIMD"
 
+// simdErr says why the pure-Go backend does not use the SIMD kernels.
 var simdErr error
 
 // simdNote says whether the pure-Go backend multiplies matrices with SIMD kernels.
@@ -107,8 +112,6 @@ func simdNote(b backends.Backend) string {
 		return ""
 	case fastdot.Installed():
 		return "; matrix multiply: AVX2/FMA"
-	case os.Getenv(SIMDEnvVar) == "off":
-		return "; matrix multiply: scalar Go (" + SIMDEnvVar + "=off)"
 	default:
 		return fmt.Sprintf("; matrix multiply: scalar Go (%v)", simdErr)
 	}

@@ -187,13 +187,10 @@ func (e *Explainer) Explain(images *tensors.Tensor, req Request) ([]*Explanation
 		}
 	}
 	var outs []*tensors.Tensor
-	var execErr error
-	err = catch.Panic(func() {
-		outs, execErr = exec.Exec(images, tensors.FromFlatDataAndDimensions(classes, b, k))
+	err = catch.Panic(func() (err error) {
+		outs, err = exec.Exec(images, tensors.FromFlatDataAndDimensions(classes, b, k))
+		return err
 	})
-	if err == nil {
-		err = execErr
-	}
 	if err != nil {
 		return nil, fmt.Errorf("explaining with %s: %w", e.Model.Name, err)
 	}

@@ -88,14 +88,11 @@ func (e *Explainer) occlude(images *tensors.Tensor, req Request, result []*Expla
 	}
 	score := func(batch []float32, n int, classes []int32) ([]float32, error) {
 		var outs []*tensors.Tensor
-		var execErr error
-		err := catch.Panic(func() {
-			outs, execErr = exec.Exec(fromFloat32(batch, e.Model.DType(), n, 3, size, size),
+		err := catch.Panic(func() (err error) {
+			outs, err = exec.Exec(fromFloat32(batch, e.Model.DType(), n, 3, size, size),
 				tensors.FromFlatDataAndDimensions(classes, n, k))
+			return err
 		})
-		if err == nil {
-			err = execErr
-		}
 		if err != nil {
 			return nil, fmt.Errorf("occlusion forward: %w", err)
 		}

@@ -67,9 +67,7 @@ func ReadCheckpoint(path string) (map[string]*Tensor, error) {
 
 func readPth(path, format string) (w map[string]*Tensor, err error) {
 	var obj any
-	if perr := catch.Panic(func() { obj, err = pytorch.Load(path) }); perr != nil {
-		err = perr
-	}
+	err = catch.Panic(func() (err error) { obj, err = pytorch.Load(path); return err })
 	if err != nil {
 		reason := err.Error()
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || format == "zip" {

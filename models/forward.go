@@ -260,9 +260,9 @@ func (n *net) conv2d(key string, x *Node, out, k, stride, pad, groups int, bias 
 			}
 		}
 	case groups == 1:
-		w := n.param(key+".weight", []int{out, in, k, k}, convHWIO) // [k, k, in, out] or [k*k*in, out]
+		w := n.param(key+".weight", []int{out, in, k, k}, convHWIO) // see internalShape
 		if n.conv == native {
-			if w.Rank() == 2 {
+			if w.Rank() == 2 { // weights loaded for im2col (a test switches a model to native)
 				w = Reshape(w, k, k, in, out)
 			}
 			y = Convolve(x, w).Strides(stride).PaddingPerDim([][2]int{{pad, pad}, {pad, pad}}).Done()
@@ -278,10 +278,7 @@ func (n *net) conv2d(key string, x *Node, out, k, stride, pad, groups int, bias 
 			views := windows(padHW(x, [2]int{pad, pad}, [2]int{pad, pad}, 0), k, k, stride, ho, wo)
 			patches = Concatenate(views, 3) // [B, ho, wo, k*k*in], ordered (i, j, c) like HWIO.
 		}
-		if w.Rank() == 4 {
-			w = Reshape(w, k*k*in, out)
-		}
-		y = Einsum("bhwk,ko->bhwo", patches, w)
+		y = Einsum("bhwk,ko->bhwo", patches, w) // w: [k*k*in, out]
 	default:
 		panic(fmt.Sprintf("conv2d %s: groups=%d with %d input channels is not supported", key, groups, in))
 	}

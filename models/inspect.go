@@ -67,7 +67,7 @@ func (m *Model) Activations(images *tensors.Tensor, layers ...string) (map[strin
 		return nil, fmt.Errorf("no layer given")
 	}
 	var outs []*tensors.Tensor
-	err := catch.Panic(func() {
+	err := catch.Panic(func() error {
 		exec, err := context.NewExec(m.backend, m.ctx, func(ctx *context.Context, x *Node) []*Node {
 			fw := m.ForwardInference(ctx, x)
 			nodes := make([]*Node, len(layers))
@@ -81,13 +81,11 @@ func (m *Model) Activations(images *tensors.Tensor, layers ...string) (map[strin
 			return nodes
 		})
 		if err != nil {
-			panic(err)
+			return err
 		}
 		defer exec.Finalize()
 		outs, err = exec.Exec(images)
-		if err != nil {
-			panic(err)
-		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s activations: %w", m.Name, err)

@@ -80,13 +80,13 @@ func (a *Arch) spec() (*archSpec, error) {
 		return nil, err
 	}
 	defer b.Finalize()
-	err = catch.Panic(func() {
+	err = catch.Panic(func() error {
 		g := NewGraph(b, "spec-"+a.Name)
 		defer g.Finalize()
 		x := Parameter(g, "x", shapes.Make(dtypes.Float32, 1, InputSize, InputSize, 3))
 		n := newNet(g, func(key string, shape []int, l layout) *Node {
 			s.params = append(s.params, ParamSpec{Key: key, Shape: shape, kind: l})
-			return Parameter(g, key, shapes.Make(dtypes.Float32, internalShape(shape, l)...))
+			return Parameter(g, key, shapes.Make(dtypes.Float32, internalShape(shape, l, im2col)...))
 		}, im2col, true)
 		a.build(n, x)
 		for _, name := range n.fw.order {
@@ -96,6 +96,7 @@ func (a *Arch) spec() (*archSpec, error) {
 			}
 			s.layers = append(s.layers, LayerInfo{Name: name, Shape: slices.Clone(d)})
 		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building %s: %w", a.Name, err)
@@ -139,12 +140,16 @@ func (a *Arch) ExplainableLayers() []string {
 	return out
 }
 
-// internalShape is the shape a parameter has inside the graph.
-func internalShape(torch []int, l layout) []int {
-	switch l {
-	case convHWIO:
+// internalShape is the shape a parameter has inside the graph. For im2col convolutions a
+// convHWIO kernel is the matrix [kh*kw*I, O] (same data): a Reshape of a parameter would copy it
+// on every call of the pure-Go backend.
+func internalShape(torch []int, l layout, conv convImpl) []int {
+	switch {
+	case l == convHWIO && conv == im2col:
+		return []int{torch[2] * torch[3] * torch[1], torch[0]}
+	case l == convHWIO:
 		return []int{torch[2], torch[3], torch[1], torch[0]}
-	case depthwise:
+	case l == depthwise:
 		return []int{torch[2], torch[3], torch[0]}
 	}
 	return slices.Clone(torch)
@@ -204,13 +209,7 @@ func NewModel(a *Arch, weights map[string]*Tensor, source string, b backends.Bac
 	for _, p := range params {
 		w := weights[p.Key]
 		data := toInternal(w.Data, p.Shape, p.kind)
-		dims := internalShape(p.Shape, p.kind)
-		if conv == im2col && p.kind == convHWIO {
-			// Stored as the im2col matrix [kh*kw*I, O] (same data): a Reshape of a parameter
-			// would copy it on every call of the pure-Go backend.
-			dims = []int{dims[0] * dims[1] * dims[2], dims[3]}
-		}
-		t := tensors.FromFlatDataAndDimensions(data, dims...)
+		t := tensors.FromFlatDataAndDimensions(data, internalShape(p.Shape, p.kind, conv)...)
 		// Placed on the backend now, shared where the backend allows (one copy, no transfer
 		// in the first explanation).
 		if err := t.MaterializeOnDevice(b, true, 0); err != nil {
@@ -370,10 +369,7 @@ func (m *Model) Logits(images *tensors.Tensor) (logits [][]float32, err error) {
 		}
 	}
 	var out []*tensors.Tensor
-	if err := catch.Panic(func() { out, err = m.predict.Exec(images) }); err != nil {
-		return nil, fmt.Errorf("%s forward: %w", m.Name, err)
-	}
-	if err != nil {
+	if err := catch.Panic(func() (err error) { out, err = m.predict.Exec(images); return err }); err != nil {
 		return nil, fmt.Errorf("%s forward: %w", m.Name, err)
 	}
 	defer out[0].FinalizeAll()

@@ -7,10 +7,11 @@ import (
 	"runtime/debug"
 )
 
-// Panic runs fn and returns what it panicked with as an error (nil if it returned normally).
-// Errors keep their identity for errors.Is/As; other values are formatted. With
-// GRADCAM_DEBUG set the stack trace is appended.
-func Panic(fn func()) (err error) {
+// Panic runs fn and returns its error, or what it panicked with as an error. Errors keep their
+// identity for errors.Is/As; other values are formatted. With GRADCAM_DEBUG set the stack trace
+// of a panic is appended. Taking fn's error here, rather than through a variable the closure
+// assigns, means a call's error cannot be dropped by the panic check.
+func Panic(fn func() error) (err error) {
 	defer func() {
 		r := recover()
 		if r == nil {
@@ -25,6 +26,5 @@ func Panic(fn func()) (err error) {
 			err = fmt.Errorf("%w\n%s", err, debug.Stack())
 		}
 	}()
-	fn()
-	return nil
+	return fn()
 }
