@@ -14,6 +14,8 @@ require (
 	golang.org/x/image v0.47.0
 )
 
+require github.com/google/uuid v1.6.0 // indirect
+
 require (
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/fatih/color v1.18.0 // indirect

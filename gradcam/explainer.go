@@ -14,16 +14,21 @@ import (
 
 	"github.com/gradcam-go/gradcam/internal/catch"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/nn"
 )
 
 // Request says what to explain.
 type Request struct {
 	// Methods to compute; at least one.
 	Methods []Method
-	// Classes to explain for every image (0..999); empty or -1 means the image's top-1 class.
+	// Classes are the outputs to explain for every image (0 .. outputs-1: a class of a
+	// classifier, the output of a regression head); empty or -1 means the image's top-1 output.
 	Classes []int
-	// Layer is the torchvision module path whose activations the CAM family uses; empty means
-	// the model's default (the last convolutional block).
+	// ImageClasses gives one class per image instead (pytorch-grad-cam's targets list): image i
+	// is explained for ImageClasses[i] (-1: its top-1). Use Classes or ImageClasses, not both.
+	ImageClasses []int
+	// Layer is the module path whose activations the CAM family uses; empty means the model's
+	// default (the last convolutional block).
 	Layer string
 	// Target is the explained score; the zero value means Logit.
 	Target Target
@@ -34,22 +39,39 @@ type Request struct {
 // Explanation is the result for one image and one class.
 type Explanation struct {
 	Image       int     // index in the batch
-	Class       int     // explained class
-	Label       string  // its ImageNet label
-	Logit       float32 // the class's logit
-	Probability float64 // its softmax probability
+	Class       int     // explained class (output index)
+	Label       string  // its label, "" when the model has none
+	Logit       float32 // the class's logit (the output's value for a regression head)
+	Probability float64 // its softmax probability over the outputs (1 for a single output)
 	Maps        map[Method]*Map
+}
+
+// Results holds one Explanation per image and class, image-major.
+type Results []*Explanation
+
+// At is the explanation of image i for its k-th class (Request.Classes[k]; k is 0 with
+// ImageClasses).
+func (r Results) At(i, k int) *Explanation {
+	if len(r) == 0 || r[len(r)-1].Image < 0 {
+		return nil
+	}
+	perImage := len(r) / (r[len(r)-1].Image + 1)
+	if i < 0 || k < 0 || k >= perImage || i*perImage+k >= len(r) {
+		return nil
+	}
+	return r[i*perImage+k]
 }
 
 // Map is one method's result.
 type Map struct {
 	Method Method
-	// Values is the result at input size: [H, W] for heatmaps, [3, H, W] for gradient images.
+	// Values is the result at input size: [H, W] for heatmaps ([L] for sequences), [C, H, W]
+	// ([C, L]) for gradient images.
 	// Heatmaps of the CAM family are normalized to [0, 1]; saliency, gradient images and
 	// occlusion are raw.
 	Values []float32
 	Shape  []int
-	// LowRes is the CAM family's map at the layer's resolution before normalization ([h, w]):
+	// LowRes is the CAM family's map at the layer's resolution before normalization ([h, w], [l]):
 	// after the ReLU for Grad-CAM and counterfactual, raw for CAM.
 	LowRes      []float32
 	LowResShape []int
@@ -117,6 +139,13 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 	if req.Target.Fn == nil {
 		req.Target = Logit
 	}
+	if req.Target.Name == "" {
+		return fmt.Errorf("the request's Target has no Name: name it (compiled graphs are cached by that name, so two " +
+			"unnamed targets would share one)")
+	}
+	if err := e.Model.CheckInput(images); err != nil {
+		return err
+	}
 	if len(req.Methods) == 0 {
 		return fmt.Errorf("no method given; methods: %s", methodList())
 	}
@@ -125,16 +154,24 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 			return fmt.Errorf("unknown method %q; methods: %s", m, methodList())
 		}
 	}
-	if len(req.Classes) == 0 {
+	if len(req.ImageClasses) > 0 {
+		if len(req.Classes) > 0 {
+			return fmt.Errorf("give Classes (the same for every image) or ImageClasses (one per image), not both")
+		}
+		if b := images.Shape().Dimensions[0]; len(req.ImageClasses) != b {
+			return fmt.Errorf("ImageClasses has %d classes for %d images: give one per image", len(req.ImageClasses), b)
+		}
+	} else if len(req.Classes) == 0 {
 		req.Classes = []int{-1}
 	}
-	for _, c := range req.Classes {
-		if c < -1 || c >= models.NumClasses {
-			return fmt.Errorf("class %d out of range: ImageNet classes are 0..%d (-1 for the top prediction)", c, models.NumClasses-1)
+	for _, c := range append(slices.Clone(req.Classes), req.ImageClasses...) {
+		if c < -1 || c >= e.Model.Outputs {
+			return fmt.Errorf("class %d out of range: %s has %d outputs, 0..%d (-1 for the top prediction)",
+				c, e.Model.Name, e.Model.Outputs, e.Model.Outputs-1)
 		}
 	}
 	if req.Layer == "" {
-		req.Layer = e.Model.DefaultLayer
+		req.Layer = e.Model.DefaultLayer()
 	}
 	if layers := e.Model.ExplainableLayers(); !slices.Contains(layers, req.Layer) {
 		return fmt.Errorf("unknown layer %q for %s; explainable layers: %s", req.Layer, e.Model.Name, strings.Join(layers, ", "))
@@ -143,19 +180,20 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		if err := e.Model.CheckCAM(); err != nil {
 			return err
 		}
-		if req.Layer != e.Model.CAM.Layer {
+		if !slices.Contains(e.Model.CAM.Aliases, req.Layer) {
 			return fmt.Errorf("%w at layer %s of %s: CAM's class weights combine the channels of %s, the input of the "+
 				"global average pooling; use gradcam for other layers", models.ErrNoCAM, req.Layer, e.Model.Name, e.Model.CAM.Layer)
 		}
 	}
-	if err := e.Model.CheckInput(images); err != nil {
-		return err
-	}
-	if req.Occlusion.Patch == 0 {
-		req.Occlusion = DefaultOcclusion
-	}
 	if slices.Contains(req.Methods, Occlusion) {
-		if err := req.Occlusion.check(); err != nil {
+		if images.Rank() != 4 {
+			return fmt.Errorf("occlusion slides a square patch over images; %s takes sequences", e.Model.Name)
+		}
+		d := images.Shape().Dimensions
+		if req.Occlusion.Patch == 0 {
+			req.Occlusion = DefaultOcclusionFor(d[2], d[3])
+		}
+		if err := req.Occlusion.check(d[2], d[3]); err != nil {
 			return err
 		}
 	}
@@ -163,9 +201,9 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 }
 
 // Explain computes the requested methods for every image of the batch (preprocessed NCHW, see
-// models.Preprocess) and every requested class. The result holds one Explanation per image and
-// class, image-major: result[i*len(classes)+k].
-func (e *Explainer) Explain(images *tensors.Tensor, req Request) ([]*Explanation, error) {
+// models.Transform, or NCL sequences) and every requested class. The result holds one
+// Explanation per image and class, image-major: result.At(i, k) = result[i*len(classes)+k].
+func (e *Explainer) Explain(images *tensors.Tensor, req Request) (Results, error) {
 	if err := e.validate(images, &req); err != nil {
 		return nil, err
 	}
@@ -175,16 +213,22 @@ func (e *Explainer) Explain(images *tensors.Tensor, req Request) ([]*Explanation
 	sort.Slice(methods, func(a, b int) bool {
 		return slices.Index(AllMethods, methods[a]) < slices.Index(AllMethods, methods[b])
 	})
-	exec, err := e.explainExec(req.Layer, methods, req.Target, len(req.Classes))
-	if err != nil {
-		return nil, err
-	}
 	b, k := images.Shape().Dimensions[0], len(req.Classes)
-	classes := make([]int32, b*k)
+	classes := make([]int32, b*max(k, 1))
 	for i := range b {
 		for j, c := range req.Classes {
 			classes[i*k+j] = int32(c)
 		}
+	}
+	if len(req.ImageClasses) > 0 {
+		k = 1
+		for i, c := range req.ImageClasses {
+			classes[i] = int32(c)
+		}
+	}
+	exec, err := e.explainExec(req.Layer, methods, req.Target, k)
+	if err != nil {
+		return nil, err
 	}
 	var outs []*tensors.Tensor
 	err = catch.Panic(func() (err error) {
@@ -202,17 +246,17 @@ func (e *Explainer) Explain(images *tensors.Tensor, req Request) ([]*Explanation
 	}()
 	logits := toFloat32(outs[0])
 	resolved := tensors.MustCopyFlatData[int32](outs[1])
-	result := make([]*Explanation, b*k)
+	result := make(Results, b*k)
+	n := e.Model.Outputs
 	for i := range b {
-		row := logits[i*models.NumClasses : (i+1)*models.NumClasses]
-		probs := models.TopK(row, models.NumClasses)
-		byClass := make([]float64, models.NumClasses)
-		for _, p := range probs {
+		row := logits[i*n : (i+1)*n]
+		byClass := make([]float64, n)
+		for _, p := range models.TopK(row, nil, n) {
 			byClass[p.Class] = p.Probability
 		}
 		for j := range k {
 			c := int(resolved[i*k+j])
-			result[i*k+j] = &Explanation{Image: i, Class: c, Label: models.Labels[c], Logit: row[c],
+			result[i*k+j] = &Explanation{Image: i, Class: c, Label: e.Model.Label(c), Logit: row[c],
 				Probability: byClass[c], Maps: map[Method]*Map{}}
 		}
 	}
@@ -246,7 +290,7 @@ func (e *Explainer) Explain(images *tensors.Tensor, req Request) ([]*Explanation
 		}
 	}
 	if slices.Contains(methods, Occlusion) {
-		if err := e.occlude(images, req, result); err != nil {
+		if err := e.occlude(images, req.Target, req.Occlusion, k, result); err != nil {
 			return nil, err
 		}
 	}
@@ -290,11 +334,16 @@ func (e *Explainer) explainExec(layer string, methods []Method, target Target, n
 // each method needs (one backward pass per ReLU rule), then the maps.
 func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, layer string, methods []Method, target Target) []*Node {
 	fw := m.Forward(ctx, images)
-	logits := fw.Logits
-	a, err := fw.TapNHWC(layer)
+	logits := fw.Output
+	a, err := fw.TapChannelsLast(layer)
 	if err != nil {
 		panic(err)
 	}
+	spatial := make([]int, a.Rank()-2) // the layer's spatial axes: 1, 2 (NHWC) or 1 (NLC)
+	for i := range spatial {
+		spatial[i] = i + 1
+	}
+	inputSize := images.Shape().Dimensions[2:]
 	numClasses := classes.Shape().Dimensions[1]
 	resolved := make([]*Node, numClasses)
 	for k := range numClasses {
@@ -321,7 +370,7 @@ func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, 
 			wrt = append(wrt, images)
 		}
 		if len(wrt) > 0 {
-			g := fw.Gradient(y, models.Backprop, wrt...)
+			g := fw.Gradient(y, nn.Backprop, wrt...)
 			if has(GradCAM, Counterfactual, GuidedGradCAM) {
 				dA, g = g[0], g[1:]
 			}
@@ -337,8 +386,8 @@ func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, 
 				if method == Counterfactual {
 					sign = -1
 				}
-				low := Max(weightedSum(a, MulScalar(ReduceMean(dA, 1, 2), sign)), ScalarZero(a.Graph(), a.DType()))
-				up := normalizeUpsample(low)
+				low := Max(weightedSum(a, MulScalar(ReduceMean(dA, spatial...), sign)), ScalarZero(a.Graph(), a.DType()))
+				up := normalizeUpsample(low, inputSize)
 				if method == GradCAM {
 					gradcamUp = up
 				}
@@ -353,9 +402,12 @@ func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, 
 				if m.CAM.ReLUAfter {
 					// SqueezeNet: the class map is ReLU(conv(A) + b); its average is the logit.
 					bc := ReduceSum(Mul(OneHot(resolved[k], b.Shape().Dimensions[0], b.DType()), ExpandLeftToRank(b, 2)), 1)
-					low = Max(Add(low, ExpandAxes(bc, 1, 2)), ScalarZero(a.Graph(), a.DType()))
+					for bc.Rank() < low.Rank() {
+						bc = ExpandAxes(bc, -1) // [B] -> [B, 1, 1] (or [B, 1])
+					}
+					low = Max(Add(low, bc), ScalarZero(a.Graph(), a.DType()))
 				}
-				outs = append(outs, low, normalizeUpsample(Max(low, ScalarZero(a.Graph(), a.DType()))))
+				outs = append(outs, low, normalizeUpsample(Max(low, ScalarZero(a.Graph(), a.DType())), inputSize))
 			case Saliency:
 				outs = append(outs, ReduceMax(Abs(dX), 1))
 			case GuidedBackprop, Deconvnet, GuidedGradCAM:
@@ -366,13 +418,13 @@ func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, 
 		// Gradient images: one backward pass per rule, shared by guided backprop and Guided Grad-CAM.
 		var guided, deconv *Node
 		if has(GuidedBackprop, GuidedGradCAM) {
-			guided = fw.Gradient(y, models.Guided, images)[0]
+			guided = fw.Gradient(y, nn.Guided, images)[0]
 		}
 		if has(Deconvnet) {
-			deconv = fw.Gradient(y, models.Deconvnet, images)[0]
+			deconv = fw.Gradient(y, nn.Deconvnet, images)[0]
 		}
 		if has(GuidedGradCAM) && gradcamUp == nil {
-			gradcamUp = normalizeUpsample(Max(weightedSum(a, ReduceMean(dA, 1, 2)), ScalarZero(a.Graph(), a.DType())))
+			gradcamUp = normalizeUpsample(Max(weightedSum(a, ReduceMean(dA, spatial...)), ScalarZero(a.Graph(), a.DType())), inputSize)
 		}
 		outs = fillGradientImages(outs, methods, guided, deconv, gradcamUp)
 	}
@@ -405,18 +457,28 @@ func fillGradientImages(outs []*Node, methods []Method, guided, deconv, gradcamU
 	return outs
 }
 
-// weightedSum is sum_k w_k A_k: A is NHWC [B, h, w, C], w is [B, C]; the result is [B, h, w].
-func weightedSum(a, w *Node) *Node { return Einsum("bhwc,bc->bhw", a, w) }
+// weightedSum is sum_k w_k A_k: A is channels-last [B, h, w, C] (or [B, l, C]), w is [B, C];
+// the result is [B, h, w] ([B, l]).
+func weightedSum(a, w *Node) *Node {
+	if a.Rank() == 3 {
+		return Einsum("blc,bc->bl", a, w)
+	}
+	return Einsum("bhwc,bc->bhw", a, w)
+}
 
 // normalizeUpsample is pytorch-grad-cam's scale_cam_image: per image, x - min, then divided by
-// (max + 1e-7), then resized bilinearly with half-pixel centres to the input size. A map of
+// (max + 1e-7), then resized (bi)linearly with half-pixel centres to the input size. A map of
 // zeros stays zeros.
-func normalizeUpsample(low *Node) *Node {
-	mn := ReduceAndKeep(low, ReduceMin, 1, 2)
+func normalizeUpsample(low *Node, size []int) *Node {
+	axes := make([]int, low.Rank()-1)
+	for i := range axes {
+		axes[i] = i + 1
+	}
+	mn := ReduceAndKeep(low, ReduceMin, axes...)
 	x := Sub(low, mn)
-	mx := ReduceAndKeep(x, ReduceMax, 1, 2)
+	mx := ReduceAndKeep(x, ReduceMax, axes...)
 	x = Div(x, AddScalar(mx, 1e-7))
-	return Interpolate(x, -1, models.InputSize, models.InputSize).Done()
+	return Interpolate(x, append([]int{-1}, size...)...).Done()
 }
 
 // toFloat32 copies a float32 or float64 tensor's values as float32.

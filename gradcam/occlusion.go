@@ -8,7 +8,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gradcam-go/gradcam/internal/catch"
-	"github.com/gradcam-go/gradcam/models"
 )
 
 // OcclusionOptions configure the occlusion method (Zeiler & Fergus): a square patch of the
@@ -20,16 +19,25 @@ type OcclusionOptions struct {
 	BatchSize int // occluded images per forward execution
 }
 
-// DefaultOcclusion is a 56-pixel patch every 28 pixels (49 positions), 7 images per forward:
-// 49 = 7 x 7, so one compiled batch shape serves every chunk. Larger batches are no faster on the
-// pure-Go backend (the batch-1 products already fill the cores) and cost memory: VGG-16 peaked at
-// 13 GB with 16 images per forward.
+// DefaultOcclusion is, for 224x224 images, a 56-pixel patch every 28 pixels (49 positions), 7
+// images per forward: 49 = 7 x 7, so one compiled batch shape serves every chunk. Larger batches
+// are no faster on the pure-Go backend (the batch-1 products already fill the cores) and cost
+// memory: VGG-16 peaked at 13 GB with 16 images per forward. Other sizes get the same geometry
+// scaled (DefaultOcclusionFor).
 var DefaultOcclusion = OcclusionOptions{Patch: 56, Stride: 28, BatchSize: 7}
 
-func (o OcclusionOptions) check() error {
-	if o.Patch < 1 || o.Patch > models.InputSize || o.Stride < 1 || o.BatchSize < 1 {
-		return fmt.Errorf("occlusion needs 1 <= patch <= %d, stride >= 1 and batch size >= 1; got patch %d, stride %d, batch %d",
-			models.InputSize, o.Patch, o.Stride, o.BatchSize)
+// DefaultOcclusionFor is DefaultOcclusion scaled to h x w images: a patch of a quarter of the
+// shorter side, every half patch.
+func DefaultOcclusionFor(h, w int) OcclusionOptions {
+	patch := max(1, min(h, w)/4)
+	return OcclusionOptions{Patch: patch, Stride: max(1, patch/2), BatchSize: DefaultOcclusion.BatchSize}
+}
+
+// check validates the options for h x w images.
+func (o OcclusionOptions) check(h, w int) error {
+	if o.Patch < 1 || o.Patch > min(h, w) || o.Stride < 1 || o.BatchSize < 1 {
+		return fmt.Errorf("occlusion needs 1 <= patch <= %d (the image's shorter side), stride >= 1 and batch size >= 1; "+
+			"got patch %d, stride %d, batch %d", min(h, w), o.Patch, o.Stride, o.BatchSize)
 	}
 	return nil
 }
@@ -52,7 +60,7 @@ func (e *Explainer) scoreExec(target Target) (*context.Exec, error) {
 	}
 	exec, err := context.NewExec(e.Model.Backend(), e.Model.Context(), func(ctx *context.Context, images, classes *Node) *Node {
 		e.stats.GraphBuilds++
-		logits := e.Model.ForwardInference(ctx, images).Logits
+		logits := e.Model.ForwardInference(ctx, images).Output
 		k := classes.Shape().Dimensions[1]
 		cols := make([]*Node, k)
 		for j := range k {
@@ -67,29 +75,27 @@ func (e *Explainer) scoreExec(target Target) (*context.Exec, error) {
 	return exec, nil
 }
 
-// occlude fills the occlusion maps of result (classes already resolved).
-func (e *Explainer) occlude(images *tensors.Tensor, req Request, result []*Explanation) error {
-	exec, err := e.scoreExec(req.Target)
+// occlude fills the occlusion maps of result (k classes per image, already resolved).
+func (e *Explainer) occlude(images *tensors.Tensor, target Target, o OcclusionOptions, k int, result Results) error {
+	exec, err := e.scoreExec(target)
 	if err != nil {
 		return err
 	}
-	o := req.Occlusion
-	const size = models.InputSize
-	hw := size * size
-	b, k := images.Shape().Dimensions[0], len(req.Classes)
+	d := images.Shape().Dimensions
+	b, ch, height, width := d[0], d[1], d[2], d[3]
+	hw := height * width
 	pixels := toFloat32(images)
-	pos := o.positions(size)
 	type window struct{ y, x int }
 	var windows []window
-	for _, y := range pos {
-		for _, x := range pos {
+	for _, y := range o.positions(height) {
+		for _, x := range o.positions(width) {
 			windows = append(windows, window{y, x})
 		}
 	}
 	score := func(batch []float32, n int, classes []int32) ([]float32, error) {
 		var outs []*tensors.Tensor
 		err := catch.Panic(func() (err error) {
-			outs, err = exec.Exec(fromFloat32(batch, e.Model.DType(), n, 3, size, size),
+			outs, err = exec.Exec(fromFloat32(batch, e.Model.DType(), n, ch, height, width),
 				tensors.FromFlatDataAndDimensions(classes, n, k))
 			return err
 		})
@@ -101,7 +107,7 @@ func (e *Explainer) occlude(images *tensors.Tensor, req Request, result []*Expla
 		return toFloat32(outs[0]), nil
 	}
 	for i := range b {
-		img := pixels[i*3*hw : (i+1)*3*hw]
+		img := pixels[i*ch*hw : (i+1)*ch*hw]
 		classes := make([]int32, k)
 		for j := range k {
 			classes[j] = int32(result[i*k+j].Class)
@@ -117,13 +123,13 @@ func (e *Explainer) occlude(images *tensors.Tensor, req Request, result []*Expla
 		count := make([]float32, hw)
 		for start := 0; start < len(windows); start += o.BatchSize {
 			chunk := windows[start:min(start+o.BatchSize, len(windows))]
-			batch := make([]float32, len(chunk)*3*hw)
+			batch := make([]float32, len(chunk)*ch*hw)
 			cls := make([]int32, len(chunk)*k)
 			for n, w := range chunk {
-				copy(batch[n*3*hw:], img)
-				for c := range 3 {
+				copy(batch[n*ch*hw:], img)
+				for c := range ch {
 					for y := w.y; y < w.y+o.Patch; y++ {
-						row := batch[n*3*hw+c*hw+y*size+w.x:]
+						row := batch[n*ch*hw+c*hw+y*width+w.x:]
 						clear(row[:o.Patch])
 					}
 				}
@@ -137,18 +143,20 @@ func (e *Explainer) occlude(images *tensors.Tensor, req Request, result []*Expla
 				for y := w.y; y < w.y+o.Patch; y++ {
 					for x := w.x; x < w.x+o.Patch; x++ {
 						for j := range k {
-							sum[j][y*size+x] += base[j] - scores[n*k+j]
+							sum[j][y*width+x] += base[j] - scores[n*k+j]
 						}
-						count[y*size+x]++
+						count[y*width+x]++
 					}
 				}
 			}
 		}
 		for j := range k {
 			for p := range hw {
-				sum[j][p] /= count[p]
+				if count[p] > 0 { // a stride longer than the patch leaves pixels no patch covers: 0, not 0/0
+					sum[j][p] /= count[p]
+				}
 			}
-			result[i*k+j].Maps[Occlusion] = &Map{Method: Occlusion, Values: sum[j], Shape: []int{size, size},
+			result[i*k+j].Maps[Occlusion] = &Map{Method: Occlusion, Values: sum[j], Shape: []int{height, width},
 				AllZero: allZero(sum[j], false)}
 		}
 	}

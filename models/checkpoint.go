@@ -219,13 +219,16 @@ func readSafetensors(path string, fileSize int64) (map[string]*Tensor, error) {
 		}
 		n := 1
 		for _, d := range e.Shape {
+			if d < 0 || (d > 0 && n > int(fileSize)/d) {
+				return nil, bad("tensor %s has shape %v, larger than the %d-byte file", name, e.Shape, fileSize)
+			}
 			n *= d
 		}
 		width := map[string]int{"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8}[e.DType]
 		if width == 0 {
 			return nil, bad("tensor %s has unsupported dtype %s", name, e.DType)
 		}
-		if e.Offsets[1]-e.Offsets[0] != int64(n*width) {
+		if e.Offsets[0] < 0 || e.Offsets[1]-e.Offsets[0] != int64(n*width) {
 			return nil, bad("tensor %s: %d bytes for shape %v of %s", name, e.Offsets[1]-e.Offsets[0], e.Shape, e.DType)
 		}
 		if dataStart+e.Offsets[1] > fileSize {
@@ -254,4 +257,34 @@ func readSafetensors(path string, fileSize int64) (map[string]*Tensor, error) {
 		w[name] = t
 	}
 	return w, nil
+}
+
+// checkpointLabels returns the labels a .safetensors checkpoint written by Save carries in its
+// metadata, or nil.
+func checkpointLabels(path string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var hlen uint64
+	info, err := f.Stat()
+	if err != nil || binary.Read(f, binary.LittleEndian, &hlen) != nil || hlen > uint64(info.Size())-8 || hlen > 64<<20 {
+		return nil
+	}
+	header := make([]byte, hlen)
+	if _, err := io.ReadFull(f, header); err != nil {
+		return nil
+	}
+	var h struct {
+		Meta map[string]string `json:"__metadata__"`
+	}
+	if json.Unmarshal(header, &h) != nil || h.Meta["labels"] == "" {
+		return nil
+	}
+	var labels []string
+	if json.Unmarshal([]byte(h.Meta["labels"]), &labels) != nil {
+		return nil
+	}
+	return labels
 }

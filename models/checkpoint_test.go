@@ -18,10 +18,11 @@ func TestCheckpointFormatsAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	params, err := archs["resnet18"].Params()
+	spec, err := archs["resnet18"].Spec()
 	if err != nil {
 		t.Fatal(err)
 	}
+	params := spec.Params
 	for _, file := range []string{"resnet18_legacy.pth", "resnet18.safetensors"} {
 		t.Run(file, func(t *testing.T) {
 			other, err := ReadCheckpoint(filepath.Join(ref, file))
@@ -37,7 +38,7 @@ func TestCheckpointFormatsAgree(t *testing.T) {
 					t.Fatalf("%s differs between resnet18.pth and %s", p.Key, file)
 				}
 			}
-			if _, err := NewModel(archs["resnet18"], other, file, nil); err != nil {
+			if _, err := NewModel(archs["resnet18"].Network, other, file, nil); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -142,7 +143,7 @@ func TestParamAndActivations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewModel(archs["mobilenet_v2"], w, "mobilenet_v2.pth", nil)
+	m, err := NewModel(archs["mobilenet_v2"].Network, w, "mobilenet_v2.pth", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,36 +9,23 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gradcam-go/gradcam/internal/catch"
+	"github.com/gradcam-go/gradcam/nn"
 )
 
 // Param returns a parameter by its torchvision key, in torchvision's layout (convolution
 // kernels [out, in, kh, kw]), e.g. "features.0.weight" for the first-layer filters.
 func (m *Model) Param(key string) (*Tensor, error) {
-	params, err := m.Params()
-	if err != nil {
-		return nil, err
-	}
-	i := slices.IndexFunc(params, func(p ParamSpec) bool { return p.Key == key })
+	i := slices.IndexFunc(m.Params, func(p nn.ParamSpec) bool { return p.Key == key })
 	if i < 0 {
 		return nil, fmt.Errorf("model %s has no parameter %q", m.Name, key)
 	}
-	p := params[i]
+	p := m.Params[i]
 	v := m.ctx.GetVariableByScopeAndName(context.RootScope, key)
 	t, err := v.Value()
 	if err != nil {
 		return nil, err
 	}
-	return &Tensor{Shape: slices.Clone(p.Shape), Data: fromInternal(toFloat32s(t), p.Shape, p.kind)}, nil
-}
-
-// fromInternal inverts toInternal.
-func fromInternal(data []float32, torch []int, l layout) []float32 {
-	if l == asIs {
-		return data
-	}
-	out := make([]float32, len(data))
-	eachLayoutIndex(torch, l, func(t, g int) { out[t] = data[g] })
-	return out
+	return &Tensor{Shape: slices.Clone(p.Shape), Data: nn.FromInternal(toFloat32s(t), p.Shape, p.Layout)}, nil
 }
 
 func toFloat32s(t *tensors.Tensor) []float32 {
@@ -58,7 +45,7 @@ func toFloat32s(t *tensors.Tensor) []float32 {
 }
 
 // Activations runs the model on a preprocessed batch and returns the named layers' outputs in
-// PyTorch's layout (NCHW for spatial activations).
+// PyTorch's layout (NCHW or NCL for spatial activations).
 func (m *Model) Activations(images *tensors.Tensor, layers ...string) (map[string]*Tensor, error) {
 	if err := m.CheckInput(images); err != nil {
 		return nil, err

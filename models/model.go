@@ -3,6 +3,8 @@ package models
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -10,31 +12,29 @@ import (
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
 	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/internal/catch"
+	"github.com/gradcam-go/gradcam/nn"
 )
 
-// InputSize is the side of the square images the models take (torchvision's ImageNet size).
-const InputSize = 224
-
-// NumClasses is the number of ImageNet classes the models predict.
-const NumClasses = 1000
-
-// Model is a torchvision architecture with its weights, ready to build graphs on a backend.
+// Model is a network with its weights, ready to build graphs on a backend: one of the
+// torchvision architectures (Load, LoadFile), a network defined with package nn (New,
+// NewModel), or a checkpoint of either.
 type Model struct {
-	*Arch
-	// Source names where the weights came from (a file path).
+	*nn.Network
+	// Spec is what the network declares: parameters, layers, outputs, CAM head.
+	*nn.Spec
+	// Source names where the weights came from (a file path, or "random init (seed N)").
 	Source string
 
 	backend backends.Backend
 	ctx     *context.Context
-	conv    convImpl
+	conv    nn.ConvImpl
 
 	dtype dtypes.DType
 
@@ -43,186 +43,82 @@ type Model struct {
 	forwardBuilds atomic.Int64
 }
 
-// ParamSpec is one parameter an architecture expects, with torchvision's name and shape.
-type ParamSpec struct {
-	Key   string
-	Shape []int
-	kind  layout
-}
-
-// LayerInfo describes a tapped activation at InputSize input.
-type LayerInfo struct {
-	Name  string // torchvision module path
-	Shape []int  // NCHW (or [batch, features]) at batch 1
-}
-
-type archSpec struct {
-	params []ParamSpec
-	layers []LayerInfo
-}
-
-var (
-	specMu    sync.Mutex
-	specCache = map[string]*archSpec{}
-)
-
-// spec builds the architecture on a throwaway graph (never compiled) to learn its parameters
-// and activations.
-func (a *Arch) spec() (*archSpec, error) {
-	specMu.Lock()
-	defer specMu.Unlock()
-	if s, ok := specCache[a.Name]; ok {
-		return s, nil
-	}
-	s := &archSpec{}
-	b, err := simplego.New("")
+// New creates a model of the network with PyTorch's default initialization (see nn.Init),
+// deterministic from seed, on backend b (nil: backend.New()): the start of training.
+func New(net *nn.Network, seed uint64, b backends.Backend) (*Model, error) {
+	spec, err := net.Spec()
 	if err != nil {
 		return nil, err
 	}
-	defer b.Finalize()
-	err = catch.Panic(func() error {
-		g := NewGraph(b, "spec-"+a.Name)
-		defer g.Finalize()
-		x := Parameter(g, "x", shapes.Make(dtypes.Float32, 1, InputSize, InputSize, 3))
-		n := newNet(g, func(key string, shape []int, l layout) *Node {
-			s.params = append(s.params, ParamSpec{Key: key, Shape: shape, kind: l})
-			return Parameter(g, key, shapes.Make(dtypes.Float32, internalShape(shape, l, im2col)...))
-		}, im2col, true)
-		a.build(n, x)
-		for _, name := range n.fw.order {
-			d := n.fw.taps[name].Shape().Dimensions
-			if len(d) == 4 {
-				d = []int{d[0], d[3], d[1], d[2]}
+	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	weights := map[string]*Tensor{}
+	for _, p := range spec.Params {
+		n := 1
+		for _, d := range p.Shape {
+			n *= d
+		}
+		data := make([]float32, n)
+		switch p.Init {
+		case nn.InitOnes:
+			for i := range data {
+				data[i] = 1
 			}
-			s.layers = append(s.layers, LayerInfo{Name: name, Shape: slices.Clone(d)})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("building %s: %w", a.Name, err)
-	}
-	specCache[a.Name] = s
-	return s, nil
-}
-
-// Params lists the parameters the architecture expects (torchvision state_dict keys and shapes,
-// without BatchNorm's num_batches_tracked, which inference does not use).
-func (a *Arch) Params() ([]ParamSpec, error) {
-	s, err := a.spec()
-	if err != nil {
-		return nil, err
-	}
-	return s.params, nil
-}
-
-// Layers lists every tapped activation in forward order.
-func (a *Arch) Layers() ([]LayerInfo, error) {
-	s, err := a.spec()
-	if err != nil {
-		return nil, err
-	}
-	return s.layers, nil
-}
-
-// ExplainableLayers lists the names of the spatial activations (4-D), the layers Grad-CAM and
-// the other activation-based methods can explain.
-func (a *Arch) ExplainableLayers() []string {
-	layers, err := a.Layers()
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, l := range layers {
-		if len(l.Shape) == 4 {
-			out = append(out, l.Name)
-		}
-	}
-	return out
-}
-
-// internalShape is the shape a parameter has inside the graph. For im2col convolutions a
-// convHWIO kernel is the matrix [kh*kw*I, O] (same data): a Reshape of a parameter would copy it
-// on every call of the pure-Go backend.
-func internalShape(torch []int, l layout, conv convImpl) []int {
-	switch {
-	case l == convHWIO && conv == im2col:
-		return []int{torch[2] * torch[3] * torch[1], torch[0]}
-	case l == convHWIO:
-		return []int{torch[2], torch[3], torch[1], torch[0]}
-	case l == depthwise:
-		return []int{torch[2], torch[3], torch[0]}
-	}
-	return slices.Clone(torch)
-}
-
-// toInternal converts a torchvision-layout tensor's data to the graph layout.
-func toInternal(data []float32, torch []int, l layout) []float32 {
-	if l == asIs {
-		return data
-	}
-	out := make([]float32, len(data))
-	eachLayoutIndex(torch, l, func(t, g int) { out[g] = data[t] })
-	return out
-}
-
-// eachLayoutIndex calls fn with every element's index in torchvision's layout (t) and in the
-// graph's layout (g), for convolution kernels [O, I, kh, kw].
-func eachLayoutIndex(torch []int, l layout, fn func(t, g int)) {
-	o, i, kh, kw := torch[0], torch[1], torch[2], torch[3]
-	for a := range o {
-		for b := range i {
-			for y := range kh {
-				for x := range kw {
-					g := ((y*kw+x)*i+b)*o + a // convHWIO: [kh, kw, I, O]
-					if l == depthwise {       // [kh, kw, C], I == 1
-						g = (y*kw+x)*o + a
-					}
-					fn(((a*i+b)*kh+y)*kw+x, g)
-				}
+		case nn.InitFanIn:
+			bound := 1 / math.Sqrt(float64(max(p.FanIn, 1)))
+			for i := range data {
+				data[i] = float32((rng.Float64()*2 - 1) * bound)
 			}
 		}
+		weights[p.Key] = &Tensor{Shape: slices.Clone(p.Shape), Data: data}
 	}
+	return NewModel(net, weights, fmt.Sprintf("random init (seed %d)", seed), b)
 }
 
-// NewModel binds an architecture to weights (torchvision state_dict keys) on a backend (nil:
+// NewModel binds a network to weights (PyTorch state_dict keys) on a backend (nil:
 // backend.New()). Every expected key must be present with the right shape; extra keys are an
-// error too (it is most likely another architecture's checkpoint), except num_batches_tracked.
-func NewModel(a *Arch, weights map[string]*Tensor, source string, b backends.Backend) (*Model, error) {
+// error too (it is most likely another network's checkpoint), except num_batches_tracked.
+func NewModel(net *nn.Network, weights map[string]*Tensor, source string, b backends.Backend) (*Model, error) {
+	return newModel(net, weights, source, b, nil)
+}
+
+// newModel is NewModel with a choice of convolution (nil: by backend; tests force one).
+func newModel(net *nn.Network, weights map[string]*Tensor, source string, b backends.Backend, force *nn.ConvImpl) (*Model, error) {
+	spec, err := net.Spec()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWeights(net.Name, spec.Params, weights, source); err != nil {
+		return nil, err
+	}
 	if b == nil {
-		var err error
 		if b, err = backend.New(); err != nil {
 			return nil, err
 		}
 	}
-	params, err := a.Params()
-	if err != nil {
-		return nil, err
-	}
-	if err := checkWeights(a, params, weights, source); err != nil {
-		return nil, err
-	}
-	conv := im2col
+	conv := nn.Im2col
 	if !backend.IsPureGo(b) {
-		conv = native
+		conv = nn.Native
+	}
+	if force != nil {
+		conv = *force
 	}
 	ctx := context.New()
-	for _, p := range params {
+	for _, p := range spec.Params {
 		w := weights[p.Key]
-		data := toInternal(w.Data, p.Shape, p.kind)
-		t := tensors.FromFlatDataAndDimensions(data, internalShape(p.Shape, p.kind, conv)...)
+		data := nn.ToInternal(w.Data, p.Shape, p.Layout)
+		t := tensors.FromFlatDataAndDimensions(data, nn.InternalShape(p.Shape, p.Layout, conv)...)
 		// Placed on the backend now, shared where the backend allows (one copy, no transfer
 		// in the first explanation).
 		if err := t.MaterializeOnDevice(b, true, 0); err != nil {
 			return nil, fmt.Errorf("placing %s on backend %s: %w", p.Key, b.Name(), err)
 		}
-		ctx.VariableWithValue(p.Key, t)
+		ctx.VariableWithValue(p.Key, t).SetTrainable(p.Trainable)
 	}
-	m := &Model{Arch: a, Source: source, backend: b, ctx: ctx.Reuse(), conv: conv, dtype: dtypes.Float32}
-	return m, nil
+	return &Model{Network: net, Spec: spec, Source: source, backend: b, ctx: ctx.Reuse(), conv: conv, dtype: dtypes.Float32}, nil
 }
 
-// checkWeights compares a checkpoint with what the architecture expects.
-func checkWeights(a *Arch, params []ParamSpec, weights map[string]*Tensor, source string) error {
+// checkWeights compares a checkpoint with what the network expects.
+func checkWeights(name string, params []nn.ParamSpec, weights map[string]*Tensor, source string) error {
 	want := map[string]bool{}
 	var missing, wrongShape []string
 	for _, p := range params {
@@ -232,7 +128,9 @@ func checkWeights(a *Arch, params []ParamSpec, weights map[string]*Tensor, sourc
 		case !ok:
 			missing = append(missing, p.Key)
 		case !slices.Equal(w.Shape, p.Shape):
-			wrongShape = append(wrongShape, fmt.Sprintf("%s is %v, %s needs %v", p.Key, w.Shape, a.Name, p.Shape))
+			wrongShape = append(wrongShape, fmt.Sprintf("%s is %v, %s needs %v", p.Key, w.Shape, name, p.Shape))
+		case len(w.Data) != shapeSize(w.Shape):
+			wrongShape = append(wrongShape, fmt.Sprintf("%s has %d values for shape %v", p.Key, len(w.Data), w.Shape))
 		}
 	}
 	var extra []string
@@ -255,11 +153,19 @@ func checkWeights(a *Arch, params []ParamSpec, weights map[string]*Tensor, sourc
 	if len(wrongShape) > 0 {
 		parts = append(parts, fmt.Sprintf("%d shape mismatches (%s)", len(wrongShape), firstFew(wrongShape)))
 	}
-	msg := fmt.Sprintf("%s is not a %s checkpoint: %s", source, a.Name, strings.Join(parts, "; "))
-	if guess := guessArch(weights); guess != "" && guess != a.Name {
+	msg := fmt.Sprintf("%s is not a %s checkpoint: %s", source, name, strings.Join(parts, "; "))
+	if guess := guessArch(weights); guess != "" && guess != name {
 		msg += fmt.Sprintf("; it looks like a %s checkpoint (try --model %s)", guess, guess)
 	}
 	return fmt.Errorf("%s", msg)
+}
+
+func shapeSize(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
 }
 
 func firstFew(s []string) string {
@@ -269,15 +175,16 @@ func firstFew(s []string) string {
 	return strings.Join(s[:3], ", ") + ", ..."
 }
 
-// guessArch names the architecture whose parameters a checkpoint matches exactly, if any.
+// guessArch names the torchvision architecture whose parameters a checkpoint matches exactly,
+// if any.
 func guessArch(weights map[string]*Tensor) string {
 	for _, name := range Names() {
-		params, err := archs[name].Params()
-		if err != nil || len(params) > len(weights) {
+		spec, err := archs[name].Spec()
+		if err != nil || len(spec.Params) > len(weights) {
 			continue
 		}
 		ok := true
-		for _, p := range params {
+		for _, p := range spec.Params {
 			if w, found := weights[p.Key]; !found || !slices.Equal(w.Shape, p.Shape) {
 				ok = false
 				break
@@ -293,37 +200,58 @@ func guessArch(weights map[string]*Tensor) string {
 // Backend is the backend the model computes on.
 func (m *Model) Backend() backends.Backend { return m.backend }
 
-// Context holds the model's weights as GoMLX variables named by their torchvision keys (in the
-// graph's layout: convolution kernels [kh, kw, in, out]). Pass it to context.NewExec together
-// with a function that calls Forward.
+// Context holds the model's weights as GoMLX variables named by their PyTorch keys (in the
+// graph's layout, nn.InternalShape). Pass it to context.NewExec together with a function that
+// calls Forward, or to GoMLX's trainer (package train does).
 func (m *Model) Context() *context.Context { return m.ctx }
 
-// Forward builds the network on images, an NCHW float32 batch ([B, 3, 224, 224], normalized as
-// Preprocess does), in the graph being built by a context.Exec over m.Context().
-func (m *Model) Forward(ctx *context.Context, images *Node) *Forward {
-	return m.forward(ctx, images, false)
+// Forward builds the network on inputs, a batch in PyTorch's layout ([B, C, H, W] images
+// normalized as Preprocess does, or [B, C, L] sequences), in the graph being built by a
+// context.Exec over m.Context(). Explanations take gradients through it under nn.Rule.
+func (m *Model) Forward(ctx *context.Context, inputs *Node) *nn.Forward {
+	return m.forward(ctx, inputs, false, false)
 }
 
 // ForwardInference is Forward for graphs that take no gradients through the network (scores for
 // occlusion, predictions): plain ReLUs, without the custom-gradient identities, so it is a little
-// cheaper. Gradient through its ReLUs follows graph's default rule, not a models.Rule.
-func (m *Model) ForwardInference(ctx *context.Context, images *Node) *Forward {
-	return m.forward(ctx, images, true)
+// cheaper. Gradient through its ReLUs follows graph's default rule, not an nn.Rule.
+func (m *Model) ForwardInference(ctx *context.Context, inputs *Node) *nn.Forward {
+	return m.forward(ctx, inputs, true, false)
 }
 
-func (m *Model) forward(ctx *context.Context, images *Node, plain bool) *Forward {
+// ForwardTraining is Forward in training mode: batch norm normalizes with the batch's statistics
+// and updates its running ones, dropout drops. GoMLX's trainer calls it through package train.
+func (m *Model) ForwardTraining(ctx *context.Context, inputs *Node) *nn.Forward {
+	return m.forward(ctx, inputs, false, true)
+}
+
+func (m *Model) forward(ctx *context.Context, inputs *Node, plain, training bool) *nn.Forward {
 	m.forwardBuilds.Add(1)
-	g := images.Graph()
-	n := newNet(g, func(key string, shape []int, l layout) *Node {
+	g := inputs.Graph()
+	variable := func(key string) *context.Variable {
 		v := ctx.GetVariableByScopeAndName(context.RootScope, key)
 		if v == nil {
 			panic(fmt.Sprintf("model %s has no parameter %q", m.Name, key))
 		}
-		return v.ValueGraph(g)
-	}, m.conv, plain)
-	n.fw.Input = images
-	n.fw.Logits = m.build(n, TransposeAllAxes(images, 0, 2, 3, 1))
-	return n.fw
+		return v
+	}
+	cfg := nn.Config{
+		Param: func(p nn.ParamSpec) *Node {
+			v := variable(p.Key)
+			want := nn.InternalShape(p.Shape, p.Layout, m.conv)
+			if got := v.Shape().Dimensions; !slices.Equal(got, want) {
+				panic(fmt.Sprintf("%s: parameter %s has shape %v but this input needs %v: the network takes inputs of %v "+
+					"only (no pooling adapts the size before this layer)", m.Name, p.Key, got, want, m.Input))
+			}
+			return v.ValueGraph(g)
+		},
+		Context: ctx, Conv: m.conv, Plain: plain, Training: training,
+	}
+	if training {
+		cfg.Update = func(key string, value *Node) { variable(key).SetValueGraph(value) }
+	}
+	b := nn.NewBuilder(g, cfg)
+	return b.Finish(inputs, m.Build(b, nn.ChannelsLast(inputs)))
 }
 
 // DType is the precision the model computes in (float32, or float64 after Float64).
@@ -332,12 +260,13 @@ func (m *Model) DType() dtypes.DType { return m.dtype }
 // Float64 returns a copy of the model that computes in float64, on the same backend: slower,
 // for verification (near-ties of max pooling, which float32 rounding may order differently
 // from exact arithmetic, are decided like PyTorch's float64).
-func (m *Model) Float64() *Model {
+func (m *Model) Float64() (*Model, error) {
 	ctx := context.New()
-	for v := range m.ctx.IterVariables() {
+	for _, p := range m.Params {
+		v := m.ctx.GetVariableByScopeAndName(context.RootScope, p.Key)
 		t, err := v.Value()
 		if err != nil {
-			panic(err)
+			return nil, fmt.Errorf("reading %s: %w", v.Name(), err)
 		}
 		f32 := tensors.MustCopyFlatData[float32](t)
 		f64 := make([]float64, len(f32))
@@ -346,72 +275,89 @@ func (m *Model) Float64() *Model {
 		}
 		ctx.VariableWithValue(v.Name(), tensors.FromFlatDataAndDimensions(f64, t.Shape().Dimensions...))
 	}
-	return &Model{Arch: m.Arch, Source: m.Source, backend: m.backend, ctx: ctx.Reuse(), conv: m.conv, dtype: dtypes.Float64}
+	return &Model{Network: m.Network, Spec: m.Spec, Source: m.Source, backend: m.backend, ctx: ctx.Reuse(), conv: m.conv,
+		dtype: dtypes.Float64}, nil
 }
 
 // ForwardBuilds counts how many times the network has been built into a graph (a graph built
 // once and executed many times counts once). Tests use it to prove work is shared.
 func (m *Model) ForwardBuilds() int64 { return m.forwardBuilds.Load() }
 
-// Logits runs the model on a preprocessed NCHW batch and returns the logits, [B, 1000].
-func (m *Model) Logits(images *tensors.Tensor) (logits [][]float32, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.CheckInput(images); err != nil {
+// Logits runs the model on a preprocessed batch and returns its outputs, [B][outputs] (class
+// scores of a classifier, values of a regression head).
+func (m *Model) Logits(inputs *tensors.Tensor) (logits [][]float32, err error) {
+	if m.dtype != dtypes.Float32 {
+		return nil, fmt.Errorf("Logits returns float32: use a float32 model")
+	}
+	if err := m.CheckInput(inputs); err != nil {
 		return nil, err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.predict == nil {
 		m.predict, err = context.NewExec(m.backend, m.ctx, func(ctx *context.Context, x *Node) *Node {
-			return m.ForwardInference(ctx, x).Logits
+			return m.ForwardInference(ctx, x).Output
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
 	var out []*tensors.Tensor
-	if err := catch.Panic(func() (err error) { out, err = m.predict.Exec(images); return err }); err != nil {
+	if err := catch.Panic(func() (err error) { out, err = m.predict.Exec(inputs); return err }); err != nil {
 		return nil, fmt.Errorf("%s forward: %w", m.Name, err)
 	}
 	defer out[0].FinalizeAll()
-	if m.dtype != dtypes.Float32 {
-		return nil, fmt.Errorf("Logits returns float32: use a float32 model")
-	}
 	flat := tensors.MustCopyFlatData[float32](out[0])
 	b := out[0].Shape().Dimensions[0]
 	for i := range b {
-		logits = append(logits, flat[i*NumClasses:(i+1)*NumClasses])
+		logits = append(logits, flat[i*m.Outputs:(i+1)*m.Outputs])
 	}
 	return logits, nil
 }
 
-// CheckInput validates an image batch: [batch, 3, 224, 224] in the model's precision.
-func (m *Model) CheckInput(images *tensors.Tensor) error {
-	s := images.Shape()
-	if s.DType != m.dtype || s.Rank() != 4 || s.Dimensions[0] < 1 || s.Dimensions[1] != 3 ||
-		s.Dimensions[2] != InputSize || s.Dimensions[3] != InputSize {
-		return fmt.Errorf("images must be a %s [batch, 3, %d, %d] tensor (models.Preprocess makes one), got %s",
-			strings.ToLower(m.dtype.String()), InputSize, InputSize, s)
+// CheckInput validates an input batch: [batch, C, H, W] (any H and W) for image networks,
+// [batch, C, L] (any L) for sequence networks, in the model's precision.
+func (m *Model) CheckInput(inputs *tensors.Tensor) error {
+	s := inputs.Shape()
+	want := fmt.Sprintf("[batch, %d, height, width]", m.Input[0])
+	maker := " (models.Preprocess makes one)"
+	if len(m.Input) == 2 {
+		want, maker = fmt.Sprintf("[batch, %d, length]", m.Input[0]), ""
+	}
+	if s.DType != m.dtype || s.Rank() != len(m.Input)+1 || s.Dimensions[0] < 1 || s.Dimensions[1] != m.Input[0] ||
+		slices.Contains(s.Dimensions, 0) {
+		return fmt.Errorf("%s takes a %s %s tensor%s, got %s", m.Name, strings.ToLower(m.dtype.String()), want, maker, s)
 	}
 	return nil
 }
+
+// Label is the name of output i, or "" when the network has no labels.
+func (m *Model) Label(i int) string {
+	if i >= 0 && i < len(m.Labels) {
+		return m.Labels[i]
+	}
+	return ""
+}
+
+// ExplainableLayers lists the module paths of the spatial activations, the layers Grad-CAM and
+// the other activation-based methods can explain.
+func (m *Model) ExplainableLayers() []string { return m.Spec.ExplainableLayers() }
 
 // ErrNoCAM is returned when CAM is asked of a model that does not end in global average pooling
 // followed by a linear classifier.
 var ErrNoCAM = errors.New("CAM does not apply")
 
-// CheckCAM says whether CAM applies to the architecture: nil, or an ErrNoCAM error explaining
-// why not.
-func (a *Arch) CheckCAM() error {
-	if a.CAM == nil {
-		return fmt.Errorf("%w to %s: it has fully connected layers after its last convolution, not global "+
-			"average pooling + one linear layer (CAM models: resnet*, squeezenet*, mobilenet_v2); use gradcam, which "+
-			"generalizes CAM to any architecture", ErrNoCAM, a.Name)
+// CheckCAM says whether CAM applies to the model: nil, or an ErrNoCAM error explaining why not.
+func (m *Model) CheckCAM() error {
+	if m.CAM == nil {
+		return fmt.Errorf("%w to %s: %s; use gradcam, which generalizes CAM to any architecture (or give the network "+
+			"global average pooling + one linear layer and retrain it)", ErrNoCAM, m.Name, m.NoCAM)
 	}
 	return nil
 }
 
 // CAMWeights returns, in the graph being built, the class weights CAM combines the channels of
-// Arch.CAM.Layer with, [classes, channels], and the class biases, [classes].
+// the CAM layer with, [classes, channels], and the class biases, [classes].
 func (m *Model) CAMWeights(ctx *context.Context, g *Graph) (w, b *Node, err error) {
 	if err := m.CheckCAM(); err != nil {
 		return nil, nil, err
@@ -424,18 +370,14 @@ func (m *Model) CAMWeights(ctx *context.Context, g *Graph) (w, b *Node, err erro
 		return v.ValueGraph(g)
 	}
 	w, b = get(m.CAM.Weight), get(m.CAM.Bias)
-	if w.Rank() == 4 { // a 1x1 convolution stored [1, 1, channels, classes]
-		d := w.Shape().Dimensions
-		w = Reshape(w, d[2], d[3])
-	}
-	params, err := m.Arch.Params()
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, p := range params {
-		if p.Key == m.CAM.Weight && p.kind == convHWIO { // [channels, classes] -> [classes, channels]
-			w = Transpose(w, 0, 1)
+	for _, p := range m.Params {
+		if p.Key == m.CAM.Weight && p.Layout == nn.ConvKernel { // 1x1 conv: [1*1*channels, classes] or [1, 1, channels, classes]
+			d := w.Shape().Dimensions
+			w = Transpose(Reshape(w, d[len(d)-2], d[len(d)-1]), 0, 1)
 		}
 	}
 	return w, b, nil
 }
+
+// DefaultLayer is the layer explanations use when none is asked (nn.Spec.DefaultLayer).
+func (m *Model) DefaultLayer() string { return m.Spec.DefaultLayer }

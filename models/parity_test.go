@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gradcam-go/gradcam/internal/testref"
+	"github.com/gradcam-go/gradcam/nn"
 )
 
 // parityTolerance is the largest error relative to the reference's magnitude accepted between Go
@@ -62,7 +63,7 @@ func TestParityWithPyTorch(t *testing.T) {
 			}
 			exec, err := context.NewExec(m.Backend(), m.Context(), func(ctx *context.Context, x *Node) []*Node {
 				fw := m.Forward(ctx, x)
-				outs := []*Node{fw.Logits}
+				outs := []*Node{fw.Output}
 				for _, tap := range taps {
 					a, err := fw.Tap(tap)
 					if err != nil {
@@ -129,8 +130,16 @@ func TestNativeConvolutionMatchesIm2col(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m.conv, m.predict = native, nil
-			got, err := m.Logits(input)
+			w, err := ReadCheckpoint(filepath.Join(ref, name+".pth"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			native := nn.Native
+			mn, err := newModel(m.Network, w, name, m.Backend(), &native)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := mn.Logits(input)
 			if err != nil {
 				t.Fatal(err)
 			}

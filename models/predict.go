@@ -16,8 +16,9 @@ type Prediction struct {
 	Logit       float32
 }
 
-// TopK returns the k most probable classes for one image's logits, best first.
-func TopK(logits []float32, k int) []Prediction {
+// TopK returns the k most probable classes for one image's logits, best first, named by labels
+// (which may be nil).
+func TopK(logits []float32, labels []string, k int) []Prediction {
 	maxLogit := math.Inf(-1)
 	for _, l := range logits {
 		maxLogit = max(maxLogit, float64(l))
@@ -29,8 +30,8 @@ func TopK(logits []float32, k int) []Prediction {
 	preds := make([]Prediction, len(logits))
 	for i, l := range logits {
 		preds[i] = Prediction{Class: i, Probability: math.Exp(float64(l)-maxLogit) / sum, Logit: l}
-		if i < len(Labels) {
-			preds[i].Label = Labels[i]
+		if i < len(labels) {
+			preds[i].Label = labels[i]
 		}
 	}
 	sort.SliceStable(preds, func(a, b int) bool { return preds[a].Logit > preds[b].Logit })
@@ -48,7 +49,7 @@ func (m *Model) Predict(images *tensors.Tensor, k int) ([][]Prediction, error) {
 	}
 	out := make([][]Prediction, len(logits))
 	for i, l := range logits {
-		out[i] = TopK(l, k)
+		out[i] = TopK(l, m.Labels, k)
 	}
 	return out, nil
 }

@@ -19,12 +19,12 @@ var (
 	Std  = [3]float32{0.229, 0.224, 0.225}
 )
 
-// Resize says how an image becomes InputSize x InputSize.
+// Resize says how an image becomes the network's input size.
 type Resize int
 
 const (
-	// Stretch resizes the whole image to 224x224 (bilinear, antialiased when shrinking), as the
-	// Grad-CAM seeds and pytorch-grad-cam's examples do; 224x224 images are left as they are.
+	// Stretch resizes the whole image to the input size (bilinear, antialiased when shrinking), as
+	// the Grad-CAM seeds and pytorch-grad-cam's examples do; images of that size are left as they are.
 	Stretch Resize = iota
 	// CenterCrop is torchvision's Resize(256) + CenterCrop(224): the shorter side becomes 256,
 	// then the central 224x224 square is kept.
@@ -58,30 +58,62 @@ func toRGB(img image.Image) *image.RGBA {
 	return out
 }
 
-// Fit returns the InputSize x InputSize RGB image the model sees, resized by mode with PIL's
-// antialiased bilinear filter (what torchvision's Resize does to PIL images), byte for byte.
-func Fit(img *image.RGBA, mode Resize) *image.RGBA {
+// InputSize is the side of the square images the torchvision ImageNet models take.
+const InputSize = 224
+
+// NumClasses is the number of ImageNet classes the torchvision models predict.
+const NumClasses = 1000
+
+// Transform turns image files into a network's input, with torchvision's rules (PIL's
+// antialiased bilinear resize, byte for byte; ToTensor; Normalize) at the network's size.
+type Transform struct {
+	Height, Width int
+	Resize        Resize
+	// Channels is 3 (RGB) or 1 (gray, PIL's convert("L")).
+	Channels int
+	// Mean and Std normalize each channel of pixel/255; nil: no normalization.
+	Mean, Std []float32
+}
+
+// ImageNet is torchvision's ImageNet transform: 224x224 RGB, ImageNet's mean and std.
+func ImageNet(mode Resize) Transform {
+	return Transform{Height: InputSize, Width: InputSize, Resize: mode, Channels: 3, Mean: Mean[:], Std: Std[:]}
+}
+
+// Transform is the transform of the model's network at its input size (nn.Network.Input).
+func (m *Model) Transform(mode Resize) (Transform, error) {
+	if len(m.Input) != 3 || (m.Input[0] != 1 && m.Input[0] != 3) {
+		return Transform{}, fmt.Errorf("%s takes %v inputs, not 1- or 3-channel images", m.Name, m.Input)
+	}
+	return Transform{Height: m.Input[1], Width: m.Input[2], Resize: mode, Channels: m.Input[0], Mean: m.Mean, Std: m.Std}, nil
+}
+
+// Fit returns the Height x Width RGB image the network sees, resized by the transform's mode.
+func (t Transform) Fit(img *image.RGBA) *image.RGBA {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	if mode == CenterCrop {
-		short := 256
-		nw, nh := short, short
-		if w < h {
-			nh = h * short / w
+	if t.Resize == CenterCrop {
+		// torchvision's Resize(256) + CenterCrop(224), scaled to the transform's size: the
+		// shorter side becomes 256/224 of the crop's side (int(size * long / short) for the other).
+		var nw, nh int
+		if w*t.Height < h*t.Width { // width is the binding side
+			nw = t.Width * 256 / 224
+			nh = h * nw / w
 		} else {
-			nw = w * short / h
+			nh = t.Height * 256 / 224
+			nw = w * nh / h
 		}
 		img = scale(img, nw, nh)
-		// torchvision's center crop rounds the offset: int(round((n - 224) / 2.0)).
-		x0, y0 := roundHalfEven(nw-InputSize), roundHalfEven(nh-InputSize)
-		out := image.NewRGBA(image.Rect(0, 0, InputSize, InputSize))
+		// torchvision's center crop rounds the offset: int(round((n - size) / 2.0)).
+		x0, y0 := roundHalfEven(nw-t.Width), roundHalfEven(nh-t.Height)
+		out := image.NewRGBA(image.Rect(0, 0, t.Width, t.Height))
 		draw.Draw(out, out.Bounds(), img, image.Pt(x0, y0), draw.Src)
 		return out
 	}
-	if w == InputSize && h == InputSize {
+	if w == t.Width && h == t.Height {
 		return img
 	}
-	return scale(img, InputSize, InputSize)
+	return scale(img, t.Width, t.Height)
 }
 
 // roundHalfEven is Python's round(n / 2) for the crop offset.
@@ -94,42 +126,60 @@ func roundHalfEven(n int) int {
 
 func scale(img *image.RGBA, w, h int) *image.RGBA { return resizeBilinear(img, w, h) }
 
-// Normalize turns InputSize x InputSize RGB images into the model's input: a float32
-// [B, 3, 224, 224] tensor of (RGB/255 - mean) / std.
-func Normalize(imgs ...*image.RGBA) (*tensors.Tensor, error) {
+// Normalize turns Height x Width images into the network's input: a float32 [B, Channels, H, W]
+// tensor of (pixel/255 - mean) / std.
+func (t Transform) Normalize(imgs ...*image.RGBA) (*tensors.Tensor, error) {
 	if len(imgs) == 0 {
 		return nil, fmt.Errorf("no images to normalize")
 	}
-	hw := InputSize * InputSize
-	data := make([]float32, len(imgs)*3*hw)
+	if t.Channels != 1 && t.Channels != 3 {
+		return nil, fmt.Errorf("a transform makes 1- or 3-channel inputs, not %d", t.Channels)
+	}
+	hw := t.Height * t.Width
+	c := t.Channels
+	data := make([]float32, len(imgs)*c*hw)
 	for i, img := range imgs {
-		if img.Bounds().Dx() != InputSize || img.Bounds().Dy() != InputSize {
-			return nil, fmt.Errorf("image %d is %dx%d; resize it to %dx%d first (models.Fit)", i,
-				img.Bounds().Dx(), img.Bounds().Dy(), InputSize, InputSize)
+		if img.Bounds().Dx() != t.Width || img.Bounds().Dy() != t.Height {
+			return nil, fmt.Errorf("image %d is %dx%d; resize it to %dx%d first (Transform.Fit)", i,
+				img.Bounds().Dx(), img.Bounds().Dy(), t.Width, t.Height)
 		}
-		for y := range InputSize {
-			for x := range InputSize {
+		for y := range t.Height {
+			for x := range t.Width {
 				o := img.PixOffset(x+img.Bounds().Min.X, y+img.Bounds().Min.Y)
-				for c := range 3 {
-					data[(i*3+c)*hw+y*InputSize+x] = (float32(img.Pix[o+c])/255 - Mean[c]) / Std[c]
+				px := img.Pix[o : o+3]
+				for ch := range c {
+					v := float32(px[ch])
+					if c == 1 { // PIL's convert("L"): ITU-R 601-2 luma, fixed point
+						v = float32((uint32(px[0])*19595 + uint32(px[1])*38470 + uint32(px[2])*7471 + 0x8000) >> 16)
+					}
+					v /= 255
+					if t.Mean != nil {
+						v = (v - t.Mean[ch]) / t.Std[ch]
+					}
+					data[(i*c+ch)*hw+y*t.Width+x] = v
 				}
 			}
 		}
 	}
-	return tensors.FromFlatDataAndDimensions(data, len(imgs), 3, InputSize, InputSize), nil
+	return tensors.FromFlatDataAndDimensions(data, len(imgs), c, t.Height, t.Width), nil
 }
 
-// Preprocess loads image files and returns the model input batch and the fitted images (for
+// Preprocess loads image files and returns the input batch and the fitted images (for
 // overlays).
-func Preprocess(mode Resize, paths ...string) (*tensors.Tensor, []*image.RGBA, error) {
+func (t Transform) Preprocess(paths ...string) (*tensors.Tensor, []*image.RGBA, error) {
 	imgs := make([]*image.RGBA, len(paths))
 	for i, p := range paths {
 		img, err := LoadImage(p)
 		if err != nil {
 			return nil, nil, err
 		}
-		imgs[i] = Fit(img, mode)
+		imgs[i] = t.Fit(img)
 	}
-	t, err := Normalize(imgs...)
-	return t, imgs, err
+	x, err := t.Normalize(imgs...)
+	return x, imgs, err
+}
+
+// Preprocess is ImageNet(mode).Preprocess: the input of the torchvision ImageNet models.
+func Preprocess(mode Resize, paths ...string) (*tensors.Tensor, []*image.RGBA, error) {
+	return ImageNet(mode).Preprocess(paths...)
 }

@@ -21,7 +21,9 @@ import (
 )
 
 // LoadFile builds the named architecture with the weights in a checkpoint file (.pth or
-// .safetensors), on backend b (nil: backend.New()).
+// .safetensors), on backend b (nil: backend.New()). A fine-tuned checkpoint (its head has
+// another number of outputs than ImageNet's 1000) gets the labels saved beside it
+// (LabelsPath), or in its metadata, or none.
 func LoadFile(name, weightsPath string, b backends.Backend) (*Model, error) {
 	a, err := LookupArch(name)
 	if err != nil {
@@ -31,7 +33,32 @@ func LoadFile(name, weightsPath string, b backends.Backend) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewModel(a, w, weightsPath, b)
+	net := a.Network
+	head := w[a.Head+".weight"]
+	var labels []string
+	if p := LabelsPath(weightsPath); fileExists(p) {
+		if labels, err = ReadLabels(p); err != nil {
+			return nil, err
+		}
+	} else if meta := checkpointLabels(weightsPath); meta != nil {
+		labels = meta
+	}
+	if head != nil && len(head.Shape) > 0 && (head.Shape[0] != NumClasses || labels != nil) {
+		outputs := head.Shape[0]
+		if labels != nil && len(labels) != outputs {
+			return nil, fmt.Errorf("%s: its head (%s) has %d outputs but its labels (%s) name %d classes: the checkpoint and "+
+				"its labels do not belong together", weightsPath, a.Head, outputs, LabelsPath(weightsPath), len(labels))
+		}
+		if net, err = a.WithOutputs(outputs, labels); err != nil {
+			return nil, err
+		}
+	}
+	return NewModel(net, w, weightsPath, b)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // Load builds the named architecture with its pretrained ImageNet weights, found or downloaded

@@ -198,10 +198,10 @@ images at the default (last) layer."""),
 func depths(m *models.Model, n int) []string {
 	var top []string
 	for _, l := range m.ExplainableLayers() {
-		if l == m.DefaultLayer || isTopLevel(l) {
+		if l == m.DefaultLayer() || isTopLevel(l) {
 			top = append(top, l)
 		}
-		if l == m.DefaultLayer {
+		if l == m.DefaultLayer() {
 			break
 		}
 	}
@@ -295,7 +295,7 @@ func filterTiles(w *models.Tensor, k int) []notebook.Figure {
 
 %%
 m := must(models.Load(modelName()))
-first := must(m.Params())[0].Key
+first := m.Params[0].Key
 fmt.Println("first-layer kernel:", first)
 must(0, notebook.Figures(filterTiles(must(m.Param(first)), 16)...))"""),
     ("md", """**Questions.** Which filters detect oriented edges, and which respond to a colour? Why do

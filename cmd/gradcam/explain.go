@@ -15,7 +15,6 @@ import (
 
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
-	"github.com/gradcam-go/gradcam/models"
 )
 
 func explain(args []string, stdout, stderr io.Writer) error {
@@ -23,7 +22,7 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var mf modelFlags
 	mf.register(fs)
-	class := fs.Int("class", -1, "ImageNet class to explain (0..999); default: the top prediction")
+	class := fs.Int("class", -1, "class (output index) to explain; default: the top prediction")
 	layer := fs.String("layer", "", "layer to explain (torchvision module path); default: the model's last conv block")
 	methodList := fs.String("method", "gradcam", "comma-separated methods: gradcam, counterfactual, cam, saliency, guided-backprop, deconvnet, guided-gradcam, occlusion")
 	out := fs.String("out", "", "output directory for METHOD.npy and METHOD.png")
@@ -47,12 +46,12 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if *class < -1 || *class >= models.NumClasses {
-		return usageError{fmt.Errorf("--class %d out of range: ImageNet classes are 0..%d", *class, models.NumClasses-1)}
-	}
 	m, in, err := mf.load()
 	if err != nil {
 		return err
+	}
+	if *class < -1 || *class >= m.Outputs {
+		return usageError{fmt.Errorf("--class %d out of range: %s has %d outputs, 0..%d", *class, m.Name, m.Outputs, m.Outputs-1)}
 	}
 	exps, err := gradcam.New(m).Explain(in.tensor, gradcam.Request{
 		Methods: methods, Classes: []int{*class}, Layer: *layer,

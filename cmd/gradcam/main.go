@@ -123,8 +123,8 @@ func predict(args []string, stdout, stderr io.Writer) error {
 	if err := mf.check(); err != nil {
 		return err
 	}
-	if *top < 1 || *top > models.NumClasses {
-		return usageError{fmt.Errorf("--top must be between 1 and %d, got %d", models.NumClasses, *top)}
+	if *top < 1 {
+		return usageError{fmt.Errorf("--top must be at least 1, got %d", *top)}
 	}
 	m, in, err := mf.load()
 	if err != nil {

@@ -1,11 +1,11 @@
-package models
+package nn
 
 import (
 	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
@@ -20,10 +20,9 @@ func TestMaxPoolGradientTies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec, err := NewExec(b, func(x *Node) *Node {
-		n := newNet(x.Graph(), nil, im2col, false)
-		y := n.maxPool(x, 3, 2, 0, true)
-		return Gradient(ReduceAllSum(y), x)[0]
+	exec, err := graph.NewExec(b, func(x *graph.Node) *graph.Node {
+		y := NewBuilder(x.Graph(), Config{}).MaxPool2D("pool", x, Pool{Kernel: 3, Stride: 2, Ceil: true})
+		return graph.Gradient(graph.ReduceAllSum(y), x)[0]
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,10 @@
-package models
+package nn
 
 import (
 	"slices"
 	"testing"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/gradcam-go/gradcam/backend"
@@ -45,15 +45,15 @@ func TestReLURulesOnTinyNetwork(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.rule.String()+map[float64]string{0: "/relu", 6: "/relu6"}[tc.upper], func(t *testing.T) {
-			exec, err := NewExec(b, func(x *Node) []*Node {
+			exec, err := graph.NewExec(b, func(x *graph.Node) []*graph.Node {
 				g := x.Graph()
-				n := newNet(g, nil, im2col, false)
-				w1 := Const(g, [][]float32{{1, 0}, {0, -1}, {3, 2}, {-1, 2}})
-				w2 := Const(g, []float32{2, 3, -1, -4})
-				h := Einsum("hi,i->h", w1, x)
+				n := NewBuilder(g, Config{})
+				w1 := graph.Const(g, [][]float32{{1, 0}, {0, -1}, {3, 2}, {-1, 2}})
+				w2 := graph.Const(g, []float32{2, 3, -1, -4})
+				h := graph.Einsum("hi,i->h", w1, x)
 				act := n.relu(h, tc.upper)
-				y := ReduceAllSum(Mul(w2, act))
-				return []*Node{act, n.fw.Gradient(y, tc.rule, x)[0]}
+				y := graph.ReduceAllSum(graph.Mul(w2, act))
+				return []*graph.Node{act, n.Forward().Gradient(y, tc.rule, x)[0]}
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -1,0 +1,125 @@
+// Package data holds labelled datasets in memory for training and evaluating networks:
+// Fashion-MNIST from Debian's dataset-fashion-mnist package, image folders in torchvision's
+// ImageFolder convention, and sets made in code.
+package data
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// Set is an in-memory dataset: examples of one shape in PyTorch's layout, each with a class
+// label (classification) or a target value (regression).
+type Set struct {
+	Name string
+	// Shape is one example's shape: [C, H, W] for images, [C, L] for sequences.
+	Shape []int
+	// Inputs holds the examples one after the other, Len() * prod(Shape) values.
+	Inputs []float32
+	// Labels are class indices into Classes (classification); nil for regression.
+	Labels []int32
+	// Targets are the regression targets, one per example; nil for classification.
+	Targets []float32
+	// Classes name the labels (folder names, Fashion-MNIST's class names); optional.
+	Classes []string
+}
+
+// Len is the number of examples.
+func (s *Set) Len() int {
+	if len(s.Labels) > 0 {
+		return len(s.Labels)
+	}
+	return len(s.Targets)
+}
+
+// exampleSize is the number of values of one example.
+func (s *Set) exampleSize() int {
+	n := 1
+	for _, d := range s.Shape {
+		n *= d
+	}
+	return n
+}
+
+// Check validates the set: examples present, sizes consistent, labels in range.
+func (s *Set) Check() error {
+	n := s.Len()
+	switch {
+	case n == 0:
+		return fmt.Errorf("dataset %q is empty", s.Name)
+	case len(s.Labels) > 0 && len(s.Targets) > 0:
+		return fmt.Errorf("dataset %q has both labels and targets: it is either classification or regression", s.Name)
+	case len(s.Shape) == 0 || len(s.Inputs) != n*s.exampleSize():
+		return fmt.Errorf("dataset %q: %d values for %d examples of shape %v", s.Name, len(s.Inputs), n, s.Shape)
+	}
+	if len(s.Classes) > 0 {
+		for i, l := range s.Labels {
+			if l < 0 || int(l) >= len(s.Classes) {
+				return fmt.Errorf("dataset %q: example %d has label %d, outside its %d classes", s.Name, i, l, len(s.Classes))
+			}
+		}
+	}
+	return nil
+}
+
+// Subset returns the examples at the given indices, in that order (a copy).
+func (s *Set) Subset(name string, idx []int) *Set {
+	size := s.exampleSize()
+	out := &Set{Name: name, Shape: slices.Clone(s.Shape), Classes: s.Classes, Inputs: make([]float32, 0, len(idx)*size)}
+	for _, i := range idx {
+		out.Inputs = append(out.Inputs, s.Inputs[i*size:(i+1)*size]...)
+		if s.Labels != nil {
+			out.Labels = append(out.Labels, s.Labels[i])
+		}
+		if s.Targets != nil {
+			out.Targets = append(out.Targets, s.Targets[i])
+		}
+	}
+	return out
+}
+
+// Head returns the first n examples (all of them when n <= 0 or n >= Len).
+func (s *Set) Head(n int) *Set {
+	if n <= 0 || n >= s.Len() {
+		return s
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return s.Subset(s.Name, idx)
+}
+
+// Split shuffles the examples with a seed and splits them: the first returned set holds a
+// fraction frac of them, the second the rest (a held-out split).
+func (s *Set) Split(frac float64, seed uint64) (*Set, *Set) {
+	idx := rand.New(rand.NewPCG(seed, 1)).Perm(s.Len())
+	n := int(float64(len(idx))*frac + 0.5)
+	return s.Subset(s.Name+"-train", idx[:n]), s.Subset(s.Name+"-heldout", idx[n:])
+}
+
+// Batch returns the examples at idx as an input tensor [len(idx), Shape...] and a label tensor
+// ([len(idx), 1]: int32 classes, or float32 targets), the layout GoMLX's losses take.
+func (s *Set) Batch(idx []int) (inputs, labels *tensors.Tensor) {
+	size := s.exampleSize()
+	x := make([]float32, len(idx)*size)
+	for j, i := range idx {
+		copy(x[j*size:], s.Inputs[i*size:(i+1)*size])
+	}
+	inputs = tensors.FromFlatDataAndDimensions(x, append([]int{len(idx)}, s.Shape...)...)
+	if s.Labels != nil {
+		y := make([]int32, len(idx))
+		for j, i := range idx {
+			y[j] = s.Labels[i]
+		}
+		return inputs, tensors.FromFlatDataAndDimensions(y, len(idx), 1)
+	}
+	y := make([]float32, len(idx))
+	for j, i := range idx {
+		y[j] = s.Targets[i]
+	}
+	return inputs, tensors.FromFlatDataAndDimensions(y, len(idx), 1)
+}

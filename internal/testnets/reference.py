@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""PyTorch reference for networks users define themselves (package nn), and for training.
+
+The same three networks as testnets.go, in PyTorch, with random weights (seeded) and randomized
+batch norm statistics:
+  cnn2d       conv-BN-ReLU-maxpool, a dilated grouped conv-BN-ReLU, 1x1 conv-ReLU, GAP, linear(10);
+              input 3x96x160 (non-square)
+  charcnn     1-D convolutions of widths 3, 4, 5 over 16 channels, ReLU, max-over-time pooling,
+              concatenation, linear(5); input 16x40
+  regression  conv-ReLU-conv-ReLU, GAP, linear(1); input 3x48x48
+
+For each network NAME it writes under OUT/NAME/:
+  weights.safetensors, input.npy (2 examples), logits.npy, act__<module>.npy
+  <image>/<class>/<array>.npy   every explanation method for image 0 and 1 and each class,
+                                computed as gradcam/testdata/reference.py does (autograd, hooks)
+and OUT/train/: one training step of cnn2d (BN in training mode) on a batch of 8 at 3x32x48:
+  init.safetensors, x.npy, y.npy, sgd.safetensors (lr 0.1), adam.safetensors (lr 0.01, eps 1e-8)
+
+Usage: reference.py PATCH STRIDE OUT
+"""
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as tnn
+import torch.nn.functional as F
+
+
+class CNN2D(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = tnn.Conv2d(3, 8, 3, padding=1)
+        self.bn1 = tnn.BatchNorm2d(8)
+        self.relu1 = tnn.ReLU()
+        self.pool1 = tnn.MaxPool2d(2)
+        self.conv2 = tnn.Conv2d(8, 16, 3, padding=2, dilation=2, groups=4, bias=False)
+        self.bn2 = tnn.BatchNorm2d(16)
+        self.relu2 = tnn.ReLU()
+        self.conv3 = tnn.Conv2d(16, 16, 3, stride=2, padding=1)
+        self.relu3 = tnn.ReLU()
+        self.fc = tnn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.pool1(self.relu1(self.bn1(self.conv1(x))))
+        x = self.relu2(self.bn2(self.conv2(x)))
+        x = self.relu3(self.conv3(x))
+        return self.fc(x.mean((2, 3)))
+
+
+class CharCNN(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        for w in (3, 4, 5):
+            setattr(self, f"conv{w}", tnn.Conv1d(16, 8, w))
+            setattr(self, f"relu{w}", tnn.ReLU())
+        self.fc = tnn.Linear(24, 5)
+
+    def forward(self, x):
+        feats = []
+        for w in (3, 4, 5):
+            h = getattr(self, f"relu{w}")(getattr(self, f"conv{w}")(x))
+            feats.append(F.max_pool1d(h, h.size(2)).squeeze(2))
+        return self.fc(torch.cat(feats, 1))
+
+
+class Regression(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = tnn.Conv2d(3, 8, 3, padding=1)
+        self.relu1 = tnn.ReLU()
+        self.conv2 = tnn.Conv2d(8, 8, 3, padding=1)
+        self.relu2 = tnn.ReLU()
+        self.fc = tnn.Linear(8, 1)
+
+    def forward(self, x):
+        x = self.relu2(self.conv2(self.relu1(self.conv1(x))))
+        return self.fc(x.mean((2, 3)))
+
+
+# name -> (module, input shape, explained layer, activations compared, classes, CAM weight key)
+NETS = {
+    "cnn2d": (CNN2D, (3, 96, 160), "relu3", ["conv1", "bn1", "pool1", "conv2", "relu2", "relu3"], [3, 7], "fc.weight"),
+    "charcnn": (CharCNN, (16, 40), "relu4", ["conv3", "relu4", "relu5"], [1, 4], None),
+    "regression": (Regression, (3, 48, 48), "relu2", ["relu1", "relu2"], [0], "fc.weight"),
+}
+
+
+class RuleReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, rule):
+        ctx.save_for_backward(x)
+        ctx.rule = rule
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        if ctx.rule == "guided":
+            mask = (x > 0) & (g > 0)
+        elif ctx.rule == "deconvnet":
+            mask = g > 0
+        else:
+            mask = x > 0
+        return g * mask, None
+
+
+class RuleModule(tnn.Module):
+    def __init__(self, state):
+        super().__init__()
+        self.state = state
+
+    def forward(self, x):
+        return RuleReLU.apply(x, self.state["rule"])
+
+
+def randomize(model, seed):
+    gen = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, tnn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=gen) * 0.1)
+            m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(c, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(c, generator=gen) * 0.1)
+
+
+def save_safetensors(state, path):
+    header, blobs, offset = {}, [], 0
+    for k, v in state.items():
+        if v.dtype != torch.float32:
+            continue
+        b = v.detach().contiguous().numpy().tobytes()
+        header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def normalize_upsample(low, size):
+    x = low - low.min()
+    x = x / (x.max() + 1e-7)
+    if x.dim() == 1:
+        return F.interpolate(x[None, None], size=size, mode="linear", align_corners=False)[0, 0]
+    return F.interpolate(x[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+
+
+def occlusion(model, x, cls, patch, stride):
+    h, w = x.shape[2], x.shape[3]
+    pos = lambda n: list(range(0, n - patch, stride)) + [n - patch]
+    with torch.no_grad():
+        base = model(x)[0, cls]
+        total = torch.zeros(h, w)
+        count = torch.zeros(h, w)
+        for y in pos(h):
+            for xx in pos(w):
+                xo = x.clone()
+                xo[:, :, y:y + patch, xx:xx + patch] = 0
+                total[y:y + patch, xx:xx + patch] += base - model(xo)[0, cls]
+                count[y:y + patch, xx:xx + patch] += 1
+    return total / count
+
+
+def explain(name, model, x0, layer, classes, cam_key, patch, stride, out):
+    state = {"rule": "backprop"}
+    ruled = CNN2D() if name == "cnn2d" else CharCNN() if name == "charcnn" else Regression()
+    ruled.load_state_dict(model.state_dict())
+    ruled.eval()
+    for n, child in list(ruled.named_children()):
+        if isinstance(child, tnn.ReLU):
+            setattr(ruled, n, RuleModule(state))
+    modules = dict(model.named_modules())
+    store = {}
+
+    def hook(m, inp, o):
+        store["A"] = o
+        if o.requires_grad:
+            o.register_hook(lambda g: store.__setitem__("dA", g))
+
+    handle = modules[layer].register_forward_hook(hook)
+    size = list(x0.shape[2:])
+    for i in range(x0.shape[0]):
+        xi = x0[i:i + 1]
+        for cls in classes:
+            d = os.path.join(out, str(i), str(cls))
+            os.makedirs(d, exist_ok=True)
+            save = lambda k, t: np.save(os.path.join(d, k + ".npy"), t.detach().numpy().astype(np.float32))
+            x = xi.clone().requires_grad_(True)
+            model(x)[0, cls].backward()
+            A, dA = store["A"][0].detach(), store["dA"][0]
+            axes = tuple(range(1, A.dim()))
+            expand = (slice(None),) + (None,) * (A.dim() - 1)
+            for k, sign in (("gradcam", 1), ("counterfactual", -1)):
+                alpha = (sign * dA).mean(axes)
+                low = torch.relu((alpha[expand] * A).sum(0))
+                if k == "gradcam":
+                    save("gradcam_lowres", low)
+                    gradcam_up = normalize_upsample(low, size)
+                save(k, normalize_upsample(low, size))
+            save("saliency", x.grad.abs().max(1)[0][0])
+            if cam_key is not None:
+                w = model.state_dict()[cam_key][cls]
+                low = (w[expand] * A).sum(0)
+                save("cam_lowres", low)
+                save("cam", normalize_upsample(torch.relu(low), size))
+            for rule, k in (("guided", "guided-backprop"), ("deconvnet", "deconvnet")):
+                state["rule"] = rule
+                xr = xi.clone().requires_grad_(True)
+                ruled(xr)[0, cls].backward()
+                save(k, xr.grad[0])
+                if rule == "guided":
+                    save("guided-gradcam", xr.grad[0] * gradcam_up[None])
+            state["rule"] = "backprop"
+            if x0.dim() == 4:
+                save("occlusion", occlusion(model, xi, cls, patch, stride))
+    handle.remove()
+
+
+def train_step(out):
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(7)
+    init = CNN2D()
+    randomize(init, 8)
+    save_safetensors(init.state_dict(), os.path.join(out, "init.safetensors"))
+    gen = torch.Generator().manual_seed(9)
+    x = torch.randn(8, 3, 32, 48, generator=gen)
+    y = torch.randint(0, 10, (8,), generator=gen)
+    np.save(os.path.join(out, "x.npy"), x.numpy())
+    np.save(os.path.join(out, "y.npy"), y.numpy().astype(np.int32))
+    for opt_name, make in (("sgd", lambda p: torch.optim.SGD(p, lr=0.1)),
+                           ("adam", lambda p: torch.optim.Adam(p, lr=0.01, eps=1e-8))):
+        model = CNN2D()
+        model.load_state_dict(init.state_dict())
+        model.train()
+        opt = make(model.parameters())
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        save_safetensors(model.state_dict(), os.path.join(out, opt_name + ".safetensors"))
+        print("train", opt_name, "loss", float(loss), flush=True)
+
+
+def main():
+    patch, stride, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    torch.set_num_threads(os.cpu_count() or 1)
+    for i, (name, (cls, shape, layer, acts, classes, cam_key)) in enumerate(NETS.items()):
+        torch.manual_seed(100 + i)
+        model = cls()
+        randomize(model, 200 + i)
+        model.eval()
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        save_safetensors(model.state_dict(), os.path.join(d, "weights.safetensors"))
+        x = torch.randn(2, *shape, generator=torch.Generator().manual_seed(300 + i))
+        np.save(os.path.join(d, "input.npy"), x.numpy())
+        modules = dict(model.named_modules())
+        store = {}
+        handles = [modules[a].register_forward_hook(lambda m, inp, o, a=a: store.__setitem__(a, o.detach().clone()))
+                   for a in acts]
+        with torch.no_grad():
+            logits = model(x)
+        for h in handles:
+            h.remove()
+        np.save(os.path.join(d, "logits.npy"), logits.numpy())
+        for a, v in store.items():
+            np.save(os.path.join(d, "act__" + a + ".npy"), v.numpy())
+        explain(name, model, x, layer, classes, cam_key, patch, stride, d)
+        print(name, "done", flush=True)
+    train_step(os.path.join(out, "train"))
+
+
+if __name__ == "__main__":
+    main()

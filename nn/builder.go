@@ -1,0 +1,349 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/layers"
+)
+
+// Layout says how a parameter is stored inside the graph relative to PyTorch's layout.
+type Layout int
+
+const (
+	// AsIs parameters keep PyTorch's layout (linear weights [out, in], biases, batch norm).
+	AsIs Layout = iota
+	// ConvKernel is a convolution kernel, PyTorch [O, I/groups, kh, kw] ([O, I/groups, k] in 1-D),
+	// stored [kh, kw, I/groups, O] (Conv.Im2col: the same data as the matrix [kh*kw*I/groups, O]).
+	ConvKernel
+	// DepthwiseKernel is a depthwise kernel, PyTorch [C, 1, kh, kw], stored [kh, kw, C].
+	DepthwiseKernel
+)
+
+// Init says how a parameter is initialized when a network is created without weights. The
+// defaults are PyTorch's: convolution and linear weights and biases uniform in
+// ±1/sqrt(fan_in), batch norm weight and running variance 1, bias and running mean 0.
+type Init int
+
+const (
+	InitFanIn Init = iota
+	InitOnes
+	InitZeros
+)
+
+// ParamSpec is one parameter a network declares: its PyTorch state_dict key and shape.
+type ParamSpec struct {
+	Key    string
+	Shape  []int // PyTorch's layout
+	Layout Layout
+	Init   Init
+	FanIn  int
+	// Trainable is false for batch norm's running statistics, which training updates by their
+	// moving averages, not by gradients.
+	Trainable bool
+}
+
+// ConvImpl says how convolutions are computed.
+type ConvImpl int
+
+const (
+	// Im2col computes a convolution as strided slices concatenated and contracted with one
+	// DotGeneral, which the pure-Go backend runs on its fast matrix multiply.
+	Im2col ConvImpl = iota
+	// Native uses graph.Convolve, what XLA compiles best.
+	Native
+)
+
+// Config is what a Builder needs from the code that runs it (package models).
+type Config struct {
+	// Param returns a parameter's value in the graph, in the layout InternalShape gives.
+	Param func(ParamSpec) *graph.Node
+	// Update sets a non-trainable parameter's new value (batch norm running statistics in
+	// training); nil outside training.
+	Update func(key string, value *graph.Node)
+	// Context provides random numbers to dropout in training.
+	Context *context.Context
+	Conv    ConvImpl
+	// Training: batch norm uses batch statistics and updates its running ones, dropout drops.
+	Training bool
+	// Plain builds a forward-only network: plain ReLUs without the rule-aware gradients.
+	Plain bool
+}
+
+// Builder builds a network's graph. Network.Build receives one; its methods are the blocks.
+// Each block takes the module path its parameters are named under ("features.0" gives
+// "features.0.weight") and under which its output is recorded (an empty path records nothing:
+// a block without parameters, such as a ReLU shared by several places, may stay unnamed).
+type Builder struct {
+	cfg  Config
+	fw   *Forward
+	prov map[*graph.Node]provenance
+}
+
+// provenance is what produced a node, recorded to find a CAM head.
+type provenance struct {
+	op   string // "gap", "flatten", "linear", "conv1x1", "relu"
+	in   *graph.Node
+	path string
+}
+
+// NewBuilder starts a network's graph on g. Package models calls it; a Network's Build
+// function receives the result.
+func NewBuilder(g *graph.Graph, cfg Config) *Builder {
+	r := Backprop
+	_ = g
+	return &Builder{cfg: cfg, fw: &Forward{taps: map[string]*graph.Node{}, rule: &r}, prov: map[*graph.Node]provenance{}}
+}
+
+// Forward is what was built: the taps, the output (once Finish is called) and the rules.
+func (b *Builder) Forward() *Forward { return b.fw }
+
+// Finish records the network's input and output.
+func (b *Builder) Finish(input, output *graph.Node) *Forward {
+	b.fw.Input, b.fw.Output = input, output
+	return b.fw
+}
+
+// Training reports whether the graph is a training step (batch statistics, dropout).
+func (b *Builder) Training() bool { return b.cfg.Training }
+
+// Tap records x as the output of the module at path and returns x. Blocks call it for their
+// own outputs; call it for outputs composed of several blocks ("layer4", a residual block).
+func (b *Builder) Tap(path string, x *graph.Node) *graph.Node {
+	if path == "" {
+		return x
+	}
+	if _, dup := b.fw.taps[path]; !dup {
+		b.fw.order = append(b.fw.order, path)
+	}
+	b.fw.taps[path] = x
+	return x
+}
+
+func (b *Builder) param(key string, shape []int, l Layout, init Init, fanIn int, trainable bool) *graph.Node {
+	if b.cfg.Param == nil {
+		panic(fmt.Sprintf("parameter %q used by a network built without parameters", key))
+	}
+	return b.cfg.Param(ParamSpec{Key: key, Shape: shape, Layout: l, Init: init, FanIn: fanIn, Trainable: trainable})
+}
+
+// Path joins module path parts with dots, skipping empty ones: Path("layer1", 0, "conv1") is
+// "layer1.0.conv1".
+func Path(parts ...any) string {
+	s := make([]string, 0, len(parts))
+	for _, p := range parts {
+		if str := fmt.Sprint(p); str != "" {
+			s = append(s, str)
+		}
+	}
+	return strings.Join(s, ".")
+}
+
+// ReLU is max(x, 0). Explanations choose how it passes gradients backwards (Rule).
+func (b *Builder) ReLU(path string, x *graph.Node) *graph.Node { return b.Tap(path, b.relu(x, 0)) }
+
+// ReLU6 is min(max(x, 0), 6) (MobileNet). The rules apply to it as to ReLU.
+func (b *Builder) ReLU6(path string, x *graph.Node) *graph.Node { return b.Tap(path, b.relu(x, 6)) }
+
+// relu applies ReLU (upper == 0) or ReLU6 (upper == 6).
+//
+// Its gradient is set by the Forward's current Rule. The output is built as
+// StopGradient(act(x)) + (xi - StopGradient(x)), where xi is x behind an identity with a custom
+// gradient: the forward value is exactly act(x), and the whole backward pass of the activation
+// is the rule (the deconvnet rule must pass gradients where x < 0, which the gradient of Max
+// would block). The Backprop rule is PyTorch's gradient, 0 at the kinks.
+func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
+	g := x.Graph()
+	var y *graph.Node
+	if upper > 0 {
+		y = graph.Min(graph.Max(x, graph.ScalarZero(g, x.DType())), graph.Scalar(g, x.DType(), upper))
+	} else {
+		y = graph.Max(x, graph.ScalarZero(g, x.DType()))
+	}
+	if b.cfg.Plain {
+		return y
+	}
+	rule := b.fw.rule
+	xi := graph.IdentityWithCustomGradient(x, func(x, v *graph.Node) *graph.Node {
+		zero := graph.ZerosLike(v)
+		var pass *graph.Node
+		switch *rule {
+		case Deconvnet:
+			pass = graph.GreaterThan(v, zero)
+		case Guided:
+			pass = graph.LogicalAnd(inside(x, upper), graph.GreaterThan(v, zero))
+		default:
+			pass = inside(x, upper)
+		}
+		return graph.Where(pass, v, zero)
+	})
+	out := graph.Add(graph.StopGradient(y), graph.Sub(xi, graph.StopGradient(x)))
+	b.prov[out] = provenance{op: "relu", in: x}
+	return out
+}
+
+// inside is 0 < x (< upper when upper > 0): where ReLU or ReLU6 passes gradients.
+func inside(x *graph.Node, upper float64) *graph.Node {
+	m := graph.GreaterThan(x, graph.ZerosLike(x))
+	if upper > 0 {
+		m = graph.LogicalAnd(m, graph.LessThan(x, graph.Scalar(x.Graph(), x.DType(), upper)))
+	}
+	return m
+}
+
+// Linear is PyTorch's Linear: weight [out, in], bias [out], on x [batch, in].
+func (b *Builder) Linear(path string, x *graph.Node, out int) *graph.Node {
+	if x.Rank() != 2 {
+		panic(fmt.Sprintf("Linear %s: input must be [batch, features], got %s (use Flatten or GlobalAvgPool first)", path, x.Shape()))
+	}
+	in := x.Shape().Dimensions[1]
+	w := b.param(path+".weight", []int{out, in}, AsIs, InitFanIn, in, true)
+	bias := b.param(path+".bias", []int{out}, AsIs, InitFanIn, in, true)
+	y := graph.Add(graph.Einsum("bi,oi->bo", x, w), graph.ExpandLeftToRank(bias, 2))
+	b.prov[y] = provenance{op: "linear", in: x, path: path}
+	return b.Tap(path, y)
+}
+
+// BatchNorm is PyTorch's BatchNorm1d/2d (eps 1e-5, momentum 0.1) over the channels (the last
+// axis inside the graph). In inference it is a per-channel scale and shift from the running
+// statistics; in training it normalizes by the batch's statistics (biased variance) and moves
+// the running ones towards them (unbiased variance), as PyTorch does.
+func (b *Builder) BatchNorm(path string, x *graph.Node) *graph.Node {
+	rank := x.Rank()
+	c := x.Shape().Dimensions[rank-1]
+	w := b.param(path+".weight", []int{c}, AsIs, InitOnes, 0, true)
+	bias := b.param(path+".bias", []int{c}, AsIs, InitZeros, 0, true)
+	mean := b.param(path+".running_mean", []int{c}, AsIs, InitZeros, 0, false)
+	variance := b.param(path+".running_var", []int{c}, AsIs, InitOnes, 0, false)
+	const eps, momentum = 1e-5, 0.1
+	if b.cfg.Training {
+		axes := make([]int, rank-1)
+		n := 1
+		for i := range axes {
+			axes[i] = i
+			n *= x.Shape().Dimensions[i]
+		}
+		bm := graph.ReduceMean(x, axes...)
+		centered := graph.Sub(x, graph.ExpandLeftToRank(bm, rank))
+		bv := graph.ReduceMean(graph.Square(centered), axes...)
+		if b.cfg.Update != nil {
+			unbiased := bv
+			if n > 1 {
+				unbiased = graph.MulScalar(bv, float64(n)/float64(n-1))
+			}
+			b.cfg.Update(path+".running_mean", graph.Add(graph.MulScalar(graph.StopGradient(mean), 1-momentum), graph.MulScalar(graph.StopGradient(bm), momentum)))
+			b.cfg.Update(path+".running_var", graph.Add(graph.MulScalar(graph.StopGradient(variance), 1-momentum), graph.MulScalar(graph.StopGradient(unbiased), momentum)))
+		}
+		scale := graph.Mul(w, graph.Rsqrt(graph.AddScalar(bv, eps)))
+		return b.Tap(path, graph.Add(graph.Mul(centered, graph.ExpandLeftToRank(scale, rank)), graph.ExpandLeftToRank(bias, rank)))
+	}
+	scale := graph.Mul(w, graph.Rsqrt(graph.AddScalar(variance, eps)))
+	shift := graph.Sub(bias, graph.Mul(mean, scale))
+	return b.Tap(path, graph.Add(graph.Mul(x, graph.ExpandLeftToRank(scale, rank)), graph.ExpandLeftToRank(shift, rank)))
+}
+
+// Dropout zeroes each element with probability p and scales the rest by 1/(1-p) in training;
+// in inference it is the identity (the same node, recorded under path too).
+func (b *Builder) Dropout(path string, x *graph.Node, p float64) *graph.Node {
+	if !b.cfg.Training || p <= 0 {
+		return b.Tap(path, x)
+	}
+	if b.cfg.Context == nil {
+		panic("Dropout in training needs a context for its random numbers")
+	}
+	return b.Tap(path, layers.DropoutStatic(b.cfg.Context, x, p))
+}
+
+// Flatten is PyTorch's flatten(x, 1) of a channels-first tensor: [batch, C*H*W] in NCHW order,
+// so a Linear layer's weights line up with PyTorch's.
+func (b *Builder) Flatten(path string, x *graph.Node) *graph.Node {
+	in := x
+	x = ChannelsFirst(x)
+	y := graph.Reshape(x, x.Shape().Dimensions[0], -1)
+	if y != in {
+		b.prov[y] = provenance{op: "flatten", in: in}
+	}
+	return b.Tap(path, y)
+}
+
+// Concat concatenates activations along the channels (PyTorch's torch.cat(xs, 1)).
+func (b *Builder) Concat(path string, xs ...*graph.Node) *graph.Node {
+	return b.Tap(path, graph.Concatenate(xs, -1))
+}
+
+// Add is the element-wise sum of activations of one shape (a residual connection).
+func (b *Builder) Add(path string, xs ...*graph.Node) *graph.Node {
+	y := xs[0]
+	for _, x := range xs[1:] {
+		y = graph.Add(y, x)
+	}
+	return b.Tap(path, y)
+}
+
+// negInf pads max pooling windows: the lowest finite value, not -Inf, so that the gradient of
+// Max between two padded positions (which subtracts them) is 0, never NaN.
+const negInf = -math.MaxFloat32
+
+// cam finds CAM's head on a network's output: global average pooling of a recorded activation A
+// followed by one linear layer (optionally flattened), or a 1x1 convolution of A (optionally
+// followed by a ReLU) then global average pooling (SqueezeNet). It returns the head or the reason
+// there is none.
+func (b *Builder) cam(output *graph.Node) (*CAMHead, string) {
+	p, ok := b.prov[output]
+	names := func(a *graph.Node) []string {
+		var out []string
+		for _, n := range b.fw.order {
+			if b.fw.taps[n] == a {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	through := func(x *graph.Node, ops ...string) *graph.Node {
+		for {
+			q, ok := b.prov[x]
+			if !ok || !slices.Contains(ops, q.op) {
+				return x
+			}
+			x = q.in
+		}
+	}
+	if ok && p.op == "linear" {
+		pooled := through(p.in, "flatten")
+		q, ok := b.prov[pooled]
+		if !ok || q.op != "gap" {
+			return nil, fmt.Sprintf("its last linear layer %s does not read global average pooling (CAM needs "+
+				"conv features -> global average pooling -> one linear layer)", p.path)
+		}
+		aliases := names(q.in)
+		if len(aliases) == 0 {
+			return nil, "the activation before its global average pooling has no module path (record it with Tap)"
+		}
+		return &CAMHead{Layer: aliases[0], Aliases: aliases, Weight: p.path + ".weight", Bias: p.path + ".bias"}, ""
+	}
+	pooled := through(output, "flatten")
+	if q, ok := b.prov[pooled]; ok && q.op == "gap" {
+		maps := q.in
+		r, reluAfter := b.prov[maps]
+		if reluAfter && r.op == "relu" {
+			maps = r.in
+		}
+		reluAfter = reluAfter && r.op == "relu"
+		c, ok := b.prov[maps]
+		if ok && c.op == "conv1x1" {
+			aliases := names(c.in)
+			if len(aliases) == 0 {
+				return nil, "the activation before its 1x1 class convolution has no module path (record it with Tap)"
+			}
+			return &CAMHead{Layer: aliases[0], Aliases: aliases, Weight: c.path + ".weight",
+				Bias: c.path + ".bias", ReLUAfter: reluAfter}, ""
+		}
+		return nil, "its global average pooling is not preceded by a 1x1 convolution nor followed by one linear layer"
+	}
+	return nil, "it does not end in global average pooling followed by one linear layer (it has fully connected " +
+		"layers after its last convolution)"
+}

@@ -1,0 +1,180 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/pkg/core/graph"
+)
+
+// Pool configures max and average pooling with PyTorch's meaning: a zero Stride means Kernel.
+type Pool struct {
+	Kernel  int
+	Stride  int
+	Padding int
+	// Ceil is PyTorch's ceil_mode: a last, partial window is kept.
+	Ceil bool
+	// ExcludePad (average pooling) divides by the number of input elements in the window, not
+	// the window size: PyTorch's count_include_pad=False.
+	ExcludePad bool
+}
+
+// poolSize is the output length and the extra padding on the far side of a pooled axis.
+func (p Pool) size(in int) (out, extra int) {
+	span := in + 2*p.Padding - p.Kernel
+	out = span/p.Stride + 1
+	if p.Ceil && span%p.Stride != 0 {
+		out++
+		// PyTorch: the last window must start inside the input or left padding.
+		if (out-1)*p.Stride >= in+p.Padding {
+			out--
+		}
+	}
+	extra = max(0, (out-1)*p.Stride+p.Kernel-(in+2*p.Padding))
+	return
+}
+
+func (p Pool) check(name string, x *graph.Node, rank int) Pool {
+	if x.Rank() != rank {
+		panic(fmt.Sprintf("%s: input of rank %d expected inside the graph, got %s", name, rank, x.Shape()))
+	}
+	if p.Stride == 0 {
+		p.Stride = p.Kernel
+	}
+	if p.Kernel < 1 || p.Stride < 1 || p.Padding < 0 || 2*p.Padding > p.Kernel {
+		panic(fmt.Sprintf("%s: kernel %d, stride %d, padding %d: PyTorch needs kernel >= 1, stride >= 1 and padding <= kernel/2",
+			name, p.Kernel, p.Stride, p.Padding))
+	}
+	return p
+}
+
+// checkWindow panics (caught at the API as an error) when a pooling window does not fit.
+func checkWindow(path string, d []int, ho, wo int, ph, pw Pool) {
+	if ho < 1 || wo < 1 {
+		panic(fmt.Sprintf("pooling %s: an input of %dx%d is smaller than the %dx%d window: the input is too small for this network",
+			path, d[1], d[2], ph.Kernel, pw.Kernel))
+	}
+}
+
+// MaxPool2D is PyTorch's MaxPool2d on NHWC, as a running Max over the window's strided views
+// (gradient ties go to the first element of the window, as in PyTorch).
+func (b *Builder) MaxPool2D(path string, x *graph.Node, p Pool) *graph.Node {
+	p = p.check("MaxPool2D "+path, x, 4)
+	return b.Tap(path, maxPool(path, x, p, p))
+}
+
+// MaxPool1D is PyTorch's MaxPool1d on [B, L, C].
+func (b *Builder) MaxPool1D(path string, x *graph.Node, p Pool) *graph.Node {
+	p = p.check("MaxPool1D "+path, x, 3)
+	d := x.Shape().Dimensions
+	y := maxPool(path, graph.Reshape(x, d[0], 1, d[1], d[2]), Pool{Kernel: 1, Stride: 1}, p)
+	yd := y.Shape().Dimensions
+	return b.Tap(path, graph.Reshape(y, yd[0], yd[2], yd[3]))
+}
+
+func maxPool(path string, x *graph.Node, ph, pw Pool) *graph.Node {
+	d := x.Shape().Dimensions
+	ho, eh := ph.size(d[1])
+	wo, ew := pw.size(d[2])
+	checkWindow(path, d, ho, wo, ph, pw)
+	xp := padHW(x, [2]int{ph.Padding, pw.Padding}, [2]int{ph.Padding + eh, pw.Padding + ew}, negInf)
+	var y *graph.Node
+	for _, v := range windows(xp, [2]int{ph.Kernel, pw.Kernel}, [2]int{ph.Stride, pw.Stride}, [2]int{1, 1}, [2]int{ho, wo}) {
+		if y == nil {
+			y = v
+		} else {
+			y = graph.Max(y, v)
+		}
+	}
+	return y
+}
+
+// AvgPool2D is PyTorch's AvgPool2d on NHWC.
+func (b *Builder) AvgPool2D(path string, x *graph.Node, p Pool) *graph.Node {
+	p = p.check("AvgPool2D "+path, x, 4)
+	d := x.Shape().Dimensions
+	ho, eh := p.size(d[1])
+	wo, ew := p.size(d[2])
+	checkWindow(path, d, ho, wo, p, p)
+	xp := padHW(x, [2]int{p.Padding, p.Padding}, [2]int{p.Padding + eh, p.Padding + ew}, 0)
+	var y *graph.Node
+	for _, v := range windows(xp, [2]int{p.Kernel, p.Kernel}, [2]int{p.Stride, p.Stride}, [2]int{1, 1}, [2]int{ho, wo}) {
+		if y == nil {
+			y = v
+		} else {
+			y = graph.Add(y, v)
+		}
+	}
+	// PyTorch's divisor: the window clipped to the padded input (count_include_pad) or to the
+	// input itself (ExcludePad).
+	div := make([]float32, ho*wo)
+	count := func(start, in int) int {
+		lo, hi := start-p.Padding, min(start-p.Padding+p.Kernel, in+p.Padding)
+		if p.ExcludePad {
+			lo, hi = max(lo, 0), min(hi, in)
+		}
+		return hi - lo
+	}
+	for i := range ho {
+		for j := range wo {
+			div[i*wo+j] = float32(count(i*p.Stride, d[1]) * count(j*p.Stride, d[2]))
+		}
+	}
+	divisor := graph.ConvertDType(graph.Const(x.Graph(), div), x.DType())
+	return b.Tap(path, graph.Div(y, graph.Reshape(divisor, 1, ho, wo, 1)))
+}
+
+// AdaptiveAvgPool2D is PyTorch's AdaptiveAvgPool2d((oh, ow)) on NHWC; the identity when the
+// input already has that size (VGG and AlexNet at 224x224). (1, 1) is global average pooling
+// keeping the spatial axes, as torchvision's ResNets do before flattening.
+func (b *Builder) AdaptiveAvgPool2D(path string, x *graph.Node, oh, ow int) *graph.Node {
+	if x.Rank() != 4 {
+		panic(fmt.Sprintf("AdaptiveAvgPool2D %s: input must be [B, H, W, C] inside the graph, got %s", path, x.Shape()))
+	}
+	d := x.Shape().Dimensions
+	if d[1] == oh && d[2] == ow {
+		return b.Tap(path, x)
+	}
+	if oh == 1 && ow == 1 {
+		y := graph.ReduceAndKeep(x, graph.ReduceMean, 1, 2)
+		b.prov[y] = provenance{op: "gap", in: x}
+		return b.Tap(path, y)
+	}
+	rows := make([]*graph.Node, oh)
+	for i := range oh {
+		h0, h1 := i*d[1]/oh, ((i+1)*d[1]+oh-1)/oh
+		cols := make([]*graph.Node, ow)
+		for j := range ow {
+			w0, w1 := j*d[2]/ow, ((j+1)*d[2]+ow-1)/ow
+			cols[j] = graph.ReduceAndKeep(graph.Slice(x, graph.AxisRange(), graph.AxisRange(h0, h1), graph.AxisRange(w0, w1)), graph.ReduceMean, 1, 2)
+		}
+		rows[i] = graph.Concatenate(cols, 2)
+	}
+	return b.Tap(path, graph.Concatenate(rows, 1))
+}
+
+// GlobalAvgPool averages every channel over its spatial positions (an image's H and W, a
+// sequence's L): [B, C]. Followed by one Linear layer it makes a network CAM applies to.
+func (b *Builder) GlobalAvgPool(path string, x *graph.Node) *graph.Node {
+	if x.Rank() < 3 {
+		panic(fmt.Sprintf("GlobalAvgPool %s: input must have spatial axes, got %s", path, x.Shape()))
+	}
+	axes := make([]int, x.Rank()-2)
+	for i := range axes {
+		axes[i] = i + 1
+	}
+	y := graph.ReduceMean(x, axes...)
+	b.prov[y] = provenance{op: "gap", in: x}
+	return b.Tap(path, y)
+}
+
+// MaxOverTime is the maximum of every channel over a sequence's length (Kim's CNN for text,
+// PyTorch's F.max_pool1d(x, L).squeeze(2)): [B, L, C] -> [B, C]. Gradient ties go to the first
+// position, as in PyTorch.
+func (b *Builder) MaxOverTime(path string, x *graph.Node) *graph.Node {
+	if x.Rank() != 3 {
+		panic(fmt.Sprintf("MaxOverTime %s: input must be a sequence batch [B, L, C] inside the graph, got %s", path, x.Shape()))
+	}
+	d := x.Shape().Dimensions
+	y := maxPool(path, graph.Reshape(x, d[0], 1, d[1], d[2]), Pool{Kernel: 1, Stride: 1}, Pool{Kernel: d[1], Stride: d[1]})
+	return b.Tap(path, graph.Reshape(y, d[0], d[2]))
+}
