@@ -11,7 +11,7 @@ package nn
 
 import (
 	"fmt"
-		"slices"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -128,4 +128,3 @@ func (f *Forward) Gradient(y *graph.Node, rule Rule, wrt ...*graph.Node) []*grap
 	defer func() { *f.rule = saved }()
 	return graph.Gradient(y, wrt...)
 }
-
