@@ -18,6 +18,8 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/gradcam-go/gradcam/nn"
 )
 
 // LoadFile builds the named architecture with the weights in a checkpoint file (.pth or
@@ -54,6 +56,16 @@ func LoadFile(name, weightsPath string, b backends.Backend) (*Model, error) {
 		}
 	}
 	return NewModel(net, w, weightsPath, b)
+}
+
+// LoadNetwork binds a network defined with package nn to the weights of a checkpoint file
+// (.safetensors as Model.Save writes it, or a PyTorch .pth of the same network).
+func LoadNetwork(net *nn.Network, path string, b backends.Backend) (*Model, error) {
+	w, err := ReadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	return NewModel(net, w, path, b)
 }
 
 func fileExists(p string) bool {

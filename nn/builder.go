@@ -238,7 +238,7 @@ func (b *Builder) BatchNorm(path string, x *graph.Node) *graph.Node {
 			b.cfg.Update(path+".running_mean", graph.Add(graph.MulScalar(graph.StopGradient(mean), 1-momentum), graph.MulScalar(graph.StopGradient(bm), momentum)))
 			b.cfg.Update(path+".running_var", graph.Add(graph.MulScalar(graph.StopGradient(variance), 1-momentum), graph.MulScalar(graph.StopGradient(unbiased), momentum)))
 		}
-		scale := graph.Mul(w, graph.Rsqrt(graph.AddScalar(bv, eps)))
+		scale := graph.Div(w, graph.Sqrt(graph.AddScalar(bv, eps))) // Rsqrt has no gradient in GoMLX v0.26
 		return b.Tap(path, graph.Add(graph.Mul(centered, graph.ExpandLeftToRank(scale, rank)), graph.ExpandLeftToRank(bias, rank)))
 	}
 	scale := graph.Mul(w, graph.Rsqrt(graph.AddScalar(variance, eps)))

@@ -23,6 +23,7 @@ var minFigures = map[string]int{
 	"02_cam_vs_gradcam.ipynb":             3,
 	"03_gradcam_layers_and_classes.ipynb": 2,
 	"04_cnn_visualization_lab.ipynb":      4,
+	"05_your_own_network.ipynb":           15,
 }
 
 // failure marks what GoNB prints when a cell panics or exits non-zero (nbconvert itself does not

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -17,6 +18,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train/losses"
 	"github.com/gomlx/gomlx/pkg/ml/train/metrics"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers/cosineschedule"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/gradcam-go/gradcam/data"
@@ -38,6 +40,10 @@ type Options struct {
 	// Trainable says which parameters (by PyTorch key) training changes; nil: all of them.
 	// Only(prefixes...) freezes everything else (a fine-tuned head on a frozen backbone).
 	Trainable func(key string) bool
+	// Cosine anneals the learning rate from LearningRate to 0 along a half cosine over the run
+	// (PyTorch's CosineAnnealingLR with T_max = the number of steps); the default keeps it
+	// constant.
+	Cosine bool
 	// Progress receives a progress bar with the moving loss and accuracy; nil: none.
 	Progress io.Writer
 }
@@ -80,15 +86,14 @@ func Fit(m *models.Model, set *data.Set, opts Options) (*Result, error) {
 			opts.Epochs, opts.BatchSize, opts.LearningRate)
 	}
 	var opt optimizers.Interface
+	lr := opts.LearningRate
 	switch strings.ToLower(opts.Optimizer) {
 	case "", "adam":
-		lr := opts.LearningRate
 		if lr == 0 {
 			lr = 1e-3
 		}
 		opt = optimizers.Adam().LearningRate(lr).Epsilon(1e-8).Done()
 	case "sgd":
-		lr := opts.LearningRate
 		if lr == 0 {
 			lr = 0.01
 		}
@@ -116,8 +121,16 @@ func Fit(m *models.Model, set *data.Set, opts Options) (*Result, error) {
 		loss = losses.SparseCategoricalCrossEntropyLogits
 		trainMetrics = append(trainMetrics, metrics.NewMovingAverageSparseCategoricalAccuracy("Moving Average Accuracy", "~acc", 0.01))
 	}
+	ds := &batches{set: set, size: opts.BatchSize, seed: opts.Seed}
+	steps := opts.Epochs * ds.perEpoch()
+	// A new run restarts the schedule's own step counter.
+	_ = ctx.DeleteVariable(context.ScopeSeparator+optimizers.Scope+context.ScopeSeparator+cosineschedule.Scope,
+		optimizers.GlobalStepVariableName)
 	modelFn := func(ctx *context.Context, _ any, inputs []*graph.Node) []*graph.Node {
-		if ctx.IsTraining(inputs[0].Graph()) {
+		if g := inputs[0].Graph(); ctx.IsTraining(g) {
+			if opts.Cosine {
+				cosineschedule.New(ctx, g, dtypes.Float32).LearningRate(lr).PeriodSteps(steps).Done()
+			}
 			return []*graph.Node{m.ForwardTraining(ctx, inputs[0]).Output}
 		}
 		return []*graph.Node{m.ForwardInference(ctx, inputs[0]).Output}
@@ -126,8 +139,6 @@ func Fit(m *models.Model, set *data.Set, opts Options) (*Result, error) {
 	err := catch.Panic(func() error {
 		trainer := gomlxtrain.NewTrainer(m.Backend(), ctx, modelFn, loss, opt, trainMetrics, nil)
 		loop := gomlxtrain.NewLoop(trainer)
-		ds := &batches{set: set, size: opts.BatchSize, seed: opts.Seed}
-		steps := opts.Epochs * ds.perEpoch()
 		var bar *progressbar.ProgressBar
 		if opts.Progress != nil {
 			bar = progressbar.NewOptions(steps, progressbar.OptionSetWriter(opts.Progress),

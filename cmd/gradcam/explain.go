@@ -77,7 +77,7 @@ func explain(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
-		pic, err := mp.Picture(in.images[0], cm)
+		pic, err := render.Picture(mp.Values, mp.Shape, in.images[0], cm, 0.5)
 		if err != nil {
 			return err
 		}

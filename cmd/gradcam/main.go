@@ -1,9 +1,12 @@
-// Command gradcam classifies images with pretrained torchvision CNNs and explains the answers.
+// Command gradcam classifies images with torchvision CNNs, explains the answers, and
+// fine-tunes the CNNs to new classes.
 //
 //	gradcam predict --model NAME [--weights FILE] --image FILE [--top K] [--crop]
 //	gradcam explain --model NAME [--weights FILE] --image FILE [--class N] [--layer NAME]
 //	        --method LIST --out DIR
+//	gradcam finetune --model NAME --data DIR --out FILE.safetensors [--epochs N] [--weights FILE]
 //
+// A fine-tuned checkpoint is used with --weights (its labels are read from beside it).
 // Weights are found in $GRADCAM_WEIGHTS, then the cache ($GRADCAM_CACHE), else downloaded from
 // torchvision's official address. Errors go to stderr with exit status 1 (2 for usage errors).
 package main
@@ -40,6 +43,7 @@ const usage = `usage: gradcam COMMAND [flags]
 commands:
   predict   print the top classes of an image: INDEX<TAB>LABEL<TAB>PROBABILITY
   explain   write explanation maps (METHOD.npy, METHOD.png) for a class of an image
+  finetune  train a new head (one output per class folder) on a model, save .safetensors
   models    list the supported models and their default layers
 
 run "gradcam COMMAND -h" for the flags of a command.`
@@ -53,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return predict(args[1:], stdout, stderr)
 	case "explain":
 		return explain(args[1:], stdout, stderr)
+	case "finetune":
+		return finetune(args[1:], stdout, stderr)
 	case "models":
 		for _, n := range models.Names() {
 			a, _ := models.LookupArch(n)

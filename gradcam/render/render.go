@@ -253,3 +253,19 @@ func Normalize(m []float32) []float32 {
 	}
 	return out
 }
+
+// Picture draws an explanation map for people: a [3, H, W] gradient image as pytorch-grad-cam's
+// deprocess_image; an [H, W] heatmap normalized and blended over img (H x W) with the colormap,
+// img weighing imageWeight (pytorch-grad-cam's show_cam_on_image; 0 means its default, 0.5).
+func Picture(values []float32, shape []int, img image.Image, cm Colormap, imageWeight float64) (*image.RGBA, error) {
+	switch {
+	case len(shape) == 3 && shape[0] == 3:
+		return GradientImage(values, shape[2], shape[1])
+	case len(shape) == 2:
+		if imageWeight == 0 {
+			imageWeight = 0.5
+		}
+		return Overlay(img, Normalize(values), cm, imageWeight)
+	}
+	return nil, fmt.Errorf("a map of shape %v is neither an [H, W] heatmap nor a [3, H, W] gradient image", shape)
+}

@@ -7,6 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"math"
 	"os"
 	"os/exec"
@@ -173,4 +176,43 @@ func NoPanic[T any](t testing.TB, fn func() T) T {
 		}
 	}()
 	return fn()
+}
+
+// ImageFolder writes a generated image dataset in torchvision's ImageFolder layout under dir:
+// classes subfolders ("class0".."classN-1") of perClass size x size PNGs. Each class has its own
+// colour and stripe orientation with seeded noise, so a classifier can learn them quickly. It
+// returns the class names.
+func ImageFolder(t testing.TB, dir string, classes, perClass, size int) []string {
+	t.Helper()
+	names := make([]string, classes)
+	for c := range classes {
+		names[c] = fmt.Sprintf("class%d", c)
+		if err := os.MkdirAll(filepath.Join(dir, names[c]), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range perClass {
+			img := image.NewRGBA(image.Rect(0, 0, size, size))
+			seed := uint32(c*1000 + i + 1)
+			for y := range size {
+				for x := range size {
+					seed = seed*1664525 + 1013904223
+					noise := int(seed>>24) / 8
+					stripe := ((x*(c%3) + y*(c/3+1)) / 6) % 2
+					r := (c*70 + noise + stripe*60) % 256
+					g := (c*130 + noise) % 256
+					b := (255 - c*25 + noise + stripe*40) % 256
+					img.Set(x, y, color.RGBA{uint8(r), uint8(g), uint8(b), 255})
+				}
+			}
+			f, err := os.Create(filepath.Join(dir, names[c], fmt.Sprintf("img%d.png", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := png.Encode(f, img); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+	}
+	return names
 }

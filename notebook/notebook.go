@@ -84,14 +84,26 @@ func Grid(g *render.Grid) error {
 
 // Caption is the usual caption of a map: method, class label and probability.
 func Caption(ex *gradcam.Explanation, m gradcam.Method) string {
+	if ex.Label == "" {
+		return fmt.Sprintf("%s: output %d = %.3f", gradcam.MethodTitles[m], ex.Class, ex.Logit)
+	}
 	return fmt.Sprintf("%s: %s (%d) p=%.3f", gradcam.MethodTitles[m], ex.Label, ex.Class, ex.Probability)
 }
 
-// ExplanationFigures renders an explanation's maps, in the order given, after the original image.
-func ExplanationFigures(img *image.RGBA, ex *gradcam.Explanation, cm render.Colormap, methods ...gradcam.Method) ([]Figure, error) {
+// ExplanationFigures renders an explanation's maps, in the order given, after the original image
+// (occlusion and the other methods of the request that the explanation holds).
+func ExplanationFigures(img *image.RGBA, ex *gradcam.Explanation, s Style, methods ...gradcam.Method) ([]Figure, error) {
 	figs := []Figure{{Image: img, Caption: "input"}}
+	cm := s.Colormap
+	if cm.Name == "" {
+		cm = render.Jet
+	}
 	for _, m := range methods {
-		pic, err := ex.Maps[m].Picture(img, cm)
+		mp := ex.Maps[m]
+		if mp == nil {
+			return nil, fmt.Errorf("the explanation has no %s map", m)
+		}
+		pic, err := render.Picture(mp.Values, mp.Shape, img, cm, s.ImageWeight)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m, err)
 		}
@@ -101,12 +113,29 @@ func ExplanationFigures(img *image.RGBA, ex *gradcam.Explanation, cm render.Colo
 		}
 		figs = append(figs, Figure{Image: pic, Caption: caption})
 	}
+	if s.Zoom > 1 {
+		for i := range figs {
+			figs[i].Image = zoom(figs[i].Image, s.Zoom)
+		}
+	}
 	return figs, nil
+}
+
+// zoom enlarges an image k times, each pixel a k x k block.
+func zoom(img image.Image, k int) *image.RGBA {
+	b := img.Bounds()
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx()*k, b.Dy()*k))
+	for y := range b.Dy() * k {
+		for x := range b.Dx() * k {
+			out.Set(x, y, img.At(b.Min.X+x/k, b.Min.Y+y/k))
+		}
+	}
+	return out
 }
 
 // Explanation displays the image and an explanation's maps side by side, with captions.
 func Explanation(img *image.RGBA, ex *gradcam.Explanation, methods ...gradcam.Method) error {
-	figs, err := ExplanationFigures(img, ex, render.Jet, methods...)
+	figs, err := ExplanationFigures(img, ex, Style{}, methods...)
 	if err != nil {
 		return err
 	}

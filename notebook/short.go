@@ -1,0 +1,180 @@
+package notebook
+
+import (
+	"cmp"
+	"fmt"
+	"html"
+	"image"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/janpfeifer/gonb/gonbui"
+
+	"github.com/gradcam-go/gradcam/backend"
+	"github.com/gradcam-go/gradcam/data"
+	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/models"
+)
+
+// The backend announcement goes to stderr, which a notebook shows as a warning; Load reports
+// the backend in its one line instead.
+func init() { backend.Announce = io.Discard }
+
+// Error shows err in the cell as one red line and reports whether there was one. The helpers
+// below call it, so a cell keeps going without a must helper: a failed step returns nil, and
+// the helpers given nil do nothing (the first error is the one shown).
+func Error(err error) bool {
+	if err == nil {
+		return false
+	}
+	gonbui.DisplayHTML(`<pre style="color:#b00;white-space:pre-wrap">` + html.EscapeString(err.Error()) + `</pre>`)
+	if !gonbui.IsNotebook {
+		fmt.Fprintln(os.Stderr, "error:", err)
+	}
+	return true
+}
+
+// Load returns a model: a torchvision architecture by name with its ImageNet weights
+// ("" is $GRADCAM_MODEL, else vgg16), or with a checkpoint file if one is given (a
+// fine-tuned one included). It prints one line saying what was loaded; on failure it shows the
+// error and returns nil.
+func Load(name string, checkpoint ...string) *models.Model {
+	name = cmp.Or(name, os.Getenv("GRADCAM_MODEL"), "vgg16")
+	var m *models.Model
+	var err error
+	if len(checkpoint) > 0 {
+		m, err = models.LoadFile(name, checkpoint[0], nil)
+	} else {
+		m, err = models.Load(name)
+	}
+	if Error(err) {
+		return nil
+	}
+	fmt.Printf("%s (%d outputs) from %s, on %s\n", m.Name, m.Outputs, m.Source, m.Backend().Name())
+	return m
+}
+
+// Batch is a batch of images ready for a model: the input tensor and the pictures it was made
+// of (at the model's input size), for overlays.
+type Batch struct {
+	Input    *tensors.Tensor
+	Pictures []*image.RGBA
+	Names    []string
+}
+
+// ImagesDir is where Images looks for files given without a folder: $GRADCAM_IMAGES, else
+// ../shared/images beside the repository.
+func ImagesDir() string {
+	if d := os.Getenv("GRADCAM_IMAGES"); d != "" {
+		return d
+	}
+	return filepath.Join(os.Getenv("GONB_DIR"), "..", "..", "shared", "images")
+}
+
+// Images loads image files for the model with its preprocessing (models.Model.Transform,
+// stretched to its input size). Names without a folder are looked up in ImagesDir. On failure
+// it shows the error and returns nil; given a nil model it does nothing.
+func Images(m *models.Model, files ...string) *Batch {
+	if m == nil {
+		return nil
+	}
+	t, err := m.Transform(models.Stretch)
+	if Error(err) {
+		return nil
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f
+		if filepath.Base(f) == f {
+			paths[i] = filepath.Join(ImagesDir(), f)
+		}
+	}
+	x, pics, err := t.Preprocess(paths...)
+	if Error(err) {
+		return nil
+	}
+	return &Batch{Input: x, Pictures: pics, Names: files}
+}
+
+// Style says how maps are drawn.
+type Style struct {
+	Colormap render.Colormap // default render.Jet
+	// ImageWeight is the image's share in heatmap overlays (pytorch-grad-cam's image_weight),
+	// in (0, 1]; 0 means 0.5.
+	ImageWeight float64
+	// Zoom enlarges the figures by a whole factor (nearest neighbour), for small inputs such
+	// as Fashion-MNIST's 28x28; 0 means 1.
+	Zoom int
+}
+
+// Explain explains the batch with the request, shows one row per image and class (the image,
+// then each method's picture, captioned with the class and its probability), and returns the
+// results (results.At(image, k)). On failure it shows the error and returns nil.
+func Explain(m *models.Model, b *Batch, req gradcam.Request, style ...Style) gradcam.Results {
+	if m == nil || b == nil {
+		return nil
+	}
+	res, err := gradcam.New(m).Explain(b.Input, req)
+	if Error(err) {
+		return nil
+	}
+	s := Style{}
+	if len(style) > 0 {
+		s = style[0]
+	}
+	for _, ex := range res {
+		figs, err := ExplanationFigures(b.Pictures[ex.Image], ex, s, req.Methods...)
+		if Error(err) {
+			return nil
+		}
+		figs[0].Caption = b.Names[ex.Image]
+		if Error(Figures(figs...)) {
+			return nil
+		}
+	}
+	return res
+}
+
+// FromSet takes examples of a dataset (data.Set, e.g. Fashion-MNIST) as a batch; their
+// pictures are drawn from the values, which must be pixels in [0, 1] (1 or 3 channels).
+func FromSet(set *data.Set, idx ...int) *Batch {
+	if set == nil {
+		return nil
+	}
+	if len(set.Shape) != 3 || (set.Shape[0] != 1 && set.Shape[0] != 3) {
+		Error(fmt.Errorf("dataset %q holds %v examples, not 1- or 3-channel images", set.Name, set.Shape))
+		return nil
+	}
+	for _, i := range idx {
+		if i < 0 || i >= set.Len() {
+			Error(fmt.Errorf("dataset %q has examples 0..%d, not %d", set.Name, set.Len()-1, i))
+			return nil
+		}
+	}
+	x, _ := set.Batch(idx)
+	c, h, w := set.Shape[0], set.Shape[1], set.Shape[2]
+	b := &Batch{Input: x}
+	size := c * h * w
+	for _, i := range idx {
+		v := set.Inputs[i*size : (i+1)*size]
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		for y := range h {
+			for xx := range w {
+				for ch := range 3 {
+					img.Pix[img.PixOffset(xx, y)+ch] = uint8(255*min(max(v[(ch%c)*h*w+y*w+xx], 0), 1) + 0.5)
+				}
+				img.Pix[img.PixOffset(xx, y)+3] = 255
+			}
+		}
+		b.Pictures = append(b.Pictures, img)
+		name := fmt.Sprint(i)
+		if set.Labels != nil && int(set.Labels[i]) < len(set.Classes) {
+			name = fmt.Sprintf("%d: %s", i, set.Classes[set.Labels[i]])
+		}
+		b.Names = append(b.Names, name)
+	}
+	return b
+}
