@@ -3,6 +3,7 @@ package gradcam
 import (
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -181,5 +182,36 @@ func TestBadRequests(t *testing.T) {
 				t.Errorf("error %q is not %v", err, tc.is)
 			}
 		})
+	}
+}
+
+// TestImageClassesAndAt: one class per image (pytorch-grad-cam's targets list) gives each image
+// the map it gets when explained alone for its class, and Results.At indexes by image and class.
+func TestImageClassesAndAt(t *testing.T) {
+	m := loadTestModel(t, "squeezenet1_0")
+	e := New(m)
+	x, _, err := models.Preprocess(models.Stretch, testref.Image("cat_dog.png"), testref.Image("snake.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	per, err := e.Explain(x, Request{Methods: []Method{GradCAM}, ImageClasses: []int{282, 56}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := e.Explain(x, Request{Methods: []Method{GradCAM}, Classes: []int{282, 56}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(per) != 2 || per.At(0, 0).Class != 282 || per.At(1, 0).Class != 56 || per.At(1, 1) != nil || per.At(2, 0) != nil {
+		t.Fatalf("ImageClasses results: %d, classes %d and %d", len(per), per.At(0, 0).Class, per.At(1, 0).Class)
+	}
+	for i, k := range []int{0, 1} { // image i's class is Classes[k]
+		got, want := per.At(i, 0), both.At(i, k)
+		if got.Image != i || want.Class != got.Class || !slices.Equal(got.Maps[GradCAM].Values, want.Maps[GradCAM].Values) {
+			t.Errorf("image %d: per-image class %d differs from the same class asked of every image", i, got.Class)
+		}
+	}
+	if both.At(1, 1).Label != "king snake" || both.At(0, 0).Label != "tiger cat" {
+		t.Errorf("labels %q, %q", both.At(0, 0).Label, both.At(1, 1).Label)
 	}
 }

@@ -97,6 +97,17 @@ func vgg(cfg []int) func(b *nn.Builder, x *nn.Node, outputs int) *nn.Node {
 	return func(b *nn.Builder, x *nn.Node, outputs int) *nn.Node { return VGG(b, x, cfg, outputs) }
 }
 
+// VGGGAP is the CAM paper's VGG-GAP (Zhou et al. 2016, section 3): VGG's features up to the
+// last convolution's ReLU (the last max pool and the fully connected layers removed), a 3x3
+// convolution to 1024 channels with ReLU ("gap.conv", "gap.relu"), global average pooling and
+// one linear layer ("fc"). Its features keep VGG's parameter names, so models.Adapt takes them
+// from a VGG checkpoint and initializes the new head.
+func VGGGAP(b *nn.Builder, x *nn.Node, cfg []int, outputs int) *nn.Node {
+	x = VGGFeatures(b, x, cfg[:len(cfg)-1])
+	x = b.ReLU("gap.relu", b.Conv2D("gap.conv", x, nn.Conv{Out: 1024, Kernel: 3, Padding: 1}))
+	return b.Linear("fc", b.GlobalAvgPool("gap", x), outputs)
+}
+
 func resnet(bottleneck bool, blocks [4]int) func(b *nn.Builder, x *nn.Node, outputs int) *nn.Node {
 	return func(b *nn.Builder, x *nn.Node, outputs int) *nn.Node {
 		return ResNet(b, x, bottleneck, blocks, outputs)

@@ -348,10 +348,21 @@ func (m *Model) ExplainableLayers() []string { return m.Spec.ExplainableLayers()
 var ErrNoCAM = errors.New("CAM does not apply")
 
 // CheckCAM says whether CAM applies to the model: nil, or an ErrNoCAM error explaining why not.
-func (m *Model) CheckCAM() error {
-	if m.CAM == nil {
+func (m *Model) CheckCAM() error { return checkCAM(m.Name, m.Spec) }
+
+// CheckCAM says whether CAM applies to the architecture, as Model.CheckCAM.
+func (a *Arch) CheckCAM() error {
+	spec, err := a.Spec()
+	if err != nil {
+		return err
+	}
+	return checkCAM(a.Name, spec)
+}
+
+func checkCAM(name string, spec *nn.Spec) error {
+	if spec.CAM == nil {
 		return fmt.Errorf("%w to %s: %s; use gradcam, which generalizes CAM to any architecture (or give the network "+
-			"global average pooling + one linear layer and retrain it)", ErrNoCAM, m.Name, m.NoCAM)
+			"global average pooling + one linear layer and retrain it)", ErrNoCAM, name, spec.NoCAM)
 	}
 	return nil
 }

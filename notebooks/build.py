@@ -450,8 +450,10 @@ for _, head := range []string{"gap", "fc"} {
 	fmt.Printf("%s: test accuracy %.3f\\n", m.Name, acc)
 	must(0, m.Save(checkpoint(head)))
 }"""),
-    ("md", """Both heads classify about equally well: the head does not decide accuracy here. It decides
-which explanations apply.
+    ("md", """The fully connected head learns faster here: its 3,136 inputs keep where each feature is,
+which averaging throws away. The CAM paper reports the same trade-off (its GAP networks lose a
+little classification accuracy and gain localization). What the head decides for sure is which
+explanations apply.
 
 ## CAM and Grad-CAM on the GAP network
 

@@ -10,6 +10,7 @@ import (
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/nn"
 )
 
 // resnet18Weights is the random-weight torchvision ResNet-18 checkpoint of the models' reference
@@ -128,5 +129,54 @@ func TestImageFolderErrors(t *testing.T) {
 				t.Errorf("error %v, want one line mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestFinetuneVGGGAP is the CAM paper's recipe: VGG-16's features from a checkpoint under a new
+// conv + GAP + linear head (models.VGGGAP), trained with the features frozen. The head is new,
+// the features are VGG-16's, CAM applies, and the loss decreases. (64x64 images keep it fast:
+// the network takes any size.)
+func TestFinetuneVGGGAP(t *testing.T) {
+	ref := testref.Ensure(t, "models/testdata/reference.py", "models-ref", filepath.Join(testref.Shared(), "images"))
+	vgg, err := models.ReadCheckpoint(filepath.Join(ref, "vgg16.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	classes := testref.ImageFolder(t, dir, 4, 3, 64)
+	set, err := data.ImageFolder(dir, models.Transform{Height: 64, Width: 64, Channels: 3, Mean: models.Mean[:], Std: models.Std[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := &nn.Network{Name: "vgg16-gap", Input: []int{3, 224, 224}, Labels: classes, Mean: models.Mean[:], Std: models.Std[:],
+		Build: func(b *nn.Builder, x *nn.Node) *nn.Node { return models.VGGGAP(b, x, models.VGG16, len(classes)) }}
+	m, fresh, err := models.Adapt(net, vgg, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(fresh, []string{"gap.conv.weight", "gap.conv.bias", "fc.weight", "fc.bias"}) {
+		t.Errorf("initialized %v, want the new head only", fresh)
+	}
+	if m.CAM == nil || m.CAM.Layer != "gap.relu" || m.DefaultLayer() != "gap.relu" {
+		t.Errorf("CAM head %+v, default layer %s: want CAM at gap.relu", m.CAM, m.DefaultLayer())
+	}
+	before, _, err := Evaluate(m, set, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Fit(m, set, Options{Epochs: 4, BatchSize: 6, LearningRate: 1e-3, Seed: 1, Trainable: Only("gap", "fc")}); err != nil {
+		t.Fatal(err)
+	}
+	after, acc, err := Evaluate(m, set, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("loss %.3f -> %.3f, training accuracy %.2f", before, after, acc)
+	if !(after < before) {
+		t.Errorf("loss %.3f -> %.3f: training did not lower it", before, after)
+	}
+	w, _ := m.Param("features.28.weight")
+	if !slices.Equal(w.Data, vgg["features.28.weight"].Data) {
+		t.Error("VGG-16's frozen conv5_3 changed")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -255,12 +256,15 @@ func Normalize(m []float32) []float32 {
 }
 
 // Picture draws an explanation map for people: a [3, H, W] gradient image as pytorch-grad-cam's
-// deprocess_image; an [H, W] heatmap normalized and blended over img (H x W) with the colormap,
-// img weighing imageWeight (pytorch-grad-cam's show_cam_on_image; 0 means its default, 0.5).
+// deprocess_image ([1, H, W], of a gray input, in gray); an [H, W] heatmap normalized and
+// blended over img (H x W) with the colormap, img weighing imageWeight (pytorch-grad-cam's
+// show_cam_on_image; 0 means its default, 0.5).
 func Picture(values []float32, shape []int, img image.Image, cm Colormap, imageWeight float64) (*image.RGBA, error) {
 	switch {
 	case len(shape) == 3 && shape[0] == 3:
 		return GradientImage(values, shape[2], shape[1])
+	case len(shape) == 3 && shape[0] == 1:
+		return GradientImage(slices.Concat(values, values, values), shape[2], shape[1])
 	case len(shape) == 2:
 		if imageWeight == 0 {
 			imageWeight = 0.5

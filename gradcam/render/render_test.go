@@ -4,6 +4,7 @@ import (
 	"image"
 	"image/color"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/gradcam-go/gradcam/internal/testref"
@@ -125,5 +126,26 @@ func TestThresholdBox(t *testing.T) {
 	}
 	if _, err := ThresholdBox(m, 3, 3, 0.15); err == nil {
 		t.Error("no error for a map of the wrong size")
+	}
+}
+
+// TestPictureShapes: Picture draws [H, W] heatmaps over the image, [3, H, W] and (gray inputs)
+// [1, H, W] gradient images, and refuses other shapes.
+func TestPictureShapes(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 4, 2))
+	vals := []float32{0, 1, 2, 3, 4, 5, 6, 7}
+	for _, tc := range []struct {
+		shape []int
+		ok    bool
+	}{{[]int{2, 4}, true}, {[]int{1, 2, 4}, true}, {[]int{2, 1, 4}, false}, {[]int{8}, false}} {
+		pic, err := Picture(vals, tc.shape, img, Jet, 0)
+		if (err == nil) != tc.ok || (tc.ok && pic.Bounds() != img.Bounds()) {
+			t.Errorf("shape %v: %v, %v", tc.shape, pic, err)
+		}
+	}
+	gray, _ := Picture(vals, []int{1, 2, 4}, img, Jet, 0)
+	rgb, _ := GradientImage(append(append(append([]float32{}, vals...), vals...), vals...), 4, 2)
+	if !slices.Equal(gray.Pix, rgb.Pix) {
+		t.Error("a [1, H, W] gradient image is not drawn as its gray [3, H, W] copy")
 	}
 }
