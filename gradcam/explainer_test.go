@@ -215,3 +215,27 @@ func TestImageClassesAndAt(t *testing.T) {
 		t.Errorf("labels %q, %q", both.At(0, 0).Label, both.At(1, 1).Label)
 	}
 }
+
+// TestOcclusionStrideLongerThanPatch: pixels no patch covers get 0, not 0/0 = NaN (the CLI
+// reached it with --occlusion-patch 10 --occlusion-stride 30).
+func TestOcclusionStrideLongerThanPatch(t *testing.T) {
+	m := loadTestModel(t, "squeezenet1_0")
+	res, err := New(m).Explain(catDog(t), Request{Methods: []Method{Occlusion}, Classes: []int{243},
+		Occlusion: OcclusionOptions{Patch: 10, Stride: 30, BatchSize: 9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := res[0].Maps[Occlusion].Values
+	nonzero := 0
+	for _, x := range v {
+		if math.IsNaN(float64(x)) {
+			t.Fatal("NaN in the occlusion map")
+		}
+		if x != 0 {
+			nonzero++
+		}
+	}
+	if v[15*224+15] != 0 || nonzero == 0 {
+		t.Errorf("uncovered pixel (15, 15) = %g, %d covered pixels nonzero", v[15*224+15], nonzero)
+	}
+}

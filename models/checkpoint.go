@@ -36,11 +36,17 @@ func ReadCheckpoint(path string) (map[string]*Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading checkpoint: %w", err)
 	}
-	n, _ := io.ReadFull(f, head)
+	n, readErr := io.ReadFull(f, head)
 	info, statErr := f.Stat()
 	f.Close()
 	if statErr != nil {
 		return nil, fmt.Errorf("reading checkpoint %s: %w", path, statErr)
+	}
+	if info.IsDir() {
+		return nil, fmt.Errorf("checkpoint %s is a folder, not a file: give the checkpoint file inside it", path)
+	}
+	if readErr != nil && readErr != io.EOF && readErr != io.ErrUnexpectedEOF {
+		return nil, fmt.Errorf("reading checkpoint %s: %w", path, readErr)
 	}
 	head = head[:n]
 	var w map[string]*Tensor

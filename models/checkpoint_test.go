@@ -1,6 +1,7 @@
 package models
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"slices"
@@ -98,6 +99,37 @@ func TestBadInputErrors(t *testing.T) {
 			_, err := LoadFile("resnet18", notCheckpoint, nil)
 			return err
 		}, []string{"not a PyTorch checkpoint"}},
+		{"a folder", func() error {
+			_, err := LoadFile("resnet18", dir, nil)
+			return err
+		}, []string{"is a folder, not a file"}},
+		{"safetensors with a negative shape", func() error {
+			p := filepath.Join(dir, "neg.safetensors")
+			writeSafetensorsHeader(t, p, `{"w": {"dtype": "F32", "shape": [-4, 1], "data_offsets": [0, 16]}}`, 16)
+			_, err := ReadCheckpoint(p)
+			return err
+		}, []string{"tensor w has shape [-4 1]"}},
+		{"safetensors with a huge shape", func() error {
+			p := filepath.Join(dir, "huge.safetensors")
+			writeSafetensorsHeader(t, p, `{"w": {"dtype": "F32", "shape": [4611686018427387904, 4], "data_offsets": [0, 0]}}`, 16)
+			_, err := ReadCheckpoint(p)
+			return err
+		}, []string{"larger than the"}},
+		{"fine-tuned checkpoint with labels of another head", func() error {
+			p := filepath.Join(dir, "ft.safetensors")
+			m, err := New(archs["resnet18"].Network, 1, nil)
+			if err != nil {
+				return err
+			}
+			if err := m.Save(p); err != nil {
+				return err
+			}
+			if err := os.WriteFile(LabelsPath(p), []byte("a\nb\n"), 0o644); err != nil {
+				return err
+			}
+			_, err = LoadFile("resnet18", p, nil)
+			return err
+		}, []string{"has 1000 outputs but its labels", "name 2 classes"}},
 		{"missing weights file", func() error {
 			_, err := LoadFile("resnet18", filepath.Join(dir, "nope.pth"), nil)
 			return err
@@ -172,5 +204,16 @@ func TestParamAndActivations(t *testing.T) {
 	}
 	if _, err := m.Activations(x, "features.99"); err == nil || !strings.Contains(err.Error(), `unknown layer "features.99"`) {
 		t.Errorf("unknown layer: %v", err)
+	}
+}
+
+// writeSafetensorsHeader writes a .safetensors file with the given JSON header and n zero bytes
+// of data.
+func writeSafetensorsHeader(t *testing.T, path, header string, n int) {
+	t.Helper()
+	b := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
+	b = append(append(b, header...), make([]byte, n)...)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

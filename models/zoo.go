@@ -207,7 +207,8 @@ func findWeights(dir, name, official string) string {
 			continue
 		}
 		rest, ok := strings.CutPrefix(n, name)
-		if ok && (rest == ext || strings.HasPrefix(rest, "_") || strings.HasPrefix(rest, "-")) {
+		// "_bn" is torchvision's batch-norm variant of VGG, another architecture (vgg16_bn).
+		if ok && !strings.HasPrefix(rest, "_bn") && (rest == ext || strings.HasPrefix(rest, "_") || strings.HasPrefix(rest, "-")) {
 			found = append(found, filepath.Join(dir, n))
 		}
 	}

@@ -237,6 +237,8 @@ func TestFindWeights(t *testing.T) {
 		{[]string{"resnet18.safetensors"}, "resnet18", "resnet18.safetensors"},
 		{[]string{"resnet101.pth", "resnet18x.pth", "resnet18.txt"}, "resnet18", ""},
 		{[]string{"squeezenet1_0_deepcompression.pth"}, "squeezenet1_1", ""},
+		{[]string{"vgg16_bn-6c64b313.pth", "vgg16_finetuned.pth"}, "vgg16", "vgg16_finetuned.pth"},
+		{[]string{"vgg16_bn-6c64b313.pth"}, "vgg16", ""},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.files, ","), func(t *testing.T) {
