@@ -72,38 +72,33 @@ func (b *Builder) MaxPool1D(path string, x *graph.Node, p Pool) *graph.Node {
 }
 
 func maxPool(path string, x *graph.Node, ph, pw Pool) *graph.Node {
+	y, _, _ := reduceWindows(path, x, ph, pw, negInf, graph.Max)
+	return y
+}
+
+// reduceWindows combines the pooling windows of NHWC x (padded with fill) element-wise by
+// combine (graph.Max, graph.Add) and returns the result and its spatial size.
+func reduceWindows(path string, x *graph.Node, ph, pw Pool, fill float64, combine func(a, b *graph.Node) *graph.Node) (y *graph.Node, ho, wo int) {
 	d := x.Shape().Dimensions
 	ho, eh := ph.size(d[1])
 	wo, ew := pw.size(d[2])
 	checkWindow(path, d, ho, wo, ph, pw)
-	xp := padHW(x, [2]int{ph.Padding, pw.Padding}, [2]int{ph.Padding + eh, pw.Padding + ew}, negInf)
-	var y *graph.Node
+	xp := padHW(x, [2]int{ph.Padding, pw.Padding}, [2]int{ph.Padding + eh, pw.Padding + ew}, fill)
 	for _, v := range windows(xp, [2]int{ph.Kernel, pw.Kernel}, [2]int{ph.Stride, pw.Stride}, [2]int{1, 1}, [2]int{ho, wo}) {
 		if y == nil {
 			y = v
 		} else {
-			y = graph.Max(y, v)
+			y = combine(y, v)
 		}
 	}
-	return y
+	return y, ho, wo
 }
 
 // AvgPool2D is PyTorch's AvgPool2d on NHWC.
 func (b *Builder) AvgPool2D(path string, x *graph.Node, p Pool) *graph.Node {
 	p = p.check("AvgPool2D "+path, x, 4)
 	d := x.Shape().Dimensions
-	ho, eh := p.size(d[1])
-	wo, ew := p.size(d[2])
-	checkWindow(path, d, ho, wo, p, p)
-	xp := padHW(x, [2]int{p.Padding, p.Padding}, [2]int{p.Padding + eh, p.Padding + ew}, 0)
-	var y *graph.Node
-	for _, v := range windows(xp, [2]int{p.Kernel, p.Kernel}, [2]int{p.Stride, p.Stride}, [2]int{1, 1}, [2]int{ho, wo}) {
-		if y == nil {
-			y = v
-		} else {
-			y = graph.Add(y, v)
-		}
-	}
+	y, ho, wo := reduceWindows(path, x, p, p, 0, graph.Add)
 	// PyTorch's divisor: the window clipped to the padded input (count_include_pad) or to the
 	// input itself (ExcludePad).
 	div := make([]float32, ho*wo)

@@ -16,11 +16,15 @@ For each network NAME it writes under OUT/NAME/:
 and OUT/train/: one training step of cnn2d (BN in training mode) on a batch of 8 at 3x32x48:
   init.safetensors, x.npy, y.npy, sgd.safetensors (lr 0.1), adam.safetensors (lr 0.01, eps 1e-8)
 
+and OUT/pools/: max and average pooling (2-D, 1-D) of a fixed input under several paddings,
+ceil modes and count_include_pad settings: x.npy and <name>.npy.
+
 Usage: reference.py PATCH STRIDE OUT
 """
-import json
+# depends on: models/testdata/reference.py
+# depends on: gradcam/testdata/reference.py
+import importlib.util
 import os
-import struct
 import sys
 
 import numpy as np
@@ -88,61 +92,23 @@ NETS = {
 }
 
 
-class RuleReLU(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, rule):
-        ctx.save_for_backward(x)
-        ctx.rule = rule
-        return x.clamp(min=0)
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        if ctx.rule == "guided":
-            mask = (x > 0) & (g > 0)
-        elif ctx.rule == "deconvnet":
-            mask = g > 0
-        else:
-            mask = x > 0
-        return g * mask, None
+def load(path):
+    """Imports a reference script of the repository by path (they are all named reference.py)."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    spec = importlib.util.spec_from_file_location(path.replace("/", "_")[:-3], os.path.join(root, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-class RuleModule(tnn.Module):
-    def __init__(self, state):
-        super().__init__()
-        self.state = state
-
-    def forward(self, x):
-        return RuleReLU.apply(x, self.state["rule"])
+models_ref = load("models/testdata/reference.py")
+gradcam_ref = load("gradcam/testdata/reference.py")
+save_safetensors = models_ref.save_safetensors
+RuleModule = gradcam_ref.RuleModule
 
 
 def randomize(model, seed):
-    gen = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, tnn.BatchNorm2d):
-            c = m.num_features
-            m.running_mean.copy_(torch.randn(c, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(c, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.randn(c, generator=gen) * 0.1)
-
-
-def save_safetensors(state, path):
-    header, blobs, offset = {}, [], 0
-    for k, v in state.items():
-        if v.dtype != torch.float32:
-            continue
-        b = v.detach().contiguous().numpy().tobytes()
-        header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    models_ref.randomize_batchnorm(model, torch.Generator().manual_seed(seed))
 
 
 def normalize_upsample(low, size):
@@ -176,7 +142,7 @@ def explain(name, model, x0, layer, classes, cam_key, patch, stride, out):
     ruled.eval()
     for n, child in list(ruled.named_children()):
         if isinstance(child, tnn.ReLU):
-            setattr(ruled, n, RuleModule(state))
+            setattr(ruled, n, RuleModule(None, state))
     modules = dict(model.named_modules())
     store = {}
 
@@ -276,6 +242,29 @@ def main():
         explain(name, model, x, layer, classes, cam_key, patch, stride, d)
         print(name, "done", flush=True)
     train_step(os.path.join(out, "train"))
+    pools(os.path.join(out, "pools"))
+
+
+# name -> function of x [2, 3, 9, 11]; the Go test builds the same with nn.Pool.
+POOLS = {
+    "max_k3s2p1": lambda x: F.max_pool2d(x, 3, 2, 1),
+    "max_k3s2_ceil": lambda x: F.max_pool2d(x, 3, 2, 0, ceil_mode=True),
+    "avg_k2": lambda x: F.avg_pool2d(x, 2),
+    "avg_k3s2p1": lambda x: F.avg_pool2d(x, 3, 2, 1),
+    "avg_k3s2p1_ceil": lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
+    "avg_k3s2p1_ceil_exclude": lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+    "adaptive_4x5": lambda x: F.adaptive_avg_pool2d(x, (4, 5)),
+    "max1d_k3s2p1": lambda x: F.max_pool1d(x.flatten(2), 3, 2, 1),
+    "max_over_time": lambda x: F.max_pool1d(x.flatten(2), x.shape[2] * x.shape[3]).squeeze(2),
+}
+
+
+def pools(out):
+    os.makedirs(out, exist_ok=True)
+    x = torch.randn(2, 3, 9, 11, generator=torch.Generator().manual_seed(11))
+    np.save(os.path.join(out, "x.npy"), x.numpy())
+    for name, fn in POOLS.items():
+        np.save(os.path.join(out, name + ".npy"), fn(x).numpy())
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -58,7 +59,21 @@ func Ensure(t testing.TB, script, name string, args ...string) string {
 	if err != nil {
 		t.Fatalf("reference script: %v", err)
 	}
-	sum := sha256.Sum256(append(src, []byte(fmt.Sprint(args))...))
+	// The stamp covers the script, the scripts it names on "# depends on:" lines (repository
+	// paths it imports), and the arguments.
+	h := sha256.New()
+	h.Write(src)
+	for _, line := range strings.Split(string(src), "\n") {
+		if dep, ok := strings.CutPrefix(line, "# depends on: "); ok {
+			b, err := os.ReadFile(filepath.Join(root, strings.TrimSpace(dep)))
+			if err != nil {
+				t.Fatalf("reference script %s depends on %s: %v", script, dep, err)
+			}
+			h.Write(b)
+		}
+	}
+	h.Write([]byte(fmt.Sprint(args)))
+	sum := h.Sum(nil)
 	stamp := hex.EncodeToString(sum[:8])
 	out := filepath.Join(root, ".cache", name)
 	// Test binaries of several packages run at once and share references: lock across processes.
