@@ -34,10 +34,18 @@ const Go = "go"
 var (
 	mu     sync.Mutex
 	shared backends.Backend
-	// Announce is where New writes the one line saying which backend was chosen. Set it to
-	// io.Discard to silence it.
-	Announce io.Writer = os.Stderr
+	// Announce is where New writes the one line saying which backend was chosen: stderr, except
+	// in a GoNB notebook cell, where stderr shows as a warning box on every cell (notebook.Load
+	// says which backend instead). Set it to io.Discard to silence it.
+	Announce io.Writer = announceTo()
 )
+
+func announceTo() io.Writer {
+	if os.Getenv("GONB_DIR") != "" {
+		return io.Discard
+	}
+	return os.Stderr
+}
 
 // Config returns the backend configuration New will use: GOMLX_BACKEND if set, else "xla" when
 // a PJRT plugin is installed, else "go".

@@ -250,7 +250,7 @@ func (m *Model) forward(ctx *context.Context, inputs *Node, plain, training bool
 	if training {
 		cfg.Update = func(key string, value *Node) { variable(key).SetValueGraph(value) }
 	}
-	b := nn.NewBuilder(g, cfg)
+	b := nn.NewBuilder(cfg)
 	return b.Finish(inputs, m.Build(b, nn.ChannelsLast(inputs)))
 }
 

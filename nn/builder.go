@@ -91,11 +91,10 @@ type provenance struct {
 	path string
 }
 
-// NewBuilder starts a network's graph on g. Package models calls it; a Network's Build
-// function receives the result.
-func NewBuilder(g *graph.Graph, cfg Config) *Builder {
+// NewBuilder starts building a network. Package models calls it; a Network's Build function
+// receives the result.
+func NewBuilder(cfg Config) *Builder {
 	r := Backprop
-	_ = g
 	return &Builder{cfg: cfg, fw: &Forward{taps: map[string]*graph.Node{}, rule: &r}, prov: map[*graph.Node]provenance{}}
 }
 

@@ -75,8 +75,7 @@ func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, strid
 	depthwise := groups == in && groups == out && groups > 1
 	layout := ConvKernel
 	if depthwise {
-		layout = DepthwiseKernel
-		torch = slices.Clone(torch) // [C, 1, ...]
+		layout = DepthwiseKernel // PyTorch's [C, 1, kh, kw]
 	}
 	w := b.param(path+".weight", torch, layout, InitFanIn, fanIn, true)
 	var y *graph.Node
@@ -122,11 +121,10 @@ func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, strid
 	}
 	if !c.NoBias {
 		bias := b.param(path+".bias", []int{out}, AsIs, InitFanIn, fanIn, true)
-		if p, ok := b.prov[y]; ok {
-			y = graph.Add(y, graph.ExpandLeftToRank(bias, 4))
+		p, ok := b.prov[y]
+		y = graph.Add(y, graph.ExpandLeftToRank(bias, 4))
+		if ok { // a 1x1 convolution stays one with its bias
 			b.prov[y] = p
-		} else {
-			y = graph.Add(y, graph.ExpandLeftToRank(bias, 4))
 		}
 	}
 	return y

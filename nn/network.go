@@ -104,7 +104,7 @@ func (n *Network) Spec() (*Spec, error) {
 		g := graph.NewGraph(be, "spec-"+n.Name)
 		defer g.Finalize()
 		seen := map[string]int{}
-		b := NewBuilder(g, Config{Param: func(p ParamSpec) *graph.Node {
+		b := NewBuilder(Config{Param: func(p ParamSpec) *graph.Node {
 			if i, ok := seen[p.Key]; ok {
 				if !slices.Equal(s.Params[i].Shape, p.Shape) {
 					panic(fmt.Sprintf("parameter %s declared twice with shapes %v and %v (two blocks share a module path?)",

@@ -55,7 +55,7 @@ func TestPoolsMatchPyTorch(t *testing.T) {
 	for name, pool := range tests {
 		t.Run(name, func(t *testing.T) {
 			exec, err := graph.NewExec(be, func(x *graph.Node) *graph.Node {
-				return nn.ChannelsFirst(pool(nn.NewBuilder(x.Graph(), nn.Config{}), nn.ChannelsLast(x)))
+				return nn.ChannelsFirst(pool(nn.NewBuilder(nn.Config{}), nn.ChannelsLast(x)))
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -21,7 +21,7 @@ func TestMaxPoolGradientTies(t *testing.T) {
 		t.Fatal(err)
 	}
 	exec, err := graph.NewExec(b, func(x *graph.Node) *graph.Node {
-		y := NewBuilder(x.Graph(), Config{}).MaxPool2D("pool", x, Pool{Kernel: 3, Stride: 2, Ceil: true})
+		y := NewBuilder(Config{}).MaxPool2D("pool", x, Pool{Kernel: 3, Stride: 2, Ceil: true})
 		return graph.Gradient(graph.ReduceAllSum(y), x)[0]
 	})
 	if err != nil {

@@ -47,7 +47,7 @@ func TestReLURulesOnTinyNetwork(t *testing.T) {
 		t.Run(tc.rule.String()+map[float64]string{0: "/relu", 6: "/relu6"}[tc.upper], func(t *testing.T) {
 			exec, err := graph.NewExec(b, func(x *graph.Node) []*graph.Node {
 				g := x.Graph()
-				n := NewBuilder(g, Config{})
+				n := NewBuilder(Config{})
 				w1 := graph.Const(g, [][]float32{{1, 0}, {0, -1}, {3, 2}, {-1, 2}})
 				w2 := graph.Const(g, []float32{2, 3, -1, -4})
 				h := graph.Einsum("hi,i->h", w1, x)

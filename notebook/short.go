@@ -5,23 +5,17 @@ import (
 	"fmt"
 	"html"
 	"image"
-	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/janpfeifer/gonb/gonbui"
 
-	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/models"
 )
-
-// The backend announcement goes to stderr, which a notebook shows as a warning; Load reports
-// the backend in its one line instead.
-func init() { backend.Announce = io.Discard }
 
 // Error shows err in the cell as one red line and reports whether there was one. The helpers
 // below call it, so a cell keeps going without a must helper: a failed step returns nil, and
