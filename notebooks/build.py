@@ -472,9 +472,12 @@ items := notebook.FromSet(must(data.FashionMNIST("test")), 0, 1, 2)
 fc := must(models.LoadNetwork(fashionNet("fc"), checkpoint("fc"), nil))
 notebook.Explain(fc, items, gradcam.Request{Methods: []gradcam.Method{gradcam.CAM}})
 notebook.Explain(fc, items, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM, gradcam.GuidedGradCAM}}, notebook.Style{Zoom: 5})"""),
-    ("md", """**What to notice.** The GAP network's CAM and Grad-CAM are identical; the fully connected
-network has no CAM at all, yet its Grad-CAM marks the item's shape just as well. This is the
-Grad-CAM paper's point: the same explanation without changing (and retraining) the architecture.
+    ("md", """**What to notice.** The GAP network's CAM and Grad-CAM are identical. The fully connected
+network has no CAM at all, yet Grad-CAM explains it without changing (and retraining) the
+architecture: the Grad-CAM paper's point. Its maps are not the GAP network's, though: in this
+run, its ankle boot map lights up the background at the image's left edge. Fully connected
+layers can use evidence tied to positions, and GAP networks are pushed to localize: the trade-off
+the CAM paper describes (a better localizer, a slightly worse classifier).
 
 **Exercises.** Explain an earlier layer (`Layer: "block2.relu"`): what changes? Train the GAP
 network for one epoch only: do the maps get worse before the accuracy does?"""),
