@@ -92,9 +92,12 @@ func readIDX(path string, rank int) (*idx, error) {
 			return nil, fmt.Errorf("%s declares dimensions %v: empty or larger than %d MB", path, out.dims[:i+1], maxIDX>>20)
 		}
 	}
-	out.data = make([]byte, n)
-	if _, err := io.ReadFull(z, out.data); err != nil {
-		return nil, fmt.Errorf("%s: truncated, %v declared: %w", path, out.dims, err)
+	// Read what is there (memory grows with the data, not with what the header claims).
+	if out.data, err = io.ReadAll(io.LimitReader(z, int64(n))); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(out.data) != n {
+		return nil, fmt.Errorf("%s: truncated, %v declared (%d bytes) but %d bytes of data", path, out.dims, n, len(out.data))
 	}
 	return out, nil
 }

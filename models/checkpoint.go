@@ -147,8 +147,14 @@ func denseFloat32(t *pytorch.Tensor) (*Tensor, error) {
 	default:
 		return nil, fmt.Errorf("unsupported storage type %T", t.Source)
 	}
+	if len(t.Stride) != len(t.Size) {
+		return nil, fmt.Errorf("tensor of shape %v has %d strides: corrupt file", t.Size, len(t.Stride))
+	}
 	n := 1
 	for _, d := range t.Size {
+		if d < 0 || (d > 0 && n > size/d) {
+			return nil, fmt.Errorf("shape %v needs more values than the tensor's storage holds (%d): corrupt file", t.Size, size)
+		}
 		n *= d
 	}
 	out := &Tensor{Shape: slices.Clone(t.Size), Data: make([]float32, n)}

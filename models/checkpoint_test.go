@@ -2,6 +2,7 @@ package models
 
 import (
 	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,6 +143,19 @@ func TestBadInputErrors(t *testing.T) {
 			_, _, err := Preprocess(Stretch, notImage)
 			return err
 		}, []string{"not a PNG or JPEG image"}},
+		{"image declaring a huge size", func() error {
+			// A valid PNG signature and IHDR chunk declaring 100000 x 100000 pixels, and no data.
+			ihdr := []byte{0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0}
+			chunk := append([]byte("IHDR"), ihdr...)
+			png := append([]byte("\x89PNG\r\n\x1a\n"), binary.BigEndian.AppendUint32(nil, uint32(len(ihdr)))...)
+			png = binary.BigEndian.AppendUint32(append(png, chunk...), crc32.ChecksumIEEE(chunk))
+			p := filepath.Join(dir, "huge.png")
+			if err := os.WriteFile(p, png, 0o644); err != nil {
+				return err
+			}
+			_, _, err := Preprocess(Stretch, p)
+			return err
+		}, []string{"declares a 100000x100000 image, too large"}},
 		{"missing image", func() error {
 			_, _, err := Preprocess(Stretch, filepath.Join(dir, "nope.png"))
 			return err

@@ -37,12 +37,25 @@ func LoadImage(path string) (*image.RGBA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading image: %w", err)
 	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a PNG or JPEG image: %v", path, err)
+	}
+	// A header may declare any size; decoding allocates it. Real images compress by far less
+	// than 1000:1 (deflate's limit is about 1032:1), and nothing here needs 64 megapixels.
+	if px := int64(cfg.Width) * int64(cfg.Height); px > maxPixels || px > 1000*int64(len(data))+1<<20 {
+		return nil, fmt.Errorf("%s declares a %dx%d image, too large for its %d bytes or for this toolkit (at most %d pixels)",
+			path, cfg.Width, cfg.Height, len(data), maxPixels)
+	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a PNG or JPEG image: %v", path, err)
 	}
 	return toRGB(img), nil
 }
+
+// maxPixels bounds the images LoadImage decodes.
+const maxPixels = 64 << 20
 
 // toRGB converts any image to opaque RGBA, dropping alpha (the straight, not premultiplied,
 // color values are kept, as PIL's convert("RGB") does).

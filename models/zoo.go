@@ -106,7 +106,8 @@ type Store struct {
 
 // NewStoreFromEnv configures a store from the environment: GRADCAM_WEIGHTS (a list of
 // directories, separated like PATH) is searched first; downloads go to $GRADCAM_CACHE, by
-// default the user cache directory's gradcam/weights; the progress bar goes to stderr.
+// default the user cache directory's gradcam/weights, from torchvision's address or, with
+// GRADCAM_MODELS_URL set, from that mirror (the same file names); the progress bar goes to stderr.
 func NewStoreFromEnv() *Store {
 	s := &Store{Progress: os.Stderr}
 	if dirs := os.Getenv("GRADCAM_WEIGHTS"); dirs != "" {
@@ -118,6 +119,12 @@ func NewStoreFromEnv() *Store {
 			s.CacheDir = filepath.Join(d, "gradcam", "weights")
 		} else {
 			s.CacheDir = filepath.Join(os.TempDir(), "gradcam-weights")
+		}
+	}
+	if mirror := os.Getenv("GRADCAM_MODELS_URL"); mirror != "" {
+		s.URLs = map[string]string{}
+		for name, a := range archs {
+			s.URLs[name] = strings.TrimSuffix(mirror, "/") + "/" + path.Base(a.URL)
 		}
 	}
 	return s

@@ -11,6 +11,7 @@ batch norm statistics:
 
 For each network NAME it writes under OUT/NAME/:
   weights.safetensors, input.npy (2 examples), logits.npy, act__<module>.npy
+  (regression also weights.pth and weights_legacy.pth: PyTorch's zip and legacy formats)
   <image>/<class>/<array>.npy   every explanation method for image 0 and 1 and each class,
                                 computed as gradcam/testdata/reference.py does (autograd, hooks)
 and OUT/train/: one training step of cnn2d (BN in training mode) on a batch of 8 at 3x32x48:
@@ -226,6 +227,9 @@ def main():
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)
         save_safetensors(model.state_dict(), os.path.join(d, "weights.safetensors"))
+        if name == "regression":  # small checkpoints in PyTorch's two formats: fuzzing seeds
+            torch.save(model.state_dict(), os.path.join(d, "weights.pth"))
+            torch.save(model.state_dict(), os.path.join(d, "weights_legacy.pth"), _use_new_zipfile_serialization=False)
         x = torch.randn(2, *shape, generator=torch.Generator().manual_seed(300 + i))
         np.save(os.path.join(d, "input.npy"), x.numpy())
         modules = dict(model.named_modules())
