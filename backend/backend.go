@@ -97,11 +97,13 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 		b = sgpoly.Wrap(b)
 	}
 	if IsPureGo(b) {
-		if os.Getenv(SIMDEnvVar) == "off" {
-			simdErr = fmt.Errorf("%s=off", SIMDEnvVar)
-		} else {
-			simdErr = fastdot.Install()
+		why := fmt.Errorf("%s=off", SIMDEnvVar)
+		if os.Getenv(SIMDEnvVar) != "off" {
+			why = fastdot.Install()
 		}
+		simdMu.Lock()
+		simdErr = why
+		simdMu.Unlock()
 	}
 	return b, nil
 }
@@ -110,8 +112,12 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 // multiply instead of internal/fastdot's AVX2/FMA kernels (for comparisons and debugging).
 const SIMDEnvVar = "GRADCAM_SIMD"
 
-// simdErr says why the pure-Go backend does not use the SIMD kernels.
-var simdErr error
+// simdErr says why the pure-Go backend does not use the SIMD kernels (guarded by simdMu:
+// NewWithConfig may run in several goroutines).
+var (
+	simdMu  sync.Mutex
+	simdErr error
+)
 
 // simdNote says whether the pure-Go backend multiplies matrices with SIMD kernels.
 func simdNote(b backends.Backend) string {
@@ -121,6 +127,8 @@ func simdNote(b backends.Backend) string {
 	case fastdot.Installed():
 		return "; matrix multiply: AVX2/FMA"
 	default:
+		simdMu.Lock()
+		defer simdMu.Unlock()
 		return fmt.Sprintf("; matrix multiply: scalar Go (%v)", simdErr)
 	}
 }

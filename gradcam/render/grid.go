@@ -39,29 +39,27 @@ const (
 )
 
 var (
-	fontsOnce              sync.Once
-	captionFace, titleFace font.Face
-	fontsErr               error
+	fontsOnce             sync.Once
+	regularFont, boldFont *opentype.Font
+	fontsErr              error
 )
 
+// faces returns new caption and title faces. The parsed fonts are shared (safe for concurrent
+// use); a font.Face is not, so every Render makes its own.
 func faces() (caption, title font.Face, err error) {
 	fontsOnce.Do(func() {
-		load := func(ttf []byte, size float64) font.Face {
-			f, err := opentype.Parse(ttf)
-			if err != nil {
-				fontsErr = err
-				return nil
-			}
-			face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
-			if err != nil {
-				fontsErr = err
-			}
-			return face
+		if regularFont, fontsErr = opentype.Parse(goregular.TTF); fontsErr == nil {
+			boldFont, fontsErr = opentype.Parse(gobold.TTF)
 		}
-		captionFace = load(goregular.TTF, captionSize)
-		titleFace = load(gobold.TTF, titleSize)
 	})
-	return captionFace, titleFace, fontsErr
+	if fontsErr != nil {
+		return nil, nil, fontsErr
+	}
+	if caption, err = opentype.NewFace(regularFont, &opentype.FaceOptions{Size: captionSize, DPI: 72, Hinting: font.HintingFull}); err != nil {
+		return nil, nil, err
+	}
+	title, err = opentype.NewFace(boldFont, &opentype.FaceOptions{Size: titleSize, DPI: 72, Hinting: font.HintingFull})
+	return caption, title, err
 }
 
 // Render draws the grid on a white background.

@@ -3,6 +3,8 @@ package render
 import (
 	"image"
 	"image/color"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -77,4 +79,21 @@ func TestWrapText(t *testing.T) {
 	if one := wrapText(face, "input", 150, 2); len(one) != 1 || one[0] != "input" {
 		t.Errorf("short caption: %q", one)
 	}
+}
+
+// TestGridConcurrentRender: grids render from several goroutines at once (run with -race).
+func TestGridConcurrentRender(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := &Grid{Title: "concurrent", Rows: [][]Cell{{{Image: img, Caption: strings.Repeat("caption ", i+1)}}}}
+			if _, err := g.Render(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
 }

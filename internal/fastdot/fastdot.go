@@ -41,6 +41,7 @@ var (
 	installOnce sync.Once
 	installErr  error
 	original    executor
+	installed   atomic.Bool // set last by a successful Install: Installed reads only this
 
 	// Calls counts DotGenerals run by sgemm; Fallbacks those handed back to simplego.
 	Calls, Fallbacks atomic.Int64
@@ -63,12 +64,13 @@ func Install() error {
 			return
 		}
 		nodeExecutors[backends.OpTypeDotGeneral] = execDotGeneral
+		installed.Store(true)
 	})
 	return installErr
 }
 
-// Installed reports whether Install succeeded.
-func Installed() bool { return original != nil && installErr == nil }
+// Installed reports whether Install succeeded (safe to call while another goroutine installs).
+func Installed() bool { return installed.Load() }
 
 // checkLayouts verifies the unexported structures this package reads.
 func checkLayouts() error {

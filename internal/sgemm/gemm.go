@@ -53,12 +53,16 @@ const (
 	thinRows = 4
 )
 
-// Workers is the number of goroutines a multiply uses; 0 means runtime.GOMAXPROCS(0).
-var Workers = 0
+// workerCount is the number of goroutines a multiply uses; 0 means runtime.GOMAXPROCS(0). Each
+// multiply reads it once (workers), so a change mid-multiply cannot mismatch its buffers.
+var workerCount atomic.Int32
+
+// SetWorkers sets the number of goroutines a multiply uses; 0 means runtime.GOMAXPROCS(0).
+func SetWorkers(n int) { workerCount.Store(int32(max(n, 0))) }
 
 func workers() int {
-	if Workers > 0 {
-		return Workers
+	if w := workerCount.Load(); w > 0 {
+		return int(w)
 	}
 	return runtime.GOMAXPROCS(0)
 }
@@ -89,22 +93,23 @@ func MulAdd(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) error {
 }
 
 func mulAdd(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
+	w := workers()
 	switch {
 	case m*n*k <= smallWork:
 		naive(m, n, k, a, b, c, cOff, ldc)
 	case m <= thinRows && (b.ColStride == 1 || b.RowStride == 1):
-		thin(m, n, k, a, b, c, cOff, ldc)
+		thin(w, m, n, k, a, b, c, cOff, ldc)
 	case n <= thinRows && (a.ColStride == 1 || a.RowStride == 1):
 		// C^T = B^T A^T: compute it row-major in a scratch matrix, then add it transposed.
 		t := make([]float32, n*m)
-		thin(n, m, k, b.t(), a.t(), t, 0, m)
+		thin(w, n, m, k, b.t(), a.t(), t, 0, m)
 		for i := range m {
 			for j := range n {
 				c[cOff+i*ldc+j] += t[j*m+i]
 			}
 		}
 	default:
-		packed(m, n, k, a, b, c, cOff, ldc)
+		packed(w, m, n, k, a, b, c, cOff, ldc)
 	}
 }
 
@@ -121,8 +126,8 @@ func naive(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 }
 
 // parallel runs fn(task) for tasks 0..n-1 on the workers.
-func parallel(n int, fn func(worker, task int)) {
-	w := min(workers(), n)
+func parallel(workers, n int, fn func(worker, task int)) {
+	w := min(workers, n)
 	if w <= 1 {
 		for t := range n {
 			fn(0, t)
@@ -149,15 +154,15 @@ func parallel(n int, fn func(worker, task int)) {
 }
 
 // thin handles m <= thinRows with B contiguous along rows (axpy) or columns (dot products).
-func thin(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
+func thin(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 	const chunk = 2048 // columns per task: C's rows stay in L1/L2
 	tasks := (n + chunk - 1) / chunk
-	if tasks < 4*workers() {
-		tasks = min(n/16+1, 4*workers())
+	if tasks < 4*w {
+		tasks = min(n/16+1, 4*w)
 	}
 	per := (n + tasks - 1) / tasks
 	if b.ColStride == 1 {
-		parallel(tasks, func(_, t int) {
+		parallel(w, tasks, func(_, t int) {
 			j0, j1 := t*per, min(n, (t+1)*per)
 			if j0 >= j1 {
 				return
@@ -185,7 +190,7 @@ func thin(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 			rows[i][p] = a.at(i, p)
 		}
 	}
-	parallel(tasks, func(_, t int) {
+	parallel(w, tasks, func(_, t int) {
 		j0, j1 := t*per, min(n, (t+1)*per)
 		for j := j0; j < j1; j++ {
 			bcol := &b.Data[b.Off+j*b.ColStride]
@@ -210,10 +215,9 @@ func getPanel(size int) *[]float32 {
 // packed is the blocked multiply: for each depth panel of kc, B is packed into 16-column slivers,
 // then tasks of (block of mc rows of A, range of slivers) pack their A block into 6-row slivers and
 // run the register kernel over every (A sliver, B sliver) pair.
-func packed(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
+func packed(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 	nSlivers := (n + nr - 1) / nr
 	mBlocks := (m + mc - 1) / mc
-	w := workers()
 	jChunks := 1
 	if mBlocks < 3*w {
 		jChunks = min(nSlivers, (3*w+mBlocks-1)/mBlocks)
@@ -236,8 +240,8 @@ func packed(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 
 	for pc := 0; pc < k; pc += kc {
 		depth := min(kc, k-pc)
-		parallel(nSlivers, func(_, j int) { packB(bp[j*depth*nr:(j+1)*depth*nr], b, pc, depth, j*nr, n) })
-		parallel(mBlocks*jChunks, func(worker, task int) {
+		parallel(w, nSlivers, func(_, j int) { packB(bp[j*depth*nr:(j+1)*depth*nr], b, pc, depth, j*nr, n) })
+		parallel(w, mBlocks*jChunks, func(worker, task int) {
 			ib, jc := task/jChunks, task%jChunks
 			i0 := ib * mc
 			rows := min(mc, m-i0)

@@ -128,3 +128,42 @@ func BenchmarkMulAdd(b *testing.B) {
 		})
 	}
 }
+
+// TestWorkersChangeDuringMultiply: changing the number of workers while multiplies run neither
+// races (run with -race) nor overruns a per-worker buffer, and results stay exact.
+func TestWorkersChangeDuringMultiply(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2/FMA on this CPU")
+	}
+	defer SetWorkers(0)
+	rng := rand.New(rand.NewPCG(3, 4))
+	a, at := layout(rng, 97, 257, "rowmajor")
+	b, bt := layout(rng, 257, 67, "rowmajor")
+	done := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+				SetWorkers(1 + i%8)
+			}
+		}
+	}()
+	for range 20 {
+		c := make([]float32, 97*67)
+		if err := MulAdd(97, 67, 257, a, b, c, 0, 67); err != nil {
+			t.Fatal(err)
+		}
+		for _, ij := range [][2]int{{0, 0}, {50, 33}, {96, 66}} {
+			want := 0.0
+			for p := range 257 {
+				want += at(ij[0], p) * bt(p, ij[1])
+			}
+			if got := float64(c[ij[0]*67+ij[1]]); math.Abs(got-want) > 1e-3*(1+math.Abs(want)) {
+				t.Fatalf("C[%d,%d] = %g, want %g", ij[0], ij[1], got, want)
+			}
+		}
+	}
+	close(done)
+}
