@@ -24,7 +24,7 @@ import (
 	_ "github.com/gomlx/gomlx/backends/simplego" // registers "go"
 	"github.com/gomlx/gomlx/backends/xla"
 	"github.com/gradcam-go/gradcam/internal/fastdot"
-	"github.com/gradcam-go/gradcam/internal/fastvjp"
+	_ "github.com/gradcam-go/gradcam/internal/fastvjp" // DotGeneral gradients as DotGenerals (installed on import)
 	"github.com/gradcam-go/gradcam/internal/sgpoly"
 )
 
@@ -80,7 +80,6 @@ func New() (backends.Backend, error) {
 // NewWithConfig creates a new backend from a GoMLX configuration string ("go", "xla:cpu", ...),
 // adding the pure-Go backend's missing gradient ops where needed.
 func NewWithConfig(config string) (b backends.Backend, err error) {
-	fastvjp.Install()
 	if strings.HasPrefix(config, "xla") && os.Getenv(backends.ConfigEnvVar) == "" {
 		xla.EnableAutoInstall(false)
 	}

@@ -7,33 +7,65 @@
 //
 // The node's axes live in an unexported struct; they are read with reflect (read-only), so this is
 // tied to gomlx v0.26.0 internals (field names lhsContractingAxes, lhsBatchAxes, rhsContractingAxes,
-// rhsBatchAxes of the node's "inputs" field).
+// rhsBatchAxes of the node's "inputs" field). Where they cannot be read, or describe gradients of
+// the wrong shape, GoMLX's own gradient is used. Importing the package installs it.
 package fastvjp
 
 import (
 	"reflect"
 	"slices"
-	"sync"
+	"sync/atomic"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
-var installOnce sync.Once
+// stock is GoMLX's own DotGeneral gradient, used whenever this one cannot read a node;
+// fallbacks counts those times.
+var (
+	stock     = VJPRegistration[NodeTypeDotGeneral]
+	fallbacks atomic.Int64
+)
 
-// Install overrides graph.VJPRegistration[NodeTypeDotGeneral]. It is idempotent and safe to call
-// from several goroutines; call it before building graphs.
-func Install() {
-	installOnce.Do(func() { VJPRegistration[NodeTypeDotGeneral] = dotGeneralVJP })
-}
+// fieldNames are the unexported fields of the node's inputs this package reads; a test changes
+// them to force the fallback.
+var fieldNames = [4]string{"lhsContractingAxes", "lhsBatchAxes", "rhsContractingAxes", "rhsBatchAxes"}
 
-func intsField(params reflect.Value, name string) []int {
-	f := params.FieldByName(name)
-	out := make([]int, f.Len())
-	for i := range out {
-		out[i] = int(f.Index(i).Int())
+// The replacement is installed when the package initializes, before any goroutine can build a
+// gradient: writing GoMLX's registry later would race with Gradient calls elsewhere.
+func init() { VJPRegistration[NodeTypeDotGeneral] = dotGeneralVJP }
+
+// axes reads a DotGeneral node's contracting and batch axes; ok is false when the node's
+// internal layout is not the expected one.
+func axes(node *Node) (lhsC, lhsB, rhsC, rhsB []int, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	params := reflect.ValueOf(node).Elem().FieldByName("inputs")
+	if !params.IsValid() || params.Kind() != reflect.Interface || params.IsNil() {
+		return nil, nil, nil, nil, false
 	}
-	return out
+	params = params.Elem()
+	if params.Kind() == reflect.Pointer {
+		params = params.Elem()
+	}
+	if params.Kind() != reflect.Struct {
+		return nil, nil, nil, nil, false
+	}
+	var out [4][]int
+	for i, name := range fieldNames {
+		f := params.FieldByName(name)
+		if !f.IsValid() || f.Kind() != reflect.Slice || f.Type().Elem().Kind() != reflect.Int {
+			return nil, nil, nil, nil, false
+		}
+		out[i] = make([]int, f.Len())
+		for j := range out[i] {
+			out[i][j] = int(f.Index(j).Int())
+		}
+	}
+	return out[0], out[1], out[2], out[3], true
 }
 
 func crossAxes(rank int, contracting, batch []int) []int {
@@ -76,11 +108,13 @@ func gradOne(v *Node, vBatch, vContract []int, other *Node, otherContract, other
 	return g
 }
 
-func dotGeneralVJP(node *Node, vjps []*Node, _ shapes.Shape) []*Node {
+func dotGeneralVJP(node *Node, vjps []*Node, outputShape shapes.Shape) []*Node {
 	v := vjps[0]
-	params := reflect.ValueOf(node).Elem().FieldByName("inputs").Elem().Elem()
-	lhsC, lhsB := intsField(params, "lhsContractingAxes"), intsField(params, "lhsBatchAxes")
-	rhsC, rhsB := intsField(params, "rhsContractingAxes"), intsField(params, "rhsBatchAxes")
+	lhsC, lhsB, rhsC, rhsB, ok := axes(node)
+	if !ok || len(node.Inputs()) != 2 {
+		fallbacks.Add(1)
+		return stock(node, vjps, outputShape)
+	}
 	lhs, rhs := node.Inputs()[0], node.Inputs()[1]
 	lhsX := crossAxes(lhs.Rank(), lhsC, lhsB)
 	rhsX := crossAxes(rhs.Rank(), rhsC, rhsB)
@@ -101,5 +135,9 @@ func dotGeneralVJP(node *Node, vjps []*Node, _ shapes.Shape) []*Node {
 	gl := gradOne(v, vBatch, vRhsCross, rhs, rhsX, rhsB, lhsB, lhsX, lhsC, rhsC, lhs.Rank())
 	// d/drhs: contract v's lhs-cross axes with lhs's cross axes. Result: [batch, rhsCross, lhs contracting...].
 	gr := gradOne(v, vBatch, vLhsCross, lhs, lhsX, lhsB, rhsB, rhsX, rhsC, lhsC, rhs.Rank())
+	if !gl.Shape().Equal(lhs.Shape()) || !gr.Shape().Equal(rhs.Shape()) {
+		fallbacks.Add(1)
+		return stock(node, vjps, outputShape) // the axes read do not describe this node
+	}
 	return []*Node{gl, gr}
 }
