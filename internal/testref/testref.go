@@ -10,6 +10,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -47,34 +48,23 @@ func Image(name string) string { return filepath.Join(Shared(), "images", name) 
 var mu sync.Mutex
 
 // Ensure runs script (a path relative to the repository root) with args followed by an output
-// directory under .cache/, unless that directory already holds the output of the same script
-// version. It returns the directory. Tests fail, never skip, when PyTorch is not installed:
-// parity is the point of these tests (.ci/run installs python3-torch).
+// directory under .cache/, unless that directory already holds the output of the same inputs.
+// It returns the directory. Tests fail, never skip, when PyTorch is not installed: parity is the
+// point of these tests (.ci/run installs python3-torch).
+//
+// The cached output is reused only while its stamp matches: the script, the repository scripts
+// it names on "# depends on: PATH" lines, the versions of Python's torch and torchvision, the
+// arguments, and the contents of the files and folders they name (a folder made by another
+// reference counts by its DONE stamp). A PyTorch upgrade or changed shared images regenerate it.
 func Ensure(t testing.TB, script, name string, args ...string) string {
 	t.Helper()
 	mu.Lock()
 	defer mu.Unlock()
 	root := Root()
-	src, err := os.ReadFile(filepath.Join(root, script))
+	stamp, err := referenceStamp(root, script, args)
 	if err != nil {
-		t.Fatalf("reference script: %v", err)
+		t.Fatal(err)
 	}
-	// The stamp covers the script, the scripts it names on "# depends on:" lines (repository
-	// paths it imports), and the arguments.
-	h := sha256.New()
-	h.Write(src)
-	for _, line := range strings.Split(string(src), "\n") {
-		if dep, ok := strings.CutPrefix(line, "# depends on: "); ok {
-			b, err := os.ReadFile(filepath.Join(root, strings.TrimSpace(dep)))
-			if err != nil {
-				t.Fatalf("reference script %s depends on %s: %v", script, dep, err)
-			}
-			h.Write(b)
-		}
-	}
-	h.Write([]byte(fmt.Sprint(args)))
-	sum := h.Sum(nil)
-	stamp := hex.EncodeToString(sum[:8])
 	out := filepath.Join(root, ".cache", name)
 	// Test binaries of several packages run at once and share references: lock across processes.
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -107,6 +97,75 @@ func Ensure(t testing.TB, script, name string, args ...string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// torchVersions is what the installed PyTorch reports (computed once per process).
+var torchVersions = sync.OnceValue(func() string {
+	out, err := exec.Command(Python, "-c", "import torch, torchvision; print(torch.__version__, torchvision.__version__)").Output()
+	if err != nil {
+		return "no torch: " + err.Error()
+	}
+	return string(out)
+})
+
+// referenceStamp hashes everything a reference's output depends on (see Ensure).
+func referenceStamp(root, script string, args []string) (string, error) {
+	src, err := os.ReadFile(filepath.Join(root, script))
+	if err != nil {
+		return "", fmt.Errorf("reference script: %w", err)
+	}
+	h := sha256.New()
+	h.Write(src)
+	for _, line := range strings.Split(string(src), "\n") {
+		if dep, ok := strings.CutPrefix(line, "# depends on: "); ok {
+			b, err := os.ReadFile(filepath.Join(root, strings.TrimSpace(dep)))
+			if err != nil {
+				return "", fmt.Errorf("reference script %s depends on %s: %w", script, dep, err)
+			}
+			h.Write(b)
+		}
+	}
+	fmt.Fprintln(h, torchVersions(), args)
+	for _, a := range args {
+		if err := hashPath(h, a); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// hashPath adds a file's contents, or everything in a folder (names and contents), to h; a
+// folder with a DONE stamp (another reference's output) adds the stamp only. Non-paths add
+// nothing.
+func hashPath(h io.Writer, p string) error {
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil // an ordinary argument (a number), already in the stamp
+	}
+	if !info.IsDir() {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(h, f)
+		return err
+	}
+	if done, err := os.ReadFile(filepath.Join(p, "DONE")); err == nil {
+		h.Write(done)
+		return nil
+	}
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fmt.Fprintln(h, e.Name())
+		if err := hashPath(h, filepath.Join(p, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReadNPY reads a float32 NumPy array.
