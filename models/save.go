@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 
+	"github.com/gradcam-go/gradcam/internal/atomicfile"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -65,11 +66,11 @@ func (m *Model) Save(path string) error {
 	out := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
 	out = append(append(out, h...), body...)
 	if len(m.Labels) > 0 {
-		if err := WriteFileAtomic(LabelsPath(path), []byte(strings.Join(m.Labels, "\n")+"\n")); err != nil {
+		if err := atomicfile.Write(LabelsPath(path), []byte(strings.Join(m.Labels, "\n")+"\n")); err != nil {
 			return err
 		}
 	}
-	return WriteFileAtomic(path, out)
+	return atomicfile.Write(path, out)
 }
 
 // LabelsPath is where the labels of the checkpoint at path are kept: FILE.safetensors ->
@@ -89,31 +90,6 @@ func ReadLabels(path string) ([]string, error) {
 		return nil, fmt.Errorf("labels file %s is empty", path)
 	}
 	return labels, nil
-}
-
-// WriteFileAtomic writes data to a temporary file beside path, syncs it and renames it into
-// place, so readers see the old file or the whole new one.
-func WriteFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }
 
 // Adapt creates a model of net taking every parameter of weights whose key and shape match

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/internal/atomicfile"
 )
 
 func explain(args []string, stdout, stderr io.Writer) error {
@@ -102,7 +104,8 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// writeMap writes a float32 NumPy array (format 1.0, little-endian, C order) with the map's shape.
+// writeMap writes a float32 NumPy array (format 1.0, little-endian, C order) with the map's
+// shape, atomically: an interrupted run leaves the whole file or none.
 func writeMap(dir, name string, v []float32, shape []int) error {
 	dims := ""
 	for _, d := range shape {
@@ -122,20 +125,14 @@ func writeMap(dir, name string, v []float32, shape []int) error {
 	for _, x := range v {
 		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".npy"), buf, 0o644); err != nil {
-		return fmt.Errorf("writing %s.npy: %w", name, err)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(dir, name+".npy"), buf)
 }
 
+// writePNG writes an image as PNG, atomically: an interrupted run leaves the whole file or none.
 func writePNG(path string, img image.Image) error {
-	f, err := os.Create(path)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
 		return err
 	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return atomicfile.Write(path, buf.Bytes())
 }

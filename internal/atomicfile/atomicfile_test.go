@@ -1,0 +1,35 @@
+package atomicfile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWrite: both ways replace an existing file with the whole new content and leave no other
+// file in the folder.
+func TestWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write func(string, []byte) error
+	}{{"Write", Write}, {"named", writeNamed}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "map.npy")
+			for _, content := range []string{"first version", "second"} {
+				if err := tc.write(p, []byte(content)); err != nil {
+					t.Fatal(err)
+				}
+				if got, _ := os.ReadFile(p); string(got) != content {
+					t.Errorf("content %q, want %q", got, content)
+				}
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Errorf("files left: %v", entries)
+			}
+		})
+	}
+	if err := Write(filepath.Join(t.TempDir(), "no", "such", "dir", "x"), []byte("x")); err == nil {
+		t.Error("writing into a missing folder succeeded")
+	}
+}
