@@ -2,14 +2,18 @@ package gradcam
 
 import (
 	"errors"
+	"image"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
 )
@@ -238,4 +242,65 @@ func TestOcclusionStrideLongerThanPatch(t *testing.T) {
 	if v[15*224+15] != 0 || nonzero == 0 {
 		t.Errorf("uncovered pixel (15, 15) = %g, %d covered pixels nonzero", v[15*224+15], nonzero)
 	}
+}
+
+// TestConcurrentExplain: several goroutines explain with one Explainer (different methods,
+// classes and layers, so graphs are built and cached concurrently) and render the results at
+// once; every result equals the one computed alone. Run with -race in CI.
+func TestConcurrentExplain(t *testing.T) {
+	m, err := models.New(testnets.CNN2D, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensors.FromFlatDataAndDimensions(make([]float32, 2*3*32*48), 2, 3, 32, 48)
+	for i := range 2 * 3 * 32 * 48 {
+		x.MutableFlatData(func(flat any) { flat.([]float32)[i] = float32(i%97) / 97 })
+	}
+	reqs := []Request{
+		{Methods: []Method{GradCAM, CAM}, Classes: []int{1}},
+		{Methods: []Method{GuidedBackprop}, Classes: []int{2, 3}},
+		{Methods: []Method{GradCAM}, Layer: "relu2", ImageClasses: []int{4, 5}},
+		{Methods: []Method{Saliency, Counterfactual}},
+	}
+	want := make([]Results, len(reqs))
+	for i, r := range reqs {
+		if want[i], err = New(m).Explain(x, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := New(m)
+	var wg sync.WaitGroup
+	for round := range 3 {
+		for i, r := range reqs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := e.Explain(x, r)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for j, ex := range got {
+					for method, mp := range ex.Maps {
+						if !slices.Equal(mp.Values, want[i][j].Maps[method].Values) {
+							t.Errorf("round %d request %d: %s differs from the result computed alone", round, i, method)
+						}
+					}
+				}
+				grid := &render.Grid{Title: "concurrent", Rows: [][]render.Cell{{}}}
+				for method, mp := range got[0].Maps {
+					pic, err := render.Picture(mp.Values, mp.Shape, image.NewRGBA(image.Rect(0, 0, 48, 32)), render.Jet, 0)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					grid.Rows[0] = append(grid.Rows[0], render.Cell{Image: pic, Caption: string(method)})
+				}
+				if _, err := grid.Render(); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
 }

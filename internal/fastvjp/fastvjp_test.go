@@ -13,7 +13,7 @@ import (
 // contractions), and so do they when the node's internals cannot be read and GoMLX's stock
 // gradient is used instead of panicking.
 func TestGradientsAndFallback(t *testing.T) {
-	b, err := simplego.New("")
+	b, err := simplego.New("ops_sequential") // as package backend configures it (the parallel op scheduler races)
 	if err != nil {
 		t.Fatal(err)
 	}
