@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gradcam-go/gradcam/internal/testref"
@@ -161,4 +162,18 @@ func compareWithReference(t *testing.T, ref, precision, model string, class int,
 		return ""
 	}
 	return fmt.Sprintf("correlation %.5f (>= 0.999), max error %.3g of max magnitude (<= 0.01)", r, e)
+}
+
+// TestMissingReferenceFails: an array without its reference file is a failure, not a pass
+// (only counterfactual_lowres, which no reference writes, is exempt).
+func TestMissingReferenceFails(t *testing.T) {
+	dir := t.TempDir()
+	a := array{name: "gradcam", values: []float32{1}, shape: []int{1}}
+	if msg := compareWithReference(t, dir, "", "resnet18", 243, a); !strings.Contains(msg, "no reference array") {
+		t.Errorf("a missing reference gave %q", msg)
+	}
+	a.name = "counterfactual_lowres"
+	if msg := compareWithReference(t, dir, "", "resnet18", 243, a); msg != "" {
+		t.Errorf("counterfactual_lowres: %q", msg)
+	}
 }

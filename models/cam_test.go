@@ -2,6 +2,7 @@ package models
 
 import (
 	"errors"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"strings"
 	"testing"
 )
@@ -35,5 +36,25 @@ func TestCAMHeadsOfTheZoo(t *testing.T) {
 		case !errors.Is(err, ErrNoCAM) || !strings.Contains(err.Error(), "classifier.6 does not read global average pooling"):
 			t.Errorf("%s: %v, want ErrNoCAM naming its last linear layer", name, err)
 		}
+	}
+}
+
+// TestFloat64Model: Float64 returns an error instead of panicking (here: none), and Logits
+// refuses a float64 model before building or running anything.
+func TestFloat64Model(t *testing.T) {
+	m, err := New(archs["squeezenet1_1"].Network, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m64, err := m.Float64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensors.FromFlatDataAndDimensions(make([]float64, 3*64*64), 1, 3, 64, 64)
+	if _, err := m64.Logits(x); err == nil || !strings.Contains(err.Error(), "use a float32 model") {
+		t.Errorf("Logits of a float64 model: %v", err)
+	}
+	if n := m64.ForwardBuilds(); n != 0 {
+		t.Errorf("the network was built %d times before the error", n)
 	}
 }
