@@ -1,6 +1,8 @@
 package backend
 
 import (
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gomlx/gomlx/backends/xla"
@@ -60,4 +62,25 @@ func TestWithSequentialOps(t *testing.T) {
 			t.Errorf("withSequentialOps(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestNewWithConfigConcurrent: backends are created, and the SIMD note read, from several
+// goroutines at once (run with -race).
+func TestNewWithConfigConcurrent(t *testing.T) {
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := NewWithConfig(Go)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if note := simdNote(b); !strings.Contains(note, "matrix multiply") {
+				t.Errorf("note %q", note)
+			}
+		}()
+	}
+	wg.Wait()
 }
