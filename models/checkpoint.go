@@ -192,14 +192,21 @@ type safetensorsEntry struct {
 // readSafetensors reads the safetensors format: an 8-byte little-endian header size, a JSON
 // header of name -> {dtype, shape, data_offsets}, then the little-endian data.
 func readSafetensors(path string, fileSize int64) (map[string]*Tensor, error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("reading safetensors checkpoint %s: %s", filepath.Base(path), fmt.Sprintf(format, args...))
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	return ReadSafetensors(f, fileSize, filepath.Base(path))
+}
+
+// ReadSafetensors reads a .safetensors checkpoint of size bytes from r (a file, or bytes
+// embedded in a program); name says what it is in errors.
+func ReadSafetensors(r io.ReaderAt, fileSize int64, name string) (map[string]*Tensor, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("reading safetensors checkpoint %s: %s", name, fmt.Sprintf(format, args...))
+	}
+	f := io.NewSectionReader(r, 0, fileSize)
 	var hlen uint64
 	if err := binary.Read(f, binary.LittleEndian, &hlen); err != nil {
 		return nil, bad("%v", err)

@@ -181,9 +181,12 @@ func (s *Store) missing(a *Arch, file string, cause error) error {
 	if len(s.SearchDirs) > 0 {
 		where = strings.Join(s.SearchDirs, " or ") + " (GRADCAM_WEIGHTS) or " + s.CacheDir
 	}
-	return fmt.Errorf("no weights for %s: put %s (from %s) in %s, or pass a weights file explicitly; download failed: %w",
-		a.Name, file, s.url(a), where, cause)
+	return fmt.Errorf("%w for %s: put %s (from %s) in %s, or pass a weights file explicitly; download failed: %w",
+		ErrNoWeights, a.Name, file, s.url(a), where, cause)
 }
+
+// ErrNoWeights is returned when a model's weights are neither on disk nor downloadable (offline).
+var ErrNoWeights = errors.New("no weights")
 
 func (s *Store) lock(p string) *sync.Mutex {
 	s.mu.Lock()

@@ -15,6 +15,7 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/embedded"
 )
 
 // Error shows err in the cell as one red line and reports whether there was one. The helpers
@@ -31,18 +32,18 @@ func Error(err error) bool {
 	return true
 }
 
-// Load returns a model: a torchvision architecture by name with its ImageNet weights
-// ("" is $GRADCAM_MODEL, else vgg16), or with a checkpoint file if one is given (a
-// fine-tuned one included). It prints one line saying what was loaded; on failure it shows the
-// error and returns nil.
+// Load returns a model: a torchvision architecture by name with its ImageNet weights, or with a
+// checkpoint file if one is given (a fine-tuned one included). With no name it is
+// $GRADCAM_MODEL, else VGG-16, and on a machine that can neither find nor download VGG-16's
+// weights, the MobileNetV2 embedded in the toolkit (embedded.Load). It prints one line saying
+// what was loaded; on failure it shows the error and returns nil.
 func Load(name string, checkpoint ...string) *models.Model {
-	name = cmp.Or(name, os.Getenv("GRADCAM_MODEL"), "vgg16")
 	var m *models.Model
 	var err error
 	if len(checkpoint) > 0 {
-		m, err = models.LoadFile(name, checkpoint[0], nil)
+		m, err = models.LoadFile(cmp.Or(name, os.Getenv("GRADCAM_MODEL"), embedded.DefaultModel), checkpoint[0], nil)
 	} else {
-		m, err = models.Load(name)
+		m, err = embedded.Load(name, os.Stdout)
 	}
 	if Error(err) {
 		return nil

@@ -22,10 +22,19 @@ SETUP = [
 	"github.com/gradcam-go/gradcam/notebook"
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/embedded"
 )
 
-// modelName is the model to explain: $GRADCAM_MODEL, by default the paper's VGG-16.
-func modelName() string { return cmp.Or(os.Getenv("GRADCAM_MODEL"), "vgg16") }
+// model is the model to explain: $GRADCAM_MODEL, by default the paper's VGG-16, or, on a
+// machine that cannot download it, the MobileNetV2 embedded in the toolkit (the line it prints
+// says which).
+func model() *models.Model {
+	m := notebook.Load("")
+	if m == nil {
+		panic("no model: see the error above")
+	}
+	return m
+}
 
 // load returns the model input and the 224x224 picture of test images ($GRADCAM_IMAGES, by
 // default ../shared/images beside the repository).
@@ -66,14 +75,14 @@ The model is `$GRADCAM_MODEL` (default: VGG-16, as in the paper)."""),
     *SETUP,
     ("md", "What does the model see in the picture? Its five most probable classes:"),
     ("go", """%%
-m := must(models.Load(modelName()))
+m := model()
 x, _ := load("cat_dog.png")
 fmt.Printf("model %s, backend %s\\n", m.Name, m.Backend())
 notebook.TopK(must(m.Predict(x, 5))[0])"""),
     ("md", """One call explains both classes with every method: the network runs forward once, then takes
 one backward pass per ReLU rule and class."""),
     ("go", """%%
-m := must(models.Load(modelName()))
+m := model()
 x, imgs := load("cat_dog.png")
 const tigerCat, boxer = 282, 242
 methods := []gradcam.Method{gradcam.GuidedBackprop, gradcam.GradCAM, gradcam.GuidedGradCAM, gradcam.Occlusion, gradcam.Counterfactual}
@@ -98,7 +107,7 @@ the dog). Occlusion, computed without gradients, agrees with Grad-CAM on where t
 Negating the gradients shows the regions that speak *against* a class: removing them would make
 the network more confident."""),
     ("go", """%%
-m := must(models.Load(modelName()))
+m := model()
 x, imgs := load("cat_dog.png")
 exps := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.Counterfactual}, Classes: []int{282, 242}}))
 var figs []notebook.Figure
@@ -132,13 +141,16 @@ to a constant, and identical after normalization. Grad-CAM needs no particular a
 side for the top class and for *tiger cat*, with the correlation of the two normalized maps."""),
     ("go", """import "math"
 
-// gapModel is the notebook's model if CAM applies to it, else ResNet-50.
+// gapModel is the notebook's model if CAM applies to it, else ResNet-50 (offline: the embedded
+// MobileNetV2).
 func gapModel() *models.Model {
-	name := modelName()
-	if must(models.LookupArch(name)).CheckCAM() != nil {
-		name = "resnet50"
+	if m := model(); m.CheckCAM() == nil {
+		return m
 	}
-	return must(models.Load(name))
+	if m, err := models.Load("resnet50"); err == nil {
+		return m
+	}
+	return must(embedded.Model(nil)) // offline: the embedded MobileNetV2 ends in GAP + linear
 }
 
 // pearson is the correlation of two maps.
@@ -175,7 +187,7 @@ undefined (Zhou et al. had to change the architecture and retrain). The toolkit 
 fmt.Println(must(models.LookupArch("vgg16")).CheckCAM())"""),
     ("md", "Grad-CAM only needs gradients, so it explains the notebook's model whatever its head:"),
     ("go", """%%
-m := must(models.Load(modelName()))
+m := model()
 x, imgs := load("cat_dog.png")
 ex := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{282}}))[0]
 must(0, notebook.Explanation(imgs[0], ex, gradcam.GradCAM))"""),
@@ -220,7 +232,7 @@ func isTopLevel(l string) bool {
 }
 
 %%
-m := must(models.Load(modelName()))
+m := model()
 x, imgs := load("cat_dog.png")
 e := gradcam.New(m)
 var figs []notebook.Figure
@@ -238,7 +250,7 @@ concentrates on the object only in the last blocks, where the features are about
 
 The images go through the network as one batch; each is explained for its own top class."""),
     ("go", """%%
-m := must(models.Load(modelName()))
+m := model()
 names := []string{"cat_dog.png", "snake.png", "spider.png", "egyptian_cat.png"}
 x, imgs := load(names...)
 exps := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM, gradcam.GuidedGradCAM}}))
@@ -290,7 +302,7 @@ func filterTiles(w *models.Tensor, k int) []notebook.Figure {
 }
 
 %%
-m := must(models.Load(modelName()))
+m := model()
 first := m.Params[0].Key
 fmt.Println("first-layer kernel:", first)
 must(0, notebook.Figures(filterTiles(must(m.Param(first)), 16)...))"""),
@@ -314,7 +326,7 @@ func firstBlock(m *models.Model) string {
 }
 
 %%
-m := must(models.Load(modelName()))
+m := model()
 x, _ := load("cat_dog.png")
 layer := firstBlock(m)
 a := must(m.Activations(x, layer))[layer]
@@ -343,7 +355,7 @@ would you expect in a channel of the last block?
 The three differ only in how a ReLU passes the gradient back: the true gradient masks by the
 forward activation, the deconvnet by the sign of the gradient, guided backpropagation by both."""),
     ("go", """%%
-m := must(models.Load(modelName()))
+m := model()
 x, imgs := load("cat_dog.png")
 ex := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.Saliency, gradcam.Deconvnet, gradcam.GuidedBackprop}}))[0]
 must(0, notebook.Explanation(imgs[0], ex, gradcam.Saliency, gradcam.Deconvnet, gradcam.GuidedBackprop))"""),
@@ -357,7 +369,7 @@ backpropagation: do the pictures change? What does that say about class discrimi
 
 Slide a grey patch over the image and record how much the class score drops."""),
     ("go", """%%
-m := must(models.Load(modelName()))
+m := model()
 x, imgs := load("cat_dog.png")
 occ := gradcam.OcclusionOptions{Patch: 48, Stride: 24, BatchSize: 16}
 ex := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.Occlusion, gradcam.GradCAM}, Occlusion: occ}))[0]

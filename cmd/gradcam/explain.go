@@ -48,7 +48,7 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	m, in, err := mf.load()
+	m, in, err := mf.load(stderr)
 	if err != nil {
 		return err
 	}

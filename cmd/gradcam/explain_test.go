@@ -102,3 +102,31 @@ func TestExplainErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestExplainOffline: with no weights anywhere and downloads failing (a closed port), "gradcam
+// explain --image X" without --model explains with the embedded MobileNetV2, saying so in one
+// line; its Grad-CAM of the top class (a dog) is hotter on the dog than on the cat.
+func TestExplainOffline(t *testing.T) {
+	t.Setenv("GRADCAM_WEIGHTS", "")
+	t.Setenv("GRADCAM_MODEL", "")
+	t.Setenv("GRADCAM_CACHE", t.TempDir())
+	t.Setenv("GRADCAM_MODELS_URL", "http://127.0.0.1:1/")
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	if err := run([]string{"explain", "--image", testref.Image("cat_dog.png"), "--out", dir}, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "vgg16's weights are not available offline; using the embedded ImageNet MobileNetV2") {
+		t.Errorf("no fallback line on stderr: %q", errOut.String())
+	}
+	if !strings.Contains(out.String(), "class 242 (boxer)") && !strings.Contains(out.String(), "class 243 (bull mastiff)") {
+		t.Errorf("top class is not the dog: %s", out.String())
+	}
+	data, shape := testref.ReadNPY(t, filepath.Join(dir, "gradcam.npy"))
+	if !slices.Equal(shape, []int{224, 224}) {
+		t.Fatalf("gradcam.npy shape %v", shape)
+	}
+	if dog, cat := meanIn(data, dogBox), meanIn(data, catBox); !(dog > 2*cat) {
+		t.Errorf("mean Grad-CAM on the dog %.3f, on the cat %.3f", dog, cat)
+	}
+}

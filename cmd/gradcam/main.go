@@ -8,18 +8,21 @@
 //
 // A fine-tuned checkpoint is used with --weights (its labels are read from beside it).
 // Weights are found in $GRADCAM_WEIGHTS, then the cache ($GRADCAM_CACHE), else downloaded from
-// torchvision's official address. Errors go to stderr with exit status 1 (2 for usage errors).
+// torchvision's official address. Without --model the model is $GRADCAM_MODEL, else VGG-16, and
+// offline the MobileNetV2 embedded in the program. Errors go to stderr with exit status 1 (2 for usage errors).
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/embedded"
 )
 
 // usageError marks errors in the command line itself (exit status 2).
@@ -79,29 +82,35 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model name: "+strings.Join(models.Names(), ", "))
+	fs.StringVar(&f.model, "model", "", "model name: "+strings.Join(models.Names(), ", ")+"; default: $GRADCAM_MODEL, else "+
+		embedded.DefaultModel+" (or, offline, the embedded MobileNetV2)")
 	fs.StringVar(&f.weights, "weights", "", "checkpoint file (.pth or .safetensors); default: $GRADCAM_WEIGHTS, the cache, or download")
 	fs.StringVar(&f.image, "image", "", "PNG or JPEG image")
 	fs.BoolVar(&f.crop, "crop", false, "resize the shorter side to 256 and center-crop 224 (torchvision's eval transform) instead of stretching to 224x224")
 }
 
 func (f *modelFlags) check() error {
-	if f.model == "" || f.image == "" {
-		return usageError{errors.New("--model and --image are required")}
+	if f.image == "" {
+		return usageError{errors.New("--image is required")}
 	}
-	if _, err := models.LookupArch(f.model); err != nil {
-		return usageError{err}
+	if f.weights != "" && f.model == "" {
+		return usageError{errors.New("--weights needs --model: the architecture the checkpoint is for")}
+	}
+	if f.model != "" {
+		if _, err := models.LookupArch(f.model); err != nil {
+			return usageError{err}
+		}
 	}
 	return nil
 }
 
-// load returns the model and the preprocessed image.
-func (f *modelFlags) load() (*models.Model, *modelInput, error) {
+// load returns the model and the preprocessed image. Messages (the offline fallback) go to log.
+func (f *modelFlags) load(log io.Writer) (*models.Model, *modelInput, error) {
 	mode := models.Stretch
 	if f.crop {
 		mode = models.CenterCrop
 	}
-	x, imgs, err := models.Preprocess(mode, f.image)
+	img, err := models.LoadImage(f.image) // a bad image fails before any model is loaded
 	if err != nil {
 		return nil, nil, err
 	}
@@ -109,12 +118,21 @@ func (f *modelFlags) load() (*models.Model, *modelInput, error) {
 	if f.weights != "" {
 		m, err = models.LoadFile(f.model, f.weights, nil)
 	} else {
-		m, err = models.Load(f.model)
+		m, err = embedded.Load(f.model, log)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	return m, &modelInput{tensor: x, images: imgs}, nil
+	t, err := m.Transform(mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	fitted := t.Fit(img)
+	x, err := t.Normalize(fitted)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, &modelInput{tensor: x, images: []*image.RGBA{fitted}}, nil
 }
 
 func predict(args []string, stdout, stderr io.Writer) error {
@@ -132,7 +150,7 @@ func predict(args []string, stdout, stderr io.Writer) error {
 	if *top < 1 {
 		return usageError{fmt.Errorf("--top must be at least 1, got %d", *top)}
 	}
-	m, in, err := mf.load()
+	m, in, err := mf.load(stderr)
 	if err != nil {
 		return err
 	}
