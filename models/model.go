@@ -50,14 +50,16 @@ func New(net *nn.Network, seed uint64, b backends.Backend) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewModel(net, initWeights(spec, seed), fmt.Sprintf("random init (seed %d)", seed), b)
+}
+
+// initWeights draws every parameter of spec as PyTorch initializes it, in spec order from one
+// seeded generator, in PyTorch's layout.
+func initWeights(spec *nn.Spec, seed uint64) map[string]*Tensor {
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	weights := map[string]*Tensor{}
 	for _, p := range spec.Params {
-		n := 1
-		for _, d := range p.Shape {
-			n *= d
-		}
-		data := make([]float32, n)
+		data := make([]float32, shapeSize(p.Shape))
 		switch p.Init {
 		case nn.InitOnes:
 			for i := range data {
@@ -71,7 +73,7 @@ func New(net *nn.Network, seed uint64, b backends.Backend) (*Model, error) {
 		}
 		weights[p.Key] = &Tensor{Shape: slices.Clone(p.Shape), Data: data}
 	}
-	return NewModel(net, weights, fmt.Sprintf("random init (seed %d)", seed), b)
+	return weights
 }
 
 // NewModel binds a network to weights (PyTorch state_dict keys) on a backend (nil:

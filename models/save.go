@@ -97,29 +97,22 @@ func ReadLabels(path string) ([]string, error) {
 // seed. It returns the keys it initialized. This is fine-tuning's start: an ImageNet ResNet-18's
 // weights adapted to Arch.WithOutputs(10, labels), or VGG-16's features under a new GAP head.
 func Adapt(net *nn.Network, weights map[string]*Tensor, seed uint64, b backends.Backend) (*Model, []string, error) {
-	fresh, err := New(net, seed, b)
+	spec, err := net.Spec()
 	if err != nil {
 		return nil, nil, err
 	}
-	all := map[string]*Tensor{}
+	all := initWeights(spec, seed)
 	var initialized []string
-	copied := 0
-	for _, p := range fresh.Params {
+	for _, p := range spec.Params {
 		if w, ok := weights[p.Key]; ok && slices.Equal(w.Shape, p.Shape) {
 			all[p.Key] = w
-			copied++
-			continue
+		} else {
+			initialized = append(initialized, p.Key)
 		}
-		t, err := fresh.Param(p.Key)
-		if err != nil {
-			return nil, nil, err
-		}
-		all[p.Key] = t
-		initialized = append(initialized, p.Key)
 	}
-	if copied == 0 {
+	if len(initialized) == len(spec.Params) {
 		return nil, nil, fmt.Errorf("no parameter of the checkpoint fits %s (no key with a matching shape): is it another architecture?", net.Name)
 	}
-	m, err := NewModel(net, all, "adapted", fresh.Backend())
+	m, err := NewModel(net, all, "adapted", b)
 	return m, initialized, err
 }

@@ -280,12 +280,11 @@ func Evaluate(m *models.Model, set *data.Set, batchSize int) (loss, accuracy flo
 				sumLoss += d * d
 				continue
 			}
-			top := models.TopK(row, nil, 1)[0]
-			if top.Class == int(set.Labels[i]) {
+			ranked := models.TopK(row, nil, len(row)) // best first, with softmax probabilities
+			if ranked[0].Class == int(set.Labels[i]) {
 				correct++
 			}
-			p := models.TopK(row, nil, len(row))
-			for _, q := range p {
+			for _, q := range ranked {
 				if q.Class == int(set.Labels[i]) {
 					sumLoss -= math.Log(max(q.Probability, 1e-45))
 				}
