@@ -5,10 +5,10 @@
 #   deps.sh notebooks  only what running the notebooks needs (the Docker image)
 set -euo pipefail
 notebooks="jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel dataset-fashion-mnist"
-reference="python3-torch python3-torchvision python3-numpy python3-pil python3-opencv"
+reference="python3-torch python3-torchvision python3-numpy python3-pil python3-opencv python3-onnx"
 case "${1:-all}" in
   notebooks) pkgs="$notebooks"; check="import nbclient, nbconvert" ;;
-  *) pkgs="$notebooks $reference"; check="import torch, torchvision, numpy, PIL, cv2, nbclient, nbconvert" ;;
+  *) pkgs="$notebooks $reference"; check="import torch, torchvision, numpy, PIL, cv2, onnx, nbclient, nbconvert" ;;
 esac
 if /usr/bin/python3 -c "$check" 2>/dev/null && [ -x /usr/bin/jupyter-nbconvert ] &&
   [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ]; then

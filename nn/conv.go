@@ -18,15 +18,31 @@ type Conv struct {
 	Dilation int
 	Groups   int
 	NoBias   bool // PyTorch's bias=False
+
+	// KernelHW, when set, gives a 2-D convolution a geometry per axis (height, width): Inception's
+	// 1x7 kernels, an ONNX model's asymmetric padding. StrideHW and DilationHW (zero entries
+	// mean 1) and Pads (top, left, bottom, right) then take the place of Kernel, Stride,
+	// Dilation and Padding.
+	KernelHW, StrideHW, DilationHW [2]int
+	Pads                           [4]int
 }
 
 func (c Conv) withDefaults() Conv {
-	for _, p := range []*int{&c.Stride, &c.Dilation, &c.Groups} {
+	for _, p := range []*int{&c.Stride, &c.Dilation, &c.Groups, &c.StrideHW[0], &c.StrideHW[1], &c.DilationHW[0], &c.DilationHW[1]} {
 		if *p == 0 {
 			*p = 1
 		}
 	}
 	return c
+}
+
+// geometry is the kernel, stride, dilation and padding (begin, end) per spatial axis.
+func (c Conv) geometry() (k, stride, dil, lo, hi [2]int) {
+	if c.KernelHW != [2]int{} {
+		return c.KernelHW, c.StrideHW, c.DilationHW, [2]int{c.Pads[0], c.Pads[1]}, [2]int{c.Pads[2], c.Pads[3]}
+	}
+	both := func(v int) [2]int { return [2]int{v, v} }
+	return both(c.Kernel), both(c.Stride), both(c.Dilation), both(c.Padding), both(c.Padding)
 }
 
 // Conv2D is PyTorch's Conv2d on x [B, H, W, C]: parameters path.weight ([Out, C/Groups, k, k])
@@ -37,8 +53,8 @@ func (b *Builder) Conv2D(path string, x *graph.Node, c Conv) *graph.Node {
 	}
 	c = c.withDefaults()
 	in := x.Shape().Dimensions[3]
-	return b.Tap(path, b.conv(path, x, c, []int{c.Out, in / max(c.Groups, 1), c.Kernel, c.Kernel},
-		[2]int{c.Kernel, c.Kernel}, [2]int{c.Stride, c.Stride}, [2]int{c.Padding, c.Padding}, [2]int{c.Dilation, c.Dilation}))
+	k, stride, dil, lo, hi := c.geometry()
+	return b.Tap(path, b.conv(path, x, c, []int{c.Out, in / max(c.Groups, 1), k[0], k[1]}, k, stride, lo, hi, dil))
 }
 
 // Conv1D is PyTorch's Conv1d on x [B, L, C]: parameters path.weight ([Out, C/Groups, k]) and,
@@ -50,14 +66,14 @@ func (b *Builder) Conv1D(path string, x *graph.Node, c Conv) *graph.Node {
 	c = c.withDefaults()
 	d := x.Shape().Dimensions
 	y := b.conv(path, graph.Reshape(x, d[0], 1, d[1], d[2]), c, []int{c.Out, d[2] / max(c.Groups, 1), c.Kernel},
-		[2]int{1, c.Kernel}, [2]int{1, c.Stride}, [2]int{0, c.Padding}, [2]int{1, c.Dilation})
+		[2]int{1, c.Kernel}, [2]int{1, c.Stride}, [2]int{0, c.Padding}, [2]int{0, c.Padding}, [2]int{1, c.Dilation})
 	yd := y.Shape().Dimensions
 	return b.Tap(path, graph.Reshape(y, yd[0], yd[2], yd[3]))
 }
 
-// conv computes a convolution on NHWC x with the given per-axis geometry; torch is the
-// kernel's PyTorch shape (3-D for Conv1D).
-func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, stride, pad, dil [2]int) *graph.Node {
+// conv computes a convolution on NHWC x with the given per-axis geometry (padding lo before, hi
+// after); torch is the kernel's PyTorch shape (3-D for Conv1D).
+func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, stride, lo, hi, dil [2]int) *graph.Node {
 	d := x.Shape().Dimensions
 	in, groups, out := d[3], c.Groups, c.Out
 	if groups < 1 || in%groups != 0 || out%groups != 0 {
@@ -65,10 +81,10 @@ func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, strid
 	}
 	var size [2]int
 	for i := range 2 {
-		size[i] = (d[1+i]+2*pad[i]-dil[i]*(k[i]-1)-1)/stride[i] + 1
-		if size[i] < 1 {
-			panic(fmt.Sprintf("convolution %s: input %dx%d is smaller than its kernel %dx%d (with padding %v and dilation %v)",
-				path, d[1], d[2], k[0], k[1], pad, dil))
+		size[i] = (d[1+i]+lo[i]+hi[i]-dil[i]*(k[i]-1)-1)/stride[i] + 1
+		if size[i] < 1 || k[i] < 1 || stride[i] < 1 || dil[i] < 1 || lo[i] < 0 || hi[i] < 0 {
+			panic(fmt.Sprintf("convolution %s: input %dx%d does not fit its kernel %dx%d (stride %v, padding %v/%v, dilation %v)",
+				path, d[1], d[2], k[0], k[1], stride, lo, hi, dil))
 		}
 	}
 	fanIn := in / groups * k[0] * k[1]
@@ -82,10 +98,10 @@ func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, strid
 	switch {
 	case b.cfg.Conv == Native:
 		w4 := graph.Reshape(w, k[0], k[1], in/groups, out) // the same data in every stored layout
-		y = graph.Convolve(x, w4).StridePerDim(stride[0], stride[1]).PaddingPerDim([][2]int{{pad[0], pad[0]}, {pad[1], pad[1]}}).
+		y = graph.Convolve(x, w4).StridePerDim(stride[0], stride[1]).PaddingPerDim([][2]int{{lo[0], hi[0]}, {lo[1], hi[1]}}).
 			DilationPerDim(dil[0], dil[1]).ChannelGroupCount(groups).Done()
 	case depthwise:
-		views := windows(padHW(x, pad, pad, 0), k, stride, dil, size)
+		views := windows(padHW(x, lo, hi, 0), k, stride, dil, size)
 		for idx, v := range views {
 			wi := graph.Reshape(graph.Slice(w, graph.AxisRange(idx/k[1], idx/k[1]+1), graph.AxisRange(idx%k[1], idx%k[1]+1)), 1, 1, 1, out)
 			if y == nil {
@@ -96,17 +112,18 @@ func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, strid
 		}
 	default:
 		var patches *graph.Node
-		if k == [2]int{1, 1} && pad == [2]int{} {
+		unpadded := lo == [2]int{} && hi == [2]int{}
+		if k == [2]int{1, 1} && unpadded {
 			patches = x
 			if stride != [2]int{1, 1} {
 				patches = graph.Slice(x, graph.AxisRange(), graph.AxisRange().Stride(stride[0]), graph.AxisRange().Stride(stride[1]))
 			}
 		} else {
-			patches = graph.Concatenate(windows(padHW(x, pad, pad, 0), k, stride, dil, size), 3) // [B, ho, wo, kh*kw*in], (i, j, c) like HWIO
+			patches = graph.Concatenate(windows(padHW(x, lo, hi, 0), k, stride, dil, size), 3) // [B, ho, wo, kh*kw*in], (i, j, c) like HWIO
 		}
 		if groups == 1 {
 			y = graph.Einsum("bhwk,ko->bhwo", patches, w) // w: [kh*kw*in, out]
-			if k == [2]int{1, 1} && pad == [2]int{} && stride == [2]int{1, 1} && dil == [2]int{1, 1} {
+			if k == [2]int{1, 1} && unpadded && stride == [2]int{1, 1} && dil == [2]int{1, 1} {
 				b.prov[y] = provenance{op: "conv1x1", in: x, path: path}
 			}
 			break

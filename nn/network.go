@@ -33,7 +33,8 @@ type Network struct {
 	// Labels name the outputs (class names); optional. When given there must be one per output.
 	Labels []string
 	// DefaultLayer is the module path explanations use when none is asked; empty means the CAM
-	// layer if CAM applies, else the last recorded spatial activation.
+	// layer if CAM applies, else the last recorded spatial activation (with more than one
+	// position, when there is one).
 	DefaultLayer string
 	// Mean and Std normalize image pixels (RGB / 255, or gray / 255) channel by channel; nil
 	// means no normalization beyond / 255.
@@ -147,9 +148,12 @@ func (n *Network) Spec() (*Spec, error) {
 		if s.CAM != nil {
 			s.DefaultLayer = s.CAM.Layer
 		} else {
+			// The last spatial activation, preferring one with more than one position (a
+			// globally pooled [B, C, 1, 1] explains nothing spatially).
+			positions := 0
 			for _, l := range s.Layers {
-				if l.Spatial() {
-					s.DefaultLayer = l.Name
+				if n := shapeSize(l.Shape[2:]); l.Spatial() && (n > 1 || positions <= 1) {
+					s.DefaultLayer, positions = l.Name, n
 				}
 			}
 		}
@@ -189,4 +193,12 @@ func (s *Spec) ExplainableLayers() []string {
 		}
 	}
 	return out
+}
+
+func shapeSize(d []int) int {
+	n := 1
+	for _, v := range d {
+		n *= v
+	}
+	return n
 }

@@ -16,75 +16,108 @@ type Pool struct {
 	// ExcludePad (average pooling) divides by the number of input elements in the window, not
 	// the window size: PyTorch's count_include_pad=False.
 	ExcludePad bool
+
+	// KernelHW, when set, gives 2-D pooling a geometry per axis (height, width), as an ONNX
+	// model may: StrideHW (zero entries mean the kernel) and Pads (top, left, bottom, right)
+	// then take the place of Kernel, Stride and Padding.
+	KernelHW, StrideHW [2]int
+	Pads               [4]int
 }
 
-// poolSize is the output length and the extra padding on the far side of a pooled axis.
-func (p Pool) size(in int) (out, extra int) {
-	span := in + 2*p.Padding - p.Kernel
-	out = span/p.Stride + 1
-	if p.Ceil && span%p.Stride != 0 {
-		out++
-		// PyTorch: the last window must start inside the input or left padding.
-		if (out-1)*p.Stride >= in+p.Padding {
-			out--
-		}
-	}
-	extra = max(0, (out-1)*p.Stride+p.Kernel-(in+2*p.Padding))
-	return
+// window is pooling's geometry along one axis.
+type window struct {
+	kernel, stride, lo, hi int
+	ceil                   bool
 }
 
-func (p Pool) check(name string, x *graph.Node, rank int) Pool {
+// axes returns the geometry along height and width, checked.
+func (p Pool) axes(name string, x *graph.Node, rank int) (h, w window) {
 	if x.Rank() != rank {
 		panic(fmt.Sprintf("%s: input of rank %d expected inside the graph, got %s", name, rank, x.Shape()))
 	}
-	if p.Stride == 0 {
-		p.Stride = p.Kernel
+	if p.KernelHW != [2]int{} && rank != 4 {
+		panic(fmt.Sprintf("%s: KernelHW is for 2-D pooling; use Kernel, Stride and Padding", name))
 	}
-	if p.Kernel < 1 || p.Stride < 1 || p.Padding < 0 || 2*p.Padding > p.Kernel {
-		panic(fmt.Sprintf("%s: kernel %d, stride %d, padding %d: PyTorch needs kernel >= 1, stride >= 1 and padding <= kernel/2",
-			name, p.Kernel, p.Stride, p.Padding))
+	if p.KernelHW != [2]int{} {
+		for i := range 2 {
+			if p.StrideHW[i] == 0 {
+				p.StrideHW[i] = p.KernelHW[i]
+			}
+		}
+		h = window{p.KernelHW[0], p.StrideHW[0], p.Pads[0], p.Pads[2], p.Ceil}
+		w = window{p.KernelHW[1], p.StrideHW[1], p.Pads[1], p.Pads[3], p.Ceil}
+	} else {
+		if p.Stride == 0 {
+			p.Stride = p.Kernel
+		}
+		if 2*p.Padding > p.Kernel {
+			panic(fmt.Sprintf("%s: padding %d is more than half the kernel %d (PyTorch refuses it)", name, p.Padding, p.Kernel))
+		}
+		h = window{p.Kernel, p.Stride, p.Padding, p.Padding, p.Ceil}
+		w = h
 	}
-	return p
+	for _, a := range []window{h, w} {
+		if a.kernel < 1 || a.stride < 1 || a.lo < 0 || a.hi < 0 || a.lo >= a.kernel || a.hi >= a.kernel {
+			panic(fmt.Sprintf("%s: kernel %d, stride %d, padding %d/%d: pooling needs kernel >= 1, stride >= 1 and padding "+
+				"smaller than the kernel", name, a.kernel, a.stride, a.lo, a.hi))
+		}
+	}
+	return h, w
+}
+
+// size is the output length and the extra padding on the far side of a pooled axis.
+func (a window) size(in int) (out, extra int) {
+	span := in + a.lo + a.hi - a.kernel
+	out = span/a.stride + 1
+	if a.ceil && span%a.stride != 0 {
+		out++
+		// PyTorch: the last window must start inside the input or left padding.
+		if (out-1)*a.stride >= in+a.lo {
+			out--
+		}
+	}
+	extra = max(0, (out-1)*a.stride+a.kernel-(in+a.lo+a.hi))
+	return
 }
 
 // checkWindow panics (caught at the API as an error) when a pooling window does not fit.
-func checkWindow(path string, d []int, ho, wo int, ph, pw Pool) {
+func checkWindow(path string, d []int, ho, wo int, ph, pw window) {
 	if ho < 1 || wo < 1 {
 		panic(fmt.Sprintf("pooling %s: an input of %dx%d is smaller than the %dx%d window: the input is too small for this network",
-			path, d[1], d[2], ph.Kernel, pw.Kernel))
+			path, d[1], d[2], ph.kernel, pw.kernel))
 	}
 }
 
 // MaxPool2D is PyTorch's MaxPool2d on NHWC, as a running Max over the window's strided views
 // (gradient ties go to the first element of the window, as in PyTorch).
 func (b *Builder) MaxPool2D(path string, x *graph.Node, p Pool) *graph.Node {
-	p = p.check("MaxPool2D "+path, x, 4)
-	return b.Tap(path, maxPool(path, x, p, p))
+	ph, pw := p.axes("MaxPool2D "+path, x, 4)
+	return b.Tap(path, maxPool(path, x, ph, pw))
 }
 
 // MaxPool1D is PyTorch's MaxPool1d on [B, L, C].
 func (b *Builder) MaxPool1D(path string, x *graph.Node, p Pool) *graph.Node {
-	p = p.check("MaxPool1D "+path, x, 3)
+	_, pl := p.axes("MaxPool1D "+path, x, 3)
 	d := x.Shape().Dimensions
-	y := maxPool(path, graph.Reshape(x, d[0], 1, d[1], d[2]), Pool{Kernel: 1, Stride: 1}, p)
+	y := maxPool(path, graph.Reshape(x, d[0], 1, d[1], d[2]), window{kernel: 1, stride: 1}, pl)
 	yd := y.Shape().Dimensions
 	return b.Tap(path, graph.Reshape(y, yd[0], yd[2], yd[3]))
 }
 
-func maxPool(path string, x *graph.Node, ph, pw Pool) *graph.Node {
+func maxPool(path string, x *graph.Node, ph, pw window) *graph.Node {
 	y, _, _ := reduceWindows(path, x, ph, pw, negInf, graph.Max)
 	return y
 }
 
 // reduceWindows combines the pooling windows of NHWC x (padded with fill) element-wise by
 // combine (graph.Max, graph.Add) and returns the result and its spatial size.
-func reduceWindows(path string, x *graph.Node, ph, pw Pool, fill float64, combine func(a, b *graph.Node) *graph.Node) (y *graph.Node, ho, wo int) {
+func reduceWindows(path string, x *graph.Node, ph, pw window, fill float64, combine func(a, b *graph.Node) *graph.Node) (y *graph.Node, ho, wo int) {
 	d := x.Shape().Dimensions
 	ho, eh := ph.size(d[1])
 	wo, ew := pw.size(d[2])
 	checkWindow(path, d, ho, wo, ph, pw)
-	xp := padHW(x, [2]int{ph.Padding, pw.Padding}, [2]int{ph.Padding + eh, pw.Padding + ew}, fill)
-	for _, v := range windows(xp, [2]int{ph.Kernel, pw.Kernel}, [2]int{ph.Stride, pw.Stride}, [2]int{1, 1}, [2]int{ho, wo}) {
+	xp := padHW(x, [2]int{ph.lo, pw.lo}, [2]int{ph.hi + eh, pw.hi + ew}, fill)
+	for _, v := range windows(xp, [2]int{ph.kernel, pw.kernel}, [2]int{ph.stride, pw.stride}, [2]int{1, 1}, [2]int{ho, wo}) {
 		if y == nil {
 			y = v
 		} else {
@@ -96,14 +129,14 @@ func reduceWindows(path string, x *graph.Node, ph, pw Pool, fill float64, combin
 
 // AvgPool2D is PyTorch's AvgPool2d on NHWC.
 func (b *Builder) AvgPool2D(path string, x *graph.Node, p Pool) *graph.Node {
-	p = p.check("AvgPool2D "+path, x, 4)
+	ph, pw := p.axes("AvgPool2D "+path, x, 4)
 	d := x.Shape().Dimensions
-	y, ho, wo := reduceWindows(path, x, p, p, 0, graph.Add)
+	y, ho, wo := reduceWindows(path, x, ph, pw, 0, graph.Add)
 	// PyTorch's divisor: the window clipped to the padded input (count_include_pad) or to the
 	// input itself (ExcludePad).
 	div := make([]float32, ho*wo)
-	count := func(start, in int) int {
-		lo, hi := start-p.Padding, min(start-p.Padding+p.Kernel, in+p.Padding)
+	count := func(a window, start, in int) int {
+		lo, hi := start-a.lo, min(start-a.lo+a.kernel, in+a.hi)
 		if p.ExcludePad {
 			lo, hi = max(lo, 0), min(hi, in)
 		}
@@ -111,7 +144,7 @@ func (b *Builder) AvgPool2D(path string, x *graph.Node, p Pool) *graph.Node {
 	}
 	for i := range ho {
 		for j := range wo {
-			div[i*wo+j] = float32(count(i*p.Stride, d[1]) * count(j*p.Stride, d[2]))
+			div[i*wo+j] = float32(count(ph, i*ph.stride, d[1]) * count(pw, j*pw.stride, d[2]))
 		}
 	}
 	divisor := graph.ConvertDType(graph.Const(x.Graph(), div), x.DType())
@@ -170,6 +203,6 @@ func (b *Builder) MaxOverTime(path string, x *graph.Node) *graph.Node {
 		panic(fmt.Sprintf("MaxOverTime %s: input must be a sequence batch [B, L, C] inside the graph, got %s", path, x.Shape()))
 	}
 	d := x.Shape().Dimensions
-	y := maxPool(path, graph.Reshape(x, d[0], 1, d[1], d[2]), Pool{Kernel: 1, Stride: 1}, Pool{Kernel: d[1], Stride: d[1]})
+	y := maxPool(path, graph.Reshape(x, d[0], 1, d[1], d[2]), window{kernel: 1, stride: 1}, window{kernel: d[1], stride: d[1]})
 	return b.Tap(path, graph.Reshape(y, d[0], d[2]))
 }

@@ -52,6 +52,25 @@ func Load(name string, checkpoint ...string) *models.Model {
 	return m
 }
 
+// LoadONNX loads a CNN saved as ONNX (models.LoadONNX) and prints what it is; on an error it
+// shows the error in the cell and returns nil. A relative path not found in the working
+// directory is looked up beside the notebook ($GONB_DIR).
+func LoadONNX(path string) *models.Model {
+	if _, err := os.Stat(path); err != nil && !filepath.IsAbs(path) && os.Getenv("GONB_DIR") != "" {
+		path = filepath.Join(os.Getenv("GONB_DIR"), path)
+	}
+	m, err := models.LoadONNX(path, nil)
+	if Error(err) {
+		return nil
+	}
+	cam := "no CAM (" + m.NoCAM + ")"
+	if m.CAM != nil {
+		cam = "CAM at " + m.CAM.Layer
+	}
+	fmt.Printf("%s (%d outputs, %d layers; %s) from %s, on %s\n", m.Name, m.Outputs, len(m.Layers), cam, m.Source, m.Backend().Name())
+	return m
+}
+
 // Batch is a batch of images ready for a model: the input tensor and the pictures it was made
 // of (at the model's input size), for overlays.
 type Batch struct {

@@ -25,7 +25,7 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	var mf modelFlags
 	mf.register(fs)
 	class := fs.Int("class", -1, "class (output index) to explain; default: the top prediction")
-	layer := fs.String("layer", "", "layer to explain (torchvision module path); default: the model's last conv block")
+	layer := fs.String("layer", "", "layer to explain (torchvision module path, or ONNX node output name); default: the model's last conv block")
 	methodList := fs.String("method", "gradcam", "comma-separated methods: gradcam, counterfactual, cam, saliency, guided-backprop, deconvnet, guided-gradcam, occlusion")
 	out := fs.String("out", "", "output directory for METHOD.npy and METHOD.png")
 	colormap := fs.String("colormap", "jet", "heatmap colormap: jet, turbo, viridis, inferno, gray")

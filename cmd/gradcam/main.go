@@ -77,14 +77,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 // modelFlags are the flags every command that runs a model takes.
 type modelFlags struct {
-	model, weights, image string
-	crop                  bool
+	model, weights, onnx, image string
+	crop                        bool
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.model, "model", "", "model name: "+strings.Join(models.Names(), ", ")+"; default: $GRADCAM_MODEL, else "+
 		embedded.DefaultModel+" (or, offline, the embedded MobileNetV2)")
 	fs.StringVar(&f.weights, "weights", "", "checkpoint file (.pth or .safetensors); default: $GRADCAM_WEIGHTS, the cache, or download")
+	fs.StringVar(&f.onnx, "onnx", "", "an ONNX model file (a CNN exported from PyTorch, Keras, ...) instead of --model; "+
+		"its layers are its node output names; labels from FILE.labels.txt beside it")
 	fs.StringVar(&f.image, "image", "", "PNG or JPEG image")
 	fs.BoolVar(&f.crop, "crop", false, "resize the shorter side to 256 and center-crop 224 (torchvision's eval transform) instead of stretching to 224x224")
 }
@@ -92,6 +94,9 @@ func (f *modelFlags) register(fs *flag.FlagSet) {
 func (f *modelFlags) check() error {
 	if f.image == "" {
 		return usageError{errors.New("--image is required")}
+	}
+	if f.onnx != "" && (f.model != "" || f.weights != "") {
+		return usageError{errors.New("--onnx is a whole model: give it without --model and --weights")}
 	}
 	if f.weights != "" && f.model == "" {
 		return usageError{errors.New("--weights needs --model: the architecture the checkpoint is for")}
@@ -115,9 +120,12 @@ func (f *modelFlags) load(log io.Writer) (*models.Model, *modelInput, error) {
 		return nil, nil, err
 	}
 	var m *models.Model
-	if f.weights != "" {
+	switch {
+	case f.onnx != "":
+		m, err = models.LoadONNX(f.onnx, nil)
+	case f.weights != "":
 		m, err = models.LoadFile(f.model, f.weights, nil)
-	} else {
+	default:
 		m, err = embedded.Load(f.model, log)
 	}
 	if err != nil {
