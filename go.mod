@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/gomlx/go-xla v0.1.4
 	github.com/gomlx/gomlx v0.26.0
+	github.com/gomlx/onnx-gomlx v0.3.4
 	github.com/janpfeifer/gonb v0.11.1
 	github.com/nlpodyssey/gopickle v0.2.0
 	github.com/pkg/errors v0.9.1
@@ -16,7 +17,6 @@ require (
 
 require (
 	github.com/gomlx/exceptions v0.0.3 // indirect
-	github.com/gomlx/onnx-gomlx v0.3.4 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 )
 
