@@ -8,8 +8,10 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/train"
 )
 
 // onnxArchs are the ONNX exports of gradcam/testdata/reference_onnx.py; the last two are
@@ -203,4 +205,29 @@ func TestONNXBadInput(t *testing.T) {
 			t.Errorf("unknown layer: %v", err)
 		}
 	})
+}
+
+// TestShippedONNXModel: the PyTorch-trained Fashion-MNIST network notebook 05 explains
+// (notebooks/data/fashion_effnet.onnx, made by fashion_effnet.py beside it) loads with its
+// labels and CAM head and classifies as it did in PyTorch (85.6% on the whole test set there).
+func TestShippedONNXModel(t *testing.T) {
+	m, err := models.LoadONNX(filepath.Join(testref.Root(), "notebooks", "data", "fashion_effnet.onnx"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Labels) != 10 || m.Labels[9] != "Ankle boot" || m.CAM == nil {
+		t.Fatalf("labels %v, CAM %v (%s)", m.Labels, m.CAM, m.NoCAM)
+	}
+	set, err := data.FashionMNIST("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, acc, err := train.Evaluate(m, set.Head(2000), 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc < 0.83 {
+		t.Errorf("test accuracy %.3f on 2,000 items, want >= 0.83", acc)
+	}
+	t.Logf("test accuracy %.3f on the first 2,000 test items", acc)
 }

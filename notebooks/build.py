@@ -388,7 +388,8 @@ remove VGG's fully connected layers, add GAP and retrain. Grad-CAM needs only gr
 
 This notebook does the experiment end to end in Go: it defines two small CNNs with the same
 convolutional trunk, one ending in **GAP + linear**, one in **fully connected layers**, trains both
-on Fashion-MNIST (Debian's `dataset-fashion-mnist`) with GoMLX's trainer, and explains them."""),
+on Fashion-MNIST (Debian's `dataset-fashion-mnist`) with GoMLX's trainer, and explains them. At
+the end, a network trained in PyTorch arrives as an ONNX file and is explained beside them."""),
     SETUP[0],
     ("go", """import (
 	"fmt"
@@ -495,6 +496,43 @@ the CAM paper describes (a better localizer, a slightly worse classifier).
 network for one epoch only: do the maps get worse before the accuracy does?"""),
 ]
 
+NOTEBOOKS["05_your_own_network.ipynb"] += [
+    ("md", """## A network from PyTorch, through ONNX
+
+Most trained models were not written with this toolkit. ONNX is how a model leaves PyTorch (or
+Keras, with tf2onnx), and `models.LoadONNX` reads it: the graph is rebuilt from the toolkit's own
+blocks, so every explanation method works on it, its layers are its ONNX node names, guided
+backprop's rule applies to its ReLUs, and CAM is found when it ends in global average pooling and
+one linear layer.
+
+This one is an architecture the toolkit has no definition for: a small EfficientNet-style CNN
+(SiLU activations, depthwise convolutions, squeeze-and-excitation) trained on Fashion-MNIST in
+PyTorch and exported with `torch.onnx.export`. It ships beside the notebook (`data/`, 90 KB); to
+make it again (Debian's `python3-torch`, a few minutes) run
+`!/usr/bin/python3 data/fashion_effnet.py data/fashion_effnet.onnx` in a cell. Loading it prints
+its number of layers (node outputs) and where CAM applies; the labels come from
+`fashion_effnet.labels.txt` beside it."""),
+    ("go", """%%
+onnxNet := notebook.LoadONNX("data/fashion_effnet.onnx")
+_, acc := must2(train.Evaluate(onnxNet, must(data.FashionMNIST("test")).Head(2000), 500))
+fmt.Printf("test accuracy %.3f; its first layers: %v\\n", acc, onnxNet.ExplainableLayers()[:3])"""),
+    ("md", """Side by side on the same items: CAM and Grad-CAM of the PyTorch model (top), then of the
+GAP network trained above in Go (bottom)."""),
+    ("go", """%%
+items := notebook.FromSet(must(data.FashionMNIST("test")), 0, 1, 2)
+req := gradcam.Request{Methods: []gradcam.Method{gradcam.CAM, gradcam.GradCAM}}
+notebook.Explain(notebook.LoadONNX("data/fashion_effnet.onnx"), items, req, notebook.Style{Zoom: 5})
+notebook.Explain(must(models.LoadNetwork(fashionNet("gap"), checkpoint("gap"), nil)), items, req, notebook.Style{Zoom: 5})"""),
+    ("md", """**What to notice.** Two architectures from two frameworks, trained apart on the same data,
+one explainer. Where their maps agree (the garment's body, the shoe's sole), the evidence is in the
+item; where they differ, so do their decisions. An op the converter does not know is refused by
+name when the file is loaded, and a layer name that is not a node output gets the list of valid
+ones.
+
+**Exercise.** Export a torchvision model (`torch.onnx.export(model.eval(), x, "m.onnx",
+opset_version=13)`) and explain it with `notebook.LoadONNX("m.onnx")`. Which of its layers gives the
+sharpest map?"""),
+]
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))

@@ -22,7 +22,12 @@ var minFigures = map[string]int{
 	"02_cam_vs_gradcam.ipynb":             3,
 	"03_gradcam_layers_and_classes.ipynb": 2,
 	"04_cnn_visualization_lab.ipynb":      4,
-	"05_your_own_network.ipynb":           15,
+	"05_your_own_network.ipynb":           30,
+}
+
+// mustSay is text a notebook's outputs must contain: what shows a section worked.
+var mustSay = map[string]string{
+	"05_your_own_network.ipynb": "fashion_effnet (10 outputs, 52 layers; CAM at", // the ONNX model from PyTorch
 }
 
 // failure marks what GoNB prints when a cell panics or exits non-zero (nbconvert itself does not
@@ -99,6 +104,9 @@ func TestNotebooks(t *testing.T) {
 			}
 			if offline && name != "05_your_own_network.ipynb" && !bytes.Contains(data, []byte("using the embedded ImageNet MobileNetV2")) {
 				t.Error("offline, the notebook does not say it fell back to the embedded model")
+			}
+			if want, ok := mustSay[name]; ok && !bytes.Contains(data, []byte(want)) {
+				t.Errorf("the outputs do not say %q", want)
 			}
 			if figures < minFigures[name] {
 				t.Errorf("%d figures, want at least %d", figures, minFigures[name])
