@@ -47,6 +47,7 @@ commands:
   predict   print the top classes of an image: INDEX<TAB>LABEL<TAB>PROBABILITY
   explain   write explanation maps (METHOD.npy, METHOD.png) for a class of an image
   finetune  train a new head (one output per class folder) on a model, save .safetensors
+  explain-text  Grad-CAM over the characters of a text (language ID by default): colours, --html or --json
   models    list the supported models and their default layers
 
 run "gradcam COMMAND -h" for the flags of a command.`
@@ -62,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return explain(args[1:], stdout, stderr)
 	case "finetune":
 		return finetune(args[1:], stdout, stderr)
+	case "explain-text":
+		return explainText(args[1:], stdout, stderr)
 	case "models":
 		for _, n := range models.Names() {
 			a, _ := models.LookupArch(n)

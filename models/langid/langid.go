@@ -1,0 +1,50 @@
+// Package langid is the language-identification character CNN shipped with the toolkit: a
+// text.CharCNN trained in GoMLX on Debian's fortunes (text.LanguageID) to tell text.Languages
+// apart. Retrain it with "go run ./models/langid/retrain".
+package langid
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/text"
+)
+
+// How the shipped model was made (the retrain command's settings).
+const (
+	Length         = 128 // characters a text may have
+	PerLanguage    = 2500
+	Seed           = 1
+	VocabularySize = 160
+	Embed          = 32
+	Filters        = 64
+)
+
+var (
+	//go:embed langid.safetensors
+	weights []byte
+	//go:embed langid.vocab.txt
+	vocab []byte
+)
+
+// Load returns the shipped model and its vocabulary, on backend b (nil: backend.New()).
+func Load(b backends.Backend) (*text.Explainer, error) {
+	v, err := text.ParseVocabulary(bytes.NewReader(vocab), "langid.vocab.txt")
+	if err != nil {
+		return nil, err
+	}
+	w, err := models.ReadSafetensors(bytes.NewReader(weights), int64(len(weights)), "langid.safetensors")
+	if err != nil {
+		return nil, fmt.Errorf("the embedded language-ID model: %w", err)
+	}
+	net := text.CharCNN("langid", v.Size(), Length, Embed, Filters, text.Languages)
+	m, err := models.NewModel(net, w, "embedded language-ID model (models/langid)", b)
+	if err != nil {
+		return nil, err
+	}
+	return text.NewExplainer(m, v), nil
+}
