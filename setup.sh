@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian machine (with Go 1.26 from go.dev) to the notebooks in Jupyter:
 #   1. Debian packages (apt-get; as root or with sudo): jupyter-notebook, jupyter-nbconvert,
-#      python3-nbclient, python3-ipykernel, dataset-fashion-mnist (.ci/deps.sh notebooks);
+#      python3-nbclient, python3-ipykernel, dataset-fashion-mnist, the fortunes packages of eight
+#      languages (.ci/deps.sh notebooks);
 #   2. the Go modules go.mod pins (go mod download);
 #   3. the GoNB kernel and goimports, built at go.mod's versions and registered with Jupyter
 #      (kernelspec/install.sh);
