@@ -1,0 +1,50 @@
+// Package disks is the regression CNN shipped for Regression Activation Maps (RAM): a
+// models.SmallCNN with global average pooling and one linear output, trained in GoMLX to
+// estimate the red disks' area (percent of the image) in data.GenerateDisks images. RAM is CAM
+// with the regression unit's weights. Retrain it with "go run ./models/disks/retrain".
+package disks
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/nn"
+)
+
+// How the shipped model was made (the retrain command's settings).
+const (
+	Size      = 48
+	TrainSeed = 1
+	TestSeed  = 2 // held-out images, never trained on
+	TrainN    = 6000
+	Epochs    = 8
+)
+
+// Labels name the single output.
+var Labels = []string{"red area %"}
+
+// Network is the regression CNN: three conv-BN-ReLU blocks (16, 32, 32 channels, 2x2 max pooling
+// between them), global average pooling, one linear output ("fc").
+func Network() *nn.Network {
+	net, err := models.SmallCNN("disks", []int{3, Size, Size}, Labels, "gap", 16, 32, 32)
+	if err != nil {
+		panic(err) // fixed arguments
+	}
+	return net
+}
+
+//go:embed disks.safetensors
+var weights []byte
+
+// Load returns the shipped model on backend b (nil: backend.New()).
+func Load(b backends.Backend) (*models.Model, error) {
+	w, err := models.ReadSafetensors(bytes.NewReader(weights), int64(len(weights)), "disks.safetensors")
+	if err != nil {
+		return nil, fmt.Errorf("the embedded disks model: %w", err)
+	}
+	return models.NewModel(Network(), w, "embedded disks regression model (models/disks)", b)
+}

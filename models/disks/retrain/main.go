@@ -1,0 +1,53 @@
+// Command retrain trains the regression CNN shipped in package disks and writes it there:
+//
+//	go run ./models/disks/retrain [-out models/disks]
+//
+// It prints the held-out root mean squared error; package disks's test asserts the shipped one's.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/gradcam-go/gradcam/data"
+	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/disks"
+	"github.com/gradcam-go/gradcam/train"
+)
+
+func main() {
+	out := flag.String("out", filepath.Join("models", "disks"), "folder to write disks.safetensors into")
+	flag.Parse()
+	if err := run(*out); err != nil {
+		fmt.Fprintln(os.Stderr, "retrain:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out string) error {
+	trainSet, err := data.GenerateDisks(disks.TrainN, disks.Size, disks.TrainSeed)
+	if err != nil {
+		return err
+	}
+	test, err := data.GenerateDisks(500, disks.Size, disks.TestSeed)
+	if err != nil {
+		return err
+	}
+	m, err := models.New(disks.Network(), disks.TrainSeed, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := train.Fit(m, trainSet.Set, train.Options{Epochs: disks.Epochs, BatchSize: 32, LearningRate: 3e-3, Cosine: true,
+		Seed: disks.TrainSeed, Progress: os.Stdout}); err != nil {
+		return err
+	}
+	mse, _, err := train.Evaluate(m, test.Set, 100)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("held-out RMSE %.3f (percentage points of area)\n", math.Sqrt(mse))
+	return m.Save(filepath.Join(out, "disks.safetensors"))
+}
