@@ -43,7 +43,10 @@ type Explanation struct {
 	Label       string  // its label, "" when the model has none
 	Logit       float32 // the class's logit (the output's value for a regression head)
 	Probability float64 // its softmax probability over the outputs (1 for a single output)
-	Maps        map[Method]*Map
+	// SingleOutput says the model has one output (a regression): Logit is its value and
+	// Probability means nothing.
+	SingleOutput bool
+	Maps         map[Method]*Map
 }
 
 // Results holds one Explanation per image and class, image-major.
@@ -257,7 +260,7 @@ func (e *Explainer) Explain(images *tensors.Tensor, req Request) (Results, error
 		for j := range k {
 			c := int(resolved[i*k+j])
 			result[i*k+j] = &Explanation{Image: i, Class: c, Label: e.Model.Label(c), Logit: row[c],
-				Probability: byClass[c], Maps: map[Method]*Map{}}
+				Probability: byClass[c], SingleOutput: n == 1, Maps: map[Method]*Map{}}
 		}
 	}
 	for idx, o := range plan(methods, k) {

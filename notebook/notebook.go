@@ -5,6 +5,7 @@ package notebook
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"html"
@@ -82,8 +83,12 @@ func Grid(g *render.Grid) error {
 	return Show(img)
 }
 
-// Caption is the usual caption of a map: method, class label and probability.
+// Caption is the usual caption of a map: method, class label and probability (a single-output
+// model's value).
 func Caption(ex *gradcam.Explanation, m gradcam.Method) string {
+	if ex.SingleOutput {
+		return fmt.Sprintf("%s: %s = %.3f", gradcam.MethodTitles[m], cmp.Or(ex.Label, "output"), ex.Logit)
+	}
 	if ex.Label == "" {
 		return fmt.Sprintf("%s: output %d = %.3f", gradcam.MethodTitles[m], ex.Class, ex.Logit)
 	}

@@ -533,6 +533,243 @@ ones.
 opset_version=13)`) and explain it with `notebook.LoadONNX("m.onnx")`. Which of its layers gives the
 sharpest map?"""),
 ]
+NOTEBOOKS["06_text_gradcam.ipynb"] = [
+    ("md", """# Grad-CAM on text: which characters tell a language
+
+Grad-CAM applies to any CNN, not only to images. Here the CNN reads characters: a Kim-style
+character CNN (an embedding, 1-D convolutions of widths 3, 4 and 5, max-over-time pooling, one
+linear layer) that tells eight languages apart (`en de es it pt pl cs ru`). It was trained in GoMLX
+on Debian's fortune files (`fortunes`, `fortunes-de`, ... : real text, offline) and ships with the
+toolkit (`models/langid`; `go run ./models/langid/retrain` trains it again in a few minutes).
+
+Each filter width has its own feature maps, of length L-2, L-3 and L-4 for a text of L characters.
+Grad-CAM is computed on each, upsampled to the text and averaged: one weight per character, and
+per word the mean of its characters. The text is coloured by that weight: blue is no evidence for
+the class, red the most."""),
+    SETUP[0],
+    ("go", """import (
+	"fmt"
+	"sort"
+
+	"github.com/gradcam-go/gradcam/models/langid"
+	"github.com/gradcam-go/gradcam/notebook"
+	"github.com/gradcam-go/gradcam/text"
+	"github.com/gradcam-go/gradcam/train"
+)
+
+// must stops the cell on an error.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func must2[A, B any](a A, b B, err error) (A, B) {
+	if err != nil {
+		panic(err)
+	}
+	return a, b
+}
+
+// heldOut is the corpus's test split: fortunes the model never saw, cut into texts of at most
+// 128 characters, 500 per language.
+func heldOut() *text.Corpus {
+	return must(text.LanguageID(text.FortuneDir(), langid.Length, langid.PerLanguage, langid.Seed))
+}"""),
+    ("md", """## The model and its accuracy
+
+Measured here on the held-out texts."""),
+    ("go", """%%
+ex := must(langid.Load(nil))
+c := heldOut()
+_, test := must2(c.Sets(ex.Vocab))
+_, acc := must2(train.Evaluate(ex.Model, test, 256))
+fmt.Printf("%s, layers to explain %v: test accuracy %.3f on %d texts\\n",
+	ex.Model.Name, ex.Model.ExplainableLayers(), acc, test.Len())"""),
+    ("md", """## One held-out text per language
+
+Look at what lights up: letters and letter groups that only one of the languages writes
+(`ß`, `ñ`, `ł`, `ř`, Cyrillic), frequent short words (`the`, `der`, `di`, `não`), endings."""),
+    ("go", """%%
+ex := must(langid.Load(nil))
+c := heldOut()
+var texts []string
+for lang := range text.Languages { // the first held-out text of each language
+	for i, l := range c.TestLang {
+		if int(l) == lang {
+			texts = append(texts, c.Test[i])
+			break
+		}
+	}
+}
+notebook.Texts(ex, -1, texts...)"""),
+    ("md", """## Per word
+
+The same explanation aggregated per word, strongest first."""),
+    ("go", """%%
+ex := must(langid.Load(nil))
+e := notebook.Texts(ex, -1, "Wer zuletzt lacht, hat den Witz nicht eher verstanden.")[0]
+words := append([]text.WordWeight(nil), e.Words...)
+sort.Slice(words, func(i, j int) bool { return words[i].Weight > words[j].Weight })
+for _, w := range words {
+	fmt.Printf("%-12s %.2f\\n", w.Word, w.Weight)
+}"""),
+    ("md", """## When the model is wrong
+
+The first held-out text the model gets wrong, explained for the language it chose and for the
+right one. The map for the wrong answer shows what misled it (often a name, a loan word, or a
+short text with few telling letters)."""),
+    ("go", """%%
+ex := must(langid.Load(nil))
+c := heldOut()
+for i, s := range c.Test {
+	e := must(ex.Explain(s, -1, false))
+	if e.Class == int(c.TestLang[i]) {
+		continue
+	}
+	fmt.Printf("held-out text %d is %s; the model says %s (%.2f)\\n", i, text.Languages[c.TestLang[i]], e.Label, e.Probability)
+	notebook.Texts(ex, e.Class, s)
+	notebook.Texts(ex, int(c.TestLang[i]), s)
+	break
+}"""),
+    ("md", """## Counterfactual: the evidence against
+
+Counterfactual Grad-CAM negates the gradients: the characters that speak *against* a language.
+Against English in a mixed sentence, the German words light up."""),
+    ("go", """%%
+ex := must(langid.Load(nil))
+s := "I told him das ist nicht mein Problem and left."
+notebook.Texts(ex, 0, s) // for English
+notebook.ShowTexts(must(ex.Explain(s, 0, true))) // against English"""),
+    ("md", """**Exercises.** Find a sentence that fools the model (a Spanish sentence full of English
+names?) and read its map. The command line does the same: `gradcam explain-text --text "..."`,
+with `--json` for the weights or `--html`."""),
+]
+
+NOTEBOOKS["07_regression_activation_maps.ipynb"] = [
+    ("md", """# Regression Activation Maps: CAM for a network that outputs a number
+
+CAM needs global average pooling followed by one linear layer, and nothing says that layer must
+classify. With a single linear output, the same weighted sum of the last feature maps explains a
+regression: a **Regression Activation Map** (RAM; Wang et al. 2017 graded diabetic retinopathy
+this way). Grad-CAM of the output works too.
+
+The task has a known answer: images of red and blue disks on noise, and the network must
+estimate the red disks' total area (percent of the image). A network that solves it has to look
+at the red disks and ignore the blue ones, so we can *measure* whether the maps are right. The
+network (`models.SmallCNN`: three conv blocks, GAP, one output) was trained in GoMLX and ships
+with the toolkit (`models/disks`; `go run ./models/disks/retrain` trains it again)."""),
+    SETUP[0],
+    ("go", """import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gradcam-go/gradcam/data"
+	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/models/disks"
+	"github.com/gradcam-go/gradcam/notebook"
+	"github.com/gradcam-go/gradcam/train"
+)
+
+// must stops the cell on an error.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func must2[A, B any](a A, b B, err error) (A, B) {
+	if err != nil {
+		panic(err)
+	}
+	return a, b
+}
+
+// minOf and maxOf are the extremes of a slice.
+func minOf(v []float32) float32 {
+	m := v[0]
+	for _, x := range v {
+		m = min(m, x)
+	}
+	return m
+}
+
+func maxOf(v []float32) float32 {
+	m := v[0]
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m
+}"""),
+    ("md", """## The model and its error
+
+On 500 held-out images (another seed than training's)."""),
+    ("go", """%%
+m := must(disks.Load(nil))
+test := must(data.GenerateDisks(500, disks.Size, disks.TestSeed))
+mse, _ := must2(train.Evaluate(m, test.Set, 100))
+fmt.Printf("held-out RMSE %.2f percentage points of area (targets: %.1f%% to %.1f%%)\\n", math.Sqrt(mse), minOf(test.Targets), maxOf(test.Targets))"""),
+    ("md", """## RAM and Grad-CAM on held-out images
+
+Output 0 is the estimate; its RAM is CAM with the output unit's weights."""),
+    ("go", """%%
+m := must(disks.Load(nil))
+test := must(data.GenerateDisks(500, disks.Size, disks.TestSeed))
+notebook.Explain(m, notebook.FromSet(test.Set, 0, 1, 2, 3), gradcam.Request{Methods: []gradcam.Method{gradcam.CAM, gradcam.GradCAM}, Classes: []int{0}},
+	notebook.Style{Zoom: 4})"""),
+    ("md", """## Measured: how much of each map is on the red disks
+
+The share of each map's mass inside the red disks and inside the blue ones, averaged over 100
+held-out images, against the red disks' share of the image."""),
+    ("go", """%%
+m := must(disks.Load(nil))
+const n = 100
+test := must(data.GenerateDisks(n, disks.Size, disks.TestSeed))
+x := tensors.FromFlatDataAndDimensions(test.Inputs, n, 3, disks.Size, disks.Size)
+res := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.CAM, gradcam.GradCAM}, Classes: []int{0}}))
+area := 0.0
+for i := range n {
+	area += float64(test.Targets[i]) / 100 / n
+}
+for _, method := range []gradcam.Method{gradcam.CAM, gradcam.GradCAM} {
+	red, blue := 0.0, 0.0
+	for i := range n {
+		r, b := must2(test.Share(i, res.At(i, 0).Maps[method].Values))
+		red, blue = red+r/n, blue+b/n
+	}
+	fmt.Printf("%-8s %4.1f%% of the mass on red disks, %4.1f%% on blue ones (red disks cover %.1f%% of an image)\\n", method, 100*red, 100*blue, 100*area)
+}"""),
+    ("md", """## Where the model is most wrong
+
+The held-out image with the largest error. Compare the map with the disks: a red disk half
+hidden under a blue one, or one cut by the border, is where the estimate goes astray."""),
+    ("go", """%%
+m := must(disks.Load(nil))
+test := must(data.GenerateDisks(500, disks.Size, disks.TestSeed))
+x := tensors.FromFlatDataAndDimensions(test.Inputs, 500, 3, disks.Size, disks.Size)
+out := must(m.Logits(x))
+worst := 0
+for i := range out {
+	if math.Abs(float64(out[i][0]-test.Targets[i])) > math.Abs(float64(out[worst][0]-test.Targets[worst])) {
+		worst = i
+	}
+}
+fmt.Printf("image %d: red area %.1f%%, estimated %.1f%%\\n", worst, test.Targets[worst], out[worst][0])
+notebook.Explain(m, notebook.FromSet(test.Set, worst), gradcam.Request{Methods: []gradcam.Method{gradcam.CAM, gradcam.GradCAM}, Classes: []int{0}},
+	notebook.Style{Zoom: 4})"""),
+    ("md", """**What to notice.** RAM and Grad-CAM put about four times the red disks' share of the image on
+them, and give the blue disks less than theirs: the network learned the colour, not "round
+things". (The maps are 12x12 upsampled, so some mass spills around each disk.) RAM and Grad-CAM
+are the same map here: with one linear output after GAP, Grad-CAM's weights are CAM's divided by
+the number of positions. The measured shares are asserted in the test suite (`models/disks`).
+
+**Exercise.** Explain an earlier layer (`Layer: "block2.relu"`): is the blue disks' share still
+small?"""),
+]
+
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -67,7 +68,11 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	}
 	ex := exps[0]
 	fmt.Fprintf(stdout, "class %d (%s), probability %.4f\n", ex.Class, ex.Label, ex.Probability)
-	grid := &render.Grid{Title: fmt.Sprintf("%s: %s (%d), p=%.3f", m.Name, ex.Label, ex.Class, ex.Probability),
+	title := fmt.Sprintf("%s: %s (%d), p=%.3f", m.Name, ex.Label, ex.Class, ex.Probability)
+	if ex.SingleOutput {
+		title = fmt.Sprintf("%s: %s = %.3f", m.Name, cmp.Or(ex.Label, "output"), ex.Logit)
+	}
+	grid := &render.Grid{Title: title,
 		Rows: [][]render.Cell{{{Image: in.images[0], Caption: filepath.Base(mf.image)}}}}
 	for _, method := range methods {
 		mp := ex.Maps[method]
