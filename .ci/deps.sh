@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the toolkit's tests and notebooks use (root; apt-get).
-#   deps.sh            everything CI needs: PyTorch, ONNX and OpenCV (reference numbers), Jupyter,
+#   deps.sh            everything CI needs: PyTorch, ONNX, OpenCV and what pytorch-grad-cam imports
+#                      (reference numbers, ../shared/peers), Jupyter,
 #                      Fashion-MNIST (dataset-fashion-mnist), fortunes in eight languages (text)
 #   deps.sh notebooks  only what running the notebooks needs (the Docker image)
 set -euo pipefail
 notebooks="jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel dataset-fashion-mnist
   fortunes fortunes-de fortunes-es fortunes-it fortunes-br fortunes-pl fortunes-cs fortunes-ru"
-reference="python3-torch python3-torchvision python3-numpy python3-pil python3-opencv python3-onnx"
+reference="python3-torch python3-torchvision python3-numpy python3-pil python3-opencv python3-onnx
+  python3-matplotlib python3-scipy python3-sklearn python3-tqdm"
 case "${1:-all}" in
   notebooks) pkgs="$notebooks"; check="import nbclient, nbconvert" ;;
-  *) pkgs="$notebooks $reference"; check="import torch, torchvision, numpy, PIL, cv2, onnx, nbclient, nbconvert" ;;
+  *) pkgs="$notebooks $reference"; check="import torch, torchvision, numpy, PIL, cv2, onnx, matplotlib, scipy, sklearn, tqdm, nbclient, nbconvert" ;;
 esac
 if /usr/bin/python3 -c "$check" 2>/dev/null && [ -x /usr/bin/jupyter-nbconvert ] &&
   [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] && [ -f /usr/share/games/fortunes/brasil ] &&

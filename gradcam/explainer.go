@@ -127,7 +127,9 @@ func plan(methods []Method, numClasses int) []output {
 			switch m {
 			case Occlusion:
 				continue
-			case GradCAM, Counterfactual, CAM:
+			case EigenCAM, EigenGradCAM: // the matrix to project, finished on the host
+				outs = append(outs, output{m, k, true})
+			case GradCAM, Counterfactual, CAM, HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM, FEM:
 				outs = append(outs, output{m, k, true}, output{m, k, false})
 			default:
 				outs = append(outs, output{m, k, false})
@@ -283,10 +285,13 @@ func (e *Explainer) Explain(images *tensors.Tensor, req Request) (Results, error
 			}
 		}
 	}
+	if err := finishEigen(result, images.Shape().Dimensions[2:]); err != nil {
+		return nil, err
+	}
 	for _, ex := range result {
 		for _, mp := range ex.Maps {
 			if mp.LowRes != nil {
-				mp.AllZero = allZero(mp.LowRes, mp.Method == CAM)
+				mp.AllZero = allZero(mp.LowRes, mp.Method == CAM || mp.Method.isEigen())
 			} else {
 				mp.AllZero = allZero(mp.Values, false)
 			}
@@ -366,7 +371,7 @@ func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, 
 		// Backprop gradients: to the layer (CAM family) and to the input (saliency), in one pass.
 		var dA, dX *Node
 		var wrt []*Node
-		if has(GradCAM, Counterfactual, GuidedGradCAM) {
+		if has(needsLayerGradient...) {
 			wrt = append(wrt, a)
 		}
 		if has(Saliency) {
@@ -374,7 +379,7 @@ func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, 
 		}
 		if len(wrt) > 0 {
 			g := fw.Gradient(y, nn.Backprop, wrt...)
-			if has(GradCAM, Counterfactual, GuidedGradCAM) {
+			if has(needsLayerGradient...) {
 				dA, g = g[0], g[1:]
 			}
 			if has(Saliency) {
@@ -411,6 +416,13 @@ func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, 
 					low = Max(Add(low, bc), ScalarZero(a.Graph(), a.DType()))
 				}
 				outs = append(outs, low, normalizeUpsample(Max(low, ScalarZero(a.Graph(), a.DType())), inputSize))
+			case HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM, FEM:
+				low := relu(camFamily(method, a, dA, spatial))
+				outs = append(outs, low, normalizeUpsample(low, inputSize))
+			case EigenCAM:
+				outs = append(outs, a)
+			case EigenGradCAM:
+				outs = append(outs, Mul(dA, a))
 			case Saliency:
 				outs = append(outs, ReduceMax(Abs(dX), 1))
 			case GuidedBackprop, Deconvnet, GuidedGradCAM:
@@ -432,6 +444,39 @@ func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, 
 		outs = fillGradientImages(outs, methods, guided, deconv, gradcamUp)
 	}
 	return outs
+}
+
+// relu is max(x, 0).
+func relu(x *Node) *Node { return Max(x, ScalarZero(x.Graph(), x.DType())) }
+
+// camFamily is the map (before the ReLU) of a pytorch-grad-cam method from the activations a
+// (channels-last), the gradients g = dy/da and the spatial axes (see the package comment).
+func camFamily(method Method, a, g *Node, spatial []int) *Node {
+	dt := a.DType()
+	switch method {
+	case HiResCAM:
+		return ReduceSum(Mul(g, a), -1)
+	case GradCAMElementWise:
+		return ReduceSum(relu(Mul(g, a)), -1)
+	case LayerCAM:
+		return ReduceSum(Mul(relu(g), a), -1)
+	case GradCAMPlusPlus:
+		g2 := Mul(g, g)
+		g3 := Mul(g2, g)
+		sumA := ReduceAndKeep(a, ReduceSum, spatial...)
+		alpha := Div(g2, AddScalar(Add(MulScalar(g2, 2), Mul(sumA, g3)), 1e-6))
+		alpha = Where(NotEqual(g, ZerosLike(g)), alpha, ZerosLike(alpha))
+		return weightedSum(a, ReduceSum(Mul(relu(g), alpha), spatial...))
+	case XGradCAM:
+		w := Div(ReduceSum(Mul(g, a), spatial...), AddScalar(ReduceSum(a, spatial...), 1e-7))
+		return weightedSum(a, w)
+	case FEM:
+		mean := ReduceAndKeep(a, ReduceMean, spatial...)
+		std := Sqrt(ReduceAndKeep(Square(Sub(a, mean)), ReduceMean, spatial...))
+		above := ConvertDType(GreaterThan(a, Add(mean, MulScalar(std, 2))), dt)
+		return weightedSum(a, ReduceMean(above, spatial...))
+	}
+	panic(fmt.Sprintf("camFamily: %s is not a CAM-family method", method))
 }
 
 // fillGradientImages replaces the nil placeholders of the last class, in method order.
@@ -469,19 +514,20 @@ func weightedSum(a, w *Node) *Node {
 	return Einsum("bhwc,bc->bhw", a, w)
 }
 
-// normalizeUpsample is pytorch-grad-cam's scale_cam_image: per image, x - min, then divided by
-// (max + 1e-7), then resized (bi)linearly with half-pixel centres to the input size. A map of
-// zeros stays zeros.
+// normalizeUpsample is pytorch-grad-cam's pipeline: scale_cam_image (per image, x - min, then
+// divided by (max + 1e-7), then resized (bi)linearly with half-pixel centres to the input size),
+// and scale_cam_image once more at full size, so the maximum is exactly 1 even where upsampling
+// never lands on the low-resolution maximum. A map of zeros stays zeros.
 func normalizeUpsample(low *Node, size []int) *Node {
 	axes := make([]int, low.Rank()-1)
 	for i := range axes {
 		axes[i] = i + 1
 	}
-	mn := ReduceAndKeep(low, ReduceMin, axes...)
-	x := Sub(low, mn)
-	mx := ReduceAndKeep(x, ReduceMax, axes...)
-	x = Div(x, AddScalar(mx, 1e-7))
-	return Interpolate(x, append([]int{-1}, size...)...).Done()
+	scale := func(x *Node) *Node {
+		x = Sub(x, ReduceAndKeep(x, ReduceMin, axes...))
+		return Div(x, AddScalar(ReduceAndKeep(x, ReduceMax, axes...), 1e-7))
+	}
+	return scale(Interpolate(scale(low), append([]int{-1}, size...)...).Done())
 }
 
 // toFloat32 copies a float32 or float64 tensor's values as float32.

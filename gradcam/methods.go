@@ -14,6 +14,26 @@
 //	guided backprop dy/dx under the Guided rule; deconvnet: under the Deconvnet rule
 //	Guided Grad-CAM guided backprop times the Grad-CAM map at input size
 //
+// and the CAM family of pytorch-grad-cam, from the same activations and gradients (G = dy/dA):
+//
+//	HiResCAM            ReLU(sum_k G_k A_k) (no pooling of the gradients)
+//	Grad-CAM elementwise ReLU(sum_k ReLU(G_k A_k))
+//	Grad-CAM++          weights sum_s ReLU(G) a, a = G^2 / (2 G^2 + (sum_s A) G^3 + 1e-6), 0 where G = 0
+//	XGrad-CAM           weights sum_s(G A) / (sum_s A + 1e-7)
+//	LayerCAM            ReLU(sum_k ReLU(G_k) A_k)
+//	FEM                 weights mean_s 1[A > mean_s A + 2 std_s A] (no gradients)
+//	Eigen-CAM           the projection of A on its first principal component (no gradients)
+//	Eigen-Grad-CAM      the same for G * A
+//
+// The eigen methods' sign is not defined by the SVD (pytorch-grad-cam leaves it to LAPACK); here
+// the projection is flipped when its most negative value is larger in magnitude than its most
+// positive one (Seg-Eigen-CAM's Eq. 13, which pytorch-grad-cam also implements for that method),
+// so the salient side is positive before the ReLU.
+//
+// Heatmaps are scaled as pytorch-grad-cam scales them: min-max normalized at the layer's
+// resolution, upsampled (bilinear, half-pixel centres), and min-max normalized again, so their
+// maximum is exactly 1.
+//
 // One Explain call runs the network forward once for all its images, classes and methods.
 package gradcam
 
@@ -36,10 +56,29 @@ const (
 	Deconvnet      Method = "deconvnet"
 	GuidedGradCAM  Method = "guided-gradcam"
 	Occlusion      Method = "occlusion"
+
+	HiResCAM           Method = "hirescam"
+	GradCAMElementWise Method = "gradcam-elementwise"
+	GradCAMPlusPlus    Method = "gradcam++"
+	XGradCAM           Method = "xgradcam"
+	LayerCAM           Method = "layercam"
+	FEM                Method = "fem"
+	EigenCAM           Method = "eigencam"
+	EigenGradCAM       Method = "eigen-gradcam"
 )
 
 // AllMethods lists every method in a stable order.
-var AllMethods = []Method{GradCAM, Counterfactual, CAM, Saliency, GuidedBackprop, Deconvnet, GuidedGradCAM, Occlusion}
+var AllMethods = []Method{GradCAM, Counterfactual, CAM, Saliency, GuidedBackprop, Deconvnet, GuidedGradCAM, Occlusion,
+	HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM, FEM, EigenCAM, EigenGradCAM}
+
+// layerMaps are the methods whose result is a heatmap computed at the explained layer (a
+// low-resolution map, then the upsampled one).
+var layerMaps = []Method{GradCAM, Counterfactual, CAM, HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM,
+	FEM, EigenCAM, EigenGradCAM}
+
+// needsLayerGradient are the methods that use dy/dA at the explained layer.
+var needsLayerGradient = []Method{GradCAM, Counterfactual, GuidedGradCAM, HiResCAM, GradCAMElementWise, GradCAMPlusPlus,
+	XGradCAM, LayerCAM, EigenGradCAM}
 
 // IsGradientImage reports whether the method's result is an image-sized gradient with three
 // channels (guided backprop, deconvnet, Guided Grad-CAM) rather than a heatmap.
@@ -49,8 +88,11 @@ func (m Method) IsGradientImage() bool {
 
 // usesLayer reports whether the method depends on the explained layer.
 func (m Method) usesLayer() bool {
-	return m == GradCAM || m == Counterfactual || m == CAM || m == GuidedGradCAM
+	return m == GuidedGradCAM || slices.Contains(layerMaps, m)
 }
+
+// isEigen reports the methods finished on the host (the SVD of each image's activations).
+func (m Method) isEigen() bool { return m == EigenCAM || m == EigenGradCAM }
 
 // ParseMethods parses a comma-separated list of method names.
 func ParseMethods(list string) ([]Method, error) {

@@ -4,4 +4,6 @@ package gradcam
 var MethodTitles = map[Method]string{
 	GradCAM: "Grad-CAM", Counterfactual: "Counterfactual", CAM: "CAM", Saliency: "Saliency",
 	GuidedBackprop: "Guided Backprop", Deconvnet: "Deconvnet", GuidedGradCAM: "Guided Grad-CAM", Occlusion: "Occlusion",
+	HiResCAM: "HiResCAM", GradCAMElementWise: "Grad-CAM elementwise", GradCAMPlusPlus: "Grad-CAM++", XGradCAM: "XGrad-CAM",
+	LayerCAM: "LayerCAM", FEM: "FEM", EigenCAM: "Eigen-CAM", EigenGradCAM: "Eigen-Grad-CAM",
 }

@@ -27,7 +27,7 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	mf.register(fs)
 	class := fs.Int("class", -1, "class (output index) to explain; default: the top prediction")
 	layer := fs.String("layer", "", "layer to explain (torchvision module path, or ONNX node output name); default: the model's last conv block")
-	methodList := fs.String("method", "gradcam", "comma-separated methods: gradcam, counterfactual, cam, saliency, guided-backprop, deconvnet, guided-gradcam, occlusion")
+	methodList := fs.String("method", "gradcam", "comma-separated methods: "+methodNames())
 	out := fs.String("out", "", "output directory for METHOD.npy and METHOD.png")
 	colormap := fs.String("colormap", "jet", "heatmap colormap: jet, turbo, viridis, inferno, gray")
 	patch := fs.Int("occlusion-patch", gradcam.DefaultOcclusion.Patch, "occlusion patch size, pixels")
@@ -140,4 +140,13 @@ func writePNG(path string, img image.Image) error {
 		return err
 	}
 	return atomicfile.Write(path, buf.Bytes())
+}
+
+// methodNames lists the methods --method takes.
+func methodNames() string {
+	names := make([]string, len(gradcam.AllMethods))
+	for i, m := range gradcam.AllMethods {
+		names[i] = string(m)
+	}
+	return strings.Join(names, ", ")
 }

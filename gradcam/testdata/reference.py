@@ -12,7 +12,8 @@ For each model and class it writes OUT/<model>/<class>/<array>.npy (float32):
 and the same in float64 under OUT/f64/ (max pooling picks the larger of two near-equal values, and
 float32 rounding can flip that choice: exact arithmetic decides such near-ties).
 y is the logit of the class. Normalization is pytorch-grad-cam's: x - min, / (max + 1e-7), then
-bilinear upsampling with half-pixel centres (F.interpolate, align_corners=False = cv2.resize).
+bilinear upsampling with half-pixel centres (F.interpolate, align_corners=False = cv2.resize),
+then x - min, / (max + 1e-7) again (its aggregate_multi_layers step).
 
 Usage: reference.py SHARED_DIR MODELS_REF_DIR PATCH STRIDE OUT
   MODELS_REF_DIR holds the random-weight checkpoints of models/testdata/reference.py.
@@ -83,10 +84,21 @@ def replace_relus(module, state):
             replace_relus(child, state)
 
 
+def scale(x):
+    x = x - x.min()
+    return x / (x.max() + 1e-7)
+
+
+def cat_dog(shared):
+    """cat_dog.png as the 1x3x224x224 input: pixels / 255 normalized with ImageNet's mean and std."""
+    img = Image.open(os.path.join(shared, "images", "cat_dog.png")).convert("RGB")
+    a = (np.asarray(img, dtype=np.float32) / 255.0 - MEAN) / STD
+    return torch.from_numpy(a.transpose(2, 0, 1)[None].copy())
+
+
 def normalize_upsample(low):
-    x = low - low.min()
-    x = x / (x.max() + 1e-7)
-    return F.interpolate(x[None, None], size=(224, 224), mode="bilinear", align_corners=False)[0, 0]
+    """pytorch-grad-cam's pipeline: scale_cam_image (min-max, resize), then scale_cam_image again."""
+    return scale(F.interpolate(scale(low)[None, None], size=(224, 224), mode="bilinear", align_corners=False)[0, 0])
 
 
 def occlusion(model, x, cls, patch, stride):
@@ -109,9 +121,7 @@ def occlusion(model, x, cls, patch, stride):
 def main():
     torch.set_num_threads(os.cpu_count() or 1)  # Debian's torch defaults to one thread.
     shared, models_ref, patch, stride, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-    img = Image.open(os.path.join(shared, "images", "cat_dog.png")).convert("RGB")
-    a = (np.asarray(img, dtype=np.float32) / 255.0 - MEAN) / STD
-    x32 = torch.from_numpy(a.transpose(2, 0, 1)[None].copy())
+    x32 = cat_dog(shared)
     for dtype, root in ((torch.float32, out), (torch.float64, os.path.join(out, "f64"))):
         for arch, spec in MODELS.items():
             explain(arch, spec, shared, models_ref, x32.to(dtype), dtype, patch, stride, root)

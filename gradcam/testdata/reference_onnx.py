@@ -25,10 +25,9 @@ import numpy as np
 import onnx
 import torch
 import torchvision
-from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference import CLASSES, MEAN, STD, normalize_upsample, replace_relus  # noqa: E402
+from reference import CLASSES, cat_dog, normalize_upsample, replace_relus  # noqa: E402
 
 # arch -> (explained module, CAM weight key)
 ARCHS = {
@@ -85,9 +84,7 @@ SMALL = {  # name -> (builder, input shape, explained module, CAM weight key, cl
 def main():
     torch.set_num_threads(os.cpu_count() or 1)
     shared, out = sys.argv[1], sys.argv[2]
-    img = Image.open(os.path.join(shared, "images", "cat_dog.png")).convert("RGB")
-    a = (np.asarray(img, dtype=np.float32) / 255.0 - MEAN) / STD
-    x0 = torch.from_numpy(a.transpose(2, 0, 1)[None].copy())
+    x0 = cat_dog(shared)
     os.makedirs(out, exist_ok=True)
     for arch, (module, cam_key) in ARCHS.items():
         torch.manual_seed(0)

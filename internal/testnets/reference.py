@@ -112,12 +112,16 @@ def randomize(model, seed):
     models_ref.randomize_batchnorm(model, torch.Generator().manual_seed(seed))
 
 
+def scale(x):
+    x = x - x.min()
+    return x / (x.max() + 1e-7)
+
+
 def normalize_upsample(low, size):
-    x = low - low.min()
-    x = x / (x.max() + 1e-7)
-    if x.dim() == 1:
-        return F.interpolate(x[None, None], size=size, mode="linear", align_corners=False)[0, 0]
-    return F.interpolate(x[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+    """pytorch-grad-cam's pipeline: scale, resize, scale again."""
+    x = scale(low)
+    mode = "linear" if x.dim() == 1 else "bilinear"
+    return scale(F.interpolate(x[None, None], size=size, mode=mode, align_corners=False)[0, 0])
 
 
 def occlusion(model, x, cls, patch, stride):
