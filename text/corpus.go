@@ -138,8 +138,8 @@ func lastSpace(r []rune) int {
 // Corpus is the language-ID data: texts of at most Length characters, their language (an index
 // into Languages), split into training and test texts by fortune (no fortune in both).
 type Corpus struct {
-	Length            int
-	Train, Test       []string
+	Length              int
+	Train, Test         []string
 	TrainLang, TestLang []int32
 }
 

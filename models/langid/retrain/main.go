@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/text"
 	"github.com/gradcam-go/gradcam/models/langid"
+	"github.com/gradcam-go/gradcam/text"
 	"github.com/gradcam-go/gradcam/train"
 )
 
