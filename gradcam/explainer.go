@@ -34,6 +34,8 @@ type Request struct {
 	Target Target
 	// Occlusion configures the occlusion method.
 	Occlusion OcclusionOptions
+	// IntegratedGradients configures IntegratedGradients; the zero value is Captum's defaults.
+	IntegratedGradients IntegratedGradientsOptions
 }
 
 // Explanation is the result for one image and one class.
@@ -81,6 +83,9 @@ type Map struct {
 	// AllZero says the map was identically zero (e.g. the ReLU removed everything). Values are
 	// then zeros, never NaN.
 	AllZero bool
+	// Delta is Integrated Gradients' convergence delta: the attributions' sum minus
+	// (y(x) - y(baseline)); it goes to 0 as the integral is approximated better.
+	Delta float64
 }
 
 // Stats counts the explainer's work, for tests and benchmarks.
@@ -125,7 +130,7 @@ func plan(methods []Method, numClasses int) []output {
 	for k := range numClasses {
 		for _, m := range methods {
 			switch m {
-			case Occlusion:
+			case Occlusion, IntegratedGradients:
 				continue
 			case EigenCAM, EigenGradCAM: // the matrix to project, finished on the host
 				outs = append(outs, output{m, k, true})
@@ -188,6 +193,12 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		if !slices.Contains(e.Model.CAM.Aliases, req.Layer) {
 			return fmt.Errorf("%w at layer %s of %s: CAM's class weights combine the channels of %s, the input of the "+
 				"global average pooling; use gradcam for other layers", models.ErrNoCAM, req.Layer, e.Model.Name, e.Model.CAM.Layer)
+		}
+	}
+	if slices.Contains(req.Methods, IntegratedGradients) {
+		req.IntegratedGradients = req.IntegratedGradients.withDefaults()
+		if err := req.IntegratedGradients.check(shapeSize(images.Shape().Dimensions[1:])); err != nil {
+			return err
 		}
 	}
 	if slices.Contains(req.Methods, Occlusion) {
@@ -297,6 +308,11 @@ func (e *Explainer) Explain(images *tensors.Tensor, req Request) (Results, error
 			}
 		}
 	}
+	if slices.Contains(methods, IntegratedGradients) {
+		if err := e.integratedGradients(images, req.Target, req.IntegratedGradients, k, result); err != nil {
+			return nil, err
+		}
+	}
 	if slices.Contains(methods, Occlusion) {
 		if err := e.occlude(images, req.Target, req.Occlusion, k, result); err != nil {
 			return nil, err
@@ -374,7 +390,7 @@ func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, 
 		if has(needsLayerGradient...) {
 			wrt = append(wrt, a)
 		}
-		if has(Saliency) {
+		if has(Saliency, InputXGradient) {
 			wrt = append(wrt, images)
 		}
 		if len(wrt) > 0 {
@@ -382,7 +398,7 @@ func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, 
 			if has(needsLayerGradient...) {
 				dA, g = g[0], g[1:]
 			}
-			if has(Saliency) {
+			if has(Saliency, InputXGradient) {
 				dX = g[0]
 			}
 		}
@@ -425,6 +441,8 @@ func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, 
 				outs = append(outs, Mul(dA, a))
 			case Saliency:
 				outs = append(outs, ReduceMax(Abs(dX), 1))
+			case InputXGradient:
+				outs = append(outs, Mul(images, dX))
 			case GuidedBackprop, Deconvnet, GuidedGradCAM:
 				// computed below, after Grad-CAM's map is known.
 				outs = append(outs, nil)

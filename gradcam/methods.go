@@ -25,6 +25,9 @@
 //	Eigen-CAM           the projection of A on its first principal component (no gradients)
 //	Eigen-Grad-CAM      the same for G * A
 //
+// and Captum's attributions of the input: Input x Gradient (x * dy/dx) and Integrated Gradients
+// (IntegratedGradientsOptions; its convergence delta in Map.Delta).
+//
 // The eigen methods' sign is not defined by the SVD (pytorch-grad-cam leaves it to LAPACK); here
 // the projection is flipped when its most negative value is larger in magnitude than its most
 // positive one (Seg-Eigen-CAM's Eq. 13, which pytorch-grad-cam also implements for that method),
@@ -65,11 +68,15 @@ const (
 	FEM                Method = "fem"
 	EigenCAM           Method = "eigencam"
 	EigenGradCAM       Method = "eigen-gradcam"
+
+	InputXGradient      Method = "input-x-gradient"
+	IntegratedGradients Method = "integrated-gradients"
 )
 
 // AllMethods lists every method in a stable order.
 var AllMethods = []Method{GradCAM, Counterfactual, CAM, Saliency, GuidedBackprop, Deconvnet, GuidedGradCAM, Occlusion,
-	HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM, FEM, EigenCAM, EigenGradCAM}
+	HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM, FEM, EigenCAM, EigenGradCAM,
+	InputXGradient, IntegratedGradients}
 
 // layerMaps are the methods whose result is a heatmap computed at the explained layer (a
 // low-resolution map, then the upsampled one).
@@ -83,7 +90,7 @@ var needsLayerGradient = []Method{GradCAM, Counterfactual, GuidedGradCAM, HiResC
 // IsGradientImage reports whether the method's result is an image-sized gradient with three
 // channels (guided backprop, deconvnet, Guided Grad-CAM) rather than a heatmap.
 func (m Method) IsGradientImage() bool {
-	return m == GuidedBackprop || m == Deconvnet || m == GuidedGradCAM
+	return m == GuidedBackprop || m == Deconvnet || m == GuidedGradCAM || m == InputXGradient || m == IntegratedGradients
 }
 
 // usesLayer reports whether the method depends on the explained layer.
