@@ -67,7 +67,11 @@ func explain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ex := exps[0]
-	fmt.Fprintf(stdout, "class %d (%s), probability %.4f\n", ex.Class, ex.Label, ex.Probability)
+	if ex.SingleOutput {
+		fmt.Fprintf(stdout, "output %d (%s) = %.4f\n", ex.Class, ex.Label, ex.Logit)
+	} else {
+		fmt.Fprintf(stdout, "class %d (%s), probability %.4f\n", ex.Class, ex.Label, ex.Probability)
+	}
 	title := fmt.Sprintf("%s: %s (%d), p=%.3f", m.Name, ex.Label, ex.Class, ex.Probability)
 	if ex.SingleOutput {
 		title = fmt.Sprintf("%s: %s = %.3f", m.Name, cmp.Or(ex.Label, "output"), ex.Logit)
