@@ -2,6 +2,7 @@ package onnxnet
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -60,15 +61,7 @@ type Weights struct {
 func (w *Weights) Map() map[string]Weight {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return maps(w.m)
-}
-
-func maps(m map[string]Weight) map[string]Weight {
-	out := make(map[string]Weight, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(w.m)
 }
 
 func (w *Weights) set(key string, shape []int, data []float64, fn func(float64) float64) {
@@ -109,10 +102,7 @@ func init() {
 	converters = map[string]convertFunc{
 		"Conv": (*converter).conv, "BatchNormalization": (*converter).batchNorm,
 		"Relu": (*converter).relu, "Clip": (*converter).clip, "LeakyRelu": (*converter).unary,
-		"Sigmoid": (*converter).unary, "Tanh": (*converter).unary, "HardSigmoid": (*converter).unary,
-		"HardSwish": (*converter).unary, "Erf": (*converter).unary, "Exp": (*converter).unary, "Log": (*converter).unary,
-		"Sqrt": (*converter).unary, "Neg": (*converter).unary, "Abs": (*converter).unary, "Reciprocal": (*converter).unary,
-		"Softmax": (*converter).softmax,
+		"HardSigmoid": (*converter).unary, "HardSwish": (*converter).unary, "Softmax": (*converter).softmax,
 		"MaxPool": (*converter).pool, "AveragePool": (*converter).pool,
 		"GlobalAveragePool": (*converter).globalPool, "GlobalMaxPool": (*converter).globalPool,
 		"ReduceMean": (*converter).reduce, "ReduceMax": (*converter).reduce, "ReduceSum": (*converter).reduce,
@@ -126,6 +116,15 @@ func init() {
 		"Cast": (*converter).cast, "Constant": (*converter).constant, "ConstantOfShape": (*converter).constantOfShape,
 		"Identity": (*converter).identity, "Dropout": (*converter).identity,
 	}
+	for op := range elementwise {
+		converters[op] = (*converter).unary
+	}
+}
+
+// elementwise are the ONNX ops that are one GoMLX function of their input.
+var elementwise = map[string]func(*graph.Node) *graph.Node{
+	"Sigmoid": graph.Logistic, "Tanh": graph.Tanh, "Erf": graph.Erf, "Exp": graph.Exp, "Log": graph.Log,
+	"Sqrt": graph.Sqrt, "Neg": graph.Neg, "Abs": graph.Abs, "Reciprocal": graph.Reciprocal,
 }
 
 // SupportedOps lists the ONNX ops the converter takes, sorted.
@@ -419,27 +418,11 @@ func (c *converter) unary(n *node) error {
 	g, dt := x.Graph(), x.DType()
 	var y *graph.Node
 	switch n.op {
+	default:
+		y = elementwise[n.op](x)
 	case "LeakyRelu":
 		alpha := n.floatAttr("alpha", 0.01)
 		y = graph.Where(graph.GreaterThan(x, graph.ZerosLike(x)), x, graph.MulScalar(x, alpha))
-	case "Sigmoid":
-		y = graph.Logistic(x)
-	case "Tanh":
-		y = graph.Tanh(x)
-	case "Erf":
-		y = graph.Erf(x)
-	case "Exp":
-		y = graph.Exp(x)
-	case "Log":
-		y = graph.Log(x)
-	case "Sqrt":
-		y = graph.Sqrt(x)
-	case "Neg":
-		y = graph.Neg(x)
-	case "Abs":
-		y = graph.Abs(x)
-	case "Reciprocal":
-		y = graph.Reciprocal(x)
 	case "HardSigmoid", "HardSwish":
 		alpha, beta := n.floatAttr("alpha", 0.2), n.floatAttr("beta", 0.5)
 		if n.op == "HardSwish" {
