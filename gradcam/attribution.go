@@ -107,29 +107,29 @@ func gaussLegendre(n int) (x, w []float64) {
 	x, w = make([]float64, n), make([]float64, n)
 	for i := range (n + 1) / 2 {
 		z := math.Cos(math.Pi * (float64(i) + 0.75) / (float64(n) + 0.5))
-		var dp float64
 		for range 100 {
-			p0, p1 := 1.0, z
-			for k := 2; k <= n; k++ {
-				p0, p1 = p1, (float64(2*k-1)*z*p1-float64(k-1)*p0)/float64(k)
-			}
-			dp = float64(n) * (z*p1 - p0) / (z*z - 1)
-			dz := p1 / dp
+			p, dp := legendre(n, z)
+			dz := p / dp
 			z -= dz
 			if math.Abs(dz) < 1e-15 {
 				break
 			}
 		}
-		p0, p1 := 1.0, z
-		for k := 2; k <= n; k++ {
-			p0, p1 = p1, (float64(2*k-1)*z*p1-float64(k-1)*p0)/float64(k)
-		}
-		dp = float64(n) * (z*p1 - p0) / (z*z - 1)
+		_, dp := legendre(n, z)
 		wi := 2 / ((1 - z*z) * dp * dp)
 		x[i], x[n-1-i] = -z, z
 		w[i], w[n-1-i] = wi, wi
 	}
 	return x, w
+}
+
+// legendre returns the Legendre polynomial P_n and its derivative at z (|z| < 1).
+func legendre(n int, z float64) (p, dp float64) {
+	p0, p1 := 1.0, z
+	for k := 2; k <= n; k++ {
+		p0, p1 = p1, (float64(2*k-1)*z*p1-float64(k-1)*p0)/float64(k)
+	}
+	return p1, float64(n) * (z*p1 - p0) / (z*z - 1)
 }
 
 // gradientExec returns the executor of a target's score and its input gradient (backprop rule)
