@@ -88,22 +88,7 @@ func scaleUpsample(m []float32, spatial, size []int) []float32 {
 	if len(spatial) == 2 {
 		h, w, oh, ow = spatial[0], spatial[1], size[0], size[1]
 	}
-	src := render.Normalize(m)
-	coord := func(o, in, out int) (int, int, float32) {
-		s := max((float64(o)+0.5)*float64(in)/float64(out)-0.5, 0)
-		i0 := min(int(s), in-1)
-		return i0, min(i0+1, in-1), float32(s - float64(i0))
-	}
-	up := make([]float32, oh*ow)
-	for y := range oh {
-		y0, y1, fy := coord(y, h, oh)
-		for x := range ow {
-			x0, x1, fx := coord(x, w, ow)
-			top := src[y0*w+x0]*(1-fx) + src[y0*w+x1]*fx
-			bot := src[y1*w+x0]*(1-fx) + src[y1*w+x1]*fx
-			up[y*ow+x] = top*(1-fy) + bot*fy
-		}
-	}
+	up := render.Resize(render.Normalize(m), h, w, oh, ow)
 	return render.Normalize(up)
 }
 

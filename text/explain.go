@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/models"
 )
 
@@ -112,15 +113,10 @@ func (e *Explainer) Explain(s string, class int, counterfactual bool) (*Explanat
 // Upsample resizes a 1-D map to n values by linear interpolation with half-sample centres
 // (PyTorch's F.interpolate(mode="linear", align_corners=False)).
 func Upsample(m []float32, n int) []float64 {
+	up := render.Resize(m, 1, len(m), 1, n)
 	out := make([]float64, n)
-	in := len(m)
-	for i := range out {
-		src := (float64(i)+0.5)*float64(in)/float64(n) - 0.5
-		src = max(src, 0)
-		i0 := min(int(src), in-1)
-		i1 := min(i0+1, in-1)
-		f := src - float64(i0)
-		out[i] = float64(m[i0])*(1-f) + float64(m[i1])*f
+	for i, v := range up {
+		out[i] = float64(v)
 	}
 	return out
 }

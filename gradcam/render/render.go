@@ -233,6 +233,28 @@ func DrawBox(img *image.RGBA, r image.Rectangle, c color.RGBA, thickness int) {
 	}
 }
 
+// Resize resizes an h x w map (row-major) to oh x ow bilinearly with half-pixel centres and
+// edge values repeated: PyTorch's F.interpolate(align_corners=False) and OpenCV's INTER_LINEAR
+// when enlarging. A 1-D map is 1 x w.
+func Resize(m []float32, h, w, oh, ow int) []float32 {
+	coord := func(o, in, out int) (int, int, float32) {
+		s := max((float64(o)+0.5)*float64(in)/float64(out)-0.5, 0)
+		i0 := min(int(s), in-1)
+		return i0, min(i0+1, in-1), float32(s - float64(i0))
+	}
+	out := make([]float32, oh*ow)
+	for y := range oh {
+		y0, y1, fy := coord(y, h, oh)
+		for x := range ow {
+			x0, x1, fx := coord(x, w, ow)
+			top := m[y0*w+x0]*(1-fx) + m[y0*w+x1]*fx
+			bot := m[y1*w+x0]*(1-fx) + m[y1*w+x1]*fx
+			out[y*ow+x] = top*(1-fy) + bot*fy
+		}
+	}
+	return out
+}
+
 // Normalize min-max scales a map to [0, 1] the way pytorch-grad-cam does (x - min, then
 // divided by max + 1e-7); a constant map becomes zeros. The input is not modified.
 func Normalize(m []float32) []float32 {
