@@ -60,6 +60,22 @@ func must[T any](v T, err error) T {
 
 NOTEBOOKS = {}
 
+# MUST ends the import cell of the notebooks that train or load their own models.
+MUST = """// must stops the cell on an error.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func must2[A, B any](a A, b B, err error) (A, B) {
+	if err != nil {
+		panic(err)
+	}
+	return a, b
+}"""
+
 NOTEBOOKS["01_gradcam_figure1.ipynb"] = [
     ("md", """# Grad-CAM, Figure 1: what makes it a cat, what makes it a dog
 
@@ -404,20 +420,7 @@ the end, a network trained in PyTorch arrives as an ONNX file and is explained b
 	"github.com/gradcam-go/gradcam/train"
 )
 
-// must stops the cell on an error.
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
-func must2[A, B any](a A, b B, err error) (A, B) {
-	if err != nil {
-		panic(err)
-	}
-	return a, b
-}"""),
+""" + MUST),
     ("md", """## The networks
 
 Three blocks of 3x3 convolution, batch norm and ReLU (with 2x2 max pooling between them) turn a
@@ -557,20 +560,7 @@ the class, red the most."""),
 	"github.com/gradcam-go/gradcam/train"
 )
 
-// must stops the cell on an error.
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
-func must2[A, B any](a A, b B, err error) (A, B) {
-	if err != nil {
-		panic(err)
-	}
-	return a, b
-}
+""" + MUST + """
 
 // heldOut is the corpus's test split: fortunes the model never saw, cut into texts of at most
 // 128 characters, 500 per language.
@@ -673,20 +663,7 @@ with the toolkit (`models/disks`; `go run ./models/disks/retrain` trains it agai
 	"github.com/gradcam-go/gradcam/train"
 )
 
-// must stops the cell on an error.
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
-func must2[A, B any](a A, b B, err error) (A, B) {
-	if err != nil {
-		panic(err)
-	}
-	return a, b
-}
+""" + MUST + """
 
 // minOf and maxOf are the extremes of a slice.
 func minOf(v []float32) float32 {
