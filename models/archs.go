@@ -244,7 +244,7 @@ func ResNetBody(b *nn.Builder, x *nn.Node, bottleneck bool, blocks [4]int) *nn.N
 			x = b.ReLU(p, b.Add("", out, identity))
 			inplanes = planes * expansion
 		}
-		b.Tap(layer, x)
+		x = b.Tap(layer, x)
 	}
 	return x
 }

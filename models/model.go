@@ -211,23 +211,31 @@ func (m *Model) Context() *context.Context { return m.ctx }
 // normalized as Preprocess does, or [B, C, L] sequences), in the graph being built by a
 // context.Exec over m.Context(). Explanations take gradients through it under nn.Rule.
 func (m *Model) Forward(ctx *context.Context, inputs *Node) *nn.Forward {
-	return m.forward(ctx, inputs, false, false)
+	return m.build(ctx, inputs, nn.Config{})
 }
 
 // ForwardInference is Forward for graphs that take no gradients through the network (scores for
 // occlusion, predictions): plain ReLUs, without the custom-gradient identities, so it is a little
 // cheaper. Gradient through its ReLUs follows graph's default rule, not an nn.Rule.
 func (m *Model) ForwardInference(ctx *context.Context, inputs *Node) *nn.Forward {
-	return m.forward(ctx, inputs, true, false)
+	return m.build(ctx, inputs, nn.Config{Plain: true})
+}
+
+// ForwardReplacing is ForwardInference with replace applied to every recorded layer output (see
+// nn.Config.Replace): what it returns for a layer takes that layer's place downstream.
+func (m *Model) ForwardReplacing(ctx *context.Context, inputs *Node, replace func(layer string, x *Node) *Node) *nn.Forward {
+	return m.build(ctx, inputs, nn.Config{Plain: true, Replace: replace})
 }
 
 // ForwardTraining is Forward in training mode: batch norm normalizes with the batch's statistics
 // and updates its running ones, dropout drops. GoMLX's trainer calls it through package train.
 func (m *Model) ForwardTraining(ctx *context.Context, inputs *Node) *nn.Forward {
-	return m.forward(ctx, inputs, false, true)
+	return m.build(ctx, inputs, nn.Config{Training: true})
 }
 
-func (m *Model) forward(ctx *context.Context, inputs *Node, plain, training bool) *nn.Forward {
+// build builds the network with cfg's options (Plain, Training, Replace); it fills in the
+// parameters, the context and the convolution path.
+func (m *Model) build(ctx *context.Context, inputs *Node, cfg nn.Config) *nn.Forward {
 	m.forwardBuilds.Add(1)
 	g := inputs.Graph()
 	variable := func(key string) *context.Variable {
@@ -237,19 +245,17 @@ func (m *Model) forward(ctx *context.Context, inputs *Node, plain, training bool
 		}
 		return v
 	}
-	cfg := nn.Config{
-		Param: func(p nn.ParamSpec) *Node {
-			v := variable(p.Key)
-			want := nn.InternalShape(p.Shape, p.Layout, m.conv)
-			if got := v.Shape().Dimensions; !slices.Equal(got, want) {
-				panic(fmt.Sprintf("%s: parameter %s has shape %v but this input needs %v: the network takes inputs of %v "+
-					"only (no pooling adapts the size before this layer)", m.Name, p.Key, got, want, m.Input))
-			}
-			return v.ValueGraph(g)
-		},
-		Context: ctx, Conv: m.conv, Plain: plain, Training: training,
+	cfg.Param = func(p nn.ParamSpec) *Node {
+		v := variable(p.Key)
+		want := nn.InternalShape(p.Shape, p.Layout, m.conv)
+		if got := v.Shape().Dimensions; !slices.Equal(got, want) {
+			panic(fmt.Sprintf("%s: parameter %s has shape %v but this input needs %v: the network takes inputs of %v "+
+				"only (no pooling adapts the size before this layer)", m.Name, p.Key, got, want, m.Input))
+		}
+		return v.ValueGraph(g)
 	}
-	if training {
+	cfg.Context, cfg.Conv = ctx, m.conv
+	if cfg.Training {
 		cfg.Update = func(key string, value *Node) { variable(key).SetValueGraph(value) }
 	}
 	b := nn.NewBuilder(cfg)

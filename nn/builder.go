@@ -72,6 +72,10 @@ type Config struct {
 	Training bool
 	// Plain builds a forward-only network: plain ReLUs without the rule-aware gradients.
 	Plain bool
+	// Replace, when set, sees every recorded layer output with its module path; what it returns
+	// takes the output's place downstream (Ablation-CAM sets one layer's channels this way). It
+	// returns x itself for the layers it leaves alone.
+	Replace func(path string, x *graph.Node) *graph.Node
 }
 
 // Builder builds a network's graph. Network.Build receives one; its methods are the blocks.
@@ -116,11 +120,22 @@ func (b *Builder) Tap(path string, x *graph.Node) *graph.Node {
 	if path == "" {
 		return x
 	}
+	if b.cfg.Replace != nil {
+		x = b.cfg.Replace(path, x)
+	}
 	if _, dup := b.fw.taps[path]; !dup {
 		b.fw.order = append(b.fw.order, path)
 	}
 	b.fw.taps[path] = x
 	return x
+}
+
+// bias records the per-channel bias ([C]) added by the spatial layer at path (a convolution's
+// bias, batch norm's effective shift), for FullGrad.
+func (b *Builder) bias(path string, y, bias *graph.Node) {
+	if path != "" && y.Rank() >= 3 {
+		b.fw.biases = append(b.fw.biases, Bias{Layer: path, Value: bias})
+	}
 }
 
 func (b *Builder) param(key string, shape []int, l Layout, init Init, fanIn int, trainable bool) *graph.Node {
@@ -242,6 +257,7 @@ func (b *Builder) BatchNorm(path string, x *graph.Node) *graph.Node {
 	}
 	scale := graph.Mul(w, graph.Rsqrt(graph.AddScalar(variance, eps)))
 	shift := graph.Sub(bias, graph.Mul(mean, scale))
+	b.bias(path, x, shift)
 	return b.Tap(path, graph.Add(graph.Mul(x, graph.ExpandLeftToRank(scale, rank)), graph.ExpandLeftToRank(shift, rank)))
 }
 

@@ -138,6 +138,7 @@ func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, strid
 	}
 	if !c.NoBias {
 		bias := b.param(path+".bias", []int{out}, AsIs, InitFanIn, fanIn, true)
+		b.bias(path, y, bias)
 		p, ok := b.prov[y]
 		y = graph.Add(y, graph.ExpandLeftToRank(bias, 4))
 		if ok { // a 1x1 convolution stays one with its bias

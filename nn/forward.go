@@ -65,9 +65,10 @@ type Forward struct {
 	// the predicted values for a regression head.
 	Output *graph.Node
 
-	taps  map[string]*graph.Node // channels-last for spatial activations, [batch, features] otherwise.
-	order []string
-	rule  *Rule // read by the ReLU custom gradients while graph.Gradient builds the backward graph.
+	taps   map[string]*graph.Node // channels-last for spatial activations, [batch, features] otherwise.
+	order  []string
+	biases []Bias
+	rule   *Rule // read by the ReLU custom gradients while graph.Gradient builds the backward graph.
 }
 
 // Tap returns the activation recorded under this module path ("layer4", "features.29").
@@ -115,6 +116,18 @@ func (f *Forward) TapChannelsLast(name string) (*graph.Node, error) {
 	}
 	return x, nil
 }
+
+// Bias is the per-channel bias a spatial layer adds to its output: a convolution's bias, or batch
+// norm's effective shift beta - mean * gamma / sqrt(var + eps) in inference.
+type Bias struct {
+	Layer string      // the module path whose output (a tap) carries the bias
+	Value *graph.Node // [C]
+}
+
+// Biases lists the biases of the convolutions (with a bias) and batch norms on spatial
+// activations, in forward order (FullGrad's bias-gradient terms). Batch norm in training, whose
+// shift depends on the batch, records none.
+func (f *Forward) Biases() []Bias { return slices.Clone(f.biases) }
 
 // TapNames lists the recorded module paths in forward order.
 func (f *Forward) TapNames() []string { return slices.Clone(f.order) }

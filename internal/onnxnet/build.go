@@ -167,10 +167,10 @@ func (c *converter) value(name string) (*graph.Node, error) {
 
 // set records a graph value; values of rank 2 to 4 are layers (taps) under their ONNX name.
 func (c *converter) set(name string, x *graph.Node) {
-	c.vals[name] = x
 	if r := x.Rank(); r >= 2 && r <= 4 {
-		c.b.Tap(name, x)
+		x = c.b.Tap(name, x)
 	}
+	c.vals[name] = x
 }
 
 // internal is the channels-last position of ONNX axis a of a rank-r value.
