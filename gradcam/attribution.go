@@ -132,10 +132,21 @@ func legendre(n int, z float64) (p, dp float64) {
 	return p1, float64(n) * (z*p1 - p0) / (z*z - 1)
 }
 
-// gradientExec returns the executor of a target's score and its input gradient (backprop rule)
-// for a batch of inputs and one class per input.
-func (e *Explainer) gradientExec(target Target) (*context.Exec, error) {
-	key := "inputgrad|" + target.Name
+// gradientRule is the ReLU rule of a gradient method's input gradient.
+func gradientRule(m Method) nn.Rule {
+	switch m {
+	case GuidedBackprop:
+		return nn.Guided
+	case Deconvnet:
+		return nn.Deconvnet
+	}
+	return nn.Backprop
+}
+
+// gradientExec returns the executor of a target's score and its input gradient under rule for
+// a batch of inputs and one class per input.
+func (e *Explainer) gradientExec(target Target, rule nn.Rule) (*context.Exec, error) {
+	key := "inputgrad|" + target.Name + "|" + rule.String()
 	if exec, ok := e.execs[key]; ok {
 		return exec, nil
 	}
@@ -143,7 +154,7 @@ func (e *Explainer) gradientExec(target Target) (*context.Exec, error) {
 		e.stats.GraphBuilds++
 		fw := e.Model.Forward(ctx, images)
 		scores := target.Fn(fw.Output, classes)
-		return []*Node{scores, fw.Gradient(ReduceAllSum(scores), nn.Backprop, images)[0]}
+		return []*Node{scores, fw.Gradient(ReduceAllSum(scores), rule, images)[0]}
 	})
 	if err != nil {
 		return nil, err
@@ -156,7 +167,7 @@ func (e *Explainer) gradientExec(target Target) (*context.Exec, error) {
 // (x - baseline) * sum_i w_i dy/dx(baseline + alpha_i (x - baseline)), and the convergence delta
 // sum(attributions) - (y(x) - y(baseline)).
 func (e *Explainer) integratedGradients(images *tensors.Tensor, target Target, o IntegratedGradientsOptions, k int, result Results) error {
-	exec, err := e.gradientExec(target)
+	exec, err := e.gradientExec(target, nn.Backprop)
 	if err != nil {
 		return err
 	}

@@ -92,6 +92,28 @@ func TestAttributionsMatchCaptum(t *testing.T) {
 		for i := range 2 {
 			compare(fmt.Sprintf("class %d image %d input x gradient", class, i), res.At(i, 0).Maps[InputXGradient].Values, want[i*size:(i+1)*size], 1)
 		}
+		for _, sg := range []struct {
+			kind   SmoothGradType
+			method Method
+		}{{SmoothGradMean, Saliency}, {SmoothGradSquared, InputXGradient}, {VarGrad, GuidedBackprop}} {
+			name := fmt.Sprintf("smooth_%s_%s", sg.kind, sg.method)
+			want, _ := testref.ReadNPY(t, filepath.Join(cdir, name+".npy"))
+			noise, nshape := testref.ReadNPY(t, filepath.Join(cdir, name+"_noise.npy")) // [2, samples, C, H, W]
+			samples := nshape[1]
+			for i := range 2 {
+				draws := make([][]float32, samples)
+				for s := range draws {
+					draws[s] = noise[(i*samples+s)*size : (i*samples+s+1)*size]
+				}
+				xi := tensors.FromFlatDataAndDimensions(data[i*size:(i+1)*size], append([]int{1}, shape[1:]...)...)
+				res, err := e.Explain(xi, Request{Methods: []Method{SmoothGrad}, Classes: []int{class},
+					SmoothGrad: SmoothGradOptions{Method: sg.method, Type: sg.kind, Noise: draws, BatchSize: 3}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				compare(fmt.Sprintf("class %d image %d %s", class, i, name), res[0].Maps[SmoothGrad].Values, want[i*size:(i+1)*size], 1)
+			}
+		}
 		for _, run := range []struct {
 			rule  Integration
 			steps int
@@ -114,6 +136,17 @@ func TestAttributionsMatchCaptum(t *testing.T) {
 				if run.rule != RiemannTrapezoid && math.Abs(mp.Delta-float64(deltas[i])) > 1e-3*(1+math.Abs(float64(deltas[i]))) {
 					t.Errorf("class %d image %d %s: convergence delta %.6g, Captum %.6g", class, i, name, mp.Delta, deltas[i])
 				}
+				if run.rule == GaussLegendre { // the stated bound: |delta| <= 1% of the attributions' total |a| with 50 steps
+					mass := 0.0
+					for _, v := range mp.Values {
+						mass += math.Abs(float64(v))
+					}
+					if math.Abs(mp.Delta) > 0.01*mass {
+						t.Errorf("class %d image %d: convergence delta %.4g is more than 1%% of the attributions' mass %.4g", class, i, mp.Delta, mass)
+					} else {
+						t.Logf("class %d image %d: convergence delta %.3g, %.2g%% of the attributions' mass %.4g", class, i, mp.Delta, 100*math.Abs(mp.Delta)/mass, mass)
+					}
+				}
 			}
 		}
 	}
@@ -133,5 +166,80 @@ func TestIntegratedGradientsOptionsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want %q", tc.o, err, tc.want)
 		}
+	}
+}
+
+// TestAttributionsMatchCaptumOnImageNetModels runs Captum itself
+// (gradcam/testdata/reference_captum_imagenet.py) on resnet18 and vgg16 (random weights) and
+// mobilenet_v2 (real weights), two classes: Input x Gradient, Integrated Gradients (8
+// Gauss-Legendre steps, with its convergence delta) and SmoothGrad (on the noise Captum drew) must
+// match, correlation >= 0.999 and max error <= 1%. An attribution that differs in float32 must
+// match Captum's float64 run in float64: float32 rounding can move an input across a kink (a
+// ReLU6 threshold on Integrated Gradients' path, a max-pool near-tie), in PyTorch as in Go.
+func TestAttributionsMatchCaptumOnImageNetModels(t *testing.T) {
+	modelsRef, _ := references(t)
+	ref := testref.Ensure(t, "gradcam/testdata/reference_captum_imagenet.py", "captum-imagenet-ref", testref.Shared(), modelsRef)
+	x := catDog(t)
+	size := 3 * 224 * 224
+	explain := func(m *models.Model, x *tensors.Tensor, dir string, class int, want func(string) bool) map[string]string {
+		noise, nshape := testref.ReadNPY(t, filepath.Join(dir, "smoothgrad_noise.npy"))
+		draws := make([][]float32, nshape[0])
+		for s := range draws {
+			draws[s] = noise[s*size : (s+1)*size]
+		}
+		files := map[string]Method{"input-x-gradient": InputXGradient, "ig": IntegratedGradients, "smoothgrad": SmoothGrad}
+		var methods []Method
+		for file, method := range files {
+			if want(file) {
+				methods = append(methods, method)
+			} else {
+				delete(files, file)
+			}
+		}
+		res, err := New(m).Explain(x, Request{Methods: methods, Classes: []int{class},
+			// Small batches: VGG-16's backward at batch 8, in float64, would need ~16 GB.
+			IntegratedGradients: IntegratedGradientsOptions{Steps: 8, BatchSize: 2}, SmoothGrad: SmoothGradOptions{Noise: draws, BatchSize: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := map[string]string{}
+		for file, method := range files {
+			want, _ := testref.ReadNPY(t, filepath.Join(dir, file+".npy"))
+			got := res[0].Maps[method].Values
+			if r, e := testref.Pearson(got, want), testref.MaxRelErr(got, want); r < 0.999 || e > 0.01 || math.IsNaN(e) {
+				failed[file] = fmt.Sprintf("correlation %.5f, max error %.3g", r, e)
+			} else {
+				t.Logf("class %d %-16s r=%.6f err=%.2g", class, file, r, e)
+			}
+		}
+		delta, _ := testref.ReadNPY(t, filepath.Join(dir, "ig_delta.npy"))
+		if mp := res[0].Maps[IntegratedGradients]; mp != nil && math.Abs(mp.Delta-float64(delta[0])) > 1e-2*(1+math.Abs(float64(delta[0]))) {
+			failed["ig"] += fmt.Sprintf("; convergence delta %.6g, Captum %.6g", mp.Delta, delta[0])
+		}
+		return failed
+	}
+	for _, name := range []string{"resnet18", "vgg16", "mobilenet_v2"} {
+		t.Run(name, func(t *testing.T) {
+			m := loadTestModel(t, name)
+			for _, class := range []int{243, 282} {
+				failed := explain(m, x, filepath.Join(ref, name, fmt.Sprint(class)), class, func(string) bool { return true })
+				if len(failed) == 0 {
+					continue
+				}
+				m64, err := m.Float64()
+				if err != nil {
+					t.Fatal(err)
+				}
+				again := explain(m64, fromFloat32(toFloat32(x), m64.DType(), x.Shape().Dimensions...),
+					filepath.Join(ref, name, "f64", fmt.Sprint(class)), class, func(f string) bool { return failed[f] != "" })
+				for file, f32 := range failed {
+					if f64, bad := again[file]; bad {
+						t.Errorf("class %d %s matches Captum neither in float32 (%s) nor in float64 (%s)", class, file, f32, f64)
+					} else {
+						t.Logf("class %d %s: float32 differs at a kink (%s); float64 matches Captum's float64", class, file, f32)
+					}
+				}
+			}
+		})
 	}
 }

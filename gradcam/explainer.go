@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/internal/catch"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/nn"
@@ -27,15 +28,38 @@ type Request struct {
 	// ImageClasses gives one class per image instead (pytorch-grad-cam's targets list): image i
 	// is explained for ImageClasses[i] (-1: its top-1). Use Classes or ImageClasses, not both.
 	ImageClasses []int
-	// Layer is the module path whose activations the CAM family uses; empty means the model's
-	// default (the last convolutional block).
-	Layer string
+	// Layers are the module paths whose activations the CAM family uses; empty means the model's
+	// default (the last convolutional block). With several, each layer's map is computed,
+	// scaled and upsampled, and the maps are averaged and scaled again (pytorch-grad-cam's
+	// aggregation of several target layers); Map.LowRes is then nil.
+	Layers []string
 	// Target is the explained score; the zero value means Logit.
 	Target Target
 	// Occlusion configures the occlusion method.
 	Occlusion OcclusionOptions
 	// IntegratedGradients configures IntegratedGradients; the zero value is Captum's defaults.
 	IntegratedGradients IntegratedGradientsOptions
+	// SmoothGrad configures SmoothGrad; the zero value is Captum's NoiseTunnel defaults.
+	SmoothGrad SmoothGradOptions
+	// Perturbation configures Score-CAM and Ablation-CAM.
+	Perturbation PerturbationOptions
+	// GuidedCAM is the CAM-family method whose map Guided Grad-CAM multiplies with guided
+	// backpropagation; empty means GradCAM.
+	GuidedCAM Method
+	// AugSmooth averages every CAM-family map over six test-time augmentations of the input
+	// (horizontal flip x multiplying the input by 0.9, 1, 1.1), each map flipped back
+	// (pytorch-grad-cam's aug_smooth). Classes left to the model are the top-1 of the original
+	// image for every augmentation. LowRes is then the un-augmented map's.
+	AugSmooth bool
+	// EigenSmooth replaces the sum over channels of the weighted activations by their projection
+	// on the first principal component (pytorch-grad-cam's eigen_smooth), with Eigen-CAM's sign
+	// convention. It applies to the weighted CAM methods, not to CAM, FullGrad or the eigen methods.
+	EigenSmooth bool
+	// Counterfactual negates the layer gradients of the gradient CAM methods (Grad-CAM,
+	// HiResCAM, Grad-CAM elementwise, Grad-CAM++, XGrad-CAM, LayerCAM): their maps then show the
+	// regions whose removal would raise the score (Selvaraju et al.'s counterfactual
+	// explanations; the counterfactual method is Grad-CAM's). Other methods cannot be asked with it.
+	Counterfactual bool
 }
 
 // Explanation is the result for one image and one class.
@@ -92,9 +116,12 @@ type Map struct {
 type Stats struct {
 	GraphBuilds int // graph functions built (one per new method set, layer, target or shape)
 	Executions  int // graph executions
+	// Backwards counts the backward passes built into graphs: one per class and ReLU rule an
+	// explanation graph needs, however many methods share it.
+	Backwards int
 }
 
-// Explainer explains one model's decisions. It caches compiled graphs per (layer, method set,
+// Explainer explains one model's decisions. It caches compiled graphs per (layers, method set,
 // target, number of classes) and batch shape, so repeated calls do not recompile. It is safe
 // for concurrent use; calls are serialized.
 type Explainer struct {
@@ -103,11 +130,13 @@ type Explainer struct {
 	mu    sync.Mutex
 	execs map[string]*context.Exec
 	stats Stats
+	// wholeForwards marks the Ablation-CAM graphs (by key) that must run whole forwards.
+	wholeForwards map[string]bool
 }
 
 // New returns an explainer for the model.
 func New(m *models.Model) *Explainer {
-	return &Explainer{Model: m, execs: map[string]*context.Exec{}}
+	return &Explainer{Model: m, execs: map[string]*context.Exec{}, wholeForwards: map[string]bool{}}
 }
 
 // Stats returns the work counters.
@@ -117,27 +146,41 @@ func (e *Explainer) Stats() Stats {
 	return e.stats
 }
 
-// output is one tensor the explanation graph returns.
+// outputKind says what one tensor of the explanation graph holds.
+type outputKind int
+
+const (
+	lowMap       outputKind = iota // a layer map at the layer's resolution, [B, h, w] ([B, l])
+	upMap                          // that map ReLU'd, min-max scaled and upsampled to the input, [B, H, W]
+	channelTerms                   // per-channel terms [B, h, w, C] the host weights and reduces (finishedOnHost)
+	inputMap                       // a result at the input's size: a heatmap or a gradient image
+)
+
+// output is one tensor the explanation graph returns after the logits and the resolved classes.
 type output struct {
 	method Method
-	class  int // index into Request.Classes
-	lowRes bool
+	class  int // index into the request's classes
+	layer  int // index into Request.Layers (layer maps)
+	kind   outputKind
 }
 
 // plan lists the graph's outputs after the logits and the resolved classes.
-func plan(methods []Method, numClasses int) []output {
+func plan(methods []Method, numClasses, numLayers int, eigenSmooth bool) []output {
 	var outs []output
 	for k := range numClasses {
 		for _, m := range methods {
-			switch m {
-			case Occlusion, IntegratedGradients:
-				continue
-			case EigenCAM, EigenGradCAM: // the matrix to project, finished on the host
-				outs = append(outs, output{m, k, true})
-			case GradCAM, Counterfactual, CAM, HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM, FEM:
-				outs = append(outs, output{m, k, true}, output{m, k, false})
+			switch {
+			case m == Occlusion || m == IntegratedGradients || m == SmoothGrad: // host loops
+			case slices.Contains(layerMaps, m):
+				for l := range numLayers {
+					if m.finishedOnHost(eigenSmooth) {
+						outs = append(outs, output{m, k, l, channelTerms})
+					} else {
+						outs = append(outs, output{m, k, l, lowMap}, output{m, k, l, upMap})
+					}
+				}
 			default:
-				outs = append(outs, output{m, k, false})
+				outs = append(outs, output{m, k, 0, inputMap})
 			}
 		}
 	}
@@ -180,19 +223,36 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 				c, e.Model.Name, e.Model.Outputs, e.Model.Outputs-1)
 		}
 	}
-	if req.Layer == "" {
-		req.Layer = e.Model.DefaultLayer()
+	if len(req.Layers) == 0 {
+		req.Layers = []string{e.Model.DefaultLayer()}
 	}
-	if layers := e.Model.ExplainableLayers(); !slices.Contains(layers, req.Layer) {
-		return fmt.Errorf("unknown layer %q for %s; explainable layers: %s", req.Layer, e.Model.Name, strings.Join(layers, ", "))
+	layers := e.Model.ExplainableLayers()
+	for i, l := range req.Layers {
+		if !slices.Contains(layers, l) {
+			return fmt.Errorf("unknown layer %q for %s; explainable layers: %s", l, e.Model.Name, strings.Join(layers, ", "))
+		}
+		if slices.Contains(req.Layers[:i], l) {
+			return fmt.Errorf("layer %q is listed twice", l)
+		}
 	}
 	if slices.Contains(req.Methods, CAM) {
 		if err := e.Model.CheckCAM(); err != nil {
 			return err
 		}
-		if !slices.Contains(e.Model.CAM.Aliases, req.Layer) {
-			return fmt.Errorf("%w at layer %s of %s: CAM's class weights combine the channels of %s, the input of the "+
-				"global average pooling; use gradcam for other layers", models.ErrNoCAM, req.Layer, e.Model.Name, e.Model.CAM.Layer)
+		for _, l := range req.Layers {
+			if !slices.Contains(e.Model.CAM.Aliases, l) {
+				return fmt.Errorf("%w at layer %s of %s: CAM's class weights combine the channels of %s, the input of the "+
+					"global average pooling; use gradcam for other layers", models.ErrNoCAM, l, e.Model.Name, e.Model.CAM.Layer)
+			}
+		}
+	}
+	if slices.Contains(req.Methods, GuidedGradCAM) {
+		if req.GuidedCAM == "" {
+			req.GuidedCAM = GradCAM
+		}
+		if !slices.Contains(camMaps, req.GuidedCAM) {
+			return fmt.Errorf("Guided Grad-CAM multiplies guided backprop with a CAM map; %q is not one (use one of: %s)",
+				req.GuidedCAM, joinMethods(camMaps))
 		}
 	}
 	if slices.Contains(req.Methods, IntegratedGradients) {
@@ -200,6 +260,22 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		if err := req.IntegratedGradients.check(shapeSize(images.Shape().Dimensions[1:])); err != nil {
 			return err
 		}
+	}
+	if slices.Contains(req.Methods, SmoothGrad) {
+		req.SmoothGrad = req.SmoothGrad.withDefaults()
+		if err := req.SmoothGrad.check(shapeSize(images.Shape().Dimensions[1:])); err != nil {
+			return err
+		}
+		if req.SmoothGrad.Method == IntegratedGradients {
+			req.IntegratedGradients = req.IntegratedGradients.withDefaults()
+			if err := req.IntegratedGradients.check(shapeSize(images.Shape().Dimensions[1:])); err != nil {
+				return err
+			}
+		}
+	}
+	req.Perturbation = req.Perturbation.withDefaults() // also for Guided Grad-CAM over Score-CAM or Ablation-CAM
+	if err := req.Perturbation.check(); err != nil {
+		return err
 	}
 	if slices.Contains(req.Methods, Occlusion) {
 		if images.Rank() != 4 {
@@ -213,6 +289,17 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 			return err
 		}
 	}
+	if req.Counterfactual {
+		for _, m := range req.Methods {
+			if !slices.Contains(counterfactuals, m) {
+				return fmt.Errorf("Counterfactual negates the gradients of %s; %s cannot be asked with it",
+					joinMethods(counterfactuals), m)
+			}
+		}
+	}
+	if req.AugSmooth && images.Rank() != 4 {
+		return fmt.Errorf("AugSmooth flips images horizontally; %s takes sequences", e.Model.Name)
+	}
 	return nil
 }
 
@@ -225,7 +312,33 @@ func (e *Explainer) Explain(images *tensors.Tensor, req Request) (Results, error
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	result, err := e.explain(images, req)
+	if err != nil {
+		return nil, err
+	}
+	if req.AugSmooth {
+		if err := e.augSmooth(images, req, result); err != nil {
+			return nil, err
+		}
+	}
+	if slices.Contains(req.Methods, GuidedGradCAM) {
+		finishGuided(result, req.GuidedCAM)
+		if !slices.Contains(req.Methods, req.GuidedCAM) {
+			for _, ex := range result {
+				delete(ex.Maps, req.GuidedCAM)
+			}
+		}
+	}
+	return result, nil
+}
+
+// explain runs one validated request, without test-time augmentation; Guided Grad-CAM's maps
+// hold the guided gradient (finishGuided multiplies in the CAM).
+func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error) {
 	methods := slices.Clone(req.Methods)
+	if slices.Contains(methods, GuidedGradCAM) && !slices.Contains(methods, req.GuidedCAM) {
+		methods = append(methods, req.GuidedCAM)
+	}
 	sort.Slice(methods, func(a, b int) bool {
 		return slices.Index(AllMethods, methods[a]) < slices.Index(AllMethods, methods[b])
 	})
@@ -242,7 +355,7 @@ func (e *Explainer) Explain(images *tensors.Tensor, req Request) (Results, error
 			classes[i] = int32(c)
 		}
 	}
-	exec, err := e.explainExec(req.Layer, methods, req.Target, k)
+	exec, err := e.explainExec(req.Layers, methods, req.Target, k, req.EigenSmooth, req.Counterfactual)
 	if err != nil {
 		return nil, err
 	}
@@ -276,33 +389,57 @@ func (e *Explainer) Explain(images *tensors.Tensor, req Request) (Results, error
 				Probability: byClass[c], SingleOutput: n == 1, Maps: map[Method]*Map{}}
 		}
 	}
-	for idx, o := range plan(methods, k) {
+	// Per image and class, each layer map's per-layer results, gathered before aggregation.
+	layerResults := map[*Explanation]map[Method][]layerResult{}
+	for idx, o := range plan(methods, k, len(req.Layers), req.EigenSmooth) {
 		t := outs[2+idx]
 		flat := toFloat32(t)
 		dims := t.Shape().Dimensions
 		per := len(flat) / b
 		for i := range b {
 			ex := result[i*k+o.class]
-			mp := ex.Maps[o.method]
-			if mp == nil {
-				mp = &Map{Method: o.method}
-				ex.Maps[o.method] = mp
-			}
 			vals := slices.Clone(flat[i*per : (i+1)*per])
-			if o.lowRes {
-				mp.LowRes, mp.LowResShape = vals, slices.Clone(dims[1:])
-			} else {
-				mp.Values, mp.Shape = vals, slices.Clone(dims[1:])
+			if o.kind == inputMap {
+				ex.Maps[o.method] = &Map{Method: o.method, Values: vals, Shape: slices.Clone(dims[1:])}
+				continue
+			}
+			if layerResults[ex] == nil {
+				layerResults[ex] = map[Method][]layerResult{}
+			}
+			lr := layerResults[ex][o.method]
+			if len(lr) == 0 {
+				lr = make([]layerResult, len(req.Layers))
+				layerResults[ex][o.method] = lr
+			}
+			switch o.kind {
+			case lowMap:
+				lr[o.layer].low, lr[o.layer].lowShape = vals, slices.Clone(dims[1:])
+			case upMap:
+				lr[o.layer].up = vals
+			case channelTerms:
+				lr[o.layer].terms, lr[o.layer].termsShape = vals, slices.Clone(dims[1:])
 			}
 		}
 	}
-	if err := finishEigen(result, images.Shape().Dimensions[2:]); err != nil {
+	size := images.Shape().Dimensions[2:]
+	if err := e.perturbationWeights(images, req, methods, k, result, layerResults); err != nil {
 		return nil, err
 	}
 	for _, ex := range result {
+		for method, lr := range layerResults[ex] {
+			mp, err := aggregateLayers(method, lr, size, req.EigenSmooth)
+			if err != nil {
+				return nil, fmt.Errorf("%s of image %d: %w", MethodTitles[method], ex.Image, err)
+			}
+			ex.Maps[method] = mp
+		}
+		if mp := ex.Maps[FullGrad]; mp != nil {
+			mp.Values = render.Normalize(mp.Values)
+		}
 		for _, mp := range ex.Maps {
 			if mp.LowRes != nil {
-				mp.AllZero = allZero(mp.LowRes, mp.Method == CAM || mp.Method.isEigen())
+				// Raw CAM and projections are ReLU'd only for display.
+				mp.AllZero = allZero(mp.LowRes, mp.Method == CAM || mp.Method.finishedOnHost(req.EigenSmooth))
 			} else {
 				mp.AllZero = allZero(mp.Values, false)
 			}
@@ -313,12 +450,102 @@ func (e *Explainer) Explain(images *tensors.Tensor, req Request) (Results, error
 			return nil, err
 		}
 	}
+	if slices.Contains(methods, SmoothGrad) {
+		if err := e.smoothGrad(images, req, k, result); err != nil {
+			return nil, err
+		}
+	}
 	if slices.Contains(methods, Occlusion) {
 		if err := e.occlude(images, req.Target, req.Occlusion, k, result); err != nil {
 			return nil, err
 		}
 	}
 	return result, nil
+}
+
+// layerResult is what the graph returned for one layer map at one layer, for one image and class.
+type layerResult struct {
+	low      []float32 // the map at the layer's resolution
+	lowShape []int
+	up       []float32 // ReLU'd, scaled and upsampled to the input
+	// terms are the per-channel terms [h, w, C] of the methods finished on the host, and
+	// weights, when not nil, the per-channel weights that multiply them (Score-CAM,
+	// Ablation-CAM).
+	terms      []float32
+	termsShape []int
+	weights    []float32
+}
+
+// aggregateLayers finishes a layer map from its per-layer results: the host-finished methods'
+// terms weighted and reduced (sum over channels, or the projection on the first principal
+// component for eigen methods and EigenSmooth), every layer's map scaled and upsampled, then
+// pytorch-grad-cam's aggregation: the mean over layers, min-max scaled again.
+func aggregateLayers(method Method, lr []layerResult, size []int, eigenSmooth bool) (*Map, error) {
+	mp := &Map{Method: method, Shape: slices.Clone(size)}
+	var sum []float32
+	for l := range lr {
+		r := &lr[l]
+		if r.terms != nil {
+			spatial := r.termsShape[:len(r.termsShape)-1]
+			c := r.termsShape[len(r.termsShape)-1]
+			n := shapeSize(spatial)
+			if r.weights != nil {
+				for p := range n {
+					for ch := range c {
+						r.terms[p*c+ch] *= r.weights[ch]
+					}
+				}
+			}
+			if method.isEigen() || eigenSmooth {
+				p, err := principalProjection(r.terms, n, c)
+				if err != nil {
+					return nil, err
+				}
+				r.low = p
+			} else {
+				r.low = make([]float32, n)
+				for p := range n {
+					var v float32
+					for ch := range c {
+						v += r.terms[p*c+ch]
+					}
+					r.low[p] = max(v, 0)
+				}
+			}
+			r.lowShape = slices.Clone(spatial)
+			pos := make([]float32, n)
+			for i, v := range r.low {
+				pos[i] = max(v, 0)
+			}
+			r.up = upsample(render.Normalize(pos), spatial, size)
+		}
+		if sum == nil {
+			sum = make([]float32, len(r.up))
+		}
+		for i, v := range r.up {
+			sum[i] += v
+		}
+	}
+	for i := range sum {
+		sum[i] /= float32(len(lr))
+	}
+	mp.Values = render.Normalize(sum)
+	if len(lr) == 1 {
+		mp.LowRes, mp.LowResShape = lr[0].low, lr[0].lowShape
+	}
+	return mp, nil
+}
+
+// finishGuided multiplies Guided Grad-CAM's guided gradients [C, H, W] with the chosen CAM map.
+func finishGuided(result Results, cam Method) {
+	for _, ex := range result {
+		g, c := ex.Maps[GuidedGradCAM], ex.Maps[cam]
+		hw := len(c.Values)
+		for i := range g.Values {
+			g.Values[i] *= c.Values[i%hw]
+		}
+		g.AllZero = allZero(g.Values, false)
+	}
 }
 
 // allZero reports a map with nothing to show: all zeros, or (positiveOnly: raw CAM, which is
@@ -333,19 +560,22 @@ func allZero(v []float32, positiveOnly bool) bool {
 }
 
 // explainExec returns the cached executor for a configuration.
-func (e *Explainer) explainExec(layer string, methods []Method, target Target, numClasses int) (*context.Exec, error) {
+func (e *Explainer) explainExec(layers []string, methods []Method, target Target, numClasses int, eigenSmooth, counterfactual bool) (*context.Exec, error) {
 	names := make([]string, len(methods))
 	for i, m := range methods {
 		names[i] = string(m)
 	}
-	key := fmt.Sprintf("explain|%s|%s|%s|%d", layer, strings.Join(names, ","), target.Name, numClasses)
+	key := fmt.Sprintf("explain|%s|%s|%s|%d|%t|%t", strings.Join(layers, ","), strings.Join(names, ","), target.Name, numClasses,
+		eigenSmooth, counterfactual)
 	if exec, ok := e.execs[key]; ok {
 		return exec, nil
 	}
 	m := e.Model
 	exec, err := context.NewExec(m.Backend(), m.Context(), func(ctx *context.Context, inputs []*Node) []*Node {
 		e.stats.GraphBuilds++
-		return explainGraph(m, ctx, inputs[0], inputs[1], layer, methods, target)
+		g := &explanationGraph{m: m, ctx: ctx, layers: layers, methods: methods, target: target, eigenSmooth: eigenSmooth,
+			counterfactual: counterfactual, backwards: &e.stats.Backwards}
+		return g.build(inputs[0], inputs[1])
 	})
 	if err != nil {
 		return nil, err
@@ -354,198 +584,271 @@ func (e *Explainer) explainExec(layer string, methods []Method, target Target, n
 	return exec, nil
 }
 
-// explainGraph builds one graph for a request: the forward once, then per class the gradients
-// each method needs (one backward pass per ReLU rule), then the maps.
-func explainGraph(m *models.Model, ctx *context.Context, images, classes *Node, layer string, methods []Method, target Target) []*Node {
-	fw := m.Forward(ctx, images)
-	logits := fw.Output
-	a, err := fw.TapChannelsLast(layer)
-	if err != nil {
-		panic(err)
+// explanationGraph builds one graph for a request: the forward once, then per class one backward
+// pass per ReLU rule the methods need, then the maps, in plan's order.
+type explanationGraph struct {
+	m              *models.Model
+	ctx            *context.Context
+	layers         []string
+	methods        []Method
+	target         Target
+	eigenSmooth    bool
+	counterfactual bool // negate the layer gradients
+	backwards      *int
+
+	fw      *nn.Forward
+	images  *Node
+	acts    []*Node // each layer's activations, channels-last
+	spatial [][]int // each layer's spatial axes
+}
+
+func (g *explanationGraph) has(ms ...Method) bool {
+	for _, x := range ms {
+		if slices.Contains(g.methods, x) {
+			return true
+		}
 	}
-	spatial := make([]int, a.Rank()-2) // the layer's spatial axes: 1, 2 (NHWC) or 1 (NLC)
-	for i := range spatial {
-		spatial[i] = i + 1
+	return false
+}
+
+// gradients is what one class's backward passes give.
+type gradients struct {
+	y              *Node
+	dA             []*Node // per layer
+	dX             *Node   // backprop rule
+	guided, deconv *Node
+	dBias          []*Node // FullGrad: per bias of fw.Biases()
+}
+
+func (g *explanationGraph) build(images, classes *Node) []*Node {
+	g.images = images
+	g.fw = g.m.Forward(g.ctx, images)
+	logits := g.fw.Output
+	for _, l := range g.layers {
+		a, err := g.fw.TapChannelsLast(l)
+		if err != nil {
+			panic(err)
+		}
+		sp := make([]int, a.Rank()-2) // the layer's spatial axes: 1, 2 (NHWC) or 1 (NLC)
+		for i := range sp {
+			sp[i] = i + 1
+		}
+		g.acts, g.spatial = append(g.acts, a), append(g.spatial, sp)
 	}
-	inputSize := images.Shape().Dimensions[2:]
 	numClasses := classes.Shape().Dimensions[1]
 	resolved := make([]*Node, numClasses)
 	for k := range numClasses {
 		resolved[k] = resolveClass(logits, Squeeze(Slice(classes, AxisRange(), AxisRange(k, k+1)), 1))
 	}
 	outs := []*Node{logits, Stack(resolved, 1)}
-	has := func(ms ...Method) bool {
-		for _, x := range ms {
-			if slices.Contains(methods, x) {
-				return true
-			}
+	grads := make([]*gradients, numClasses)
+	low := map[output]*Node{}
+	for _, o := range plan(g.methods, numClasses, len(g.layers), g.eigenSmooth) {
+		if grads[o.class] == nil {
+			grads[o.class] = g.backward(ReduceAllSum(g.target.Fn(logits, resolved[o.class])))
 		}
-		return false
-	}
-	for k := range numClasses {
-		y := ReduceAllSum(target.Fn(logits, resolved[k]))
-		// Backprop gradients: to the layer (CAM family) and to the input (saliency), in one pass.
-		var dA, dX *Node
-		var wrt []*Node
-		if has(needsLayerGradient...) {
-			wrt = append(wrt, a)
+		gr := grads[o.class]
+		switch o.kind {
+		case lowMap:
+			x := g.layerMap(o.method, o.layer, gr, resolved[o.class])
+			low[o] = x
+			outs = append(outs, x)
+		case upMap:
+			x := low[output{o.method, o.class, o.layer, lowMap}]
+			outs = append(outs, scaleUpsample(relu(x), g.images.Shape().Dimensions[2:]))
+		case channelTerms:
+			outs = append(outs, g.terms(o.method, o.layer, gr, resolved[o.class]))
+		case inputMap:
+			outs = append(outs, g.inputMap(o.method, gr))
 		}
-		if has(Saliency, InputXGradient) {
-			wrt = append(wrt, images)
-		}
-		if len(wrt) > 0 {
-			g := fw.Gradient(y, nn.Backprop, wrt...)
-			if has(needsLayerGradient...) {
-				dA, g = g[0], g[1:]
-			}
-			if has(Saliency, InputXGradient) {
-				dX = g[0]
-			}
-		}
-		var gradcamUp *Node
-		for _, method := range methods {
-			switch method {
-			case GradCAM, Counterfactual:
-				sign := 1.0
-				if method == Counterfactual {
-					sign = -1
-				}
-				low := Max(weightedSum(a, MulScalar(ReduceMean(dA, spatial...), sign)), ScalarZero(a.Graph(), a.DType()))
-				up := normalizeUpsample(low, inputSize)
-				if method == GradCAM {
-					gradcamUp = up
-				}
-				outs = append(outs, low, up)
-			case CAM:
-				w, b, err := m.CAMWeights(ctx, a.Graph())
-				if err != nil {
-					panic(err)
-				}
-				wc := Einsum("bn,nc->bc", OneHot(resolved[k], w.Shape().Dimensions[0], w.DType()), w) // [B, C]
-				low := weightedSum(a, wc)
-				if m.CAM.ReLUAfter {
-					// SqueezeNet: the class map is ReLU(conv(A) + b); its average is the logit.
-					bc := ReduceSum(Mul(OneHot(resolved[k], b.Shape().Dimensions[0], b.DType()), ExpandLeftToRank(b, 2)), 1)
-					for bc.Rank() < low.Rank() {
-						bc = ExpandAxes(bc, -1) // [B] -> [B, 1, 1] (or [B, 1])
-					}
-					low = Max(Add(low, bc), ScalarZero(a.Graph(), a.DType()))
-				}
-				outs = append(outs, low, normalizeUpsample(Max(low, ScalarZero(a.Graph(), a.DType())), inputSize))
-			case HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM, FEM:
-				low := relu(camFamily(method, a, dA, spatial))
-				outs = append(outs, low, normalizeUpsample(low, inputSize))
-			case EigenCAM:
-				outs = append(outs, a)
-			case EigenGradCAM:
-				outs = append(outs, Mul(dA, a))
-			case Saliency:
-				outs = append(outs, ReduceMax(Abs(dX), 1))
-			case InputXGradient:
-				outs = append(outs, Mul(images, dX))
-			case GuidedBackprop, Deconvnet, GuidedGradCAM:
-				// computed below, after Grad-CAM's map is known.
-				outs = append(outs, nil)
-			}
-		}
-		// Gradient images: one backward pass per rule, shared by guided backprop and Guided Grad-CAM.
-		var guided, deconv *Node
-		if has(GuidedBackprop, GuidedGradCAM) {
-			guided = fw.Gradient(y, nn.Guided, images)[0]
-		}
-		if has(Deconvnet) {
-			deconv = fw.Gradient(y, nn.Deconvnet, images)[0]
-		}
-		if has(GuidedGradCAM) && gradcamUp == nil {
-			gradcamUp = normalizeUpsample(Max(weightedSum(a, ReduceMean(dA, spatial...)), ScalarZero(a.Graph(), a.DType())), inputSize)
-		}
-		outs = fillGradientImages(outs, methods, guided, deconv, gradcamUp)
 	}
 	return outs
+}
+
+// backward builds the backward passes one class needs: one with the true gradient to the layers,
+// the input and the biases, and one per other ReLU rule.
+func (g *explanationGraph) backward(y *Node) *gradients {
+	gr := &gradients{y: y}
+	var wrt []*Node
+	if g.has(needsLayerGradient...) {
+		wrt = append(wrt, g.acts...)
+	}
+	if g.has(Saliency, InputXGradient, FullGrad) {
+		wrt = append(wrt, g.images)
+	}
+	var biases []nn.Bias
+	if g.has(FullGrad) {
+		biases = g.fw.Biases()
+		for _, b := range biases {
+			t, err := g.fw.TapChannelsLast(b.Layer)
+			if err != nil {
+				panic(err)
+			}
+			wrt = append(wrt, t)
+		}
+	}
+	if len(wrt) > 0 {
+		*g.backwards++
+		d := g.fw.Gradient(y, nn.Backprop, wrt...)
+		if g.has(needsLayerGradient...) {
+			gr.dA, d = d[:len(g.acts)], d[len(g.acts):]
+			if g.counterfactual {
+				for l := range gr.dA {
+					gr.dA[l] = Neg(gr.dA[l])
+				}
+			}
+		}
+		if g.has(Saliency, InputXGradient, FullGrad) {
+			gr.dX, d = d[0], d[1:]
+		}
+		gr.dBias = d
+	}
+	if g.has(GuidedBackprop, GuidedGradCAM) {
+		*g.backwards++
+		gr.guided = g.fw.Gradient(y, nn.Guided, g.images)[0]
+	}
+	if g.has(Deconvnet) {
+		*g.backwards++
+		gr.deconv = g.fw.Gradient(y, nn.Deconvnet, g.images)[0]
+	}
+	return gr
+}
+
+// terms are a layer map's per-channel terms, [B, h, w, C]: the map is their sum over channels.
+func (g *explanationGraph) terms(method Method, l int, gr *gradients, class *Node) *Node {
+	a, sp := g.acts[l], g.spatial[l]
+	var dA *Node
+	if gr.dA != nil {
+		dA = gr.dA[l]
+	}
+	weighted := func(w *Node) *Node { // w [B, C]
+		for w.Rank() < a.Rank() {
+			w = ExpandAxes(w, 1)
+		}
+		return Mul(a, w)
+	}
+	switch method {
+	case EigenCAM, ScoreCAM, AblationCAM:
+		return a
+	case EigenGradCAM, HiResCAM:
+		return Mul(dA, a)
+	case GradCAM:
+		return weighted(ReduceMean(dA, sp...))
+	case Counterfactual:
+		return weighted(Neg(ReduceMean(dA, sp...)))
+	case CAM:
+		w, _, err := g.m.CAMWeights(g.ctx, a.Graph())
+		if err != nil {
+			panic(err)
+		}
+		return weighted(Einsum("bn,nc->bc", OneHot(class, w.Shape().Dimensions[0], w.DType()), w))
+	case GradCAMElementWise:
+		return relu(Mul(dA, a))
+	case LayerCAM:
+		return Mul(relu(dA), a)
+	case GradCAMPlusPlus:
+		g2 := Mul(dA, dA)
+		g3 := Mul(g2, dA)
+		sumA := ReduceAndKeep(a, ReduceSum, sp...)
+		alpha := Div(g2, AddScalar(Add(MulScalar(g2, 2), Mul(sumA, g3)), 1e-6))
+		alpha = Where(NotEqual(dA, ZerosLike(dA)), alpha, ZerosLike(alpha))
+		return weighted(ReduceSum(Mul(relu(dA), alpha), sp...))
+	case XGradCAM:
+		return weighted(Div(ReduceSum(Mul(dA, a), sp...), AddScalar(ReduceSum(a, sp...), 1e-7)))
+	case FEM:
+		mean := ReduceAndKeep(a, ReduceMean, sp...)
+		std := Sqrt(ReduceAndKeep(Square(Sub(a, mean)), ReduceMean, sp...))
+		above := ConvertDType(GreaterThan(a, Add(mean, MulScalar(std, 2))), a.DType())
+		return weighted(ReduceMean(above, sp...))
+	}
+	panic(fmt.Sprintf("terms: %s is not a layer map", method))
+}
+
+// layerMap is a layer map computed in the graph at the layer's resolution: the ReLU of the sum
+// of its terms; CAM's raw class map (with SqueezeNet's bias and ReLU where the head has them).
+func (g *explanationGraph) layerMap(method Method, l int, gr *gradients, class *Node) *Node {
+	m := ReduceSum(g.terms(method, l, gr, class), -1)
+	if method != CAM {
+		return relu(m)
+	}
+	if g.m.CAM.ReLUAfter {
+		// SqueezeNet: the class map is ReLU(conv(A) + b); its average is the logit.
+		_, b, err := g.m.CAMWeights(g.ctx, m.Graph())
+		if err != nil {
+			panic(err)
+		}
+		bc := ReduceSum(Mul(OneHot(class, b.Shape().Dimensions[0], b.DType()), ExpandLeftToRank(b, 2)), 1)
+		for bc.Rank() < m.Rank() {
+			bc = ExpandAxes(bc, -1) // [B] -> [B, 1, 1] (or [B, 1])
+		}
+		m = relu(Add(m, bc))
+	}
+	return m
+}
+
+// inputMap is a method's result at the input's size.
+func (g *explanationGraph) inputMap(method Method, gr *gradients) *Node {
+	switch method {
+	case Saliency:
+		return ReduceMax(Abs(gr.dX), 1)
+	case InputXGradient:
+		return Mul(g.images, gr.dX)
+	case GuidedBackprop, GuidedGradCAM:
+		return gr.guided
+	case Deconvnet:
+		return gr.deconv
+	case FullGrad:
+		return g.fullGrad(gr)
+	}
+	panic(fmt.Sprintf("inputMap: %s is not computed at the input's size", method))
+}
+
+// fullGrad is FullGrad's map before its final scaling (pytorch-grad-cam's FullGrad): |x dy/dx|
+// min-max scaled per image and channel, summed over channels, plus for every bias b of a
+// convolution or batch norm |b dy/dz| (z the layer's output) scaled per channel, summed over
+// channels and upsampled. Upsampling is linear, so the channels are summed before it, once per
+// layer instead of once per channel.
+func (g *explanationGraph) fullGrad(gr *gradients) *Node {
+	size := g.images.Shape().Dimensions[2:]
+	scaled := func(x *Node, axes []int) *Node {
+		x = Sub(x, ReduceAndKeep(x, ReduceMin, axes...))
+		return Div(x, AddScalar(ReduceAndKeep(x, ReduceMax, axes...), 1e-7))
+	}
+	inAxes := make([]int, g.images.Rank()-2)
+	for i := range inAxes {
+		inAxes[i] = i + 2
+	}
+	sum := ReduceSum(scaled(Abs(Mul(g.images, gr.dX)), inAxes), 1)
+	for j, b := range g.fw.Biases() {
+		d := gr.dBias[j]
+		axes := make([]int, d.Rank()-2)
+		for i := range axes {
+			axes[i] = i + 1
+		}
+		t := ReduceSum(scaled(Abs(Mul(d, ExpandLeftToRank(b.Value, d.Rank()))), axes), -1)
+		if !slices.Equal(t.Shape().Dimensions[1:], size) {
+			t = Interpolate(t, append([]int{-1}, size...)...).Done()
+		}
+		sum = Add(sum, t)
+	}
+	return sum
 }
 
 // relu is max(x, 0).
 func relu(x *Node) *Node { return Max(x, ScalarZero(x.Graph(), x.DType())) }
 
-// camFamily is the map (before the ReLU) of a pytorch-grad-cam method from the activations a
-// (channels-last), the gradients g = dy/da and the spatial axes (see the package comment).
-func camFamily(method Method, a, g *Node, spatial []int) *Node {
-	dt := a.DType()
-	switch method {
-	case HiResCAM:
-		return ReduceSum(Mul(g, a), -1)
-	case GradCAMElementWise:
-		return ReduceSum(relu(Mul(g, a)), -1)
-	case LayerCAM:
-		return ReduceSum(Mul(relu(g), a), -1)
-	case GradCAMPlusPlus:
-		g2 := Mul(g, g)
-		g3 := Mul(g2, g)
-		sumA := ReduceAndKeep(a, ReduceSum, spatial...)
-		alpha := Div(g2, AddScalar(Add(MulScalar(g2, 2), Mul(sumA, g3)), 1e-6))
-		alpha = Where(NotEqual(g, ZerosLike(g)), alpha, ZerosLike(alpha))
-		return weightedSum(a, ReduceSum(Mul(relu(g), alpha), spatial...))
-	case XGradCAM:
-		w := Div(ReduceSum(Mul(g, a), spatial...), AddScalar(ReduceSum(a, spatial...), 1e-7))
-		return weightedSum(a, w)
-	case FEM:
-		mean := ReduceAndKeep(a, ReduceMean, spatial...)
-		std := Sqrt(ReduceAndKeep(Square(Sub(a, mean)), ReduceMean, spatial...))
-		above := ConvertDType(GreaterThan(a, Add(mean, MulScalar(std, 2))), dt)
-		return weightedSum(a, ReduceMean(above, spatial...))
-	}
-	panic(fmt.Sprintf("camFamily: %s is not a CAM-family method", method))
-}
-
-// fillGradientImages replaces the nil placeholders of the last class, in method order.
-func fillGradientImages(outs []*Node, methods []Method, guided, deconv, gradcamUp *Node) []*Node {
-	var pending []Method
-	for _, m := range methods {
-		if m == GuidedBackprop || m == Deconvnet || m == GuidedGradCAM {
-			pending = append(pending, m)
-		}
-	}
-	j := 0
-	for i := range outs {
-		if outs[i] != nil {
-			continue
-		}
-		switch pending[j] {
-		case GuidedBackprop:
-			outs[i] = guided
-		case Deconvnet:
-			outs[i] = deconv
-		case GuidedGradCAM:
-			outs[i] = Mul(guided, ExpandAxes(gradcamUp, 1))
-		}
-		j++
-	}
-	return outs
-}
-
-// weightedSum is sum_k w_k A_k: A is channels-last [B, h, w, C] (or [B, l, C]), w is [B, C];
-// the result is [B, h, w] ([B, l]).
-func weightedSum(a, w *Node) *Node {
-	if a.Rank() == 3 {
-		return Einsum("blc,bc->bl", a, w)
-	}
-	return Einsum("bhwc,bc->bhw", a, w)
-}
-
-// normalizeUpsample is pytorch-grad-cam's pipeline: scale_cam_image (per image, x - min, then
-// divided by (max + 1e-7), then resized (bi)linearly with half-pixel centres to the input size),
-// and scale_cam_image once more at full size, so the maximum is exactly 1 even where upsampling
-// never lands on the low-resolution maximum. A map of zeros stays zeros.
-func normalizeUpsample(low *Node, size []int) *Node {
+// scaleUpsample is pytorch-grad-cam's scale_cam_image with a size: per image, x - min, then
+// divided by (max + 1e-7), then resized (bi)linearly with half-pixel centres to the input size.
+// The final min-max scaling after the layers are averaged is aggregateLayers'. A map of zeros
+// stays zeros.
+func scaleUpsample(low *Node, size []int) *Node {
 	axes := make([]int, low.Rank()-1)
 	for i := range axes {
 		axes[i] = i + 1
 	}
-	scale := func(x *Node) *Node {
-		x = Sub(x, ReduceAndKeep(x, ReduceMin, axes...))
-		return Div(x, AddScalar(ReduceAndKeep(x, ReduceMax, axes...), 1e-7))
-	}
-	return scale(Interpolate(scale(low), append([]int{-1}, size...)...).Done())
+	x := Sub(low, ReduceAndKeep(low, ReduceMin, axes...))
+	x = Div(x, AddScalar(ReduceAndKeep(x, ReduceMax, axes...), 1e-7))
+	return Interpolate(x, append([]int{-1}, size...)...).Done()
 }
 
 // toFloat32 copies a float32 or float64 tensor's values as float32.

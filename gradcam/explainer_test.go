@@ -143,7 +143,7 @@ func TestBadRequests(t *testing.T) {
 		want []string
 		is   error
 	}{
-		{"unknown layer", squeeze, x, Request{Methods: []Method{GradCAM}, Layer: "features.99"},
+		{"unknown layer", squeeze, x, Request{Methods: []Method{GradCAM}, Layers: []string{"features.99"}},
 			[]string{`unknown layer "features.99"`, "features.12", "features.3.expand3x3"}, nil},
 		{"class out of range", squeeze, x, Request{Methods: []Method{GradCAM}, Classes: []int{1000}},
 			[]string{"class 1000 out of range", "0..999"}, nil},
@@ -153,7 +153,7 @@ func TestBadRequests(t *testing.T) {
 		{"unknown method", squeeze, x, Request{Methods: []Method{"lime"}}, []string{`unknown method "lime"`}, nil},
 		{"CAM without GAP", alex, x, Request{Methods: []Method{CAM}},
 			[]string{"CAM does not apply to alexnet", "use gradcam"}, models.ErrNoCAM},
-		{"CAM at another layer", squeeze, x, Request{Methods: []Method{CAM}, Layer: "features.7"},
+		{"CAM at another layer", squeeze, x, Request{Methods: []Method{CAM}, Layers: []string{"features.7"}},
 			[]string{"CAM does not apply at layer features.7", "features.12"}, models.ErrNoCAM},
 		{"grayscale tensor", squeeze, tensors.FromFlatDataAndDimensions(make([]float32, 224*224), 1, 1, 224, 224), Request{Methods: []Method{GradCAM}},
 			[]string{"squeezenet1_0 takes a float32 [batch, 3, height, width] tensor", "[1 1 224 224]"}, nil},
@@ -259,7 +259,7 @@ func TestConcurrentExplain(t *testing.T) {
 	reqs := []Request{
 		{Methods: []Method{GradCAM, CAM}, Classes: []int{1}},
 		{Methods: []Method{GuidedBackprop}, Classes: []int{2, 3}},
-		{Methods: []Method{GradCAM}, Layer: "relu2", ImageClasses: []int{4, 5}},
+		{Methods: []Method{GradCAM}, Layers: []string{"relu2"}, ImageClasses: []int{4, 5}},
 		{Methods: []Method{Saliency, Counterfactual}},
 	}
 	want := make([]Results, len(reqs))

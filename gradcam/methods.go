@@ -24,9 +24,16 @@
 //	FEM                 weights mean_s 1[A > mean_s A + 2 std_s A] (no gradients)
 //	Eigen-CAM           the projection of A on its first principal component (no gradients)
 //	Eigen-Grad-CAM      the same for G * A
+//	Score-CAM           weights softmax_k y(x * M_k), M_k = A_k upsampled (align corners), min-max scaled
+//	Ablation-CAM        weights (y - y_k) / |y|, y_k the score with channel k of A ablated
+//	FullGrad            |x dy/dx| plus |b dy/dz| of every convolution and batch norm bias b (any layer)
 //
-// and Captum's attributions of the input: Input x Gradient (x * dy/dx) and Integrated Gradients
-// (IntegratedGradientsOptions; its convergence delta in Map.Delta).
+// and Captum's attributions of the input: Input x Gradient (x * dy/dx), Integrated Gradients
+// (IntegratedGradientsOptions; its convergence delta in Map.Delta) and SmoothGrad, SmoothGrad
+// squared and VarGrad over a gradient method (SmoothGradOptions).
+//
+// Where the reference has a quirk we do not follow, the method's options say so: Ablation-CAM
+// divides by |y| where pytorch-grad-cam divides by y (a negative score would flip the map).
 //
 // The eigen methods' sign is not defined by the SVD (pytorch-grad-cam leaves it to LAPACK); here
 // the projection is flipped when its most negative value is larger in magnitude than its most
@@ -69,37 +76,85 @@ const (
 	EigenCAM           Method = "eigencam"
 	EigenGradCAM       Method = "eigen-gradcam"
 
+	ScoreCAM    Method = "scorecam"
+	AblationCAM Method = "ablationcam"
+	FullGrad    Method = "fullgrad"
+
 	InputXGradient      Method = "input-x-gradient"
 	IntegratedGradients Method = "integrated-gradients"
+	SmoothGrad          Method = "smoothgrad"
 )
 
 // AllMethods lists every method in a stable order.
 var AllMethods = []Method{GradCAM, Counterfactual, CAM, Saliency, GuidedBackprop, Deconvnet, GuidedGradCAM, Occlusion,
 	HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM, FEM, EigenCAM, EigenGradCAM,
-	InputXGradient, IntegratedGradients}
+	ScoreCAM, AblationCAM, FullGrad, InputXGradient, IntegratedGradients, SmoothGrad}
 
-// layerMaps are the methods whose result is a heatmap computed at the explained layer (a
+// MethodSummaries say in one line what each method computes (gradcam methods lists them).
+var MethodSummaries = map[Method]string{
+	GradCAM:             "activations weighted by their spatially averaged gradients, ReLU (Selvaraju et al. 2017)",
+	Counterfactual:      "Grad-CAM with negated gradients: regions whose removal would raise the score",
+	CAM:                 "activations weighted by the classifier's weights; GAP + linear heads only (Zhou et al. 2016)",
+	Saliency:            "max over colour channels of |d score / d pixel| (Simonyan et al. 2014)",
+	GuidedBackprop:      "input gradient passing only positive gradients through positive ReLUs (Springenberg et al. 2015)",
+	Deconvnet:           "input gradient passing only positive gradients through every ReLU (Zeiler & Fergus 2014)",
+	GuidedGradCAM:       "guided backprop times a CAM map (Grad-CAM unless GuidedCAM says otherwise)",
+	Occlusion:           "score drop when a grey patch covers each pixel (Zeiler & Fergus 2014)",
+	HiResCAM:            "sum over channels of gradient times activation, no pooling (Draelos & Carin 2020)",
+	GradCAMElementWise:  "sum over channels of ReLU(gradient times activation)",
+	GradCAMPlusPlus:     "activations weighted by positive gradients with higher-order alphas (Chattopadhyay et al. 2018)",
+	XGradCAM:            "activations weighted by activation-normalized gradient sums (Fu et al. 2020)",
+	LayerCAM:            "sum over channels of ReLU(gradient) times activation (Jiang et al. 2021)",
+	FEM:                 "activations weighted by how often they exceed mean + 2 std; no gradients (Fuad et al. 2020)",
+	EigenCAM:            "first principal component of the activations; no gradients, no class (Muhammad & Yeasin 2020)",
+	EigenGradCAM:        "first principal component of gradient times activation",
+	ScoreCAM:            "activations weighted by the softmax of the scores of the image masked by each channel (Wang et al. 2020)",
+	AblationCAM:         "activations weighted by the score drop when each channel is zeroed (Desai & Ramaswamy 2020)",
+	FullGrad:            "|input x gradient| plus |bias x gradient| of every convolution and batch norm (Srinivas & Fleuret 2019)",
+	InputXGradient:      "input times its gradient, per colour channel (Shrikumar et al. 2016)",
+	IntegratedGradients: "input gradient integrated along the path from a baseline (Sundararajan et al. 2017)",
+	SmoothGrad:          "a gradient method averaged over noisy copies of the input (Smilkov et al. 2017)",
+}
+
+// layerMaps are the methods whose result is a heatmap computed at the explained layers (a
 // low-resolution map, then the upsampled one).
 var layerMaps = []Method{GradCAM, Counterfactual, CAM, HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM,
-	FEM, EigenCAM, EigenGradCAM}
+	FEM, EigenCAM, EigenGradCAM, ScoreCAM, AblationCAM}
+
+// camMaps are the heatmaps scaled to [0, 1] as pytorch-grad-cam scales them, which AugSmooth
+// averages: the layer maps and FullGrad.
+var camMaps = append(slices.Clone(layerMaps), FullGrad)
+
+// eigenSmoothable are the methods EigenSmooth changes.
+var eigenSmoothable = []Method{GradCAM, Counterfactual, HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM,
+	FEM, ScoreCAM, AblationCAM}
+
+// counterfactuals are the methods Request.Counterfactual applies to.
+var counterfactuals = []Method{GradCAM, HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM}
+
+// smoothGradBases are the methods SmoothGrad can average.
+var smoothGradBases = []Method{Saliency, InputXGradient, GuidedBackprop, Deconvnet, IntegratedGradients}
 
 // needsLayerGradient are the methods that use dy/dA at the explained layer.
-var needsLayerGradient = []Method{GradCAM, Counterfactual, GuidedGradCAM, HiResCAM, GradCAMElementWise, GradCAMPlusPlus,
+var needsLayerGradient = []Method{GradCAM, Counterfactual, HiResCAM, GradCAMElementWise, GradCAMPlusPlus,
 	XGradCAM, LayerCAM, EigenGradCAM}
 
 // IsGradientImage reports whether the method's result is an image-sized gradient with three
 // channels (guided backprop, deconvnet, Guided Grad-CAM) rather than a heatmap.
 func (m Method) IsGradientImage() bool {
-	return m == GuidedBackprop || m == Deconvnet || m == GuidedGradCAM || m == InputXGradient || m == IntegratedGradients
+	return m == GuidedBackprop || m == Deconvnet || m == GuidedGradCAM || m == InputXGradient || m == IntegratedGradients ||
+		m == SmoothGrad
 }
 
-// usesLayer reports whether the method depends on the explained layer.
-func (m Method) usesLayer() bool {
-	return m == GuidedGradCAM || slices.Contains(layerMaps, m)
-}
-
-// isEigen reports the methods finished on the host (the SVD of each image's activations).
+// isEigen reports the eigen methods (the SVD of each image's activations, on the host).
 func (m Method) isEigen() bool { return m == EigenCAM || m == EigenGradCAM }
+
+// finishedOnHost reports the layer maps the graph returns as per-channel terms [B, h, w, C] for
+// the host to weight and reduce: the eigen methods, the perturbation methods and, with
+// EigenSmooth, every method it applies to.
+func (m Method) finishedOnHost(eigenSmooth bool) bool {
+	return m.isEigen() || m == ScoreCAM || m == AblationCAM || (eigenSmooth && slices.Contains(eigenSmoothable, m))
+}
 
 // ParseMethods parses a comma-separated list of method names.
 func ParseMethods(list string) ([]Method, error) {
@@ -123,9 +178,12 @@ func ParseMethods(list string) ([]Method, error) {
 	return out, nil
 }
 
-func methodList() string {
-	s := make([]string, len(AllMethods))
-	for i, m := range AllMethods {
+func methodList() string { return joinMethods(AllMethods) }
+
+// joinMethods lists method names, comma-separated.
+func joinMethods(ms []Method) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
 		s[i] = string(m)
 	}
 	return strings.Join(s, ", ")

@@ -57,7 +57,7 @@ func TestONNXParityWithPyTorch(t *testing.T) {
 				t.Errorf("CAM layer %v, PyTorch's module output is %s", m.CAM.Aliases, layer)
 			}
 			methods := []Method{GradCAM, GuidedGradCAM, CAM}
-			exps, err := New(m).Explain(x, Request{Methods: methods, Classes: []int{243, 282}, Layer: layer})
+			exps, err := New(m).Explain(x, Request{Methods: methods, Classes: []int{243, 282}, Layers: []string{layer}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +102,7 @@ func TestONNXSmallNetworks(t *testing.T) {
 				t.Fatal(err)
 			}
 			layer := strings.TrimSpace(string(b))
-			exps, err := New(m).Explain(x, Request{Methods: []Method{GradCAM, CAM}, Classes: []int{1, 3}, Layer: layer})
+			exps, err := New(m).Explain(x, Request{Methods: []Method{GradCAM, CAM}, Classes: []int{1, 3}, Layers: []string{layer}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,7 +199,7 @@ func TestONNXBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 		data, shape := testref.ReadNPY(t, filepath.Join(ref, "tiny_matmul", "input.npy"))
-		_, err = New(m).Explain(tensors.FromFlatDataAndDimensions(data, shape...), Request{Methods: []Method{GradCAM}, Layer: "relu"})
+		_, err = New(m).Explain(tensors.FromFlatDataAndDimensions(data, shape...), Request{Methods: []Method{GradCAM}, Layers: []string{"relu"}})
 		if err == nil || !strings.Contains(err.Error(), `"relu"`) || !strings.Contains(err.Error(), "/relu/Relu_output_0") ||
 			strings.Contains(err.Error(), "\n") {
 			t.Errorf("unknown layer: %v", err)

@@ -6,5 +6,6 @@ var MethodTitles = map[Method]string{
 	GuidedBackprop: "Guided Backprop", Deconvnet: "Deconvnet", GuidedGradCAM: "Guided Grad-CAM", Occlusion: "Occlusion",
 	HiResCAM: "HiResCAM", GradCAMElementWise: "Grad-CAM elementwise", GradCAMPlusPlus: "Grad-CAM++", XGradCAM: "XGrad-CAM",
 	LayerCAM: "LayerCAM", FEM: "FEM", EigenCAM: "Eigen-CAM", EigenGradCAM: "Eigen-Grad-CAM",
-	InputXGradient: "Input x Gradient", IntegratedGradients: "Integrated Gradients",
+	ScoreCAM: "Score-CAM", AblationCAM: "Ablation-CAM", FullGrad: "FullGrad",
+	InputXGradient: "Input x Gradient", IntegratedGradients: "Integrated Gradients", SmoothGrad: "SmoothGrad",
 }

@@ -67,7 +67,7 @@ func TestUserNetworksParity(t *testing.T) {
 			if len(m.Input) == 3 {
 				methods = append(methods, Occlusion)
 			}
-			exps, err := New(m).Explain(x, Request{Methods: methods, Classes: tc.Classes, Layer: tc.Layer,
+			exps, err := New(m).Explain(x, Request{Methods: methods, Classes: tc.Classes, Layers: layerList(tc.Layer),
 				Occlusion: OcclusionOptions{Patch: testnets.OcclusionPatch, Stride: testnets.OcclusionStride, BatchSize: 8}})
 			if err != nil {
 				t.Fatal(err)
@@ -110,4 +110,12 @@ func TestCAMFoundAutomatically(t *testing.T) {
 			}
 		}
 	}
+}
+
+// layerList is Request.Layers for one layer name, nil for the default.
+func layerList(l string) []string {
+	if l == "" {
+		return nil
+	}
+	return []string{l}
 }

@@ -77,7 +77,7 @@ func (e *Explainer) Explain(s string, class int, counterfactual bool) (*Explanat
 	sum := make([]float64, length)
 	out := &Explanation{Text: s, Counterfactual: counterfactual}
 	for _, w := range Widths {
-		req := gradcam.Request{Methods: []gradcam.Method{method}, Layer: fmt.Sprint("relu", w)}
+		req := gradcam.Request{Methods: []gradcam.Method{method}, Layers: []string{fmt.Sprint("relu", w)}}
 		if class >= 0 {
 			req.Classes = []int{class}
 		}

@@ -61,7 +61,7 @@ func TestCharCNNMatchesPyTorch(t *testing.T) {
 		dir := filepath.Join(ref, string(rune('0'+class)))
 		for _, w := range Widths {
 			res, err := gradcam.New(m).Explain(in, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{class},
-				Layer: "relu" + string(rune('0'+w))})
+				Layers: []string{"relu" + string(rune('0'+w))}})
 			if err != nil {
 				t.Fatal(err)
 			}

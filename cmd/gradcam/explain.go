@@ -26,12 +26,21 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	var mf modelFlags
 	mf.register(fs)
 	class := fs.Int("class", -1, "class (output index) to explain; default: the top prediction")
-	layer := fs.String("layer", "", "layer to explain (torchvision module path, or ONNX node output name); default: the model's last conv block")
+	layer := fs.String("layer", "", "layer to explain (torchvision module path, or ONNX node output name); several, comma-separated, "+
+		"are averaged; default: the model's last conv block")
 	methodList := fs.String("method", "gradcam", "comma-separated methods: "+methodNames())
 	out := fs.String("out", "", "output directory for METHOD.npy and METHOD.png")
 	colormap := fs.String("colormap", "jet", "heatmap colormap: jet, turbo, viridis, inferno, gray")
 	patch := fs.Int("occlusion-patch", gradcam.DefaultOcclusion.Patch, "occlusion patch size, pixels")
 	stride := fs.Int("occlusion-stride", gradcam.DefaultOcclusion.Stride, "occlusion stride, pixels")
+	augSmooth := fs.Bool("aug-smooth", false, "average the CAM maps over flips and brightness changes (pytorch-grad-cam's aug_smooth)")
+	eigenSmooth := fs.Bool("eigen-smooth", false, "first principal component of the weighted activations instead of their sum (eigen_smooth)")
+	igSteps := fs.Int("ig-steps", 50, "integrated-gradients: integration steps")
+	samples := fs.Int("smooth-samples", 5, "smoothgrad: noisy samples")
+	std := fs.Float64("smooth-std", 1, "smoothgrad: noise standard deviation, in normalized input units")
+	counterfactual := fs.Bool("counterfactual", false, "negate the layer gradients of gradcam, hirescam, gradcam-elementwise, "+
+		"gradcam++, xgradcam, layercam: regions whose removal would raise the score")
+	guidedCAM := fs.String("guided-cam", "gradcam", "guided-gradcam: the CAM method multiplied with guided backprop")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -56,9 +65,28 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	if *class < -1 || *class >= m.Outputs {
 		return usageError{fmt.Errorf("--class %d out of range: %s has %d outputs, 0..%d", *class, m.Name, m.Outputs, m.Outputs-1)}
 	}
+	if *igSteps < 1 {
+		return usageError{fmt.Errorf("--ig-steps %d: integrated gradients needs at least 1 step", *igSteps)}
+	}
+	if *samples < 1 {
+		return usageError{fmt.Errorf("--smooth-samples %d: smoothgrad needs at least 1 sample", *samples)}
+	}
+	if *std <= 0 {
+		return usageError{fmt.Errorf("--smooth-std %g: the noise std must be positive (normalized input units)", *std)}
+	}
+	var layers []string
+	for _, l := range strings.Split(*layer, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			layers = append(layers, l)
+		}
+	}
 	exps, err := gradcam.New(m).Explain(in.tensor, gradcam.Request{
-		Methods: methods, Classes: []int{*class}, Layer: *layer,
-		Occlusion: gradcam.OcclusionOptions{Patch: *patch, Stride: *stride, BatchSize: gradcam.DefaultOcclusion.BatchSize},
+		Methods: methods, Classes: []int{*class}, Layers: layers,
+		Occlusion:           gradcam.OcclusionOptions{Patch: *patch, Stride: *stride, BatchSize: gradcam.DefaultOcclusion.BatchSize},
+		IntegratedGradients: gradcam.IntegratedGradientsOptions{Steps: *igSteps},
+		SmoothGrad:          gradcam.SmoothGradOptions{Samples: *samples, Std: *std},
+		GuidedCAM:           gradcam.Method(*guidedCAM),
+		AugSmooth:           *augSmooth, EigenSmooth: *eigenSmooth, Counterfactual: *counterfactual,
 	})
 	if err != nil {
 		return err

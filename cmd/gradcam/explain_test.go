@@ -77,6 +77,45 @@ func meanIn(m []float32, r image.Rectangle) float64 {
 	return s / float64(r.Dx()*r.Dy())
 }
 
+// TestExplainMethodsAndOptions: the newer methods, several layers and the smoothing options
+// write their files with the documented shapes (the CAM family without a low-res map when
+// layers are averaged), and "gradcam methods" lists every method with a line each.
+func TestExplainMethodsAndOptions(t *testing.T) {
+	t.Setenv("GRADCAM_WEIGHTS", filepath.Join(testref.Shared(), "weights"))
+	t.Setenv("GRADCAM_CACHE", t.TempDir())
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	err := run([]string{"explain", "--model", "mobilenet_v2", "--image", testref.Image("cat_dog.png"), "--class", "243",
+		"--method", "gradcam++,eigen-gradcam,fullgrad,smoothgrad,guided-gradcam", "--guided-cam", "gradcam++",
+		"--layer", "features.17,features.18", "--aug-smooth", "--eigen-smooth", "--smooth-samples", "2", "--out", dir}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	for f, shape := range map[string][]int{"gradcam++.npy": {224, 224}, "eigen-gradcam.npy": {224, 224}, "fullgrad.npy": {224, 224},
+		"smoothgrad.npy": {3, 224, 224}, "guided-gradcam.npy": {3, 224, 224}} {
+		if _, s := testref.ReadNPY(t, filepath.Join(dir, f)); !slices.Equal(s, shape) {
+			t.Errorf("%s has shape %v, want %v", f, s, shape)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gradcam++_lowres.npy")); err == nil {
+		t.Error("gradcam++_lowres.npy written for two averaged layers")
+	}
+	m, _ := testref.ReadNPY(t, filepath.Join(dir, "gradcam++.npy"))
+	if hot, cold := meanIn(m, dogBox), meanIn(m, catBox); !(hot > cold) {
+		t.Errorf("aug-smoothed two-layer Grad-CAM++ of the dog: %.3f on the dog, %.3f on the cat", hot, cold)
+	}
+	out.Reset()
+	if err := run([]string{"methods"}, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	for _, name := range []string{"scorecam", "ablationcam", "fullgrad", "smoothgrad", "integrated-gradients", "gradcam++"} {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, name+" ") }) {
+			t.Errorf("gradcam methods does not list %s:\n%s", name, out.String())
+		}
+	}
+}
+
 // TestExplainErrors: the command's own checks.
 func TestExplainErrors(t *testing.T) {
 	t.Setenv("GRADCAM_WEIGHTS", filepath.Join(testref.Shared(), "weights"))
@@ -92,6 +131,11 @@ func TestExplainErrors(t *testing.T) {
 		{[]string{"--method", "gradcam", "--class", "1000", "--out", t.TempDir()}, "--class 1000 out of range"},
 		{[]string{"--method", "gradcam", "--layer", "layer4", "--out", t.TempDir()}, `unknown layer "layer4"`},
 		{[]string{"--method", "gradcam", "--colormap", "rainbow", "--out", t.TempDir()}, `unknown colormap "rainbow"`},
+		{[]string{"--method", "integrated-gradients", "--ig-steps", "0", "--out", t.TempDir()}, "--ig-steps 0"},
+		{[]string{"--method", "smoothgrad", "--smooth-std", "-1", "--out", t.TempDir()}, "--smooth-std -1"},
+		{[]string{"--method", "smoothgrad", "--smooth-samples", "0", "--out", t.TempDir()}, "--smooth-samples 0"},
+		{[]string{"--method", "guided-gradcam", "--guided-cam", "saliency", "--out", t.TempDir()}, `"saliency" is not one`},
+		{[]string{"--method", "gradcam", "--layer", "features.18,features.99", "--out", t.TempDir()}, `unknown layer "features.99"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			args := append([]string{"explain", "--model", "mobilenet_v2", "--image", img}, tc.args...)

@@ -2,8 +2,10 @@
 // fine-tunes the CNNs to new classes.
 //
 //	gradcam predict --model NAME [--weights FILE] --image FILE [--top K] [--crop]
-//	gradcam explain --model NAME [--weights FILE] --image FILE [--class N] [--layer NAME]
-//	        --method LIST --out DIR
+//	gradcam explain --model NAME [--weights FILE] --image FILE [--class N] [--layer NAME[,NAME]]
+//	        --method LIST --out DIR [--aug-smooth] [--eigen-smooth] [--ig-steps N]
+//	        [--smooth-samples N] [--smooth-std S]
+//	gradcam methods
 //	gradcam finetune --model NAME --data DIR --out FILE.safetensors [--epochs N] [--weights FILE]
 //
 // A fine-tuned checkpoint is used with --weights (its labels are read from beside it).
@@ -21,6 +23,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/models/embedded"
 )
@@ -49,6 +52,7 @@ commands:
   finetune  train a new head (one output per class folder) on a model, save .safetensors
   explain-text  Grad-CAM over the characters of a text (language ID by default): colours, --html or --json
   models    list the supported models and their default layers
+  methods   list the explanation methods, a line each
 
 run "gradcam COMMAND -h" for the flags of a command.`
 
@@ -69,6 +73,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		for _, n := range models.Names() {
 			a, _ := models.LookupArch(n)
 			fmt.Fprintf(stdout, "%s\t%s\n", n, a.DefaultLayer)
+		}
+		return nil
+	case "methods":
+		for _, m := range gradcam.AllMethods {
+			fmt.Fprintf(stdout, "%-21s %s\n", m, gradcam.MethodSummaries[m])
 		}
 		return nil
 	case "-h", "--help", "help":

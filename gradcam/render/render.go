@@ -237,8 +237,26 @@ func DrawBox(img *image.RGBA, r image.Rectangle, c color.RGBA, thickness int) {
 // edge values repeated: PyTorch's F.interpolate(align_corners=False) and OpenCV's INTER_LINEAR
 // when enlarging. A 1-D map is 1 x w.
 func Resize(m []float32, h, w, oh, ow int) []float32 {
+	return resize(m, h, w, oh, ow, func(o, in, out int) float64 {
+		return max((float64(o)+0.5)*float64(in)/float64(out)-0.5, 0)
+	})
+}
+
+// ResizeAlignCorners resizes an h x w map to oh x ow bilinearly with the corner pixels'
+// centres aligned: PyTorch's UpsamplingBilinear2d (align_corners=True).
+func ResizeAlignCorners(m []float32, h, w, oh, ow int) []float32 {
+	return resize(m, h, w, oh, ow, func(o, in, out int) float64 {
+		if out == 1 {
+			return 0
+		}
+		return float64(o) * float64(in-1) / float64(out-1)
+	})
+}
+
+// resize interpolates bilinearly; source maps an output index to its input coordinate.
+func resize(m []float32, h, w, oh, ow int, source func(o, in, out int) float64) []float32 {
 	coord := func(o, in, out int) (int, int, float32) {
-		s := max((float64(o)+0.5)*float64(in)/float64(out)-0.5, 0)
+		s := source(o, in, out)
 		i0 := min(int(s), in-1)
 		return i0, min(i0+1, in-1), float32(s - float64(i0))
 	}
