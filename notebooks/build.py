@@ -253,7 +253,7 @@ x, imgs := load("cat_dog.png")
 e := gradcam.New(m)
 var figs []notebook.Figure
 for _, layer := range depths(m, 5) {
-	ex := must(e.Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Layer: layer}))[0]
+	ex := must(e.Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Layers: []string{layer}}))[0]
 	mp := ex.Maps[gradcam.GradCAM]
 	figs = append(figs, notebook.Figure{Image: must(render.Picture(mp.Values, mp.Shape, imgs[0], render.Jet, 0.5)),
 		Caption: fmt.Sprintf("%s (%dx%d): %s", layer, mp.LowResShape[0], mp.LowResShape[1], ex.Label)})
@@ -495,7 +495,7 @@ run, its ankle boot map lights up the background at the image's left edge. Fully
 layers can use evidence tied to positions, and GAP networks are pushed to localize: the trade-off
 the CAM paper describes (a better localizer, a slightly worse classifier).
 
-**Exercises.** Explain an earlier layer (`Layer: "block2.relu"`): what changes? Train the GAP
+**Exercises.** Explain an earlier layer (`Layers: []string{"block2.relu"}`): what changes? Train the GAP
 network for one epoch only: do the maps get worse before the accuracy does?"""),
 ]
 
@@ -743,8 +743,154 @@ things". (The maps are 12x12 upsampled, so some mass spills around each disk.) R
 are the same map here: with one linear output after GAP, Grad-CAM's weights are CAM's divided by
 the number of positions. The measured shares are asserted in the test suite (`models/disks`).
 
-**Exercise.** Explain an earlier layer (`Layer: "block2.relu"`): is the blue disks' share still
+**Exercise.** Explain an earlier layer (`Layers: []string{"block2.relu"}`): is the blue disks' share still
 small?"""),
+]
+
+NOTEBOOKS["08_every_cam_method.ipynb"] = [
+    ("md", r"""# Every CAM method on one image: what each weighs, and what it costs
+
+pytorch-grad-cam offers some twenty methods and papers compare them side by side. Most are the
+same recipe, a weighted sum over the channels $k$ of a layer's activations $A^k$, with different
+weights; some look at the gradients $G^k = \partial y^c / \partial A^k$, some run the network
+again instead:
+
+| method | the map | needs |
+|---|---|---|
+| Grad-CAM | $\mathrm{ReLU}(\sum_k \bar G^k A^k)$, $\bar G^k$ the spatial mean | one backward |
+| HiResCAM | $\mathrm{ReLU}(\sum_k G^k \odot A^k)$: no averaging, so no blur across positions | one backward |
+| Grad-CAM elementwise | $\mathrm{ReLU}(\sum_k \mathrm{ReLU}(G^k \odot A^k))$ | one backward |
+| Grad-CAM++ | weights from positive gradients and higher-order terms: several objects of a class count | one backward |
+| XGrad-CAM | weights $\sum (G^k A^k) / \sum A^k$, chosen to satisfy two axioms | one backward |
+| LayerCAM | $\sum_k \mathrm{ReLU}(G^k) \odot A^k$: good at early layers | one backward |
+| FEM | weights: how often a channel is unusually high; no gradients, no class | the forward |
+| Eigen-CAM | first principal component of $A$; no gradients, no class | the forward |
+| Eigen-Grad-CAM | first principal component of $G \odot A$ | one backward |
+| Score-CAM | weights: softmax of the scores of the image masked by each channel | one forward per channel |
+| Ablation-CAM | weights: how much the score drops when a channel is zeroed | the network after the layer, per channel |
+| FullGrad | input $\times$ gradient plus bias $\times$ gradient of every layer; no target layer | one backward |
+
+Here the toolkit computes them all on the same image and says how long each took. The model is
+`$GRADCAM_MODEL` (by default VGG-16; offline, the embedded MobileNetV2)."""),
+    SETUP[0],
+    ("go", """import (
+	"fmt"
+	"time"
+
+	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/notebook"
+)"""),
+    ("md", """## One method at a time
+
+Each call builds its own graph, so the times include compiling it (a second call on the same
+`Explainer` would reuse it). The class is *tiger cat* (282)."""),
+    ("go", """%%
+m := notebook.Load("")
+b := notebook.Images(m, "cat_dog.png")
+e := gradcam.New(m)
+var figs []notebook.Figure
+for _, method := range []gradcam.Method{gradcam.GradCAM, gradcam.HiResCAM, gradcam.GradCAMElementWise, gradcam.GradCAMPlusPlus,
+	gradcam.XGradCAM, gradcam.LayerCAM, gradcam.FEM, gradcam.EigenCAM, gradcam.EigenGradCAM, gradcam.ScoreCAM,
+	gradcam.AblationCAM, gradcam.FullGrad} {
+	start := time.Now()
+	res, err := e.Explain(b.Input, gradcam.Request{Methods: []gradcam.Method{method}, Classes: []int{282}})
+	if notebook.Error(err) {
+		break
+	}
+	mp := res[0].Maps[method]
+	pic, err := render.Picture(mp.Values, mp.Shape, b.Pictures[0], render.Jet, 0.5)
+	if notebook.Error(err) {
+		break
+	}
+	figs = append(figs, notebook.Figure{Image: pic, Caption: fmt.Sprintf("%s: %.1f s", gradcam.MethodTitles[method], time.Since(start).Seconds())})
+}
+notebook.Figures(figs...)"""),
+    ("md", """**What to notice.** The gradient methods agree on where the cat is and differ in sharpness:
+HiResCAM and the elementwise variant keep the layer's fine structure, Grad-CAM++ spreads over the
+whole animal. FEM and Eigen-CAM know nothing of the class: they show what the layer finds salient
+(here possibly the dog). Score-CAM pays one forward pass per channel of the layer (MobileNetV2's
+last layer has 1280); Ablation-CAM starts each ablated copy from the layer's activations and runs
+only the layers after it, which is why it costs little here.
+
+## All gradient methods at once
+
+Requested together, the gradient methods share one forward and one backward pass:"""),
+    ("go", """%%
+m := notebook.Load("")
+b := notebook.Images(m, "cat_dog.png")
+e := gradcam.New(m)
+methods := []gradcam.Method{gradcam.GradCAM, gradcam.HiResCAM, gradcam.GradCAMElementWise, gradcam.GradCAMPlusPlus,
+	gradcam.XGradCAM, gradcam.LayerCAM, gradcam.FEM, gradcam.EigenCAM, gradcam.EigenGradCAM}
+start := time.Now()
+if _, err := e.Explain(b.Input, gradcam.Request{Methods: methods, Classes: []int{282}}); !notebook.Error(err) {
+	s := e.Stats()
+	fmt.Printf("%d methods in one call: %.1f s, %d execution, %d backward pass\\n", len(methods), time.Since(start).Seconds(),
+		s.Executions, s.Backwards)
+}"""),
+    ("md", """## Smoothing, and several layers
+
+pytorch-grad-cam's options are request fields: `AugSmooth` averages the map over six flipped and
+brightened copies of the image, `EigenSmooth` keeps the first principal component of the weighted
+activations instead of their sum, and `Layers` averages the maps of several layers."""),
+    ("go", """%%
+m := notebook.Load("")
+b := notebook.Images(m, "cat_dog.png")
+e := gradcam.New(m)
+// earlier is the last layer at twice the default layer's resolution.
+var size int
+for _, l := range m.Layers {
+	if l.Name == m.DefaultLayer() {
+		size = l.Shape[2]
+	}
+}
+var earlier string
+for _, l := range m.Layers {
+	if l.Spatial() && l.Shape[2] == 2*size {
+		earlier = l.Name
+	}
+}
+var figs []notebook.Figure
+for _, v := range []struct {
+	name string
+	req  gradcam.Request
+}{
+	{"Grad-CAM", gradcam.Request{}},
+	{"aug smooth", gradcam.Request{AugSmooth: true}},
+	{"eigen smooth", gradcam.Request{EigenSmooth: true}},
+	{"two layers", gradcam.Request{Layers: []string{earlier, m.DefaultLayer()}}},
+} {
+	v.req.Methods, v.req.Classes = []gradcam.Method{gradcam.GradCAM}, []int{282}
+	res, err := e.Explain(b.Input, v.req)
+	if notebook.Error(err) {
+		break
+	}
+	mp := res[0].Maps[gradcam.GradCAM]
+	pic, err := render.Picture(mp.Values, mp.Shape, b.Pictures[0], render.Jet, 0.5)
+	if notebook.Error(err) {
+		break
+	}
+	figs = append(figs, notebook.Figure{Image: pic, Caption: v.name + " " + fmt.Sprint(v.req.Layers)})
+}
+notebook.Figures(figs...)"""),
+    ("md", """**What to notice.** Augmentation smooths the map's edges; the eigen projection removes the
+less consistent channels' contributions; an earlier layer adds finer detail.
+
+## Attributions of the pixels
+
+The gradient-image methods answer another question: which *pixels* matter. SmoothGrad averages
+the gradient over noisy copies of the image (5 by default, noise of one standard deviation of the
+dataset's pixels), Integrated Gradients integrates it along a path from a black image, and Guided
+Grad-CAM multiplies guided backpropagation with any CAM map (`GuidedCAM`; here Grad-CAM++)."""),
+    ("go", """%%
+m := notebook.Load("")
+b := notebook.Images(m, "cat_dog.png")
+notebook.Explain(m, b, gradcam.Request{Methods: []gradcam.Method{gradcam.Saliency, gradcam.InputXGradient,
+	gradcam.IntegratedGradients, gradcam.SmoothGrad, gradcam.GuidedGradCAM}, Classes: []int{282},
+	GuidedCAM: gradcam.GradCAMPlusPlus, IntegratedGradients: gradcam.IntegratedGradientsOptions{Steps: 16}})"""),
+    ("md", """**What to notice.** The raw gradients are noisy; SmoothGrad's average keeps the edges of the cat
+that are stable under noise. `gradcam explain --method LIST` computes the same from the command
+line (`gradcam methods` lists them), with `--aug-smooth`, `--eigen-smooth` and `--layer a,b`."""),
 ]
 
 

@@ -25,17 +25,19 @@ var minFigures = map[string]int{
 	"05_your_own_network.ipynb":           30,
 	"06_text_gradcam.ipynb":               0, // coloured text (HTML), no pictures
 	"07_regression_activation_maps.ipynb": 6,
+	"08_every_cam_method.ipynb":           20,
 }
 
 // imageNet are the notebooks that explain the default ImageNet model (offline: the embedded one).
 var imageNet = map[string]bool{"01_gradcam_figure1.ipynb": true, "02_cam_vs_gradcam.ipynb": true,
-	"03_gradcam_layers_and_classes.ipynb": true, "04_cnn_visualization_lab.ipynb": true}
+	"03_gradcam_layers_and_classes.ipynb": true, "04_cnn_visualization_lab.ipynb": true, "08_every_cam_method.ipynb": true}
 
 // mustSay is text a notebook's outputs must contain: what shows a section worked.
 var mustSay = map[string]string{
 	"05_your_own_network.ipynb":           "fashion_effnet (10 outputs, 52 layers; CAM at", // the ONNX model from PyTorch
 	"06_text_gradcam.ipynb":               "</b>: de, probability",                         // a German text, coloured
 	"07_regression_activation_maps.ipynb": "of the mass on red disks",
+	"08_every_cam_method.ipynb":           "9 methods in one call", // and one backward pass
 }
 
 // failure marks what GoNB prints when a cell panics or exits non-zero (nbconvert itself does not
