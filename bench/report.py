@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Formats bench/RESULTS.md from the Go benchmark output and PyTorch's timings.
 Usage: report.py GO_BENCH.txt TORCH.json [TORCH.json...] > RESULTS.md"""
+import glob
 import json
 import os
 import platform
@@ -84,9 +85,45 @@ def main():
     rows.append(("resnet50 Guided Grad-CAM peak memory <= 1.5 GB", peak, peak <= 1.5))
     for name, v, ok in rows:
         print(f"| {name} | {v:.2f} | {'yes' if ok else '**no**'} |")
+    methods_section(os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"))
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "NOTES.md")
     if os.path.exists(notes):
         print("\n" + open(notes).read())
+
+
+def methods_section(out):
+    """Every method at batch 1 against its reference library, from bench/methods.sh's outputs."""
+    go_paths = sorted(glob.glob(os.path.join(out, "methods_go*.txt")), key=os.path.getmtime)
+    ref_paths = sorted(glob.glob(os.path.join(out, "methods_peers*.json")), key=os.path.getmtime)
+    if not go_paths:
+        return
+    line = re.compile(r"^BenchmarkMethods/(\S+?)/(\S+?)-\d+\s+\d+\s+(\d+) ns/op(?:\s+([\d.]+) first-s)?")
+    go = {}
+    for path in go_paths:
+        for l in open(path):
+            m = line.match(l)
+            if m:
+                model, method, ns, first = m.groups()
+                go[(model, method)] = (int(ns) / 1e9, float(first) if first else None)
+    ref = {}
+    for path in ref_paths:
+        ref.update({(r["model"], r["method"]): r for r in json.load(open(path))})
+    print("\n## Every method at batch 1 against its reference library\n")
+    print("Written from `bench/methods.sh`: `go test ./gradcam -bench Methods` (one class, steady state: "
+          "the graphs compiled by a first call, whose time is *Go first*; Score-CAM, occlusion, Integrated "
+          "Gradients and SmoothGrad run once, compilation included) and `bench/peers_bench.py`, the reference libraries' own code on the same checkpoints, "
+          "image and class (median of 3 runs after a warm-up; one run for Score-CAM and Ablation-CAM). "
+          "CAM and counterfactual Grad-CAM have no reference implementation there.\n")
+    print("| model | method | Go first | Go steady | reference | library | Go/reference |")
+    print("|---|---|---|---|---|---|---|")
+    for (model, method), (steady, first) in sorted(go.items()):
+        r = ref.get((model, method))
+        first_s = f"{first:.2f}" if first is not None else "-"
+        if r:
+            print(f"| {model} | {method} | {first_s} | {steady:.2f} | {r['seconds']:.2f} | {r['library']} | "
+                  f"{steady / r['seconds']:.1f}x |")
+        else:
+            print(f"| {model} | {method} | {first_s} | {steady:.2f} | - | - | - |")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
@@ -151,6 +152,53 @@ func BenchmarkExplain(b *testing.B) {
 					report(b)
 				})
 			}
+		}
+	}
+}
+
+// BenchmarkMethods times every method at batch 1 (one class: 243) on ResNet-50 and VGG-16, for
+// the comparison with the reference libraries (bench/methods.sh, bench/peers_bench.py). The
+// first call of a new explainer (graph build and compilation) is reported as the metric
+// first-s; the timed calls reuse the compiled graphs. The methods that run many forwards
+// (Score-CAM, occlusion, Integrated Gradients, SmoothGrad: seconds to minutes) run once, their
+// compilation included, and report no first-s.
+//
+//	go test ./gradcam -run '^$' -bench 'Methods/resnet50/scorecam' -benchtime 1x
+func BenchmarkMethods(b *testing.B) {
+	selected := []string{"resnet50", "vgg16"}
+	if s := os.Getenv("GRADCAM_BENCH_MODELS"); s != "" {
+		selected = strings.Split(s, ",")
+	}
+	modelsRef := testref.Ensure(b, "models/testdata/reference.py", "models-ref", filepath.Join(testref.Shared(), "images"))
+	x := benchBatch(b, 1)
+	for _, name := range selected {
+		m, err := models.LoadFile(name, filepath.Join(modelsRef, name+".pth"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, method := range AllMethods {
+			if method == CAM && m.CAM == nil {
+				continue
+			}
+			if only := os.Getenv("GRADCAM_BENCH_METHODS"); only != "" && !slices.Contains(strings.Split(only, ","), string(method)) {
+				continue
+			}
+			req := Request{Methods: []Method{method}, Classes: []int{243}}
+			b.Run(name+"/"+string(method), func(b *testing.B) {
+				e := New(m)
+				if !slices.Contains([]Method{ScoreCAM, Occlusion, IntegratedGradients, SmoothGrad}, method) {
+					start := time.Now()
+					if _, err := e.Explain(x, req); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(time.Since(start).Seconds(), "first-s")
+				}
+				for b.Loop() {
+					if _, err := e.Explain(x, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }

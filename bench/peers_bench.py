@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Times every explanation method at batch 1 in its reference library, for bench/RESULTS.md's
+comparison with BenchmarkMethods: pytorch-grad-cam (../shared/peers, v1.5.5) for the CAM family,
+FullGrad and guided backprop; Captum for saliency, the deconvnet, occlusion, Input x Gradient,
+Integrated Gradients and SmoothGrad. Same random-weight checkpoints, image (cat_dog.png, 224x224)
+and class (243) as the Go benchmark; 2 threads. Median of 3 runs after one warm-up call; one run
+for Score-CAM and Ablation-CAM (minutes each). Methods without a reference implementation here
+(CAM, counterfactual Grad-CAM) are left out.
+
+Usage: peers_bench.py MODELS_REF_DIR SHARED_DIR OUT.json [MODELS] [METHODS]
+"""
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import torchvision
+
+REF, SHARED, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, os.path.join(SHARED, "peers", "pytorch-grad-cam"))
+sys.path.insert(0, os.path.join(SHARED, "peers", "ttach"))
+sys.path.insert(0, os.path.join(SHARED, "peers", "captum"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gradcam", "testdata"))
+import pytorch_grad_cam as pgc  # noqa: E402
+from captum.attr import (Deconvolution, InputXGradient, IntegratedGradients, NoiseTunnel, Occlusion,  # noqa: E402
+                         Saliency)
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
+from reference import cat_dog  # noqa: E402
+
+LAYERS = {"resnet50": "layer4", "vgg16": "features.29"}
+CLASS = 243
+CAMS = {"gradcam": pgc.GradCAM, "hirescam": pgc.HiResCAM, "gradcam-elementwise": pgc.GradCAMElementWise,
+        "gradcam++": pgc.GradCAMPlusPlus, "xgradcam": pgc.XGradCAM, "layercam": pgc.LayerCAM, "fem": pgc.FEM,
+        "eigencam": pgc.EigenCAM, "eigen-gradcam": pgc.EigenGradCAM, "scorecam": pgc.ScoreCAM,
+        "ablationcam": pgc.AblationCAM}
+SLOW = {"scorecam", "ablationcam"}
+
+
+def methods(model, layer):
+    """Method name -> (library, a function computing it on x)."""
+    target = [ClassifierOutputTarget(CLASS)]
+    out = {}
+    for name, cls in CAMS.items():
+        def run(x, cls=cls):
+            cam = cls(model=model, target_layers=[layer])
+            cam(input_tensor=x, targets=target)
+            cam.activations_and_grads.release()
+        out[name] = ("pytorch-grad-cam", run)
+
+    def fullgrad(x):
+        cam = pgc.FullGrad(model=model, target_layers=[])
+        cam(input_tensor=x, targets=target)
+        cam.activations_and_grads.release()
+    out["fullgrad"] = ("pytorch-grad-cam", fullgrad)
+    gb = pgc.GuidedBackpropReLUModel(model=model, device="cpu")
+    out["guided-backprop"] = ("pytorch-grad-cam", lambda x: gb(x, target_category=CLASS))
+
+    def guided_gradcam(x):  # pytorch-grad-cam's README recipe
+        cam = pgc.GradCAM(model=model, target_layers=[layer])
+        mask = cam(input_tensor=x, targets=target)[0]
+        cam.activations_and_grads.release()
+        return gb(x, target_category=CLASS) * mask[..., None]
+    out["guided-gradcam"] = ("pytorch-grad-cam", guided_gradcam)
+    out["saliency"] = ("Captum", lambda x: Saliency(model).attribute(x, target=CLASS))
+    out["deconvnet"] = ("Captum", lambda x: Deconvolution(model).attribute(x, target=CLASS))
+    out["occlusion"] = ("Captum", lambda x: Occlusion(model).attribute(
+        x, sliding_window_shapes=(3, 56, 56), strides=(3, 28, 28), target=CLASS, perturbations_per_eval=7))
+    out["input-x-gradient"] = ("Captum", lambda x: InputXGradient(model).attribute(x, target=CLASS))
+    out["integrated-gradients"] = ("Captum", lambda x: IntegratedGradients(model).attribute(
+        x, target=CLASS, n_steps=50, internal_batch_size=16))
+    out["smoothgrad"] = ("Captum", lambda x: NoiseTunnel(Saliency(model)).attribute(
+        x, nt_type="smoothgrad", nt_samples=5, stdevs=1.0, target=CLASS))
+    return out
+
+
+def main():
+    torch.set_num_threads(os.cpu_count() or 1)
+    archs = sys.argv[4].split(",") if len(sys.argv) > 4 else list(LAYERS)
+    only = sys.argv[5].split(",") if len(sys.argv) > 5 else None
+    x = cat_dog(SHARED)
+    results = []
+    for arch in archs:
+        model = getattr(torchvision.models, arch)()
+        model.load_state_dict(torch.load(os.path.join(REF, arch + ".pth")))
+        model.eval()
+        layer = dict(model.named_modules())[LAYERS[arch]]
+        for name, (library, fn) in methods(model, layer).items():
+            if only and name not in only:
+                continue
+            runs = 1 if name in SLOW else 3
+            if name not in SLOW:
+                fn(x)
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                fn(x)
+                times.append(time.perf_counter() - start)
+            t = statistics.median(times)
+            print(f"{arch} {name} ({library}): {t:.3f} s", flush=True)
+            results.append({"model": arch, "method": name, "batch": 1, "seconds": t, "library": library})
+    with open(OUT, "w") as f:
+        json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    np.random.seed(0)
+    main()
