@@ -4,7 +4,7 @@ comparison with BenchmarkMethods: pytorch-grad-cam (../shared/peers, v1.5.5) for
 FullGrad and guided backprop; Captum for saliency, the deconvnet, occlusion, Input x Gradient,
 Integrated Gradients and SmoothGrad. Same random-weight checkpoints, image (cat_dog.png, 224x224)
 and class (243) as the Go benchmark; 2 threads. Median of 3 runs after one warm-up call; one run
-for Score-CAM and Ablation-CAM (minutes each). Methods without a reference implementation here
+for Score-CAM, Ablation-CAM and FullGrad (tens of seconds to minutes). Methods without a reference implementation here
 (CAM, counterfactual Grad-CAM) are left out.
 
 Usage: peers_bench.py MODELS_REF_DIR SHARED_DIR OUT.json [MODELS] [METHODS]
@@ -36,12 +36,13 @@ CAMS = {"gradcam": pgc.GradCAM, "hirescam": pgc.HiResCAM, "gradcam-elementwise":
         "gradcam++": pgc.GradCAMPlusPlus, "xgradcam": pgc.XGradCAM, "layercam": pgc.LayerCAM, "fem": pgc.FEM,
         "eigencam": pgc.EigenCAM, "eigen-gradcam": pgc.EigenGradCAM, "scorecam": pgc.ScoreCAM,
         "ablationcam": pgc.AblationCAM}
-SLOW = {"scorecam", "ablationcam"}
+SLOW = {"scorecam", "ablationcam", "fullgrad"}
 
 
 def methods(model, layer):
     """Method name -> (library, a function computing it on x)."""
     target = [ClassifierOutputTarget(CLASS)]
+    name_of = {m: n for n, m in model.named_modules()}
     out = {}
     for name, cls in CAMS.items():
         def run(x, cls=cls):
@@ -59,7 +60,8 @@ def methods(model, layer):
     out["guided-backprop"] = ("pytorch-grad-cam", lambda x: gb(x, target_category=CLASS))
 
     def guided_gradcam(x):  # pytorch-grad-cam's README recipe
-        cam = pgc.GradCAM(model=model, target_layers=[layer])
+        # GuidedBackpropReLUModel puts new ReLU modules back: look the layer up again (VGG's is a ReLU).
+        cam = pgc.GradCAM(model=model, target_layers=[model.get_submodule(name_of[layer])])
         mask = cam(input_tensor=x, targets=target)[0]
         cam.activations_and_grads.release()
         return gb(x, target_category=CLASS) * mask[..., None]

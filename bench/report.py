@@ -112,7 +112,7 @@ def methods_section(out):
     print("Written from `bench/methods.sh`: `go test ./gradcam -bench Methods` (one class, steady state: "
           "the graphs compiled by a first call, whose time is *Go first*; Score-CAM, occlusion, Integrated "
           "Gradients and SmoothGrad run once, compilation included) and `bench/peers_bench.py`, the reference libraries' own code on the same checkpoints, "
-          "image and class (median of 3 runs after a warm-up; one run for Score-CAM and Ablation-CAM). "
+          "image and class (median of 3 runs after a warm-up; one run for Score-CAM, Ablation-CAM and FullGrad). "
           "CAM and counterfactual Grad-CAM have no reference implementation there.\n")
     print("| model | method | Go first | Go steady | reference | library | Go/reference |")
     print("|---|---|---|---|---|---|---|")
