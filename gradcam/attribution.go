@@ -9,7 +9,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
-	"github.com/gradcam-go/gradcam/internal/catch"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -180,22 +179,12 @@ func (e *Explainer) integratedGradients(images *tensors.Tensor, target Target, o
 	}
 	run := func(batch []float32, classes []int32) (scores, grads []float32, err error) {
 		n := len(classes)
-		var outs []*tensors.Tensor
-		err = catch.Panic(func() (err error) {
-			outs, err = exec.Exec(fromFloat32(batch, e.Model.DType(), append([]int{n}, dims[1:]...)...),
-				tensors.FromFlatDataAndDimensions(classes, n))
-			return err
-		})
+		outs, err := e.run(exec, "integrated gradients", fromFloat32(batch, e.Model.DType(), append([]int{n}, dims[1:]...)...),
+			tensors.FromFlatDataAndDimensions(classes, n))
 		if err != nil {
-			return nil, nil, fmt.Errorf("integrated gradients: %w", err)
+			return nil, nil, err
 		}
-		e.stats.Executions++
-		defer func() {
-			for _, t := range outs {
-				t.FinalizeAll()
-			}
-		}()
-		return toFloat32(outs[0]), toFloat32(outs[1]), nil
+		return outs[0], outs[1], nil
 	}
 	alphas, weights := pathPoints(o.Rule, o.Steps)
 	for i := range b {

@@ -6,8 +6,6 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-
-	"github.com/gradcam-go/gradcam/internal/catch"
 )
 
 // OcclusionOptions configure the occlusion method (Zeiler & Fergus): a square patch of the
@@ -93,18 +91,12 @@ func (e *Explainer) occlude(images *tensors.Tensor, target Target, o OcclusionOp
 		}
 	}
 	score := func(batch []float32, n int, classes []int32) ([]float32, error) {
-		var outs []*tensors.Tensor
-		err := catch.Panic(func() (err error) {
-			outs, err = exec.Exec(fromFloat32(batch, e.Model.DType(), n, ch, height, width),
-				tensors.FromFlatDataAndDimensions(classes, n, k))
-			return err
-		})
+		outs, err := e.run(exec, "occlusion forward", fromFloat32(batch, e.Model.DType(), n, ch, height, width),
+			tensors.FromFlatDataAndDimensions(classes, n, k))
 		if err != nil {
-			return nil, fmt.Errorf("occlusion forward: %w", err)
+			return nil, err
 		}
-		e.stats.Executions++
-		defer outs[0].FinalizeAll()
-		return toFloat32(outs[0]), nil
+		return outs[0], nil
 	}
 	for i := range b {
 		img := pixels[i*ch*hw : (i+1)*ch*hw]
