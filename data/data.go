@@ -25,6 +25,9 @@ type Set struct {
 	Targets []float32
 	// Classes name the labels (folder names, Fashion-MNIST's class names); optional.
 	Classes []string
+	// Boxes are ground-truth bounding boxes of the labelled object, one per example, in the
+	// example's pixels (localization sets such as ClutteredFashionMNIST); nil when unknown.
+	Boxes []Box
 }
 
 // Len is the number of examples.
@@ -54,6 +57,8 @@ func (s *Set) Check() error {
 		return fmt.Errorf("dataset %q has both labels and targets: it is either classification or regression", s.Name)
 	case len(s.Shape) == 0 || len(s.Inputs) != n*s.exampleSize():
 		return fmt.Errorf("dataset %q: %d values for %d examples of shape %v", s.Name, len(s.Inputs), n, s.Shape)
+	case s.Boxes != nil && len(s.Boxes) != n:
+		return fmt.Errorf("dataset %q: %d boxes for %d examples", s.Name, len(s.Boxes), n)
 	}
 	if len(s.Classes) > 0 {
 		for i, l := range s.Labels {
@@ -76,6 +81,9 @@ func (s *Set) Subset(name string, idx []int) *Set {
 		}
 		if s.Targets != nil {
 			out.Targets = append(out.Targets, s.Targets[i])
+		}
+		if s.Boxes != nil {
+			out.Boxes = append(out.Boxes, s.Boxes[i])
 		}
 	}
 	return out

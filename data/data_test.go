@@ -1,6 +1,8 @@
 package data
 
 import (
+	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -46,5 +48,77 @@ func TestFashionMNISTMissing(t *testing.T) {
 	}
 	if _, err := FashionMNIST("validation"); err == nil || !strings.Contains(err.Error(), "train and test") {
 		t.Errorf("unknown split: %v", err)
+	}
+}
+
+// TestClutteredFashionMNIST: the set is deterministic from its seed, each item's box frames
+// exactly its pixels (the canvas equals the item there, clutter aside, and the box is tight), and
+// different seeds place items differently.
+func TestClutteredFashionMNIST(t *testing.T) {
+	items, err := FashionMNIST("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	items = items.Head(200)
+	a, err := Clutter(items, 100, ClutterOptions{Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Clutter(items, 100, ClutterOptions{Seed: 7})
+	c, _ := Clutter(items, 100, ClutterOptions{Seed: 8})
+	if a.Len() != 100 || !slices.Equal(a.Shape, []int{1, 64, 64}) || !slices.Equal(a.Inputs, b.Inputs) || !slices.Equal(a.Boxes, b.Boxes) {
+		t.Fatalf("not deterministic, or wrong shape %v", a.Shape)
+	}
+	if slices.Equal(a.Boxes, c.Boxes) {
+		t.Error("seeds 7 and 8 placed every item at the same position")
+	}
+	for i, box := range a.Boxes {
+		if box.X0 < 0 || box.Y0 < 0 || box.X1 > 64 || box.Y1 > 64 || box.Area() == 0 || box.X1-box.X0 > 28 || box.Y1-box.Y0 > 28 {
+			t.Fatalf("item %d: box %+v", i, box)
+		}
+		if a.Labels[i] != items.Labels[i] {
+			t.Fatalf("item %d: label %d, want %d", i, a.Labels[i], items.Labels[i])
+		}
+		// Tight: each edge row and column of the box holds a pixel at least as bright as the
+		// item's there (the canvas is the max of item and clutter).
+		canvas := a.Inputs[i*64*64 : (i+1)*64*64]
+		edge := func(y0, y1, x0, x1 int) bool {
+			for y := y0; y < y1; y++ {
+				for x := x0; x < x1; x++ {
+					if canvas[y*64+x] > 0 {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		if !edge(box.Y0, box.Y0+1, box.X0, box.X1) || !edge(box.Y1-1, box.Y1, box.X0, box.X1) ||
+			!edge(box.Y0, box.Y1, box.X0, box.X0+1) || !edge(box.Y0, box.Y1, box.X1-1, box.X1) {
+			t.Fatalf("item %d: box %+v has an empty edge", i, box)
+		}
+	}
+	if _, err := Clutter(items, 10, ClutterOptions{Canvas: 20}); err == nil || !strings.Contains(err.Error(), "at least 28") {
+		t.Errorf("canvas 20: %v", err)
+	}
+	if _, err := Clutter(&Set{Name: "empty", Shape: []int{1, 28, 28}}, 10, ClutterOptions{}); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty set: %v", err)
+	}
+}
+
+// TestBoxIoU checks the intersection over union on hand-computed cases.
+func TestBoxIoU(t *testing.T) {
+	for _, tc := range []struct {
+		a, b Box
+		want float64
+	}{
+		{Box{0, 0, 10, 10}, Box{0, 0, 10, 10}, 1},
+		{Box{0, 0, 10, 10}, Box{5, 0, 15, 10}, 50.0 / 150},
+		{Box{0, 0, 10, 10}, Box{10, 10, 20, 20}, 0},
+		{Box{0, 0, 4, 4}, Box{1, 1, 3, 3}, 4.0 / 16},
+		{Box{}, Box{}, 0},
+	} {
+		if got := tc.a.IoU(tc.b); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("IoU(%v, %v) = %g, want %g", tc.a, tc.b, got, tc.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package gradcam
 import (
 	"fmt"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -153,4 +154,38 @@ func (e *Explainer) occlude(images *tensors.Tensor, target Target, o OcclusionOp
 		}
 	}
 	return nil
+}
+
+// Scores returns the target's score of one class per image for a batch of images [B, C, H, W]
+// (one forward pass, no gradients): what perturbation metrics (package metrics) measure as
+// pixels are removed or inserted. Each class must be in the model's range.
+func (e *Explainer) Scores(images *tensors.Tensor, target Target, classes []int) ([]float32, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if dt := images.Shape().DType; dt != e.Model.DType() && (dt == dtypes.Float32 || dt == dtypes.Float64) {
+		images = fromFloat32(toFloat32(images), e.Model.DType(), images.Shape().Dimensions...)
+	}
+	if err := e.Model.CheckInput(images); err != nil {
+		return nil, err
+	}
+	b := images.Shape().Dimensions[0]
+	if len(classes) != b {
+		return nil, fmt.Errorf("scores: %d classes for %d images", len(classes), b)
+	}
+	cls := make([]int32, b)
+	for i, c := range classes {
+		if c < 0 || c >= e.Model.Outputs {
+			return nil, fmt.Errorf("class %d is out of range: %s has %d outputs (0..%d)", c, e.Model.Name, e.Model.Outputs, e.Model.Outputs-1)
+		}
+		cls[i] = int32(c)
+	}
+	exec, err := e.scoreExec(target)
+	if err != nil {
+		return nil, err
+	}
+	outs, err := e.run(exec, "scores", images, tensors.FromFlatDataAndDimensions(cls, b, 1))
+	if err != nil {
+		return nil, err
+	}
+	return outs[0], nil
 }
