@@ -8,10 +8,10 @@ set -euo pipefail
 notebooks="jupyter-notebook jupyter-nbconvert python3-nbclient python3-ipykernel dataset-fashion-mnist
   fortunes fortunes-de fortunes-es fortunes-it fortunes-br fortunes-pl fortunes-cs fortunes-ru"
 reference="python3-torch python3-torchvision python3-numpy python3-pil python3-opencv python3-onnx
-  python3-matplotlib python3-scipy python3-sklearn python3-tqdm"
+  python3-matplotlib python3-scipy python3-sklearn python3-skimage python3-tqdm"
 case "${1:-all}" in
   notebooks) pkgs="$notebooks"; check="import nbclient, nbconvert" ;;
-  *) pkgs="$notebooks $reference"; check="import torch, torchvision, numpy, PIL, cv2, onnx, matplotlib, scipy, sklearn, tqdm, nbclient, nbconvert" ;;
+  *) pkgs="$notebooks $reference"; check="import torch, torchvision, numpy, PIL, cv2, onnx, matplotlib, scipy, sklearn, skimage, tqdm, nbclient, nbconvert" ;;
 esac
 if /usr/bin/python3 -c "$check" 2>/dev/null && [ -x /usr/bin/jupyter-nbconvert ] &&
   [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] && [ -f /usr/share/games/fortunes/brasil ] &&
