@@ -21,6 +21,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/gradcam/render"
 )
 
 // Heatmap is a 2-D map of one value per pixel, row-major: a CAM or a saliency map at the
@@ -73,9 +74,8 @@ const DefaultLocalizationThreshold = 0.15
 
 // LocalizationBox is the Grad-CAM paper's weakly supervised localization: binarize the map at
 // threshold times its maximum (pixels >= that value), take the largest connected segment and
-// return its bounding box. The paper does not say which connectivity; this uses 8-connectivity
-// (diagonal neighbours join a segment). Among segments of equal size the first in row-major
-// order wins. A map with no positive maximum (all zero, or all negative) localizes nothing: its
+// return its bounding box (render.ThresholdBox: 8-connectivity, which the paper leaves open;
+// among segments of equal size the first in row-major order wins). A map with no positive maximum (all zero, or all negative) localizes nothing: its
 // box is the whole image, which counts as an error against any object much smaller than it.
 func LocalizationBox(hm Heatmap, threshold float64) (data.Box, error) {
 	if err := hm.check("localization", hm.H, hm.W); err != nil {
@@ -84,49 +84,14 @@ func LocalizationBox(hm Heatmap, threshold float64) (data.Box, error) {
 	if threshold < 0 || threshold > 1 {
 		return data.Box{}, fmt.Errorf("localization threshold %g is not a fraction of the maximum in [0, 1]", threshold)
 	}
-	top := slices.Max(hm.Values)
-	if top <= 0 {
+	r, err := render.ThresholdBox(hm.Values, hm.W, hm.H, float32(threshold))
+	if err != nil {
+		return data.Box{}, err
+	}
+	if r.Empty() {
 		return data.Box{X1: hm.W, Y1: hm.H}, nil
 	}
-	cut := float32(threshold) * top
-	h, w := hm.H, hm.W
-	seen := make([]bool, h*w)
-	var best data.Box
-	bestSize := 0
-	stack := []int{}
-	for start, v := range hm.Values {
-		if seen[start] || v < cut {
-			continue
-		}
-		seen[start] = true
-		stack = append(stack[:0], start)
-		size := 0
-		box := data.Box{X0: w, Y0: h}
-		for len(stack) > 0 {
-			p := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			size++
-			y, x := p/w, p%w
-			box = data.Box{X0: min(box.X0, x), Y0: min(box.Y0, y), X1: max(box.X1, x+1), Y1: max(box.Y1, y+1)}
-			for dy := -1; dy <= 1; dy++ {
-				for dx := -1; dx <= 1; dx++ {
-					ny, nx := y+dy, x+dx
-					if ny < 0 || nx < 0 || ny >= h || nx >= w {
-						continue
-					}
-					q := ny*w + nx
-					if !seen[q] && hm.Values[q] >= cut {
-						seen[q] = true
-						stack = append(stack, q)
-					}
-				}
-			}
-		}
-		if size > bestSize {
-			best, bestSize = box, size
-		}
-	}
-	return best, nil
+	return data.Box{X0: r.Min.X, Y0: r.Min.Y, X1: r.Max.X, Y1: r.Max.Y}, nil
 }
 
 // LocalizationIoU is the Grad-CAM paper's criterion: a localization is correct when the box's

@@ -162,8 +162,10 @@ func GradientImage(g []float32, w, h int) (*image.RGBA, error) {
 }
 
 // ThresholdBox is the Grad-CAM paper's localization box: the bounding box of the largest
-// 4-connected region of the map above frac of its maximum (the paper uses 0.15). It returns an
-// empty rectangle for a map with no positive value.
+// segment of the map at or above frac of its maximum (the paper uses 0.15). The paper does not
+// say which connectivity; this uses 8-connectivity (diagonal neighbours join a segment). Among
+// segments of equal size the first in row-major order wins. It returns an empty rectangle for a
+// map with no positive value. (metrics.LocalizationBox scores it against ground truth.)
 func ThresholdBox(m []float32, w, h int, frac float32) (image.Rectangle, error) {
 	if err := checkMap(m, w, h); err != nil {
 		return image.Rectangle{}, err
@@ -175,18 +177,16 @@ func ThresholdBox(m []float32, w, h int, frac float32) (image.Rectangle, error) 
 	if !(peak > 0) {
 		return image.Rectangle{}, nil
 	}
-	thr := frac * peak
-	label := make([]int32, w*h)
+	cut := frac * peak
+	seen := make([]bool, w*h)
 	var best image.Rectangle
 	bestSize := 0
-	var next int32
 	stack := []int{}
-	for start := range m {
-		if m[start] <= thr || label[start] != 0 {
+	for start, v := range m {
+		if seen[start] || !(v >= cut) {
 			continue
 		}
-		next++
-		label[start] = next
+		seen[start] = true
 		stack = append(stack[:0], start)
 		size := 0
 		box := image.Rect(start%w, start/w, start%w+1, start/w+1)
@@ -196,15 +196,16 @@ func ThresholdBox(m []float32, w, h int, frac float32) (image.Rectangle, error) 
 			size++
 			x, y := p%w, p/w
 			box = box.Union(image.Rect(x, y, x+1, y+1))
-			for _, d := range [4][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
-				nx, ny := x+d[0], y+d[1]
-				if nx < 0 || ny < 0 || nx >= w || ny >= h {
-					continue
-				}
-				q := ny*w + nx
-				if m[q] > thr && label[q] == 0 {
-					label[q] = next
-					stack = append(stack, q)
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					nx, ny := x+dx, y+dy
+					if nx < 0 || ny < 0 || nx >= w || ny >= h {
+						continue
+					}
+					if q := ny*w + nx; !seen[q] && m[q] >= cut {
+						seen[q] = true
+						stack = append(stack, q)
+					}
 				}
 			}
 		}

@@ -1,0 +1,520 @@
+package metrics
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gradcam-go/gradcam/data"
+	"github.com/gradcam-go/gradcam/gradcam"
+)
+
+// Metric names a number Evaluate reports over a dataset.
+type Metric string
+
+// The metrics, by the names the CLI and metrics.csv use.
+const (
+	// ClassificationError is the percentage of images whose top-1 class is wrong (per model: its
+	// rows have method "-").
+	ClassificationError Metric = "classification-error"
+	// LocalizationError is the Grad-CAM paper's top-1 localization error, %: the top-1 class is
+	// wrong, or LocalizationBox's IoU with the ground truth is below 0.5.
+	LocalizationError Metric = "localization-error"
+	// PointingGameAccuracy is the pointing-game accuracy, %, of the map of the ground-truth class
+	// (TorchRay: hits / (hits + misses) per class, averaged over the classes present).
+	PointingGameAccuracy Metric = "pointing-game"
+	// DeletionAUC and InsertionAUC are the RISE curves' mean areas (Evaluator.Deletion,
+	// Insertion) for the top-1 class: lower deletion and higher insertion are better.
+	DeletionAUC  Metric = "deletion-auc"
+	InsertionAUC Metric = "insertion-auc"
+	// AverageDrop is the Grad-CAM++ paper's Average Drop %, 100 mean max(0, Y - O) / Y, Y the
+	// top-1 class's probability and O that of the image times the map: lower is better.
+	AverageDrop Metric = "average-drop"
+	// IncreaseInConfidence is the Grad-CAM++ paper's Increase in Confidence %, 100 mean 1[O > Y]
+	// (pytorch-grad-cam's IncreaseInConfidence, averaged, times 100): higher is better.
+	IncreaseInConfidence Metric = "increase-in-confidence"
+	// DropInConfidence is pytorch-grad-cam's DropInConfidence averaged: mean max(0, Y - O) in
+	// probability units.
+	DropInConfidence Metric = "drop-in-confidence"
+	// ROADMoRF, ROADLeRF and ROADCombined are ROAD's averages over the percentiles
+	// (Evaluator.ROAD), means over the images of score changes in probability units: MoRF lower,
+	// LeRF and combined higher are better.
+	ROADMoRF     Metric = "road-morf"
+	ROADLeRF     Metric = "road-lerf"
+	ROADCombined Metric = "road-combined"
+)
+
+// AllMetrics are the metrics in the order tables show them.
+var AllMetrics = []Metric{ClassificationError, LocalizationError, PointingGameAccuracy, DeletionAUC, InsertionAUC, AverageDrop,
+	IncreaseInConfidence, DropInConfidence, ROADMoRF, ROADLeRF, ROADCombined}
+
+// needsBoxes are the metrics that need ground-truth boxes; needsLabels those that need labels.
+var (
+	needsBoxes  = []Metric{LocalizationError, PointingGameAccuracy}
+	needsLabels = []Metric{ClassificationError, LocalizationError, PointingGameAccuracy}
+)
+
+// ParseMetrics reads a comma-separated list of metric names ("all": every metric).
+func ParseMetrics(list string) ([]Metric, error) {
+	if strings.TrimSpace(list) == "all" {
+		return slices.Clone(AllMetrics), nil
+	}
+	var out []Metric
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		m := Metric(s)
+		if !slices.Contains(AllMetrics, m) {
+			names := make([]string, len(AllMetrics))
+			for i, m := range AllMetrics {
+				names[i] = string(m)
+			}
+			return nil, fmt.Errorf("unknown metric %q: the metrics are %s (or all)", s, strings.Join(names, ", "))
+		}
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no metric named in %q", list)
+	}
+	return out, nil
+}
+
+// Row is one number of a table: a metric of a model's method over a dataset.
+type Row struct {
+	Model  string
+	Method string // "-" for per-model metrics (classification error)
+	Metric Metric
+	Value  float64
+	// N is the number of images the value averages over (ROAD skips constant maps).
+	N int
+}
+
+// Options configure Evaluate.
+type Options struct {
+	// Methods are the explanation methods to measure (metrics other than classification error
+	// need at least one).
+	Methods []gradcam.Method
+	// Metrics to compute; empty means every metric the dataset allows (boxes, labels).
+	Metrics []Metric
+	// Request carries the explanation options (layers, targets, method options); its Methods and
+	// classes are set by Evaluate. The maps explain the logit unless Request.Target says otherwise.
+	Request gradcam.Request
+	// LocalizationThreshold is LocalizationBox's; 0 means DefaultLocalizationThreshold.
+	LocalizationThreshold float64
+	// PointingTolerance is the pointing game's, pixels; 0 means DefaultPointingTolerance.
+	PointingTolerance float64
+	// BatchSize is the number of images per Explain call; 0 means 16.
+	BatchSize int
+	// Progress, when set, is called after each batch with the images done and the total.
+	Progress func(done, total int)
+}
+
+// Report is the result of Evaluate.
+type Report struct {
+	Model  string
+	Images int
+	Rows   []Row
+	// Deletion and Insertion are the mean curves per method (when those metrics were asked).
+	Deletion, Insertion map[gradcam.Method][]float64
+}
+
+// Evaluate measures the methods' maps of the top-1 class (of the ground-truth class for the
+// pointing game) over every image of set with the evaluator's model.
+func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
+	if ev == nil || ev.Explainer == nil {
+		return nil, fmt.Errorf("evaluate: no evaluator (use NewEvaluator)")
+	}
+	m := ev.Explainer.Model
+	if set == nil || set.Len() == 0 {
+		return nil, fmt.Errorf("evaluate: the dataset is empty: give a folder with images or a dataset with examples")
+	}
+	if err := set.Check(); err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	if len(set.Shape) != 3 {
+		return nil, fmt.Errorf("evaluate: the metrics need images, %q holds examples of shape %v", set.Name, set.Shape)
+	}
+	metrics := o.Metrics
+	if len(metrics) == 0 {
+		for _, mt := range AllMetrics {
+			if (set.Boxes != nil || !slices.Contains(needsBoxes, mt)) && (set.Labels != nil || !slices.Contains(needsLabels, mt)) {
+				metrics = append(metrics, mt)
+			}
+		}
+	}
+	for _, mt := range metrics {
+		if slices.Contains(needsBoxes, mt) && set.Boxes == nil {
+			return nil, fmt.Errorf("evaluate: %s needs ground-truth boxes and %q has none (use a localization set such as cluttered-fashion-mnist)", mt, set.Name)
+		}
+		if slices.Contains(needsLabels, mt) && set.Labels == nil {
+			return nil, fmt.Errorf("evaluate: %s needs labels and %q has none", mt, set.Name)
+		}
+	}
+	if slices.ContainsFunc(metrics, func(mt Metric) bool { return slices.Contains(needsLabels, mt) }) {
+		if set.Classes != nil && m.Labels != nil && !slices.Equal(set.Classes, m.Labels) {
+			return nil, fmt.Errorf("evaluate: the dataset's classes %v are not the model's (%d labels): labels must index %s's outputs", truncate(set.Classes), len(m.Labels), m.Name)
+		}
+		for _, l := range set.Labels {
+			if int(l) >= m.Outputs {
+				return nil, fmt.Errorf("evaluate: label %d is out of range: %s has %d outputs", l, m.Name, m.Outputs)
+			}
+		}
+	}
+	perMap := slices.ContainsFunc(metrics, func(mt Metric) bool { return mt != ClassificationError })
+	if perMap && len(o.Methods) == 0 {
+		return nil, fmt.Errorf("evaluate: no method to measure")
+	}
+	threshold := o.LocalizationThreshold
+	if threshold == 0 {
+		threshold = DefaultLocalizationThreshold
+	}
+	tolerance := o.PointingTolerance
+	if tolerance == 0 {
+		tolerance = DefaultPointingTolerance
+	}
+	batch := o.BatchSize
+	if batch == 0 {
+		batch = 16
+	}
+	if batch < 0 {
+		return nil, fmt.Errorf("evaluate: batch size %d must be >= 1", batch)
+	}
+
+	c, h, w := set.Shape[0], set.Shape[1], set.Shape[2]
+	size := c * h * w
+	n := set.Len()
+	acc := newAccumulator(metrics, o.Methods)
+	wants := func(mt Metric) bool { return slices.Contains(metrics, mt) }
+	for start := 0; start < n; start += batch {
+		k := min(batch, n-start)
+		x := tensors.FromFlatDataAndDimensions(set.Inputs[start*size:(start+k)*size], k, c, h, w)
+		req := o.Request
+		req.Methods = o.Methods
+		req.Classes = nil
+		req.ImageClasses = make([]int, k)
+		for i := range req.ImageClasses {
+			req.ImageClasses[i] = -1
+		}
+		if !perMap {
+			req.Methods = []gradcam.Method{gradcam.GradCAM}
+		}
+		res, err := ev.Explainer.Explain(x, req)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate: explaining images %d..%d: %w", start, start+k-1, err)
+		}
+		// The pointing game explains the ground-truth class: again for the misclassified images.
+		var truth gradcam.Results
+		if wants(PointingGameAccuracy) {
+			req.ImageClasses = make([]int, k)
+			again := false
+			for i := range k {
+				req.ImageClasses[i] = int(set.Labels[start+i])
+				again = again || res.At(i, 0).Class != req.ImageClasses[i]
+			}
+			truth = res
+			if again {
+				if truth, err = ev.Explainer.Explain(x, req); err != nil {
+					return nil, fmt.Errorf("evaluate: explaining images %d..%d: %w", start, start+k-1, err)
+				}
+			}
+		}
+		for i := range k {
+			idx := start + i
+			ex := res.At(i, 0)
+			img := tensors.FromFlatDataAndDimensions(set.Inputs[idx*size:(idx+1)*size], 1, c, h, w)
+			wrong := set.Labels != nil && ex.Class != int(set.Labels[idx])
+			if wants(ClassificationError) {
+				acc.add("-", ClassificationError, percent(wrong))
+			}
+			if !perMap {
+				continue
+			}
+			for _, method := range o.Methods {
+				hm, err := HeatmapOf(ex.Maps[method])
+				if err != nil {
+					return nil, fmt.Errorf("evaluate: image %d: %w", idx, err)
+				}
+				if err := acc.measure(ev, string(method), img, hm, ex.Class, idx, wrong, set, threshold, tolerance, truth, i); err != nil {
+					return nil, fmt.Errorf("evaluate: image %d, %s: %w", idx, method, err)
+				}
+			}
+		}
+		if o.Progress != nil {
+			o.Progress(start+k, n)
+		}
+	}
+	return acc.report(m.Name, n), nil
+}
+
+func percent(b bool) float64 {
+	if b {
+		return 100
+	}
+	return 0
+}
+
+func truncate(s []string) []string {
+	if len(s) > 5 {
+		return append(slices.Clone(s[:5]), "...")
+	}
+	return s
+}
+
+// accumulator sums the per-image values.
+type accumulator struct {
+	metrics []Metric
+	methods []gradcam.Method
+	sum     map[[2]string]float64
+	count   map[[2]string]int
+	// pointing hits and totals per method and class
+	hits, shots map[string]map[int]int
+	curves      map[Metric]map[gradcam.Method][]float64
+}
+
+func newAccumulator(metrics []Metric, methods []gradcam.Method) *accumulator {
+	return &accumulator{metrics: metrics, methods: methods, sum: map[[2]string]float64{}, count: map[[2]string]int{},
+		hits: map[string]map[int]int{}, shots: map[string]map[int]int{},
+		curves: map[Metric]map[gradcam.Method][]float64{DeletionAUC: {}, InsertionAUC: {}}}
+}
+
+func (a *accumulator) add(method string, mt Metric, v float64) {
+	a.sum[[2]string{method, string(mt)}] += v
+	a.count[[2]string{method, string(mt)}]++
+}
+
+func (a *accumulator) addCurve(mt Metric, method gradcam.Method, c Curve) {
+	sum := a.curves[mt][method]
+	if sum == nil {
+		sum = make([]float64, len(c.Scores))
+	}
+	for i, s := range c.Scores {
+		sum[i] += float64(s)
+	}
+	a.curves[mt][method] = sum
+}
+
+// measure adds one image's map to every metric asked.
+func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor, hm Heatmap, class, idx int, wrong bool,
+	set *data.Set, threshold, tolerance float64, truth gradcam.Results, i int) error {
+	for _, mt := range a.metrics {
+		switch mt {
+		case LocalizationError:
+			box, err := LocalizationBox(hm, threshold)
+			if err != nil {
+				return err
+			}
+			a.add(method, mt, percent(wrong || box.IoU(set.Boxes[idx]) < LocalizationIoU))
+		case PointingGameAccuracy:
+			thm, err := HeatmapOf(truth.At(i, 0).Maps[gradcam.Method(method)])
+			if err != nil {
+				return err
+			}
+			hit, err := PointingGame(thm, set.Boxes[idx], tolerance)
+			if err != nil {
+				return err
+			}
+			label := int(set.Labels[idx])
+			if a.hits[method] == nil {
+				a.hits[method], a.shots[method] = map[int]int{}, map[int]int{}
+			}
+			a.shots[method][label]++
+			if hit {
+				a.hits[method][label]++
+			}
+		case DeletionAUC, InsertionAUC:
+			run := ev.Deletion
+			if mt == InsertionAUC {
+				run = ev.Insertion
+			}
+			c, err := run(img, hm, class)
+			if err != nil {
+				return err
+			}
+			a.add(method, mt, c.AUC())
+			a.addCurve(mt, gradcam.Method(method), c)
+		case AverageDrop, IncreaseInConfidence, DropInConfidence:
+			// One forward serves the three: measured at the first of them asked.
+			first := slices.IndexFunc(a.metrics, func(m Metric) bool {
+				return m == AverageDrop || m == IncreaseInConfidence || m == DropInConfidence
+			})
+			if a.metrics[first] != mt {
+				continue
+			}
+			cc, err := ev.Confidence(img, hm, class)
+			if err != nil {
+				return err
+			}
+			for _, m := range a.metrics {
+				switch m {
+				case AverageDrop:
+					a.add(method, m, 100*cc.RelativeDrop())
+				case IncreaseInConfidence:
+					a.add(method, m, percent(cc.Increased()))
+				case DropInConfidence:
+					a.add(method, m, cc.Drop())
+				}
+			}
+		case ROADMoRF, ROADLeRF, ROADCombined:
+			first := slices.IndexFunc(a.metrics, func(m Metric) bool { return m == ROADMoRF || m == ROADLeRF || m == ROADCombined })
+			if a.metrics[first] != mt {
+				continue
+			}
+			if slices.Min(hm.Values) == slices.Max(hm.Values) {
+				continue // a constant map ranks nothing: ROAD cannot remove its "top" pixels (N counts the rest)
+			}
+			r, err := ev.ROAD(img, hm, class)
+			if err != nil {
+				return err
+			}
+			for _, m := range a.metrics {
+				switch m {
+				case ROADMoRF:
+					a.add(method, m, r.MoRFMean())
+				case ROADLeRF:
+					a.add(method, m, r.LeRFMean())
+				case ROADCombined:
+					a.add(method, m, r.Combined())
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// report turns the sums into rows: per-model metrics first, then methods in the order asked.
+func (a *accumulator) report(model string, images int) *Report {
+	r := &Report{Model: model, Images: images, Deletion: map[gradcam.Method][]float64{}, Insertion: map[gradcam.Method][]float64{}}
+	row := func(method string, mt Metric) {
+		if mt == PointingGameAccuracy {
+			if a.shots[method] == nil {
+				return
+			}
+			var acc float64
+			n := 0
+			for class, shots := range a.shots[method] {
+				acc += float64(a.hits[method][class]) / float64(max(shots, 1))
+				n += shots
+			}
+			r.Rows = append(r.Rows, Row{model, method, mt, 100 * acc / float64(len(a.shots[method])), n})
+			return
+		}
+		key := [2]string{method, string(mt)}
+		if n := a.count[key]; n > 0 {
+			r.Rows = append(r.Rows, Row{model, method, mt, a.sum[key] / float64(n), n})
+		}
+	}
+	if slices.Contains(a.metrics, ClassificationError) {
+		row("-", ClassificationError)
+	}
+	for _, method := range a.methods {
+		for _, mt := range AllMetrics {
+			if mt != ClassificationError && slices.Contains(a.metrics, mt) {
+				row(string(method), mt)
+			}
+		}
+	}
+	for mt, dst := range map[Metric]map[gradcam.Method][]float64{DeletionAUC: r.Deletion, InsertionAUC: r.Insertion} {
+		for method, sum := range a.curves[mt] {
+			n := a.count[[2]string{string(method), string(mt)}]
+			mean := make([]float64, len(sum))
+			for i, s := range sum {
+				mean[i] = s / float64(n)
+			}
+			dst[method] = mean
+		}
+	}
+	return r
+}
+
+// WriteCSV writes rows as metrics.csv: the header model,method,metric,value, one row per line.
+func WriteCSV(w io.Writer, rows []Row) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"model", "method", "metric", "value"}); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := cw.Write([]string{r.Model, r.Method, string(r.Metric), strconv.FormatFloat(r.Value, 'g', 8, 64)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// ReadCSV reads what WriteCSV writes (N is not stored: it is 0).
+func ReadCSV(r io.Reader) ([]Row, error) {
+	recs, err := csv.NewReader(r).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("metrics CSV: %w", err)
+	}
+	if len(recs) == 0 || strings.Join(recs[0], ",") != "model,method,metric,value" {
+		return nil, fmt.Errorf("metrics CSV: the header is not model,method,metric,value")
+	}
+	var rows []Row
+	for i, rec := range recs[1:] {
+		v, err := strconv.ParseFloat(rec[3], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metrics CSV line %d: value %q: %w", i+2, rec[3], err)
+		}
+		rows = append(rows, Row{Model: rec[0], Method: rec[1], Metric: Metric(rec[2]), Value: v})
+	}
+	return rows, nil
+}
+
+// Markdown writes rows as a table: one line per model and method, one column per metric present.
+func Markdown(w io.Writer, rows []Row) error {
+	var cols []Metric
+	for _, mt := range AllMetrics {
+		if slices.ContainsFunc(rows, func(r Row) bool { return r.Metric == mt }) {
+			cols = append(cols, mt)
+		}
+	}
+	type key struct{ model, method string }
+	var keys []key
+	values := map[key]map[Metric]float64{}
+	for _, r := range rows {
+		k := key{r.Model, r.Method}
+		if values[k] == nil {
+			values[k] = map[Metric]float64{}
+			keys = append(keys, k)
+		}
+		values[k][r.Metric] = r.Value
+	}
+	var b strings.Builder
+	b.WriteString("| model | method |")
+	for _, c := range cols {
+		b.WriteString(" " + string(c) + " |")
+	}
+	b.WriteString("\n|---|---|" + strings.Repeat("---|", len(cols)) + "\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "| %s | %s |", k.model, k.method)
+		for _, c := range cols {
+			if v, ok := values[k][c]; ok {
+				fmt.Fprintf(&b, " %s |", formatValue(c, v))
+			} else {
+				b.WriteString(" |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// formatValue prints percentages with one decimal and probabilities with three.
+func formatValue(mt Metric, v float64) string {
+	switch mt {
+	case ClassificationError, LocalizationError, PointingGameAccuracy, AverageDrop, IncreaseInConfidence:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
+}
