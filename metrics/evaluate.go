@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -88,6 +89,13 @@ func ParseMetrics(list string) ([]Metric, error) {
 	return out, nil
 }
 
+// PointingToleranceFor is TorchRay's 15 pixels, which it uses at ImageNet's 224x224, scaled to
+// images of h x w (by the shorter side): 15 px at 224, 4.3 px at 64. A fixed 15 px would make the
+// pointing game nearly always a hit on small images (it is half of a 28x28 item).
+func PointingToleranceFor(h, w int) float64 {
+	return DefaultPointingTolerance * float64(min(h, w)) / 224
+}
+
 // Row is one number of a table: a metric of a model's method over a dataset.
 type Row struct {
 	Model  string
@@ -110,7 +118,8 @@ type Options struct {
 	Request gradcam.Request
 	// LocalizationThreshold is LocalizationBox's; 0 means DefaultLocalizationThreshold.
 	LocalizationThreshold float64
-	// PointingTolerance is the pointing game's, pixels; 0 means DefaultPointingTolerance.
+	// PointingTolerance is the pointing game's, pixels; 0 means DefaultPointingTolerance at
+	// 224x224 scaled to the images (PointingToleranceFor).
 	PointingTolerance float64
 	// BatchSize is the number of images per Explain call; 0 means 16.
 	BatchSize int
@@ -125,6 +134,19 @@ type Report struct {
 	Rows   []Row
 	// Deletion and Insertion are the mean curves per method (when those metrics were asked).
 	Deletion, Insertion map[gradcam.Method][]float64
+	// PerImage are the values the rows average, image by image (Aggregate turns them back into
+	// the rows).
+	PerImage []ImageValue
+}
+
+// ImageValue is one image's value of a metric.
+type ImageValue struct {
+	Model, Method string
+	Metric        Metric
+	Image         int
+	// Class is the image's label for the pointing game (which averages per class), else -1.
+	Class int
+	Value float64
 }
 
 // Evaluate measures the methods' maps of the top-1 class (of the ground-truth class for the
@@ -179,7 +201,10 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 	}
 	tolerance := o.PointingTolerance
 	if tolerance == 0 {
-		tolerance = DefaultPointingTolerance
+		tolerance = PointingToleranceFor(set.Shape[1], set.Shape[2])
+	}
+	if tolerance < 0 {
+		return nil, fmt.Errorf("evaluate: pointing tolerance %g is negative", tolerance)
 	}
 	batch := o.BatchSize
 	if batch == 0 {
@@ -192,7 +217,7 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 	c, h, w := set.Shape[0], set.Shape[1], set.Shape[2]
 	size := c * h * w
 	n := set.Len()
-	acc := newAccumulator(metrics, o.Methods)
+	acc := newAccumulator(metrics)
 	wants := func(mt Metric) bool { return slices.Contains(metrics, mt) }
 	for start := 0; start < n; start += batch {
 		k := min(batch, n-start)
@@ -233,7 +258,7 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 			img := tensors.FromFlatDataAndDimensions(set.Inputs[idx*size:(idx+1)*size], 1, c, h, w)
 			wrong := set.Labels != nil && ex.Class != int(set.Labels[idx])
 			if wants(ClassificationError) {
-				acc.add("-", ClassificationError, percent(wrong))
+				acc.add("-", ClassificationError, idx, percent(wrong))
 			}
 			if !perMap {
 				continue
@@ -269,26 +294,22 @@ func truncate(s []string) []string {
 	return s
 }
 
-// accumulator sums the per-image values.
+// accumulator collects the per-image values and sums the curves.
 type accumulator struct {
 	metrics []Metric
-	methods []gradcam.Method
-	sum     map[[2]string]float64
-	count   map[[2]string]int
-	// pointing hits and totals per method and class
-	hits, shots map[string]map[int]int
-	curves      map[Metric]map[gradcam.Method][]float64
+	images  []ImageValue
+	curves  map[Metric]map[gradcam.Method][]float64
+	curveN  map[Metric]map[gradcam.Method]int
 }
 
-func newAccumulator(metrics []Metric, methods []gradcam.Method) *accumulator {
-	return &accumulator{metrics: metrics, methods: methods, sum: map[[2]string]float64{}, count: map[[2]string]int{},
-		hits: map[string]map[int]int{}, shots: map[string]map[int]int{},
-		curves: map[Metric]map[gradcam.Method][]float64{DeletionAUC: {}, InsertionAUC: {}}}
+func newAccumulator(metrics []Metric) *accumulator {
+	return &accumulator{metrics: metrics,
+		curves: map[Metric]map[gradcam.Method][]float64{DeletionAUC: {}, InsertionAUC: {}},
+		curveN: map[Metric]map[gradcam.Method]int{DeletionAUC: {}, InsertionAUC: {}}}
 }
 
-func (a *accumulator) add(method string, mt Metric, v float64) {
-	a.sum[[2]string{method, string(mt)}] += v
-	a.count[[2]string{method, string(mt)}]++
+func (a *accumulator) add(method string, mt Metric, image int, v float64) {
+	a.images = append(a.images, ImageValue{Method: method, Metric: mt, Image: image, Class: -1, Value: v})
 }
 
 func (a *accumulator) addCurve(mt Metric, method gradcam.Method, c Curve) {
@@ -300,6 +321,7 @@ func (a *accumulator) addCurve(mt Metric, method gradcam.Method, c Curve) {
 		sum[i] += float64(s)
 	}
 	a.curves[mt][method] = sum
+	a.curveN[mt][method]++
 }
 
 // measure adds one image's map to every metric asked.
@@ -312,7 +334,7 @@ func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor,
 			if err != nil {
 				return err
 			}
-			a.add(method, mt, percent(wrong || box.IoU(set.Boxes[idx]) < LocalizationIoU))
+			a.add(method, mt, idx, percent(wrong || box.IoU(set.Boxes[idx]) < LocalizationIoU))
 		case PointingGameAccuracy:
 			thm, err := HeatmapOf(truth.At(i, 0).Maps[gradcam.Method(method)])
 			if err != nil {
@@ -322,14 +344,7 @@ func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor,
 			if err != nil {
 				return err
 			}
-			label := int(set.Labels[idx])
-			if a.hits[method] == nil {
-				a.hits[method], a.shots[method] = map[int]int{}, map[int]int{}
-			}
-			a.shots[method][label]++
-			if hit {
-				a.hits[method][label]++
-			}
+			a.images = append(a.images, ImageValue{Method: method, Metric: mt, Image: idx, Class: int(set.Labels[idx]), Value: percent(hit)})
 		case DeletionAUC, InsertionAUC:
 			run := ev.Deletion
 			if mt == InsertionAUC {
@@ -339,7 +354,7 @@ func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor,
 			if err != nil {
 				return err
 			}
-			a.add(method, mt, c.AUC())
+			a.add(method, mt, idx, c.AUC())
 			a.addCurve(mt, gradcam.Method(method), c)
 		case AverageDrop, IncreaseInConfidence, DropInConfidence:
 			// One forward serves the three: measured at the first of them asked.
@@ -356,11 +371,11 @@ func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor,
 			for _, m := range a.metrics {
 				switch m {
 				case AverageDrop:
-					a.add(method, m, 100*cc.RelativeDrop())
+					a.add(method, m, idx, 100*cc.RelativeDrop())
 				case IncreaseInConfidence:
-					a.add(method, m, percent(cc.Increased()))
+					a.add(method, m, idx, percent(cc.Increased()))
 				case DropInConfidence:
-					a.add(method, m, cc.Drop())
+					a.add(method, m, idx, cc.Drop())
 				}
 			}
 		case ROADMoRF, ROADLeRF, ROADCombined:
@@ -378,11 +393,11 @@ func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor,
 			for _, m := range a.metrics {
 				switch m {
 				case ROADMoRF:
-					a.add(method, m, r.MoRFMean())
+					a.add(method, m, idx, r.MoRFMean())
 				case ROADLeRF:
-					a.add(method, m, r.LeRFMean())
+					a.add(method, m, idx, r.LeRFMean())
 				case ROADCombined:
-					a.add(method, m, r.Combined())
+					a.add(method, m, idx, r.Combined())
 				}
 			}
 		}
@@ -390,49 +405,124 @@ func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor,
 	return nil
 }
 
-// report turns the sums into rows: per-model metrics first, then methods in the order asked.
+// report makes the rows and the mean curves.
 func (a *accumulator) report(model string, images int) *Report {
 	r := &Report{Model: model, Images: images, Deletion: map[gradcam.Method][]float64{}, Insertion: map[gradcam.Method][]float64{}}
-	row := func(method string, mt Metric) {
-		if mt == PointingGameAccuracy {
-			if a.shots[method] == nil {
-				return
-			}
-			var acc float64
-			n := 0
-			for class, shots := range a.shots[method] {
-				acc += float64(a.hits[method][class]) / float64(max(shots, 1))
-				n += shots
-			}
-			r.Rows = append(r.Rows, Row{model, method, mt, 100 * acc / float64(len(a.shots[method])), n})
-			return
-		}
-		key := [2]string{method, string(mt)}
-		if n := a.count[key]; n > 0 {
-			r.Rows = append(r.Rows, Row{model, method, mt, a.sum[key] / float64(n), n})
-		}
+	for _, v := range a.images {
+		v.Model = model
+		r.PerImage = append(r.PerImage, v)
 	}
-	if slices.Contains(a.metrics, ClassificationError) {
-		row("-", ClassificationError)
-	}
-	for _, method := range a.methods {
-		for _, mt := range AllMetrics {
-			if mt != ClassificationError && slices.Contains(a.metrics, mt) {
-				row(string(method), mt)
-			}
-		}
-	}
+	r.Rows = Aggregate(r.PerImage)
 	for mt, dst := range map[Metric]map[gradcam.Method][]float64{DeletionAUC: r.Deletion, InsertionAUC: r.Insertion} {
 		for method, sum := range a.curves[mt] {
-			n := a.count[[2]string{string(method), string(mt)}]
 			mean := make([]float64, len(sum))
 			for i, s := range sum {
-				mean[i] = s / float64(n)
+				mean[i] = s / float64(a.curveN[mt][method])
 			}
 			dst[method] = mean
 		}
 	}
 	return r
+}
+
+// Aggregate averages per-image values into rows, one per (model, method, metric) in the order
+// they first appear (per-model metrics first within a model, metrics in AllMetrics order): the
+// mean over the images, except for the pointing game, whose accuracy is averaged over the
+// classes present (TorchRay).
+func Aggregate(values []ImageValue) []Row {
+	type key struct {
+		model, method string
+		metric        Metric
+	}
+	type acc struct {
+		sum          float64
+		n            int
+		hits, totals map[int]float64
+	}
+	sums := map[key]*acc{}
+	var models []string
+	methods := map[string][]string{}
+	for _, v := range values {
+		k := key{v.Model, v.Method, v.Metric}
+		s := sums[k]
+		if s == nil {
+			s = &acc{hits: map[int]float64{}, totals: map[int]float64{}}
+			sums[k] = s
+		}
+		s.sum += v.Value
+		s.n++
+		s.hits[v.Class] += v.Value / 100
+		s.totals[v.Class]++
+		if !slices.Contains(models, v.Model) {
+			models = append(models, v.Model)
+		}
+		if !slices.Contains(methods[v.Model], v.Method) {
+			methods[v.Model] = append(methods[v.Model], v.Method)
+		}
+	}
+	var rows []Row
+	for _, model := range models {
+		ms := methods[model]
+		slices.SortStableFunc(ms, func(a, b string) int { // "-" (per-model metrics) first
+			return map[bool]int{true: 0, false: 1}[a == "-"] - map[bool]int{true: 0, false: 1}[b == "-"]
+		})
+		for _, method := range ms {
+			for _, mt := range AllMetrics {
+				s := sums[key{model, method, mt}]
+				if s == nil {
+					continue
+				}
+				v := s.sum / float64(s.n)
+				if mt == PointingGameAccuracy {
+					var per float64
+					for c, total := range s.totals {
+						per += s.hits[c] / total
+					}
+					v = 100 * per / float64(len(s.totals))
+				}
+				rows = append(rows, Row{model, method, mt, v, s.n})
+			}
+		}
+	}
+	return rows
+}
+
+// WritePerImageCSV writes per-image values: the header model,method,metric,image,class,value.
+func WritePerImageCSV(w io.Writer, values []ImageValue) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"model", "method", "metric", "image", "class", "value"}); err != nil {
+		return err
+	}
+	for _, v := range values {
+		if err := cw.Write([]string{v.Model, v.Method, string(v.Metric), strconv.Itoa(v.Image), strconv.Itoa(v.Class),
+			strconv.FormatFloat(v.Value, 'g', 10, 64)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// ReadPerImageCSV reads what WritePerImageCSV writes.
+func ReadPerImageCSV(r io.Reader) ([]ImageValue, error) {
+	recs, err := csv.NewReader(r).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("per-image CSV: %w", err)
+	}
+	if len(recs) == 0 || strings.Join(recs[0], ",") != "model,method,metric,image,class,value" {
+		return nil, fmt.Errorf("per-image CSV: the header is not model,method,metric,image,class,value")
+	}
+	var out []ImageValue
+	for i, rec := range recs[1:] {
+		img, err1 := strconv.Atoi(rec[3])
+		class, err2 := strconv.Atoi(rec[4])
+		v, err3 := strconv.ParseFloat(rec[5], 64)
+		if err := cmp.Or(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("per-image CSV line %d: %w", i+2, err)
+		}
+		out = append(out, ImageValue{Model: rec[0], Method: rec[1], Metric: Metric(rec[2]), Image: img, Class: class, Value: v})
+	}
+	return out, nil
 }
 
 // WriteCSV writes rows as metrics.csv: the header model,method,metric,value, one row per line.

@@ -114,11 +114,13 @@ func (ev *Evaluator) prepare(metric string, t *tensors.Tensor, hm Heatmap, class
 }
 
 // scores returns the target scores of n images of img's shape, image i written into its
-// buffer by fill (called for i = 0 .. n-1 in order), BatchSize images per execution; the last
-// batch is padded with copies so that one compiled graph serves every batch.
+// buffer by fill (called for i = 0 .. n-1 in order), in the fewest executions of at most
+// BatchSize images, of equal size (the last padded with copies) so that one compiled graph serves
+// them all.
 func (ev *Evaluator) scores(img image, class, n int, fill func(i int, dst []float32) error) ([]float32, error) {
 	size := img.c * img.h * img.w
-	batch := min(ev.BatchSize, n)
+	chunks := (n + ev.BatchSize - 1) / ev.BatchSize
+	batch := (n + chunks - 1) / chunks // even chunks: little padding
 	buf := make([]float32, batch*size)
 	classes := make([]int, batch)
 	for i := range classes {

@@ -64,6 +64,11 @@ func Show(imgs ...image.Image) error {
 	return nil
 }
 
+// Markdown displays Markdown text (a table of metrics, say) rendered.
+func Markdown(text string) {
+	gonbui.DisplayMarkdown(text)
+}
+
 // Figures displays a row of captioned figures.
 func Figures(figs ...Figure) error {
 	h, err := FiguresHTML(figs...)
