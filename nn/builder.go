@@ -83,9 +83,10 @@ type Config struct {
 // "features.0.weight") and under which its output is recorded (an empty path records nothing:
 // a block without parameters, such as a ReLU shared by several places, may stay unnamed).
 type Builder struct {
-	cfg  Config
-	fw   *Forward
-	prov map[*graph.Node]provenance
+	cfg     Config
+	fw      *Forward
+	prov    map[*graph.Node]provenance
+	windows map[*graph.Node]fieldWindow // the spatial geometry of convolutions and pools, for receptive fields
 }
 
 // provenance is what produced a node, recorded to find a CAM head.
@@ -99,7 +100,8 @@ type provenance struct {
 // receives the result.
 func NewBuilder(cfg Config) *Builder {
 	r := Backprop
-	return &Builder{cfg: cfg, fw: &Forward{taps: map[string]*graph.Node{}, rule: &r}, prov: map[*graph.Node]provenance{}}
+	return &Builder{cfg: cfg, fw: &Forward{taps: map[string]*graph.Node{}, rule: &r}, prov: map[*graph.Node]provenance{},
+		windows: map[*graph.Node]fieldWindow{}}
 }
 
 // Forward is what was built: the taps, the output (once Finish is called) and the rules.

@@ -145,6 +145,7 @@ func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, strid
 			b.prov[y] = p
 		}
 	}
+	b.window(y, x, k, stride, dil, lo)
 	return y
 }
 

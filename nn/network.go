@@ -77,6 +77,8 @@ type Spec struct {
 	NoCAM string
 	// DefaultLayer is Network.DefaultLayer or the default described there.
 	DefaultLayer string
+
+	fields map[string]ReceptiveField // of the spatial layers
 }
 
 var (
@@ -118,7 +120,8 @@ func (n *Network) Spec() (*Spec, error) {
 			return graph.Parameter(g, p.Key, shapes.Make(dtypes.Float32, InternalShape(p.Shape, p.Layout, Im2col)...))
 		}})
 		x := graph.Parameter(g, "x", shapes.Make(dtypes.Float32, append([]int{1}, n.Input...)...))
-		out := n.Build(b, ChannelsLast(x))
+		in := ChannelsLast(x)
+		out := n.Build(b, in)
 		if out == nil || out.Rank() != 2 {
 			shape := "nothing"
 			if out != nil {
@@ -132,6 +135,7 @@ func (n *Network) Spec() (*Spec, error) {
 			s.Layers = append(s.Layers, LayerInfo{Name: name, Shape: slices.Clone(d)})
 		}
 		s.CAM, s.NoCAM = b.cam(out)
+		s.fields = b.receptiveFields(in, s.Layers)
 		return nil
 	})
 	if err != nil {

@@ -92,26 +92,26 @@ func checkWindow(path string, d []int, ho, wo int, ph, pw window) {
 // (gradient ties go to the first element of the window, as in PyTorch).
 func (b *Builder) MaxPool2D(path string, x *graph.Node, p Pool) *graph.Node {
 	ph, pw := p.axes("MaxPool2D "+path, x, 4)
-	return b.Tap(path, maxPool(path, x, ph, pw))
+	return b.Tap(path, b.maxPool(path, x, ph, pw))
 }
 
 // MaxPool1D is PyTorch's MaxPool1d on [B, L, C].
 func (b *Builder) MaxPool1D(path string, x *graph.Node, p Pool) *graph.Node {
 	_, pl := p.axes("MaxPool1D "+path, x, 3)
 	d := x.Shape().Dimensions
-	y := maxPool(path, graph.Reshape(x, d[0], 1, d[1], d[2]), window{kernel: 1, stride: 1}, pl)
+	y := b.maxPool(path, graph.Reshape(x, d[0], 1, d[1], d[2]), window{kernel: 1, stride: 1}, pl)
 	yd := y.Shape().Dimensions
 	return b.Tap(path, graph.Reshape(y, yd[0], yd[2], yd[3]))
 }
 
-func maxPool(path string, x *graph.Node, ph, pw window) *graph.Node {
-	y, _, _ := reduceWindows(path, x, ph, pw, negInf, graph.Max)
+func (b *Builder) maxPool(path string, x *graph.Node, ph, pw window) *graph.Node {
+	y, _, _ := b.reduceWindows(path, x, ph, pw, negInf, graph.Max)
 	return y
 }
 
 // reduceWindows combines the pooling windows of NHWC x (padded with fill) element-wise by
 // combine (graph.Max, graph.Add) and returns the result and its spatial size.
-func reduceWindows(path string, x *graph.Node, ph, pw window, fill float64, combine func(a, b *graph.Node) *graph.Node) (y *graph.Node, ho, wo int) {
+func (b *Builder) reduceWindows(path string, x *graph.Node, ph, pw window, fill float64, combine func(a, b *graph.Node) *graph.Node) (y *graph.Node, ho, wo int) {
 	d := x.Shape().Dimensions
 	ho, eh := ph.size(d[1])
 	wo, ew := pw.size(d[2])
@@ -124,6 +124,7 @@ func reduceWindows(path string, x *graph.Node, ph, pw window, fill float64, comb
 			y = combine(y, v)
 		}
 	}
+	b.window(y, x, [2]int{ph.kernel, pw.kernel}, [2]int{ph.stride, pw.stride}, [2]int{1, 1}, [2]int{ph.lo, pw.lo})
 	return y, ho, wo
 }
 
@@ -131,7 +132,7 @@ func reduceWindows(path string, x *graph.Node, ph, pw window, fill float64, comb
 func (b *Builder) AvgPool2D(path string, x *graph.Node, p Pool) *graph.Node {
 	ph, pw := p.axes("AvgPool2D "+path, x, 4)
 	d := x.Shape().Dimensions
-	y, ho, wo := reduceWindows(path, x, ph, pw, 0, graph.Add)
+	y, ho, wo := b.reduceWindows(path, x, ph, pw, 0, graph.Add)
 	// PyTorch's divisor: the window clipped to the padded input (count_include_pad) or to the
 	// input itself (ExcludePad).
 	div := make([]float32, ho*wo)
@@ -165,6 +166,7 @@ func (b *Builder) AdaptiveAvgPool2D(path string, x *graph.Node, oh, ow int) *gra
 	if oh == 1 && ow == 1 {
 		y := graph.ReduceAndKeep(x, graph.ReduceMean, 1, 2)
 		b.prov[y] = provenance{op: "gap", in: x}
+		b.window(y, x, [2]int{d[1], d[2]}, [2]int{1, 1}, [2]int{1, 1}, [2]int{})
 		return b.Tap(path, y)
 	}
 	rows := make([]*graph.Node, oh)
@@ -177,7 +179,11 @@ func (b *Builder) AdaptiveAvgPool2D(path string, x *graph.Node, oh, ow int) *gra
 		}
 		rows[i] = graph.Concatenate(cols, 2)
 	}
-	return b.Tap(path, graph.Concatenate(rows, 1))
+	// PyTorch's windows start at floor(i*in/out) and end at ceil((i+1)*in/out): exact when out
+	// divides in, else the field recorded is the largest window's at the floored stride.
+	y := graph.Concatenate(rows, 1)
+	b.window(y, x, [2]int{(d[1]+oh-1)/oh + min(d[1]%oh, 1), (d[2]+ow-1)/ow + min(d[2]%ow, 1)}, [2]int{d[1] / oh, d[2] / ow}, [2]int{1, 1}, [2]int{})
+	return b.Tap(path, y)
 }
 
 // GlobalAvgPool averages every channel over its spatial positions (an image's H and W, a
@@ -203,6 +209,6 @@ func (b *Builder) MaxOverTime(path string, x *graph.Node) *graph.Node {
 		panic(fmt.Sprintf("MaxOverTime %s: input must be a sequence batch [B, L, C] inside the graph, got %s", path, x.Shape()))
 	}
 	d := x.Shape().Dimensions
-	y := maxPool(path, graph.Reshape(x, d[0], 1, d[1], d[2]), window{kernel: 1, stride: 1}, window{kernel: d[1], stride: d[1]})
+	y := b.maxPool(path, graph.Reshape(x, d[0], 1, d[1], d[2]), window{kernel: 1, stride: 1}, window{kernel: d[1], stride: d[1]})
 	return b.Tap(path, graph.Reshape(y, d[0], d[2]))
 }
