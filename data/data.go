@@ -12,7 +12,8 @@ import (
 )
 
 // Set is an in-memory dataset: examples of one shape in PyTorch's layout, each with a class
-// label (classification) or a target value (regression).
+// label (classification), a target value (regression), or neither (images to explain or evaluate
+// without ground truth).
 type Set struct {
 	Name string
 	// Shape is one example's shape: [C, H, W] for images, [C, L] for sequences.
@@ -30,12 +31,17 @@ type Set struct {
 	Boxes []Box
 }
 
-// Len is the number of examples.
+// Len is the number of examples: of labels, else of targets, else of inputs.
 func (s *Set) Len() int {
-	if len(s.Labels) > 0 {
+	switch size := s.exampleSize(); {
+	case len(s.Labels) > 0:
 		return len(s.Labels)
+	case len(s.Targets) > 0:
+		return len(s.Targets)
+	case len(s.Shape) > 0 && size > 0:
+		return len(s.Inputs) / size
 	}
-	return len(s.Targets)
+	return 0
 }
 
 // exampleSize is the number of values of one example.

@@ -122,3 +122,30 @@ func TestBoxIoU(t *testing.T) {
 		}
 	}
 }
+
+// TestSetLen checks that a set counts its labels, its targets, or (with neither: images to
+// explain or evaluate) its inputs.
+func TestSetLen(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  Set
+		want int
+	}{
+		{"labels", Set{Shape: []int{1, 2, 2}, Inputs: make([]float32, 12), Labels: []int32{0, 1, 2}}, 3},
+		{"targets", Set{Shape: []int{1, 2, 2}, Inputs: make([]float32, 8), Targets: []float32{0.5, 1}}, 2},
+		{"inputs only", Set{Shape: []int{3, 2, 2}, Inputs: make([]float32, 5*12)}, 5},
+		{"no shape", Set{Inputs: make([]float32, 4)}, 0},
+		{"empty", Set{Shape: []int{3, 2, 2}}, 0},
+	} {
+		if got := tc.set.Len(); got != tc.want {
+			t.Errorf("%s: Len %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	unlabelled := Set{Name: "pictures", Shape: []int{3, 2, 2}, Inputs: make([]float32, 5*12)}
+	if err := unlabelled.Check(); err != nil {
+		t.Errorf("an unlabelled set of 5 images: %v", err)
+	}
+	if h := unlabelled.Head(2); h.Len() != 2 || len(h.Inputs) != 2*12 {
+		t.Errorf("Head(2) of an unlabelled set: %d examples, %d values", h.Len(), len(h.Inputs))
+	}
+}

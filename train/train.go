@@ -196,6 +196,9 @@ func checkSet(m *models.Model, set *data.Set) error {
 	if len(set.Shape) != len(m.Input) || set.Shape[0] != m.Input[0] {
 		return fmt.Errorf("dataset %q has examples of shape %v; %s takes %v", set.Name, set.Shape, m.Name, m.Input)
 	}
+	if set.Labels == nil && set.Targets == nil {
+		return fmt.Errorf("dataset %q has neither labels nor targets: training and evaluating need one per example", set.Name)
+	}
 	if set.Labels != nil {
 		for _, l := range set.Labels {
 			if int(l) >= m.Outputs || l < 0 {

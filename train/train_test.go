@@ -141,6 +141,8 @@ func TestFitErrors(t *testing.T) {
 			Options{}, "takes [3 96 160]"},
 		{"regression set on a classifier", &data.Set{Name: "x", Shape: []int{3, 8, 8}, Inputs: make([]float32, 3*64), Targets: []float32{1}},
 			Options{}, "regression set"},
+		{"no labels nor targets", &data.Set{Name: "pictures", Shape: []int{3, 8, 8}, Inputs: make([]float32, 3*64)},
+			Options{}, `"pictures" has neither labels nor targets`},
 		{"unknown optimizer", ok, Options{Optimizer: "lbfgs"}, `unknown optimizer "lbfgs"`},
 		{"nothing trainable", ok, Options{Trainable: Only("nothing")}, "nothing to train"},
 		{"negative epochs", ok, Options{Epochs: -1}, "epochs >= 1"},
