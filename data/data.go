@@ -116,7 +116,8 @@ func (s *Set) Split(frac float64, seed uint64) (*Set, *Set) {
 }
 
 // Batch returns the examples at idx as an input tensor [len(idx), Shape...] and a label tensor
-// ([len(idx), 1]: int32 classes, or float32 targets), the layout GoMLX's losses take.
+// ([len(idx), 1]: int32 classes, or float32 targets), the layout GoMLX's losses take; labels is
+// nil for a set with neither.
 func (s *Set) Batch(idx []int) (inputs, labels *tensors.Tensor) {
 	size := s.exampleSize()
 	x := make([]float32, len(idx)*size)
@@ -130,6 +131,9 @@ func (s *Set) Batch(idx []int) (inputs, labels *tensors.Tensor) {
 			y[j] = s.Labels[i]
 		}
 		return inputs, tensors.FromFlatDataAndDimensions(y, len(idx), 1)
+	}
+	if s.Targets == nil {
+		return inputs, nil
 	}
 	y := make([]float32, len(idx))
 	for j, i := range idx {

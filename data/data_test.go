@@ -148,4 +148,7 @@ func TestSetLen(t *testing.T) {
 	if h := unlabelled.Head(2); h.Len() != 2 || len(h.Inputs) != 2*12 {
 		t.Errorf("Head(2) of an unlabelled set: %d examples, %d values", h.Len(), len(h.Inputs))
 	}
+	if x, y := unlabelled.Batch([]int{4, 0}); y != nil || x.Shape().Dimensions[0] != 2 {
+		t.Errorf("Batch of an unlabelled set: inputs %s, labels %v (want 2 inputs, no labels)", x.Shape(), y)
+	}
 }
