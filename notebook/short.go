@@ -173,15 +173,9 @@ func FromSet(set *data.Set, idx ...int) *Batch {
 	b := &Batch{Input: x}
 	size := c * h * w
 	for _, i := range idx {
-		v := set.Inputs[i*size : (i+1)*size]
-		img := image.NewRGBA(image.Rect(0, 0, w, h))
-		for y := range h {
-			for xx := range w {
-				for ch := range 3 {
-					img.Pix[img.PixOffset(xx, y)+ch] = uint8(255*min(max(v[(ch%c)*h*w+y*w+xx], 0), 1) + 0.5)
-				}
-				img.Pix[img.PixOffset(xx, y)+3] = 255
-			}
+		img, err := render.PixelImage(set.Inputs[i*size:(i+1)*size], c, h, w)
+		if Error(err) {
+			return nil
 		}
 		b.Pictures = append(b.Pictures, img)
 		name := fmt.Sprint(i)

@@ -314,3 +314,21 @@ func Picture(values []float32, shape []int, img image.Image, cm Colormap, imageW
 	}
 	return nil, fmt.Errorf("a map of shape %v is neither an [H, W] heatmap nor a [3, H, W] gradient image", shape)
 }
+
+// PixelImage draws pixels in [0, 1] laid out C x H x W (C = 1: gray; C = 3: RGB), clipping
+// values outside the range: a dataset's example or an image found by gradient ascent.
+func PixelImage(pixels []float32, c, h, w int) (*image.RGBA, error) {
+	if (c != 1 && c != 3) || h <= 0 || w <= 0 || len(pixels) != c*h*w {
+		return nil, fmt.Errorf("%d values are not a 1- or 3-channel image of %dx%dx%d", len(pixels), c, h, w)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			for ch := range 3 {
+				img.Pix[img.PixOffset(x, y)+ch] = uint8(255*min(max(pixels[(ch%c)*h*w+y*w+x], 0), 1) + 0.5)
+			}
+			img.Pix[img.PixOffset(x, y)+3] = 255
+		}
+	}
+	return img, nil
+}
