@@ -63,7 +63,10 @@ func (m *Model) Activations(images *tensors.Tensor, layers ...string) (map[strin
 				if err != nil {
 					panic(err)
 				}
-				nodes[i] = n
+				// A new node after the whole network: simplego (GoMLX v0.26.0) indexes out of
+				// range when a graph input (a later layer's unused weights) comes after the last
+				// output, as it would for a [batch, features] tap such as "gap".
+				nodes[i] = Identity(n)
 			}
 			return nodes
 		})
