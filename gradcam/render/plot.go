@@ -90,3 +90,65 @@ func line(img *image.RGBA, ax, ay, bx, by float64, c color.RGBA) {
 		img.SetRGBA(x, y+1, c)
 	}
 }
+
+// ScatterPlot draws points (xs[i], ys[i]) as small discs, each coloured by its group (SeriesColors
+// in order; groups index names, which the legend lists), scaled to fill w x h pixels on white:
+// a 2-D map of embeddings (t-SNE, PCA) coloured by class.
+func ScatterPlot(title string, xs, ys []float64, groups []int, names []string, w, h int) (*image.RGBA, error) {
+	if len(xs) == 0 || len(xs) != len(ys) || len(groups) != len(xs) {
+		return nil, fmt.Errorf("scatter plot %q: %d x, %d y and %d groups: give one of each per point", title, len(xs), len(ys), len(groups))
+	}
+	if w < 200 || h < 150 {
+		return nil, fmt.Errorf("scatter plot %q: %dx%d pixels is too small (at least 200x150)", title, w, h)
+	}
+	for i, g := range groups {
+		if g < 0 || g >= len(names) {
+			return nil, fmt.Errorf("scatter plot %q: point %d is in group %d, but there are %d group names", title, i, g, len(names))
+		}
+		if math.IsNaN(xs[i]) || math.IsInf(xs[i], 0) || math.IsNaN(ys[i]) || math.IsInf(ys[i], 0) {
+			return nil, fmt.Errorf("scatter plot %q: point %d is (%g, %g)", title, i, xs[i], ys[i])
+		}
+	}
+	capFace, titFace, err := faces()
+	if err != nil {
+		return nil, fmt.Errorf("loading fonts: %w", err)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	legend := 0
+	for _, n := range names {
+		legend = max(legend, fontWidth(capFace, n)+24)
+	}
+	x0, x1, y0, y1 := 10, w-legend-16, 30, h-10
+	drawText(img, titFace, fitText(titFace, title, w-8), 8, 20)
+	DrawBox(img, image.Rect(x0, y0, x1+1, y1+1), color.RGBA{90, 90, 90, 255}, 1)
+	minX, maxX, minY, maxY := xs[0], xs[0], ys[0], ys[0]
+	for i := range xs {
+		minX, maxX = math.Min(minX, xs[i]), math.Max(maxX, xs[i])
+		minY, maxY = math.Min(minY, ys[i]), math.Max(maxY, ys[i])
+	}
+	span := func(lo, hi float64) float64 { return math.Max(hi-lo, 1e-12) }
+	for i := range xs {
+		c := SeriesColors[groups[i]%len(SeriesColors)]
+		cx := float64(x0+4) + (xs[i]-minX)/span(minX, maxX)*float64(x1-x0-8)
+		cy := float64(y1-4) - (ys[i]-minY)/span(minY, maxY)*float64(y1-y0-8)
+		for dy := -2; dy <= 2; dy++ {
+			for dx := -2; dx <= 2; dx++ {
+				if dx*dx+dy*dy <= 5 {
+					img.SetRGBA(int(cx)+dx, int(cy)+dy, c)
+				}
+			}
+		}
+	}
+	for k, n := range names {
+		c := SeriesColors[k%len(SeriesColors)]
+		ly := y0 + 12 + 16*k
+		for dy := -4; dy <= 4; dy++ {
+			for dx := 0; dx < 9; dx++ {
+				img.SetRGBA(x1+10+dx, ly-4+dy, c)
+			}
+		}
+		drawText(img, capFace, n, x1+24, ly+1)
+	}
+	return img, nil
+}
