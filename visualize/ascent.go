@@ -58,6 +58,9 @@ type AscentOptions struct {
 	FromNoise bool
 	// Seed makes the noise and the jitter reproducible.
 	Seed uint64
+	// SnapshotEvery keeps the image every this many steps (and the start and the result) in
+	// Ascent.Snapshots, to watch the ascent; 0 keeps none.
+	SnapshotEvery int
 }
 
 // DefaultAscent are settings that make recognizable class models on the ImageNet networks
@@ -76,6 +79,14 @@ type Ascent struct {
 	// Scores are the objective at the input each step saw (shifted by the jitter, if any), then
 	// at the result (Steps + 1 values).
 	Scores []float32
+	// Snapshots are the image as Pixels after the steps named (0: the start), when asked.
+	Snapshots []Snapshot
+}
+
+// Snapshot is the image after a number of steps, in [0, 1] like Ascent.Pixels.
+type Snapshot struct {
+	Step   int
+	Pixels []float32
 }
 
 // GradientAscent looks for an input that maximizes the objective: from the mean image (or
@@ -101,7 +112,7 @@ func GradientAscent(m *models.Model, obj Objective, opts AscentOptions) (*Ascent
 	}
 	switch {
 	case opts.Steps < 0, opts.LearningRate < 0, opts.Decay < 0 || opts.Decay >= 1, opts.Jitter < 0, opts.BlurEvery < 0,
-		opts.BlurSigma < 0, opts.NormPercentile < 0 || opts.NormPercentile > 100:
+		opts.BlurSigma < 0, opts.NormPercentile < 0 || opts.NormPercentile > 100, opts.SnapshotEvery < 0:
 		return nil, fmt.Errorf("gradient ascent: bad options %+v: steps, learning rate, jitter and blur must be >= 0, decay in [0, 1), the percentile in [0, 100]", opts)
 	case opts.BlurEvery > 0 && opts.BlurSigma == 0:
 		return nil, fmt.Errorf("gradient ascent: BlurEvery %d needs a BlurSigma", opts.BlurEvery)
@@ -157,6 +168,12 @@ func GradientAscent(m *models.Model, obj Objective, opts AscentOptions) (*Ascent
 	}
 	clip(x, lo, hi, h*w)
 	res := &Ascent{Objective: obj}
+	snapshot := func(step int) {
+		if opts.SnapshotEvery > 0 {
+			res.Snapshots = append(res.Snapshots, Snapshot{Step: step, Pixels: pixels(x, lo, hi, h*w)})
+		}
+	}
+	snapshot(0)
 	shifted := make([]float32, len(x))
 	for step := range opts.Steps {
 		dy, dx := 0, 0
@@ -191,6 +208,9 @@ func GradientAscent(m *models.Model, obj Objective, opts AscentOptions) (*Ascent
 			clipSmallNorms(x, c, h*w, opts.NormPercentile)
 		}
 		clip(x, lo, hi, h*w)
+		if opts.SnapshotEvery > 0 && ((step+1)%opts.SnapshotEvery == 0 || step+1 == opts.Steps) {
+			snapshot(step + 1)
+		}
 	}
 	final, _, err := run(x)
 	if err != nil {
@@ -198,12 +218,18 @@ func GradientAscent(m *models.Model, obj Objective, opts AscentOptions) (*Ascent
 	}
 	res.Scores = append(res.Scores, final)
 	res.Input = tensors.FromFlatDataAndDimensions(slices.Clone(x), 1, c, h, w)
-	res.Pixels = make([]float32, len(x))
-	for i, v := range x {
-		ch := i / (h * w)
-		res.Pixels[i] = min(max((v-lo[ch])/(hi[ch]-lo[ch]), 0), 1)
-	}
+	res.Pixels = pixels(x, lo, hi, h*w)
 	return res, nil
+}
+
+// pixels maps normalized values to [0, 1] per channel (lo -> 0, hi -> 1).
+func pixels(x, lo, hi []float32, plane int) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		ch := i / plane
+		out[i] = min(max((v-lo[ch])/(hi[ch]-lo[ch]), 0), 1)
+	}
+	return out
 }
 
 // validRange is each channel's range of normalized values: pixels 0 and 1 through the network's

@@ -119,12 +119,20 @@ func TestGradientAscentGolden(t *testing.T) {
 	if got != want {
 		t.Errorf("statistics of the run:\n got %s\nwant %s", got, want)
 	}
+	opts.SnapshotEvery = 5
 	again, err := GradientAscent(m, Objective{Class: 2}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(again.Pixels, a.Pixels) || !slices.Equal(again.Scores, a.Scores) {
 		t.Error("the same seed gave another image")
+	}
+	var steps []int
+	for _, s := range again.Snapshots {
+		steps = append(steps, s.Step)
+	}
+	if !slices.Equal(steps, []int{0, 5, 10, 12}) || !slices.Equal(again.Snapshots[3].Pixels, a.Pixels) {
+		t.Errorf("snapshots at steps %v (want 0, 5, 10, 12), the last one the result: %v", steps, len(again.Snapshots) == 4 && slices.Equal(again.Snapshots[3].Pixels, a.Pixels))
 	}
 	opts.Seed = 4
 	other, err := GradientAscent(m, Objective{Class: 2}, opts)
