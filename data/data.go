@@ -107,6 +107,25 @@ func (s *Set) Head(n int) *Set {
 	return s.Subset(s.Name, idx)
 }
 
+// ForEachBatch calls fn with consecutive batches of up to size examples (their indices and their
+// inputs, which are freed when fn returns), in order; it stops at fn's first error.
+func (s *Set) ForEachBatch(size int, fn func(idx []int, inputs *tensors.Tensor) error) error {
+	size = max(size, 1)
+	for start := 0; start < s.Len(); start += size {
+		idx := make([]int, 0, size)
+		for i := start; i < min(start+size, s.Len()); i++ {
+			idx = append(idx, i)
+		}
+		x, _ := s.Batch(idx)
+		err := fn(idx, x)
+		x.FinalizeAll()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Split shuffles the examples with a seed and splits them: the first returned set holds a
 // fraction frac of them, the second the rest (a held-out split).
 func (s *Set) Split(frac float64, seed uint64) (*Set, *Set) {

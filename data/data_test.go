@@ -1,10 +1,14 @@
 package data
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
 // TestFashionMNIST reads Debian's files: 10,000 test images of 28x28 in [0, 1], 1,000 of each
@@ -150,5 +154,25 @@ func TestSetLen(t *testing.T) {
 	}
 	if x, y := unlabelled.Batch([]int{4, 0}); y != nil || x.Shape().Dimensions[0] != 2 {
 		t.Errorf("Batch of an unlabelled set: inputs %s, labels %v (want 2 inputs, no labels)", x.Shape(), y)
+	}
+}
+
+// TestForEachBatch checks the batches' indices and inputs, and that an error stops the loop.
+func TestForEachBatch(t *testing.T) {
+	s := &Set{Name: "five", Shape: []int{1, 1, 2}, Inputs: []float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}}
+	var got [][]int
+	var firsts []float32
+	err := s.ForEachBatch(2, func(idx []int, x *tensors.Tensor) error {
+		got = append(got, idx)
+		firsts = append(firsts, tensors.MustCopyFlatData[float32](x)[0])
+		return nil
+	})
+	if err != nil || fmt.Sprint(got) != "[[0 1] [2 3] [4]]" || fmt.Sprint(firsts) != "[0 4 8]" {
+		t.Errorf("batches %v with first values %v, error %v", got, firsts, err)
+	}
+	calls := 0
+	stop := errors.New("stop")
+	if err := s.ForEachBatch(2, func([]int, *tensors.Tensor) error { calls++; return stop }); err != stop || calls != 1 {
+		t.Errorf("error %v after %d calls, want the first error after 1", err, calls)
 	}
 }

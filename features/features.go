@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/models"
 )
@@ -63,20 +65,18 @@ func Embeddings(m *models.Model, set *data.Set, layer string, batchSize int) (*P
 		batchSize = 256
 	}
 	out := &Points{N: set.Len()}
-	for start := 0; start < set.Len(); start += batchSize {
-		idx := make([]int, 0, batchSize)
-		for i := start; i < min(start+batchSize, set.Len()); i++ {
-			idx = append(idx, i)
-		}
-		x, _ := set.Batch(idx)
+	err := set.ForEachBatch(batchSize, func(idx []int, x *tensors.Tensor) error {
 		acts, err := m.Activations(x, layer)
-		x.FinalizeAll()
 		if err != nil {
-			return nil, fmt.Errorf("embeddings of %s: %w", set.Name, err)
+			return fmt.Errorf("embeddings of %s: %w", set.Name, err)
 		}
 		a := acts[layer]
 		out.Dim = len(a.Data) / len(idx)
 		out.Data = append(out.Data, a.Data...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

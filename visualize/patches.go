@@ -8,6 +8,8 @@ import (
 	"image"
 	"slices"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/models"
 )
@@ -49,24 +51,18 @@ func TopPatches(m *models.Model, set *data.Set, layer string, channel, k, batchS
 		batchSize = 64
 	}
 	var best []Patch
-	for start := 0; start < set.Len(); start += batchSize {
-		idx := make([]int, 0, batchSize)
-		for i := start; i < min(start+batchSize, set.Len()); i++ {
-			idx = append(idx, i)
-		}
-		x, _ := set.Batch(idx)
+	err = set.ForEachBatch(batchSize, func(idx []int, x *tensors.Tensor) error {
 		acts, err := m.Activations(x, layer)
-		x.FinalizeAll()
 		if err != nil {
-			return nil, fmt.Errorf("top patches: %w", err)
+			return fmt.Errorf("top patches: %w", err)
 		}
 		a := acts[layer]
 		if len(a.Shape) != 4 {
-			return nil, fmt.Errorf("top patches: layer %s of %s is not an image map (shape %v)", layer, m.Name, a.Shape)
+			return fmt.Errorf("top patches: layer %s of %s is not an image map (shape %v)", layer, m.Name, a.Shape)
 		}
 		c, lh, lw := a.Shape[1], a.Shape[2], a.Shape[3]
 		if channel < 0 || channel >= c {
-			return nil, fmt.Errorf("top patches: channel %d is out of range: %s has channels 0..%d", channel, layer, c-1)
+			return fmt.Errorf("top patches: channel %d is out of range: %s has channels 0..%d", channel, layer, c-1)
 		}
 		for j, i := range idx {
 			plane := a.Data[(j*c+channel)*lh*lw : (j*c+channel+1)*lh*lw]
@@ -92,6 +88,10 @@ func TopPatches(m *models.Model, set *data.Set, layer string, channel, k, batchS
 			return 0
 		})
 		best = best[:min(k, len(best))]
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return best, nil
 }
