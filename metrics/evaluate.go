@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -474,9 +475,9 @@ func Aggregate(values []ImageValue) []Row {
 				}
 				v := s.sum / float64(s.n)
 				if mt == PointingGameAccuracy {
-					var per float64
-					for c, total := range s.totals {
-						per += s.hits[c] / total
+					var per float64 // in class order: the same sum, to the last bit, every time
+					for _, c := range slices.Sorted(maps.Keys(s.totals)) {
+						per += s.hits[c] / s.totals[c]
 					}
 					v = 100 * per / float64(len(s.totals))
 				}
@@ -600,11 +601,17 @@ func Markdown(w io.Writer, rows []Row) error {
 	return err
 }
 
-// formatValue prints percentages with one decimal and probabilities with three.
+// formatValue prints percentages with one decimal and probabilities with three (a value that
+// rounds to zero as "0.000", not "-0.000").
 func formatValue(mt Metric, v float64) string {
+	digits := 3
 	switch mt {
 	case ClassificationError, LocalizationError, PointingGameAccuracy, AverageDrop, IncreaseInConfidence:
-		return strconv.FormatFloat(v, 'f', 1, 64)
+		digits = 1
 	}
-	return strconv.FormatFloat(v, 'f', 3, 64)
+	s := strconv.FormatFloat(v, 'f', digits, 64)
+	if strings.Trim(s, "-0.") == "" {
+		return s[strings.Count(s[:1], "-"):]
+	}
+	return s
 }

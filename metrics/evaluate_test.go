@@ -174,3 +174,25 @@ func TestEvaluateErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFormatValue checks the table's number formats: percentages with one decimal,
+// probabilities with three, and no negative zero.
+func TestFormatValue(t *testing.T) {
+	for _, tc := range []struct {
+		metric Metric
+		v      float64
+		want   string
+	}{
+		{LocalizationError, 55, "55.0"},
+		{AverageDrop, 12.345, "12.3"},
+		{DeletionAUC, 0.08812, "0.088"},
+		{ROADLeRF, -0.0001, "0.000"},
+		{ROADMoRF, -0.058, "-0.058"},
+		{AverageDrop, -0.01, "0.0"},
+		{IncreaseInConfidence, 0, "0.0"},
+	} {
+		if got := formatValue(tc.metric, tc.v); got != tc.want {
+			t.Errorf("formatValue(%s, %g) = %q, want %q", tc.metric, tc.v, got, tc.want)
+		}
+	}
+}

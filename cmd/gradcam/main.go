@@ -7,6 +7,10 @@
 //	        [--smooth-samples N] [--smooth-std S]
 //	gradcam methods
 //	gradcam finetune --model NAME --data DIR --out FILE.safetensors [--epochs N] [--weights FILE]
+//	gradcam evaluate --model LIST --data DIR|cluttered-fashion-mnist --method LIST [--metric LIST] --out DIR
+//	        [--limit N] [--layer NAME]
+//	gradcam train-demo [--model fashion-gap,fashion-fc] [--out models/fashion]
+//	gradcam visualize [--model NAME] (--class C | --layer NAME --channel K) --out FILE.png [--steps N]
 //
 // A fine-tuned checkpoint is used with --weights (its labels are read from beside it).
 // Weights are found in $GRADCAM_WEIGHTS, then the cache ($GRADCAM_CACHE), else downloaded from
@@ -51,6 +55,9 @@ commands:
   explain   write explanation maps (METHOD.npy, METHOD.png) for a class of an image
   finetune  train a new head (one output per class folder) on a model, save .safetensors
   explain-text  Grad-CAM over the characters of a text (language ID by default): colours, --html or --json
+  evaluate  measure explanation methods over a dataset (localization, deletion/insertion, ROAD, ...): metrics.csv
+  train-demo  retrain the demo networks fashion-gap and fashion-fc (models/fashion) from scratch
+  visualize  gradient ascent: the image that maximizes a class (or a channel of a layer), as PNG
   models    list the supported models and their default layers
   methods   list the explanation methods, a line each
 
@@ -69,6 +76,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return finetune(args[1:], stdout, stderr)
 	case "explain-text":
 		return explainText(args[1:], stdout, stderr)
+	case "train-demo":
+		return trainDemo(args[1:], stdout, stderr)
+	case "evaluate":
+		return evaluate(args[1:], stdout, stderr)
+	case "visualize":
+		return visualizeCommand(args[1:], stdout, stderr)
 	case "models":
 		for _, n := range models.Names() {
 			a, _ := models.LookupArch(n)

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gradcam-go/gradcam/internal/testref"
+	"github.com/gradcam-go/gradcam/metrics"
+)
+
+// TestEvaluateCommand runs evaluate on the demo GAP network and checks its files.
+func TestEvaluateCommand(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	err := run([]string{"evaluate", "--model", "fashion-gap", "--data", clutteredData, "--limit", "4", "--method", "cam,gradcam",
+		"--metric", "classification-error,localization-error,pointing-game,deletion-auc", "--out", dir}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	for _, f := range []string{"metrics.csv", "metrics.md", "per-image.csv", "deletion_fashion-gap.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing %s", f)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "model,method,metric,value\n") || strings.Count(string(b), "\n") != 1+1+2*3 {
+		t.Errorf("metrics.csv:\n%s", b)
+	}
+	if !strings.Contains(out.String(), "| fashion-gap | cam |") || !strings.Contains(errOut.String(), "evaluating fashion-gap") {
+		t.Errorf("stdout %q, stderr %q: want the table and a progress bar", out.String(), errOut.String())
+	}
+}
+
+// TestEvaluateImageFolder evaluates a folder of images without labels or boxes: the metrics that
+// need no ground truth are measured.
+func TestEvaluateImageFolder(t *testing.T) {
+	images, dir := t.TempDir(), t.TempDir()
+	for _, name := range []string{"cat_dog.png", "snake.png"} {
+		b, err := os.ReadFile(testref.Image(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(images, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if err := run([]string{"evaluate", "--model", "fashion-gap", "--data", images, "--method", "gradcam,saliency", "--out", dir}, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	f, err := os.Open(filepath.Join(dir, "per-image.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	per, err := metrics.ReadPerImageCSV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[metrics.Metric]int{}
+	for _, v := range per {
+		got[v.Metric]++
+	}
+	for _, mt := range []metrics.Metric{metrics.DeletionAUC, metrics.InsertionAUC, metrics.AverageDrop, metrics.ROADCombined} {
+		if got[mt] != 2*2 {
+			t.Errorf("%s: %d values, want one per image and method (4)", mt, got[mt])
+		}
+	}
+	if got[metrics.ClassificationError]+got[metrics.LocalizationError] != 0 {
+		t.Errorf("metrics that need labels measured on a folder without them: %v", got)
+	}
+}
+
+// TestEvaluateBadInput checks one-line errors for bad flags and data.
+func TestEvaluateBadInput(t *testing.T) {
+	empty := t.TempDir()
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown metric", []string{"--model", "fashion-gap", "--data", clutteredData, "--metric", "iou", "--out", t.TempDir()}, `unknown metric "iou"`},
+		{"empty folder", []string{"--model", "fashion-gap", "--data", empty, "--out", t.TempDir()}, "no PNG or JPEG images"},
+		{"missing folder", []string{"--model", "fashion-gap", "--data", filepath.Join(empty, "nope"), "--out", t.TempDir()}, "not a folder"},
+		{"unknown model", []string{"--model", "fashion-xl", "--data", clutteredData, "--out", t.TempDir()}, "fashion-gap, fashion-fc"},
+		{"cluttered set on an ImageNet model", []string{"--model", "mobilenet_v2", "--weights",
+			filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth"), "--data", clutteredData, "--out", t.TempDir()}, "64x64 gray images"},
+		{"no --out", []string{"--model", "fashion-gap", "--data", clutteredData}, "--out are required"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(append([]string{"evaluate"}, c.args...), &out, &errOut)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q, want it to contain %q", err, c.want)
+			}
+			if first, _, _ := strings.Cut(err.Error(), "\n"); !strings.Contains(first, c.want) {
+				t.Errorf("the error's first line %q does not say %q", first, c.want)
+			}
+		})
+	}
+}
+
+// table1 is the committed miniature Table 1 (docs/table1/make.sh writes it).
+var table1 = filepath.Join("..", "..", "docs", "table1")
+
+// tableArgs reads the evaluate arguments of a table from docs/table1/make.sh (the variable
+// name="..."), with ../shared read as the shared folder.
+func tableArgs(t *testing.T, name string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(table1, "make.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^` + name + `="([^"]+)"`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf(`make.sh has no %s="..." line`, name)
+	}
+	args := strings.Fields(string(m[1]))
+	for i, a := range args {
+		if rest, ok := strings.CutPrefix(a, "../shared/"); ok {
+			args[i] = filepath.Join(testref.Shared(), rest)
+		}
+	}
+	return args
+}
+
+// readTable reads a table's metrics.csv and per-image.csv.
+func readTable(t *testing.T, dir string) ([]metrics.Row, []metrics.ImageValue) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "metrics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := metrics.ReadCSV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := os.Open(filepath.Join(dir, "per-image.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	per, err := metrics.ReadPerImageCSV(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, per
+}
+
+// TestTable1IsReproduced checks the committed tables against the checkpoints they were made
+// with: each metrics.csv must be the aggregate of its per-image.csv, and the per-image values of
+// the first images must come out again from evaluate with make.sh's arguments (on the ImageNet
+// table, whose deletion and insertion curves take a minute an image here, the confidence metrics).
+func TestTable1IsReproduced(t *testing.T) {
+	for _, tc := range []struct {
+		dir, args string
+		first     int
+		metrics   string // recomputed; empty: all of the table's
+	}{
+		{table1, "args", 12, ""},
+		{filepath.Join(table1, "imagenet"), "imagenet_args", 2, "average-drop,increase-in-confidence"},
+	} {
+		t.Run(filepath.Base(tc.dir), func(t *testing.T) {
+			rows, per := readTable(t, tc.dir)
+			agg := metrics.Aggregate(per)
+			if len(agg) != len(rows) || len(rows) == 0 {
+				t.Fatalf("metrics.csv has %d rows, the aggregate of per-image.csv %d", len(rows), len(agg))
+			}
+			for i, r := range rows {
+				a := agg[i]
+				if r.Model != a.Model || r.Method != a.Method || r.Metric != a.Metric || math.Abs(r.Value-a.Value) > 1e-6*math.Max(1, math.Abs(a.Value)) {
+					t.Errorf("metrics.csv row %d %+v is not the aggregate of per-image.csv %+v", i, r, a)
+				}
+			}
+
+			dir := t.TempDir()
+			args := append([]string{"evaluate"}, tableArgs(t, tc.args)...)
+			args = append(args, "--limit", fmt.Sprint(tc.first), "--out", dir)
+			if tc.metrics != "" {
+				args = append(args, "--metric", tc.metrics) // the last --metric counts
+			}
+			var out, errOut bytes.Buffer
+			if err := run(args, &out, &errOut); err != nil {
+				t.Fatalf("%v\n%s", err, errOut.String())
+			}
+			_, again := readTable(t, dir)
+			type key struct {
+				model, method string
+				metric        metrics.Metric
+				image         int
+			}
+			committed := map[key]float64{}
+			for _, v := range per {
+				committed[key{v.Model, v.Method, v.Metric, v.Image}] = v.Value
+			}
+			flips := map[string]int{}
+			for _, v := range again {
+				k := key{v.Model, v.Method, v.Metric, v.Image}
+				want, ok := committed[k]
+				if !ok {
+					t.Fatalf("%+v: not in the committed per-image.csv", k)
+				}
+				switch v.Metric {
+				case metrics.ClassificationError, metrics.LocalizationError, metrics.PointingGameAccuracy, metrics.IncreaseInConfidence:
+					// Counts: a map within rounding of a threshold may flip one image on another CPU.
+					if v.Value != want {
+						flips[fmt.Sprint(v.Model, v.Method, v.Metric)]++
+					}
+				default:
+					if math.Abs(v.Value-want) > 1e-4*math.Max(1, math.Abs(want)) {
+						t.Errorf("%+v: %g, committed %g", k, v.Value, want)
+					}
+				}
+			}
+			for k, n := range flips {
+				if n > 1 {
+					t.Errorf("%s: %d of the first %d images differ from the committed table", k, n, tc.first)
+				}
+			}
+			if len(again) == 0 {
+				t.Fatal("no per-image values recomputed")
+			}
+		})
+	}
+}
