@@ -76,7 +76,7 @@ func Explore(m *models.Model, b *Batch, methods []gradcam.Method, duration time.
 	id := fmt.Sprintf("explorer-%d", explorers.Add(1))
 	state := struct{ image, rank, method, layer int }{0, 0, 0, layer}
 	render := func() {
-		html, err := explorerHTML(e, m, b, top, methods, layers, state.image, state.rank, state.method, state.layer, id)
+		html, err := explorerHTML(e, b, top, methods, layers, state.image, state.rank, state.method, state.layer, id)
 		if err != nil {
 			html = fmt.Sprintf(`<pre id="%s-picture">%s</pre>`, id, htmlEscape(err.Error()))
 		}
@@ -135,7 +135,7 @@ func Explore(m *models.Model, b *Batch, methods []gradcam.Method, duration time.
 }
 
 // explorerHTML explains one state of the explorer: the caption and the picture.
-func explorerHTML(e *gradcam.Explainer, m *models.Model, b *Batch, top [][]models.Prediction, methods []gradcam.Method, layers []string,
+func explorerHTML(e *gradcam.Explainer, b *Batch, top [][]models.Prediction, methods []gradcam.Method, layers []string,
 	img, rank, method, layer int, id string) (string, error) {
 	class := top[img][min(rank, len(top[img])-1)].Class
 	x, err := imageOf(b.Input, img)

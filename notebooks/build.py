@@ -893,10 +893,386 @@ that are stable under noise. `gradcam explain --method LIST` computes the same f
 line (`gradcam methods` lists them), with `--aug-smooth`, `--eigen-smooth` and `--layer a,b`."""),
 ]
 
+NOTEBOOKS["09_cam_vs_gradcam_measured.ipynb"] = [
+    ("md", """# CAM vs Grad-CAM, measured
+
+The CAM paper (Zhou et al. 2016) trades a little classification accuracy for localization: it
+replaces a network's fully connected layers by global average pooling (GAP) and one linear layer,
+and then a class map comes from that layer's weights. Grad-CAM (Selvaraju et al. 2017) needs no
+such change. Both papers argue with numbers: localization error, the pointing game, and later
+papers added faithfulness (deletion and insertion curves, Average Drop) and sanity checks.
+
+This notebook measures them on a task with exact ground truth: **cluttered Fashion-MNIST**, each
+item placed at a random spot of a 64x64 canvas among pieces of other items, its box recorded.
+Two networks with the same convolutional trunk were trained on it in Go and ship with the
+toolkit: `fashion-gap` (GAP + linear: CAM applies) and `fashion-fc` (two fully connected layers:
+only Grad-CAM does). `gradcam train-demo` trains them again."""),
+    SETUP[0],
+    ("go", """import (
+	"fmt"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gradcam-go/gradcam/data"
+	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/metrics"
+	"github.com/gradcam-go/gradcam/models/fashion"
+	"github.com/gradcam-go/gradcam/notebook"
+)
+
+""" + MUST + """
+
+// boxed draws a map over the item with the true box (green) and the map's box (red: the largest
+// segment above 15% of its maximum, the Grad-CAM paper's rule).
+func boxed(pic *image.RGBA, mp *gradcam.Map, truth data.Box) *image.RGBA {
+	img := must(render.Overlay(pic, mp.Values, render.Jet, 0.5))
+	b := must(metrics.LocalizationBox(must(metrics.HeatmapOf(mp)), metrics.DefaultLocalizationThreshold))
+	render.DrawBox(img, image.Rect(truth.X0, truth.Y0, truth.X1, truth.Y1), color.RGBA{0, 220, 0, 255}, 1)
+	render.DrawBox(img, image.Rect(b.X0, b.Y0, b.X1, b.Y1), color.RGBA{255, 0, 0, 255}, 1)
+	return img
+}"""),
+    ("md", """## The maps, with the boxes
+
+Six held-out items (never trained on). For each: CAM and Grad-CAM of the GAP network, and
+Grad-CAM of the fully connected one, for the class each network predicts."""),
+    ("go", """%%
+test := must(fashion.TestSet(6))
+items := notebook.FromSet(test, 0, 1, 2, 3, 4, 5)
+gap := must(fashion.Load(fashion.GAP, nil))
+fc := must(fashion.Load(fashion.FC, nil))
+both := must(gradcam.New(gap).Explain(items.Input, gradcam.Request{Methods: []gradcam.Method{gradcam.CAM, gradcam.GradCAM}}))
+grad := must(gradcam.New(fc).Explain(items.Input, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}}))
+grid := &render.Grid{Title: "green: the item's box; red: the box of the map", CellSize: 150}
+for i := range 6 {
+	g, f := both.At(i, 0), grad.At(i, 0)
+	grid.Rows = append(grid.Rows, []render.Cell{
+		{Image: items.Pictures[i], Caption: test.Classes[test.Labels[i]]},
+		{Image: boxed(items.Pictures[i], g.Maps[gradcam.CAM], test.Boxes[i]), Caption: "CAM (gap): " + g.Label},
+		{Image: boxed(items.Pictures[i], g.Maps[gradcam.GradCAM], test.Boxes[i]), Caption: "Grad-CAM (gap)"},
+		{Image: boxed(items.Pictures[i], f.Maps[gradcam.GradCAM], test.Boxes[i]), Caption: "Grad-CAM (fc): " + f.Label},
+	})
+}
+must(0, notebook.Grid(grid))"""),
+    ("md", """On the GAP network, CAM and Grad-CAM are the same map (Grad-CAM's weights are the
+class weights divided by the map's size, the paper's section 3.1), so their boxes are the same.
+The fully connected network's Grad-CAM is often tighter, hugging the item (its localization error
+below is lower: 67% against 71%). Where the red box is much larger than the green one, the map
+spills onto clutter of the same texture, which is why the localization errors below are high."""),
+    ("md", """## The table
+
+`docs/table1/` holds the miniature Table 1 over the first 500 held-out items, made by
+
+    gradcam evaluate --model fashion-gap,fashion-fc --data cluttered-fashion-mnist --limit 500 \\
+        --method cam,gradcam,gradcam++,xgradcam,layercam,scorecam,guided-gradcam,saliency,input-x-gradient,occlusion \\
+        --metric classification-error,localization-error,pointing-game,deletion-auc,insertion-auc,average-drop,increase-in-confidence \\
+        --out docs/table1
+
+Errors and Average Drop are percentages (lower is better); the pointing game is the percentage of
+maps whose maximum falls within 4.3 px of the item (TorchRay's 15 px at 224x224, scaled to 64x64);
+deletion and insertion are the areas under the probability curves (lower, resp. higher, is
+better)."""),
+    ("go", """%%
+notebook.Markdown(string(must(os.ReadFile(filepath.Join(os.Getenv("GONB_DIR"), "..", "docs", "table1", "metrics.md")))))"""),
+    ("md", """What to notice:
+
+- **CAM = Grad-CAM on the GAP network**, to the digit (71.4% localization error for both), and
+  XGradCAM with them: on a GAP + linear head all three are the same map.
+- **The trade-off, here reversed in size**: the GAP network classifies *better* (20.8% against
+  25.4% error). The CAM paper lost 1-2 points on ImageNet by replacing VGG's dense layers; on
+  items that move around a canvas, the translation invariance of GAP helps more than the dense
+  layers' capacity.
+- **Localization error is high for every method** (58-94%): the Grad-CAM paper's box (the largest
+  segment above 15% of the map's maximum) grows onto clutter, and a wrong class counts as an
+  error too. The pointing game, which needs only the maximum on the item, is near 100% for the CAM
+  family: they know *where*, but their 15% segment is too wide.
+- **Faithfulness tells the methods apart better than localization**: Score-CAM has the lowest
+  Average Drop of the CAM family (15.9% and 14.1%) and occlusion the lowest overall, as the
+  Grad-CAM++ and Score-CAM papers report; gradient images (saliency, input x gradient, Guided
+  Grad-CAM) lose most of the score when used as a mask (70-85%) although they point well."""),
+    ("md", """The same faithfulness metrics for an ImageNet network: the real MobileNetV2
+(../shared/weights) on the five test images of ../shared/images, `docs/table1/imagenet/`."""),
+    ("go", """%%
+notebook.Markdown(string(must(os.ReadFile(filepath.Join(os.Getenv("GONB_DIR"), "..", "docs", "table1", "imagenet", "metrics.md")))))"""),
+    ("md", """## Deletion and insertion curves
+
+RISE's curves, averaged over 40 items: the probability of the predicted class as the pixels are
+set to zero most-salient first (deletion: a faithful map makes it fall fast), or put back into a
+blurred image (insertion: a faithful map makes it rise fast). Computed here, live."""),
+    ("go", """%%
+gap := must(fashion.Load(fashion.GAP, nil))
+rep := must(metrics.Evaluate(metrics.NewEvaluator(gradcam.New(gap)), must(fashion.TestSet(40)), metrics.Options{
+	Methods: []gradcam.Method{gradcam.CAM, gradcam.GuidedBackprop, gradcam.Saliency, gradcam.Occlusion},
+	Metrics: []metrics.Metric{metrics.DeletionAUC, metrics.InsertionAUC}}))
+var plots []notebook.Figure
+for _, c := range []struct {
+	name   string
+	curves map[gradcam.Method][]float64
+}{{"deletion", rep.Deletion}, {"insertion", rep.Insertion}} {
+	var series []render.Series
+	for _, m := range []gradcam.Method{gradcam.CAM, gradcam.GuidedBackprop, gradcam.Saliency, gradcam.Occlusion} {
+		series = append(series, render.Series{Name: string(m), Y: c.curves[m]})
+	}
+	img := must(render.LinePlot("fashion-gap: "+c.name, "fraction of pixels", "probability", series, 420, 300))
+	plots = append(plots, notebook.Figure{Image: img, Caption: c.name})
+}
+must(0, notebook.Figures(plots...))
+var table strings.Builder
+must(0, metrics.Markdown(&table, rep.Rows))
+notebook.Markdown(table.String())"""),
+    ("md", """Deletion falls fastest for occlusion and CAM and slowest for vanilla saliency, whose
+most salient pixels are scattered edges. Insertion ranks them differently: guided backpropagation
+comes first, because putting the item's sharp edges back into the blurred image restores the class
+fastest. The two curves ask different questions, which is why papers report both; the table
+above is the same measurement over 500 items."""),
+    ("md", """## Sanity check: randomize the weights, top layer first
+
+Adebayo et al. (2018) asked whether a map depends on what the network learned: re-initialize the
+layers one at a time from the output down and watch the maps. A method that explains the network
+changes as soon as the top layer is random; one that mostly shows edges of the image does not.
+Left to right: the trained network, then with the layers from `fc` down to the named one
+randomized. The numbers are the Spearman rank correlation with the trained network's map."""),
+    ("go", """%%
+gap := must(fashion.Load(fashion.GAP, nil))
+test := must(fashion.TestSet(1))
+items := notebook.FromSet(test, 0)
+methods := []gradcam.Method{gradcam.GradCAM, gradcam.GuidedBackprop}
+steps := must(metrics.CascadingRandomization(gap, items.Input, gradcam.Request{Methods: methods}, 1))
+grid := &render.Grid{CellSize: 110}
+for _, m := range methods {
+	var row []render.Cell
+	for _, st := range steps[m] {
+		hm := st.Maps[0]
+		caption := fmt.Sprintf("%s: trained", m)
+		if st.Layer != "" {
+			caption = fmt.Sprintf("to %s: %.2f", st.Layer, st.Spearman)
+		}
+		row = append(row, render.Cell{Image: must(render.Heatmap(render.Normalize(hm.Values), hm.W, hm.H, render.Jet)), Caption: caption})
+	}
+	grid.Rows = append(grid.Rows, row)
+}
+must(0, notebook.Grid(grid))"""),
+    ("md", """Once the convolutional blocks are randomized, Grad-CAM's map no longer shows the item
+(rank correlation 0.13 with the trained map at block3.conv, 0.18 at the end), while guided
+backpropagation keeps drawing the edges of the item and the clutter down to the first layer: its
+map depends on the image more than on what the network learned, Adebayo et al.'s finding. (The
+numbers are for one item; randomizing only the classifier `fc` changes both maps little, since
+the same features are still weighted.)"""),
+]
+
+NOTEBOOKS["10_what_a_cnn_learned.ipynb"] = [
+    ("md", """# Lab, part two: what a CNN has learned
+
+Part one (notebook 04) looked at one image going through the network. This part asks what the
+network has learned across many images, as the second half of the classic "visualizing CNNs"
+lecture does: **images made to excite a class or a unit** (gradient ascent), **the patches that
+excite a unit most** in a dataset, and **the feature space** of the last layer, where images that
+look alike to the network sit together. It uses the ImageNet model and the small network trained
+in Go on cluttered Fashion-MNIST that ships with the toolkit (`fashion-gap`, notebook 09).
+Each section ends with questions; change the code and run it again to find out."""),
+    *SETUP,
+    ("go", """import (
+	"github.com/gradcam-go/gradcam/data"
+	"github.com/gradcam-go/gradcam/features"
+	"github.com/gradcam-go/gradcam/models/fashion"
+	"github.com/gradcam-go/gradcam/visualize"
+)
+
+// big enlarges a small picture k times (nearest neighbour), for display.
+func big(img *image.RGBA, k int) *image.RGBA {
+	b := img.Bounds()
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx()*k, b.Dy()*k))
+	for y := range b.Dy() * k {
+		for x := range b.Dx() * k {
+			out.SetRGBA(x, y, img.RGBAAt(b.Min.X+x/k, b.Min.Y+y/k))
+		}
+	}
+	return out
+}"""),
+    ("md", """## 1. Class model visualization
+
+Simonyan et al. (2014) start from the mean image and follow the gradient of a class score with
+respect to the pixels, with an L2 penalty. Left alone this finds high-frequency patterns that no
+person would call a flamingo; Yosinski et al. (2015) added regularizers that keep the image
+natural: jitter (shift it a few pixels at random before each step), blur every few steps, and
+clearing the pixels of small norm. `visualize.DefaultAscent` uses all of them."""),
+    ("go", """%%
+m := model()
+var figs []notebook.Figure
+for _, class := range []int{130, 979} { // flamingo, valley
+	opts := visualize.DefaultAscent
+	opts.Steps, opts.Seed, opts.FromNoise = 40, 1, true
+	a := must(visualize.GradientAscent(m, visualize.Objective{Class: class}, opts))
+	p := must(m.Predict(a.Input, 1))[0][0]
+	img := must(render.PixelImage(a.Pixels, 3, m.Input[1], m.Input[2]))
+	figs = append(figs, notebook.Figure{Image: img, Caption: fmt.Sprintf("%s: score %.1f -> %.1f; seen as %s (%.2f)",
+		m.Label(class), a.Scores[0], a.Scores[len(a.Scores)-1], p.Label, p.Probability)})
+}
+must(0, notebook.Figures(figs...))"""),
+    ("md", """The model is certain of both images, though a person sees only hints: pink necks and legs,
+a horizon. The class score is not "how much this looks like a flamingo to a person".
+
+**Questions.** Set `opts.Jitter`, `opts.BlurEvery` and `opts.NormPercentile` to 0: what happens
+to the picture and to the final score? Why can the unregularized image score *higher* and look
+*less* like the class?
+
+## 2. The same on a small network, and a single unit
+
+On the Fashion-MNIST network every class takes a fraction of a second. The last picture maximizes
+one channel of the third block instead of a class: the pattern that unit looks for."""),
+    ("go", """%%
+gap := must(fashion.Load(fashion.GAP, nil))
+opts := visualize.DefaultAscent
+opts.Jitter, opts.BlurSigma, opts.NormPercentile = 2, 0.5, 0 // a 64x64 input
+var figs []notebook.Figure
+for class := range 10 {
+	a := must(visualize.GradientAscent(gap, visualize.Objective{Class: class}, opts))
+	figs = append(figs, notebook.Figure{Image: big(must(render.PixelImage(a.Pixels, 1, 64, 64)), 2), Caption: gap.Label(class)})
+}
+unit := visualize.Objective{Layer: "block3.relu", Channel: 5}
+a := must(visualize.GradientAscent(gap, unit, visualize.AscentOptions{Steps: 60, LearningRate: 0.02, FromNoise: true, Seed: 1}))
+figs = append(figs, notebook.Figure{Image: big(must(render.PixelImage(a.Pixels, 1, 64, 64)), 2), Caption: unit.String()})
+must(0, notebook.Figures(figs...))"""),
+    ("md", """**Watch it happen.** The slider below steps through the ascent of the trouser class, every
+5 steps (in a live notebook; a notebook rendered without a kernel shows the last step). Stop
+ends the cell."""),
+    ("go", """%%
+gap := must(fashion.Load(fashion.GAP, nil))
+opts := visualize.DefaultAscent
+opts.Jitter, opts.BlurSigma, opts.NormPercentile, opts.SnapshotEvery = 2, 0.5, 0, 5
+a := must(visualize.GradientAscent(gap, visualize.Objective{Class: 1}, opts))
+var frames []notebook.Figure
+for _, s := range a.Snapshots {
+	img := big(must(render.PixelImage(s.Pixels, 1, 64, 64)), 3)
+	frames = append(frames, notebook.Figure{Image: img, Caption: fmt.Sprintf("Trouser after %d steps: score %.1f", s.Step, a.Scores[s.Step])})
+}
+notebook.Flipbook(frames, 0)"""),
+    ("md", """**Questions.** Which classes come out as the garment's shape (trousers as vertical stripes,
+bags as blobs), and which as texture? The network was trained with clutter around each item: how
+does that show?
+
+## 3. The patches that excite a unit most
+
+Zeiler and Fergus (2014) showed, for a unit, the dataset patches where it responds most. Each
+patch is the unit's **receptive field**: the part of the input that position of the layer sees,
+computed from the kernels, strides and paddings before it (`nn.Spec.ReceptiveField`)."""),
+    ("go", """%%
+gap := must(fashion.Load(fashion.GAP, nil))
+test := must(fashion.TestSet(2000))
+layer := "block3.relu"
+field := must(gap.Spec.ReceptiveField(layer))
+fmt.Printf("%s: receptive field %s\\n", layer, field)
+all := make([]int, test.Len())
+for i := range all {
+	all[i] = i
+}
+items := notebook.FromSet(test, all...) // the items as pictures
+grid := &render.Grid{Title: "the 8 strongest patches of four channels of " + layer, CellSize: 72}
+for _, ch := range []int{0, 3, 5, 11} {
+	var row []render.Cell
+	for _, p := range must(visualize.TopPatches(gap, test, layer, ch, 8, 256)) {
+		patch := items.Pictures[p.Image].SubImage(p.Region).(*image.RGBA)
+		row = append(row, render.Cell{Image: big(patch, 3), Caption: fmt.Sprintf("ch %d: %.1f", ch, p.Activation)})
+	}
+	grid.Rows = append(grid.Rows, row)
+}
+must(0, notebook.Grid(grid))"""),
+    ("md", """Each row is one unit; its patches share a shape (an edge at one angle, a corner, a stripe)
+even though they come from different garments.
+
+**Questions.** Take `block1.relu` and then `block4.relu`: how do the receptive field and the
+patches change? Why must the patch be cut at the receptive field, not around the whole item?
+
+## 4. Feature space
+
+The last layer before the classifier (`gap`, 32 numbers an item) is where the network has put
+what matters for the class. Nearest neighbours there are items the network finds alike; nearest
+neighbours in pixel space are items whose pixels are alike (often: whose clutter is alike)."""),
+    ("go", """%%
+gap := must(fashion.Load(fashion.GAP, nil))
+test := must(fashion.TestSet(800))
+emb := must(features.Embeddings(gap, test, "gap", 200))
+pix := must(features.Pixels(test))
+grid := &render.Grid{Title: "5 nearest: features (rows 1, 3), pixels (2, 4)", CellSize: 80}
+for _, q := range []int{0, 7} {
+	for _, space := range []*features.Points{emb, pix} {
+		idx := append([]int{q}, must(features.Neighbours(space, q, 5))...)
+		b := notebook.FromSet(test, idx...)
+		var row []render.Cell
+		for i, pic := range b.Pictures {
+			row = append(row, render.Cell{Image: pic, Caption: test.Classes[test.Labels[idx[i]]]})
+		}
+		grid.Rows = append(grid.Rows, row)
+	}
+}
+must(0, notebook.Grid(grid))
+same := func(p *features.Points) float64 {
+	n := 0
+	for i := range p.N {
+		if test.Labels[must(features.Neighbours(p, i, 1))[0]] == test.Labels[i] {
+			n++
+		}
+	}
+	return 100 * float64(n) / float64(p.N)
+}
+fmt.Printf("nearest neighbour of the same class: %.0f%% in feature space, %.0f%% in pixel space\\n", same(emb), same(pix))"""),
+    ("md", """A 2-D picture of the whole feature space: t-SNE (van der Maaten and Hinton 2008) places
+items so that neighbours stay neighbours; PCA, the linear map of largest variance, beside it.
+Each dot is an item, coloured by its true class."""),
+    ("go", """%%
+gap := must(fashion.Load(fashion.GAP, nil))
+test := must(fashion.TestSet(800))
+emb := must(features.Embeddings(gap, test, "gap", 200))
+groups := make([]int, test.Len())
+for i, l := range test.Labels {
+	groups[i] = int(l)
+}
+var figs []notebook.Figure
+for _, m := range []struct {
+	name string
+	p    *features.Points
+}{{"t-SNE", must(features.TSNE(emb, features.TSNEOptions{Seed: 1}))}, {"PCA", must(features.PCA(emb, 2))}} {
+	xs, ys := make([]float64, m.p.N), make([]float64, m.p.N)
+	for i := range m.p.N {
+		xs[i], ys[i] = float64(m.p.At(i)[0]), float64(m.p.At(i)[1])
+	}
+	tw := must(features.Trustworthiness(emb, m.p, 5))
+	img := must(render.ScatterPlot(fmt.Sprintf("%s of fashion-gap's features (trustworthiness %.2f)", m.name, tw), xs, ys, groups, test.Classes, 520, 420))
+	figs = append(figs, notebook.Figure{Image: img, Caption: m.name})
+}
+must(0, notebook.Figures(figs...))"""),
+    ("md", """Trousers, bags and footwear form islands of their own; shirts, pullovers, coats and
+T-shirts overlap, and those are exactly the classes the network confuses. PCA keeps the broad
+layout but packs the clusters on top of each other; t-SNE's trustworthiness (how many of each
+point's 5 nearest neighbours it keeps) is higher.
+
+**Questions.** Run t-SNE on the *pixels* (`features.Pixels(test)`) instead: what organizes that
+map? Try `Perplexity: 5` and `Perplexity: 100`. Why are the distances *between* t-SNE's islands
+not to be read as distances between classes?
+
+## 5. Explore
+
+Pick an image, one of its top 5 classes and a method, and slide through the layers from the
+first to the last: the map is redrawn in place while the model stays loaded. Early layers
+explain with edges, late ones with objects; where does the map start to pick the class's object?
+(In a live notebook. Stop ends the cell; a rendered notebook shows the first state.)"""),
+    ("go", """%%
+m := model()
+b := notebook.Images(m, "cat_dog.png", "horses.jpg", "snake.png", "spider.png")
+notebook.Explore(m, b, []gradcam.Method{gradcam.GradCAM, gradcam.GradCAMPlusPlus, gradcam.LayerCAM, gradcam.HiResCAM}, 0)"""),
+]
+
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
+    import sys
+    only = sys.argv[1:]  # notebook file names; none: all of them
     for name, cells in NOTEBOOKS.items():
+        if only and name not in only:
+            continue
         nb = nbf.v4.new_notebook()
         nb.metadata["kernelspec"] = {"name": "gonb", "display_name": "Go (gonb)", "language": "go"}
         nb.metadata["language_info"] = {"name": "go"}

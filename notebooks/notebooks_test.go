@@ -5,12 +5,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gradcam-go/gradcam/internal/testref"
 )
@@ -26,11 +30,14 @@ var minFigures = map[string]int{
 	"06_text_gradcam.ipynb":               0, // coloured text (HTML), no pictures
 	"07_regression_activation_maps.ipynb": 6,
 	"08_every_cam_method.ipynb":           20,
+	"09_cam_vs_gradcam_measured.ipynb":    4,  // maps with boxes, two curves, the sanity check
+	"10_what_a_cnn_learned.ipynb":         18, // class models, a unit, the flipbook, patches, neighbours, two maps, the explorer
 }
 
 // imageNet are the notebooks that explain the default ImageNet model (offline: the embedded one).
 var imageNet = map[string]bool{"01_gradcam_figure1.ipynb": true, "02_cam_vs_gradcam.ipynb": true,
-	"03_gradcam_layers_and_classes.ipynb": true, "04_cnn_visualization_lab.ipynb": true, "08_every_cam_method.ipynb": true}
+	"03_gradcam_layers_and_classes.ipynb": true, "04_cnn_visualization_lab.ipynb": true, "08_every_cam_method.ipynb": true,
+	"10_what_a_cnn_learned.ipynb": true}
 
 // mustSay is text a notebook's outputs must contain: what shows a section worked.
 var mustSay = map[string]string{
@@ -38,6 +45,8 @@ var mustSay = map[string]string{
 	"06_text_gradcam.ipynb":               "</b>: de, probability",                         // a German text, coloured
 	"07_regression_activation_maps.ipynb": "of the mass on red disks",
 	"08_every_cam_method.ipynb":           "9 methods in one call", // and one backward pass
+	"09_cam_vs_gradcam_measured.ipynb":    "| fashion-gap | cam |", // the committed table, and the live one
+	"10_what_a_cnn_learned.ipynb":         "nearest neighbour of the same class:",
 }
 
 // failure marks what GoNB prints when a cell panics or exits non-zero (nbconvert itself does not
@@ -190,4 +199,91 @@ func TestScanFindsFailures(t *testing.T) {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestExplorerInBrowser runs the explorer cell of notebook 10 in a real browser: a Jupyter server
+// with the GoNB kernel, headless Chromium driven by Selenium (testdata/browser.py), the layer
+// slider moved, and the picture checked to change. Screenshots before and after are kept in
+// .cache/browser-test/. It skips, saying so, only where Chromium or its driver is not installed
+// (.ci/deps.sh installs them).
+func TestExplorerInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the browser test takes a minute")
+	}
+	for _, f := range []string{"/usr/lib/chromium/chromium", "/usr/bin/chromedriver", "/usr/bin/jupyter-notebook"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("no browser test: %s is missing (apt-get install chromium chromium-driver python3-selenium jupyter-notebook)", f)
+		}
+	}
+	if err := exec.Command("/usr/bin/python3", "-c", "import selenium").Run(); err != nil {
+		t.Skipf("no browser test: python3-selenium is missing (apt-get install python3-selenium): %v", err)
+	}
+	// A copy beside the notebooks (GoNB finds the module from the notebook's folder), removed
+	// after; the page's autosave is turned off, so the committed notebook is never written.
+	src, err := os.ReadFile("10_what_a_cnn_learned.ipynb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("browser-test-%d.ipynb", os.Getpid()) // not a hidden file: Jupyter refuses those
+	if err := os.WriteFile(name, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(name) })
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	here, _ := os.Getwd()
+	server := exec.Command("/usr/bin/jupyter-notebook", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+		fmt.Sprintf("--port=%d", port), "--NotebookApp.token=", "--NotebookApp.password=", "--notebook-dir="+here)
+	server.Env = append(os.Environ(), "GRADCAM_IMAGES="+filepath.Join(testref.Shared(), "images"), "GOWORK=off",
+		"GRADCAM_MODEL=", "GRADCAM_WEIGHTS=", "GRADCAM_CACHE="+t.TempDir(), "GRADCAM_MODELS_URL=http://127.0.0.1:1/")
+	var serverLog bytes.Buffer
+	server.Stdout, server.Stderr = &serverLog, &serverLog
+	server.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-server.Process.Pid, syscall.SIGTERM)
+		_ = server.Wait()
+	})
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for start := time.Now(); ; time.Sleep(250 * time.Millisecond) {
+		if resp, err := http.Get(url + "/api"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatalf("the Jupyter server did not answer in a minute:\n%s", lastLines(serverLog.String(), 30))
+		}
+	}
+
+	shots := filepath.Join(testref.Root(), ".cache", "browser-test")
+	drive := exec.Command("/usr/bin/python3", filepath.Join("testdata", "browser.py"), url, name, shots)
+	var stdout, stderr bytes.Buffer
+	drive.Stdout, drive.Stderr = &stdout, &stderr
+	err = drive.Run()
+	t.Logf("browser: %s\n%s", strings.TrimSpace(stdout.String()), lastLines(stderr.String(), 20))
+	if err != nil {
+		t.Fatalf("the explorer did not work in the browser (%v); screenshots in %s; Jupyter's log:\n%s", err, shots, lastLines(serverLog.String(), 30))
+	}
+	var res struct {
+		Before, After    string
+		Changed, Stopped bool
+	}
+	if err := json.Unmarshal([]byte(lastLines(stdout.String(), 1)), &res); err != nil {
+		t.Fatalf("browser.py printed %q: %v", stdout.String(), err)
+	}
+	if !res.Changed || !res.Stopped || res.Before == res.After || !strings.Contains(res.Before, "layer") {
+		t.Errorf("explorer: before %q, after %q, changed %v, stopped %v", res.Before, res.After, res.Changed, res.Stopped)
+	}
+	for _, f := range []string{"before.png", "after.png"} {
+		if st, err := os.Stat(filepath.Join(shots, f)); err != nil || st.Size() < 10000 {
+			t.Errorf("screenshot %s: %v", f, err)
+		}
+	}
 }
