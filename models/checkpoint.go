@@ -58,7 +58,9 @@ func ReadCheckpoint(path string) (map[string]*Tensor, error) {
 	case n >= 9 && head[8] == '{':
 		w, err = readSafetensors(path, info.Size())
 	case head[0] == 0x80: // a pickle stream: the legacy format starts with the pickled magic number.
-		w, err = readPth(path, "legacy")
+		if err = checkLegacy(path); err == nil {
+			w, err = readPth(path, "legacy")
+		}
 	default:
 		return nil, fmt.Errorf("%s is not a PyTorch checkpoint (.pth zip or legacy format) nor a .safetensors file", path)
 	}
