@@ -125,22 +125,10 @@ func ExplanationFigures(img *image.RGBA, ex *gradcam.Explanation, s Style, metho
 	}
 	if s.Zoom > 1 {
 		for i := range figs {
-			figs[i].Image = zoom(figs[i].Image, s.Zoom)
+			figs[i].Image = render.Zoom(figs[i].Image, s.Zoom)
 		}
 	}
 	return figs, nil
-}
-
-// zoom enlarges an image k times, each pixel a k x k block.
-func zoom(img image.Image, k int) *image.RGBA {
-	b := img.Bounds()
-	out := image.NewRGBA(image.Rect(0, 0, b.Dx()*k, b.Dy()*k))
-	for y := range b.Dy() * k {
-		for x := range b.Dx() * k {
-			out.Set(x, y, img.At(b.Min.X+x/k, b.Min.Y+y/k))
-		}
-	}
-	return out
 }
 
 // Explanation displays the image and an explanation's maps side by side, with captions.

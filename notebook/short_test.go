@@ -7,6 +7,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
 )
@@ -78,7 +79,7 @@ func TestFromSetAndZoom(t *testing.T) {
 	if FromSet(set, 2) != nil {
 		t.Error("an example beyond the set")
 	}
-	if z := zoom(b.Pictures[0], 3); z.Bounds() != image.Rect(0, 0, 9, 6) || z.RGBAAt(8, 5) != b.Pictures[0].RGBAAt(2, 1) {
+	if z := render.Zoom(b.Pictures[0], 3); z.Bounds() != image.Rect(0, 0, 9, 6) || z.RGBAAt(8, 5) != b.Pictures[0].RGBAAt(2, 1) {
 		t.Errorf("zoom: %v", z.Bounds())
 	}
 }

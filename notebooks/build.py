@@ -1080,18 +1080,7 @@ Each section ends with questions; change the code and run it again to find out."
 	"github.com/gradcam-go/gradcam/models/fashion"
 	"github.com/gradcam-go/gradcam/visualize"
 )
-
-// big enlarges a small picture k times (nearest neighbour), for display.
-func big(img *image.RGBA, k int) *image.RGBA {
-	b := img.Bounds()
-	out := image.NewRGBA(image.Rect(0, 0, b.Dx()*k, b.Dy()*k))
-	for y := range b.Dy() * k {
-		for x := range b.Dx() * k {
-			out.SetRGBA(x, y, img.RGBAAt(b.Min.X+x/k, b.Min.Y+y/k))
-		}
-	}
-	return out
-}"""),
+"""),
     ("md", """## 1. Class model visualization
 
 Simonyan et al. (2014) start from the mean image and follow the gradient of a class score with
@@ -1130,11 +1119,11 @@ opts.Jitter, opts.BlurSigma, opts.NormPercentile = 2, 0.5, 0 // a 64x64 input
 var figs []notebook.Figure
 for class := range 10 {
 	a := must(visualize.GradientAscent(gap, visualize.Objective{Class: class}, opts))
-	figs = append(figs, notebook.Figure{Image: big(must(render.PixelImage(a.Pixels, 1, 64, 64)), 2), Caption: gap.Label(class)})
+	figs = append(figs, notebook.Figure{Image: render.Zoom(must(render.PixelImage(a.Pixels, 1, 64, 64)), 2), Caption: gap.Label(class)})
 }
 unit := visualize.Objective{Layer: "block3.relu", Channel: 5}
 a := must(visualize.GradientAscent(gap, unit, visualize.AscentOptions{Steps: 60, LearningRate: 0.02, FromNoise: true, Seed: 1}))
-figs = append(figs, notebook.Figure{Image: big(must(render.PixelImage(a.Pixels, 1, 64, 64)), 2), Caption: unit.String()})
+figs = append(figs, notebook.Figure{Image: render.Zoom(must(render.PixelImage(a.Pixels, 1, 64, 64)), 2), Caption: unit.String()})
 must(0, notebook.Figures(figs...))"""),
     ("md", """**Watch it happen.** The slider below steps through the ascent of the trouser class, every
 5 steps (in a live notebook; a notebook rendered without a kernel shows the last step). Stop
@@ -1146,7 +1135,7 @@ opts.Jitter, opts.BlurSigma, opts.NormPercentile, opts.SnapshotEvery = 2, 0.5, 0
 a := must(visualize.GradientAscent(gap, visualize.Objective{Class: 1}, opts))
 var frames []notebook.Figure
 for _, s := range a.Snapshots {
-	img := big(must(render.PixelImage(s.Pixels, 1, 64, 64)), 3)
+	img := render.Zoom(must(render.PixelImage(s.Pixels, 1, 64, 64)), 3)
 	frames = append(frames, notebook.Figure{Image: img, Caption: fmt.Sprintf("Trouser after %d steps: score %.1f", s.Step, a.Scores[s.Step])})
 }
 notebook.Flipbook(frames, 0)"""),
@@ -1175,7 +1164,7 @@ for _, ch := range []int{0, 3, 5, 11} {
 	var row []render.Cell
 	for _, p := range must(visualize.TopPatches(gap, test, layer, ch, 8, 256)) {
 		patch := items.Pictures[p.Image].SubImage(p.Region).(*image.RGBA)
-		row = append(row, render.Cell{Image: big(patch, 3), Caption: fmt.Sprintf("ch %d: %.1f", ch, p.Activation)})
+		row = append(row, render.Cell{Image: render.Zoom(patch, 3), Caption: fmt.Sprintf("ch %d: %.1f", ch, p.Activation)})
 	}
 	grid.Rows = append(grid.Rows, row)
 }

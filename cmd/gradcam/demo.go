@@ -23,13 +23,10 @@ func trainDemo(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
-	var names []string
-	for _, n := range strings.Split(*only, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			if !fashion.IsDemo(n) {
-				return usageError{fmt.Errorf("unknown demo network %q: the shipped ones are %s", n, strings.Join(fashion.Names, ", "))}
-			}
-			names = append(names, n)
+	names := splitList(*only)
+	for _, n := range names {
+		if !fashion.IsDemo(n) {
+			return usageError{fmt.Errorf("unknown demo network %q: the shipped ones are %s", n, strings.Join(fashion.Names, ", "))}
 		}
 	}
 	if len(names) == 0 {

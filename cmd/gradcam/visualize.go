@@ -5,11 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"image"
 	"image/png"
 	"io"
-
-	"golang.org/x/image/draw"
 
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/internal/atomicfile"
@@ -79,10 +76,8 @@ func visualizeCommand(args []string, stdout, stderr io.Writer) error {
 	if k == 0 {
 		k = max(1, (224+min(h, w)-1)/min(h, w))
 	}
-	big := image.NewRGBA(image.Rect(0, 0, w*k, h*k))
-	draw.NearestNeighbor.Scale(big, big.Bounds(), img, img.Bounds(), draw.Src, nil)
 	var b bytes.Buffer
-	if err := png.Encode(&b, big); err != nil {
+	if err := png.Encode(&b, render.Zoom(img, k)); err != nil {
 		return err
 	}
 	if err := atomicfile.Write(*out, b.Bytes()); err != nil {

@@ -332,3 +332,16 @@ func PixelImage(pixels []float32, c, h, w int) (*image.RGBA, error) {
 	}
 	return img, nil
 }
+
+// Zoom enlarges an image k times, each pixel a k x k block (small inputs, patches, filters).
+func Zoom(img image.Image, k int) *image.RGBA {
+	b := img.Bounds()
+	k = max(k, 1)
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx()*k, b.Dy()*k))
+	for y := range b.Dy() * k {
+		for x := range b.Dx() * k {
+			out.Set(x, y, img.At(b.Min.X+x/k, b.Min.Y+y/k))
+		}
+	}
+	return out
+}
