@@ -1101,8 +1101,8 @@ for _, class := range []int{130, 979} { // flamingo, valley
 		m.Label(class), a.Scores[0], a.Scores[len(a.Scores)-1], p.Label, p.Probability)})
 }
 must(0, notebook.Figures(figs...))"""),
-    ("md", """The model is certain of both images, though a person sees only hints: pink necks and legs,
-a horizon. The class score is not "how much this looks like a flamingo to a person".
+    ("md", """The model is all but certain of both images (0.99 and 0.90), though a person sees only
+hints: pink necks and legs, curved ridges. The class score is not "how much this looks like a flamingo to a person".
 
 **Questions.** Set `opts.Jitter`, `opts.BlurEvery` and `opts.NormPercentile` to 0: what happens
 to the picture and to the final score? Why can the unregularized image score *higher* and look
