@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -85,6 +86,18 @@ func NewModel(net *nn.Network, weights map[string]*Tensor, source string, b back
 
 // newModel is NewModel with a choice of convolution (nil: by backend; tests force one).
 func newModel(net *nn.Network, weights map[string]*Tensor, source string, b backends.Backend, force *nn.ConvImpl) (*Model, error) {
+	return buildModel(net, weights, source, b, force, func(p nn.ParamSpec, _ []int, dst []float32) error {
+		copy(dst, nn.ToInternal(weights[p.Key].Data, p.Shape, p.Layout))
+		return nil
+	})
+}
+
+// paramFill writes parameter p's values, in the graph's layout (shape internal), into dst.
+type paramFill func(p nn.ParamSpec, internal []int, dst []float32) error
+
+// buildModel checks that weights (the shapes of a state dict) fit the network, then creates
+// each parameter's buffer on the backend and has fill write its values there: one copy.
+func buildModel(net *nn.Network, weights map[string]*Tensor, source string, b backends.Backend, force *nn.ConvImpl, fill paramFill) (*Model, error) {
 	spec, err := net.Spec()
 	if err != nil {
 		return nil, err
@@ -92,31 +105,67 @@ func newModel(net *nn.Network, weights map[string]*Tensor, source string, b back
 	if err := checkWeights(net.Name, spec.Params, weights, source); err != nil {
 		return nil, err
 	}
-	if b == nil {
-		if b, err = backend.New(); err != nil {
-			return nil, err
-		}
+	if b, err = orDefault(b); err != nil {
+		return nil, err
 	}
-	conv := nn.Im2col
-	if !backend.IsPureGo(b) {
-		conv = nn.Native
-	}
+	conv := convFor(b)
 	if force != nil {
 		conv = *force
 	}
 	ctx := context.New()
 	for _, p := range spec.Params {
-		w := weights[p.Key]
-		data := nn.ToInternal(w.Data, p.Shape, p.Layout)
-		t := tensors.FromFlatDataAndDimensions(data, nn.InternalShape(p.Shape, p.Layout, conv)...)
-		// Placed on the backend now, shared where the backend allows (one copy, no transfer
-		// in the first explanation).
-		if err := t.MaterializeOnDevice(b, true, 0); err != nil {
+		t, err := deviceTensor(b, nn.InternalShape(p.Shape, p.Layout, conv), func(dst []float32) error {
+			return fill(p, nn.InternalShape(p.Shape, p.Layout, conv), dst)
+		})
+		if err != nil {
 			return nil, fmt.Errorf("placing %s on backend %s: %w", p.Key, b.Name(), err)
 		}
 		ctx.VariableWithValue(p.Key, t).SetTrainable(p.Trainable)
 	}
 	return &Model{Network: net, Spec: spec, Source: source, backend: b, ctx: ctx.Reuse(), conv: conv, dtype: dtypes.Float32}, nil
+}
+
+// orDefault returns b, or backend.New() if b is nil.
+func orDefault(b backends.Backend) (backends.Backend, error) {
+	if b != nil {
+		return b, nil
+	}
+	return backend.New()
+}
+
+// convFor is how convolutions are built on backend b.
+func convFor(b backends.Backend) nn.ConvImpl {
+	if backend.IsPureGo(b) {
+		return nn.Im2col
+	}
+	return nn.Native
+}
+
+// deviceTensor makes a float32 tensor of the given dimensions on backend b, its values written
+// by fill: straight into the backend's buffer where the backend shares its memory (the pure-Go
+// backend), else into a local tensor then transferred.
+func deviceTensor(b backends.Backend, dims []int, fill func([]float32) error) (*tensors.Tensor, error) {
+	shape := shapes.Make(dtypes.Float32, dims...)
+	if b.HasSharedBuffers() {
+		buf, flat, err := b.NewSharedBuffer(0, shape)
+		if err != nil {
+			return nil, err
+		}
+		if err := fill(flat.([]float32)); err != nil {
+			b.BufferFinalize(buf)
+			return nil, err
+		}
+		return tensors.FromBuffer(b, buf)
+	}
+	t := tensors.FromShape(shape)
+	var ferr error
+	if err := tensors.MutableFlatData(t, func(flat []float32) { ferr = fill(flat) }); err != nil {
+		return nil, err
+	}
+	if ferr != nil {
+		return nil, ferr
+	}
+	return t, t.MaterializeOnDevice(b, false, 0)
 }
 
 // checkWeights compares a checkpoint with what the network expects.
@@ -131,7 +180,7 @@ func checkWeights(name string, params []nn.ParamSpec, weights map[string]*Tensor
 			missing = append(missing, p.Key)
 		case !slices.Equal(w.Shape, p.Shape):
 			wrongShape = append(wrongShape, fmt.Sprintf("%s is %v, %s needs %v", p.Key, w.Shape, name, p.Shape))
-		case len(w.Data) != shapeSize(w.Shape):
+		case w.Data != nil && len(w.Data) != shapeSize(w.Shape): // nil: shapes only (the load cache)
 			wrongShape = append(wrongShape, fmt.Sprintf("%s has %d values for shape %v", p.Key, len(w.Data), w.Shape))
 		}
 	}

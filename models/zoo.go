@@ -25,19 +25,23 @@ import (
 // LoadFile builds the named architecture with the weights in a checkpoint file (.pth or
 // .safetensors), on backend b (nil: backend.New()). A fine-tuned checkpoint (its head has
 // another number of outputs than ImageNet's 1000) gets the labels saved beside it
-// (LabelsPath), or in its metadata, or none.
+// (LabelsPath), or in its metadata, or none. A large checkpoint's later loads are served by
+// the load cache (one read into the backend's buffers; GRADCAM_LOAD_CACHE=off turns it off).
 func LoadFile(name, weightsPath string, b backends.Backend) (*Model, error) {
 	a, err := LookupArch(name)
 	if err != nil {
 		return nil, err
 	}
-	w, err := ReadCheckpoint(weightsPath)
-	if err != nil {
-		return nil, err
-	}
+	return loadCached(weightsPath, b, func(w map[string]*Tensor) (*nn.Network, error) { return archNetwork(a, w, weightsPath) })
+}
+
+// archNetwork is architecture a with the head the checkpoint's weights w have (a fine-tuned
+// checkpoint may have other outputs than ImageNet's 1000) and its labels, if any are found.
+func archNetwork(a *Arch, w map[string]*Tensor, weightsPath string) (*nn.Network, error) {
 	net := a.Network
 	head := w[a.Head+".weight"]
 	var labels []string
+	var err error
 	if p := LabelsPath(weightsPath); fileExists(p) {
 		if labels, err = ReadLabels(p); err != nil {
 			return nil, err
@@ -55,17 +59,49 @@ func LoadFile(name, weightsPath string, b backends.Backend) (*Model, error) {
 			return nil, err
 		}
 	}
-	return NewModel(net, w, weightsPath, b)
+	return net, nil
 }
 
 // LoadNetwork binds a network defined with package nn to the weights of a checkpoint file
 // (.safetensors as Model.Save writes it, or a PyTorch .pth of the same network).
 func LoadNetwork(net *nn.Network, path string, b backends.Backend) (*Model, error) {
+	return loadCached(path, b, func(map[string]*Tensor) (*nn.Network, error) { return net, nil })
+}
+
+// loadCached loads checkpoint path into the network that network returns for its state dict's
+// shapes: from the load cache when it holds this checkpoint (see loadcache.go), else from the
+// checkpoint, then writing the cache.
+func loadCached(path string, b backends.Backend, network func(map[string]*Tensor) (*nn.Network, error)) (*Model, error) {
+	b, err := orDefault(b)
+	if err != nil {
+		return nil, err
+	}
+	if c := openLoadCache(path, convFor(b)); c != nil {
+		defer c.close()
+		shapes := c.shapes()
+		if net, err := network(shapes); err == nil {
+			if m, err := buildModel(net, shapes, path, b, nil, c.fill); err == nil {
+				loadCacheHits.Add(1)
+				return m, nil
+			}
+		}
+		// Any mismatch: the checkpoint itself decides (and words the error).
+	}
 	w, err := ReadCheckpoint(path)
 	if err != nil {
 		return nil, err
 	}
-	return NewModel(net, w, path, b)
+	net, err := network(w)
+	if err != nil {
+		return nil, err
+	}
+	m, err := NewModel(net, w, path, b)
+	if err != nil {
+		return nil, err
+	}
+	w = nil
+	_ = writeLoadCache(path, m) // an optimization: a failure only means the next load reads the checkpoint
+	return m, nil
 }
 
 func fileExists(p string) bool {

@@ -5,6 +5,7 @@ package atomicfile
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,9 +16,18 @@ import (
 // leaves nothing. Elsewhere (or where the file system lacks O_TMPFILE) it writes a hidden
 // temporary file beside path and renames it.
 func Write(path string, data []byte) error {
-	err := writeUnnamed(path, data)
+	return WriteFunc(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFunc is Write for content too large to hold in memory at once: write streams it to the
+// file. If write returns an error, nothing is left at path (an older file there stays).
+func WriteFunc(path string, write func(io.Writer) error) error {
+	err := writeUnnamed(path, write)
 	if err == errUnsupported {
-		err = writeNamed(path, data)
+		err = writeNamed(path, write)
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -31,13 +41,13 @@ func tempName(path string) string {
 	return filepath.Join(filepath.Dir(path), fmt.Sprintf(".tmp-%08x-%s", rand.Uint32(), filepath.Base(path)))
 }
 
-func writeNamed(path string, data []byte) error {
+func writeNamed(path string, write func(io.Writer) error) error {
 	tmp := tempName(path)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	err = write(f)
 	if err == nil {
 		err = f.Sync()
 	}

@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,7 +14,9 @@ func TestWrite(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		write func(string, []byte) error
-	}{{"Write", Write}, {"named", writeNamed}} {
+	}{{"Write", Write}, {"named", func(p string, data []byte) error {
+		return writeNamed(p, func(w io.Writer) error { _, err := w.Write(data); return err })
+	}}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			p := filepath.Join(dir, "map.npy")
@@ -31,5 +35,28 @@ func TestWrite(t *testing.T) {
 	}
 	if err := Write(filepath.Join(t.TempDir(), "no", "such", "dir", "x"), []byte("x")); err == nil {
 		t.Error("writing into a missing folder succeeded")
+	}
+}
+
+// TestWriteFuncFailing: a writer that fails midway leaves the old file as it was and no other file.
+func TestWriteFuncFailing(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "weights")
+	if err := Write(p, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("disk full")
+	err := WriteFunc(p, func(w io.Writer) error {
+		w.Write([]byte("half of the new"))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("error %v, want the writer's", err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "old" {
+		t.Errorf("content %q after a failed write, want the old one", got)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("files left: %v", entries)
 	}
 }

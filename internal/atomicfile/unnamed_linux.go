@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -13,7 +14,7 @@ var errUnsupported = errors.New("O_TMPFILE not supported")
 
 // writeUnnamed writes data to an O_TMPFILE in path's folder, links it under a temporary name
 // once complete, and renames that over path.
-func writeUnnamed(path string, data []byte) error {
+func writeUnnamed(path string, write func(io.Writer) error) error {
 	fd, err := unix.Open(filepath.Dir(path), unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
 	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
 		return errUnsupported
@@ -23,7 +24,7 @@ func writeUnnamed(path string, data []byte) error {
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {

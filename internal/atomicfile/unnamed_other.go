@@ -2,8 +2,11 @@
 
 package atomicfile
 
-import "errors"
+import (
+	"errors"
+	"io"
+)
 
 var errUnsupported = errors.New("O_TMPFILE not supported")
 
-func writeUnnamed(string, []byte) error { return errUnsupported }
+func writeUnnamed(string, func(io.Writer) error) error { return errUnsupported }

@@ -1,0 +1,50 @@
+package models
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// BenchmarkLoad measures LoadFile on random-weight checkpoints of the given architectures
+// (GRADCAM_BENCH_LOAD, default "resnet50,vgg16"), read from the checkpoint (the load cache off)
+// and from the load cache. The target (issue 11): VGG-16 from the cache in <= 0.5 s. The
+// process's peak memory for one load is measured by bench/load.sh, in a fresh process.
+func BenchmarkLoad(b *testing.B) {
+	names := []string{"resnet50", "vgg16"}
+	if v := os.Getenv("GRADCAM_BENCH_LOAD"); v != "" {
+		names = strings.Split(v, ",")
+	}
+	b.Setenv("GRADCAM_CACHE", b.TempDir())
+	dir := b.TempDir()
+	for _, name := range names {
+		a, err := LookupArch(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		path := filepath.Join(dir, name+".safetensors")
+		m, err := New(a.Network, 1, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Save(path); err != nil {
+			b.Fatal(err)
+		}
+		m = nil
+		for _, mode := range []string{"checkpoint", "cached"} {
+			b.Run(name+"/"+mode, func(b *testing.B) {
+				if mode == "checkpoint" {
+					b.Setenv("GRADCAM_LOAD_CACHE", "off")
+				} else if _, err := LoadFile(name, path, nil); err != nil { // writes the cache
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					if _, err := LoadFile(name, path, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
