@@ -1,19 +1,29 @@
 #!/usr/bin/python3
 """PyTorch side of bench/compare.sh: the same work as gradcam's BenchmarkExplain, timed with
-Debian's python3-torch on this machine. Grad-CAM is pytorch-grad-cam's algorithm written out
-(forward with hooks on the target layer, model.zero_grad(), full backward() from the summed
-target logits, alpha = spatial mean of the gradients, ReLU(sum alpha A), min-max normalize,
-resize to 224); guided backprop replaces every ReLU/ReLU6 by the guided rule and backpropagates
-to the input; occlusion runs 49 patches (56 px, stride 28) in batches of 16 (Go's default is 7 per forward; the work, 49 forwards, is the same).
+Debian's python3-torch on this machine, two ways:
+
+- "efficient": what a careful PyTorch user writes. Parameters frozen (no weight gradients);
+  Grad-CAM backpropagates from the target logit to the layer only (the layer's output is made a
+  leaf by its forward hook); guided backprop to the input; Guided Grad-CAM from one forward, a
+  backward to the layer with plain ReLUs and one to the input with the guided rule (the ReLUs
+  read the rule when backpropagating); CAM from one forward; occlusion in batches of 16 patches.
+- "pytorch-grad-cam": the peer itself (../shared/peers): GradCAM for Grad-CAM (its full
+  backward), GuidedBackpropReLUModel for guided backprop (one image per call, as it computes
+  output[0]), their product for Guided Grad-CAM, as its cam.py does.
 
 Usage: torch_bench.py MODELS_REF SHARED OUT.json MODEL[,MODEL...] BATCH[,BATCH...] [METHOD,...]
+       torch_bench.py load ARCH CHECKPOINT        one load in this fresh process, as JSON
+       torch_bench.py train OUT.json              Fashion-MNIST demo CNN training steps
 Prints one JSON object per line as it goes; writes all of them to OUT.json.
 """
-import copy
+import time
+
+START = time.perf_counter()
+
+import copy  # noqa: E402
 import json
 import os
 import sys
-import time
 
 import numpy as np
 import torch
@@ -21,22 +31,12 @@ import torch.nn.functional as F
 import torchvision
 from PIL import Image
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gradcam", "testdata"))
-from reference import replace_relus  # noqa: E402
 
 LAYERS = {"resnet18": "layer4", "resnet50": "layer4", "vgg16": "features.29", "alexnet": "features.11",
           "mobilenet_v2": "features.18"}
 CAM_WEIGHT = {"resnet18": "fc.weight", "resnet50": "fc.weight", "mobilenet_v2": "classifier.1.weight"}
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-
-
-def guided_copy(model):
-    """A copy of the model whose ReLUs and ReLU6s backpropagate by the guided rule (the same
-    RuleReLU the explanation reference uses)."""
-    m = copy.deepcopy(model)
-    replace_relus(m, {"rule": "guided"})
-    return m
 
 
 def images(shared, n):
@@ -54,59 +54,114 @@ def scale(cam):
     return F.interpolate(cam[:, None], size=(224, 224), mode="bilinear", align_corners=False)[:, 0]
 
 
-class Explainer:
-    def __init__(self, model, layer):
-        self.model, self.store = model, {}
-        module = dict(model.named_modules())[layer]
+class SwitchReLU(torch.autograd.Function):
+    """ReLU (upper=None) or ReLU6 whose backward rule (backprop or guided) is read from state
+    when backpropagating, so that one forward serves both rules."""
+
+    @staticmethod
+    def forward(ctx, x, upper, state):
+        ctx.save_for_backward(x)
+        ctx.upper, ctx.state = upper, state
+        return x.clamp(min=0) if upper is None else x.clamp(0, upper)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        inside = x > 0
+        if ctx.upper is not None:
+            inside = inside & (x < ctx.upper)
+        if ctx.state["rule"] == "guided":
+            inside = inside & (g > 0)
+        return g * inside, None, None
+
+
+class SwitchModule(torch.nn.Module):
+    def __init__(self, upper, state):
+        super().__init__()
+        self.upper, self.state = upper, state
+
+    def forward(self, x):
+        return SwitchReLU.apply(x, self.upper, self.state)
+
+
+def switch_relus(module, state):
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.ReLU6):
+            setattr(module, name, SwitchModule(6.0, state))
+        elif isinstance(child, torch.nn.ReLU):
+            setattr(module, name, SwitchModule(None, state))
+        else:
+            switch_relus(child, state)
+
+
+class Efficient:
+    """The efficient implementation (see the module's doc)."""
+
+    def __init__(self, model, layer, cam_weight):
+        self.model = copy.deepcopy(model)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.state = {"rule": "backprop", "leaf": False}
+        switch_relus(self.model, self.state)
+        self.cam_weight, self.store = cam_weight, {}
 
         def hook(m, i, o):
+            if self.state["leaf"]:  # Grad-CAM alone: the graph starts at the layer
+                o = o.detach().requires_grad_(True)
             self.store["A"] = o
-            if o.requires_grad:
-                o.register_hook(lambda g: self.store.__setitem__("dA", g))
-        module.register_forward_hook(hook)
+            return o
+        dict(self.model.named_modules())[layer].register_forward_hook(hook)
 
-    def gradcam(self, x, classes, guided=None):
-        # pytorch-grad-cam: full backward from the summed target logits.
-        x = x.clone().requires_grad_(guided is not None)
+    def forward(self, x):
+        with torch.no_grad():
+            return self.model(x)
+
+    def gradcam(self, x, classes):
+        self.state["leaf"] = True
         out = self.model(x)
-        self.model.zero_grad()
+        self.state["leaf"] = False
+        A = self.store["A"]
         cams = []
         for k, c in enumerate(classes):
-            loss = out[:, c].sum()
-            loss.backward(retain_graph=k < len(classes) - 1)
-            A, dA = self.store["A"], self.store["dA"]
-            alpha = dA.mean((2, 3), keepdim=True)
-            cams.append(scale(torch.relu((alpha * A).sum(1)).detach()))
+            (dA,) = torch.autograd.grad(out[:, c].sum(), A, retain_graph=k < len(classes) - 1)
+            with torch.no_grad():
+                cams.append(scale(torch.relu((dA.mean((2, 3), keepdim=True) * A).sum(1))))
         return cams
 
-
-def run(kind, model, gmodel, ex, x, classes, arch, sd):
-    if kind == "forward":
-        with torch.no_grad():
-            model(x)
-    elif kind == "gradcam":
-        ex.gradcam(x, classes)
-    elif kind in ("guided-backprop", "guided-gradcam", "gradcam+gb+cam-2classes"):
-        cams = ex.gradcam(x, classes) if kind != "guided-backprop" else None
+    def guided(self, x, classes, with_gradcam, with_cam=False):
+        """Guided backprop for each class; with Grad-CAM (and CAM), from the same forward."""
+        x = x.clone().requires_grad_(True)
+        out = self.model(x)
+        A = self.store["A"]
+        results = []
         for c in classes:
-            xg = x.clone().requires_grad_(True)
-            gmodel(xg)[:, c].sum().backward()
-            g = xg.grad
-            if kind == "guided-gradcam":
-                g = g * cams[0][:, None]
-        if kind == "gradcam+gb+cam-2classes":
-            with torch.no_grad():
-                A = ex.store["A"].detach()
-                for c in classes:
-                    scale((sd[CAM_WEIGHT[arch]][c][None, :, None, None] * A).sum(1))
-    elif kind == "cam":
+            score = out[:, c].sum()
+            cam = None
+            if with_gradcam:
+                self.state["rule"] = "backprop"
+                (dA,) = torch.autograd.grad(score, A, retain_graph=True)
+                with torch.no_grad():
+                    cam = scale(torch.relu((dA.mean((2, 3), keepdim=True) * A).sum(1)))
+            self.state["rule"] = "guided"
+            (g,) = torch.autograd.grad(score, x, retain_graph=True)
+            self.state["rule"] = "backprop"
+            if cam is not None and not with_cam:
+                g = g * cam[:, None]
+            if with_cam:
+                with torch.no_grad():
+                    scale((self.cam_weight[c][None, :, None, None] * A).sum(1))
+            results.append(g)
+        return results
+
+    def cam(self, x, classes):
         with torch.no_grad():
-            model(x)
-            A = ex.store["A"]
-            scale(torch.relu((sd[CAM_WEIGHT[arch]][classes[0]][None, :, None, None] * A).sum(1)))
-    elif kind == "occlusion":
+            self.model(x)
+            A = self.store["A"]
+            return [scale(torch.relu((self.cam_weight[c][None, :, None, None] * A).sum(1))) for c in classes]
+
+    def occlusion(self, x, classes):
         with torch.no_grad():
-            base = model(x)[:, classes[0]]
+            base = self.model(x)[:, classes[0]]
             pos = list(range(0, 224 - 56, 28)) + [224 - 56]
             wins = [(a, b) for a in pos for b in pos]
             for i in range(x.shape[0]):
@@ -115,13 +170,115 @@ def run(kind, model, gmodel, ex, x, classes, arch, sd):
                     xb = x[i:i + 1].repeat(len(chunk), 1, 1, 1)
                     for j, (a, b) in enumerate(chunk):
                         xb[j, :, a:a + 56, b:b + 56] = 0
-                    base[i] - model(xb)[:, classes[0]]
+                    base[i] - self.model(xb)[:, classes[0]]
+
+
+class Peer:
+    """pytorch-grad-cam itself, used as its README and cam.py use it."""
+
+    def __init__(self, model, layer, shared):
+        sys.path.insert(0, os.path.join(shared, "peers", "pytorch-grad-cam"))
+        sys.path.insert(0, os.path.join(shared, "peers", "ttach"))
+        import pytorch_grad_cam as pgc
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+        self.target = ClassifierOutputTarget
+        self.cam = pgc.GradCAM(model=model, target_layers=[dict(model.named_modules())[layer]])
+        # Its own copy: GuidedBackpropReLUModel swaps the ReLU modules for new ones after each
+        # call, which would leave GradCAM's hooks on a VGG ReLU layer (features.29) on a module
+        # no longer in the model.
+        self.gb = pgc.GuidedBackpropReLUModel(model=copy.deepcopy(model), device="cpu")
+
+    def gradcam(self, x, classes):
+        return self.cam(input_tensor=x, targets=[self.target(classes[0])] * x.shape[0])
+
+    def guided_backprop(self, x, classes):
+        return [self.gb(x[i:i + 1], target_category=classes[0]) for i in range(x.shape[0])]
+
+    def guided_gradcam(self, x, classes):
+        cams = self.gradcam(x, classes)
+        gbs = self.guided_backprop(x, classes)
+        return [np.stack([c] * 3, axis=-1) * g for c, g in zip(cams, gbs)]
+
+
+def run(kind, impl, e, x, classes):
+    if impl == "pytorch-grad-cam":
+        {"gradcam": e.gradcam, "guided-backprop": e.guided_backprop, "guided-gradcam": e.guided_gradcam}[kind](x, classes)
+    elif kind == "forward":
+        e.forward(x)
+    elif kind == "gradcam":
+        e.gradcam(x, classes)
+    elif kind == "guided-backprop":
+        e.guided(x, classes, with_gradcam=False)
+    elif kind == "guided-gradcam":
+        e.guided(x, classes, with_gradcam=True)
+    elif kind == "gradcam+gb+cam-2classes":
+        e.guided(x, classes, with_gradcam=True, with_cam=True)
+    elif kind == "cam":
+        e.cam(x, classes)
+    elif kind == "occlusion":
+        e.occlusion(x, classes)
+
+
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0
+
+
+def load(arch, path):
+    """One load as a user's first cell pays it: build the architecture, read the checkpoint,
+    load_state_dict. Times the imports apart."""
+    t0 = time.perf_counter()
+    model = getattr(torchvision.models, arch)()
+    model.load_state_dict(torch.load(path))
+    model.eval()
+    t1 = time.perf_counter()
+    print(json.dumps({"model": arch, "load_s": t1 - t0, "import_s": t0 - START, "peak_mb": peak_mb()}), flush=True)
+
+
+def train(out_path):
+    """Training steps of the Fashion-MNIST demo CNN (models/fashion's fashion-gap: four
+    conv-BN-ReLU blocks of 8, 16, 32, 32 channels, 2x2 max pooling after the first two, GAP,
+    linear), Adam, batch 64 of 1x64x64, cross-entropy: median seconds per step."""
+    torch.manual_seed(0)
+    layers, c = [], 1
+    for i, w in enumerate([8, 16, 32, 32]):
+        layers += [torch.nn.Conv2d(c, w, 3, padding=1, bias=False), torch.nn.BatchNorm2d(w), torch.nn.ReLU()]
+        if i < 2:
+            layers.append(torch.nn.MaxPool2d(2))
+        c = w
+    model = torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(c, 10))
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    x, y = torch.randn(64, 1, 64, 64), torch.randint(0, 10, (64,))
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    for _ in range(5):
+        step()
+    times = []
+    for _ in range(30):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    r = [{"model": "fashion-gap", "method": "train-step", "batch": 64, "impl": "efficient",
+          "seconds": float(np.median(times)), "runs": len(times)}]
+    print(json.dumps(r[0]), flush=True)
+    json.dump(r, open(out_path, "w"), indent=1)
 
 
 def main():
+    torch.set_num_threads(os.cpu_count() or 1)
+    if sys.argv[1] == "load":
+        return load(sys.argv[2], sys.argv[3])
+    if sys.argv[1] == "train":
+        return train(sys.argv[2])
     models_ref, shared, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
     archs, batches = sys.argv[4].split(","), [int(b) for b in sys.argv[5].split(",")]
-    torch.set_num_threads(os.cpu_count() or 1)
     results = []
     for arch in archs:
         model = getattr(torchvision.models, arch)()
@@ -130,8 +287,8 @@ def main():
         model.load_state_dict(torch.load(path))
         model.eval()
         sd = model.state_dict()
-        gmodel = guided_copy(model)
-        ex = Explainer(model, LAYERS[arch])
+        cam_weight = sd[CAM_WEIGHT[arch]] if arch in CAM_WEIGHT else None
+        impls = {"efficient": Efficient(model, LAYERS[arch], cam_weight), "pytorch-grad-cam": Peer(model, LAYERS[arch], shared)}
         kinds = ["forward", "gradcam", "guided-backprop", "guided-gradcam", "occlusion"]
         if arch in CAM_WEIGHT:
             kinds[3:3] = ["cam", "gradcam+gb+cam-2classes"]
@@ -140,18 +297,24 @@ def main():
         for batch in batches:
             x = images(shared, batch)
             for kind in kinds:
-                classes = [243, 282] if "2classes" in kind else [243]
-                for _ in range(3):  # warm up (oneDNN builds its primitives on the first calls)
-                    run(kind, model, gmodel, ex, x, classes, arch, sd)
-                times = []
-                deadline = time.time() + 20
-                while len(times) < 3 or (time.time() < deadline and len(times) < 10):
-                    t = time.perf_counter()
-                    run(kind, model, gmodel, ex, x, classes, arch, sd)
-                    times.append(time.perf_counter() - t)
-                r = {"model": arch, "method": kind, "batch": batch, "seconds": float(np.median(times)), "runs": len(times)}
-                print(json.dumps(r), flush=True)
-                results.append(r)
+                for impl, e in impls.items():
+                    if impl == "pytorch-grad-cam" and kind not in ("gradcam", "guided-backprop", "guided-gradcam"):
+                        continue
+                    if kind == "occlusion" and batch > 1:
+                        continue
+                    classes = [243, 282] if "2classes" in kind else [243]
+                    for _ in range(3):  # warm up (oneDNN builds its primitives on the first calls)
+                        run(kind, impl, e, x, classes)
+                    times = []
+                    deadline = time.time() + 20
+                    while len(times) < 3 or (time.time() < deadline and len(times) < 10):
+                        t = time.perf_counter()
+                        run(kind, impl, e, x, classes)
+                        times.append(time.perf_counter() - t)
+                    r = {"model": arch, "method": kind, "batch": batch, "impl": impl,
+                         "seconds": float(np.median(times)), "runs": len(times)}
+                    print(json.dumps(r), flush=True)
+                    results.append(r)
     json.dump(results, open(out_path, "w"), indent=1)
 
 

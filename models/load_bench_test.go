@@ -10,7 +10,7 @@ import (
 // BenchmarkLoad measures LoadFile on random-weight checkpoints of the given architectures
 // (GRADCAM_BENCH_LOAD, default "resnet50,vgg16"), read from the checkpoint (the load cache off)
 // and from the load cache. The target (issue 11): VGG-16 from the cache in <= 0.5 s. The
-// process's peak memory for one load is measured by bench/load.sh, in a fresh process.
+// process's peak memory for one load is measured by bench/load.py, in a fresh process.
 func BenchmarkLoad(b *testing.B) {
 	names := []string{"resnet50", "vgg16"}
 	if v := os.Getenv("GRADCAM_BENCH_LOAD"); v != "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/internal/catch"
+	"github.com/gradcam-go/gradcam/internal/fastdot"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -135,10 +137,13 @@ func orDefault(b backends.Backend) (backends.Backend, error) {
 
 // convFor is how convolutions are built on backend b.
 func convFor(b backends.Backend) nn.ConvImpl {
-	if backend.IsPureGo(b) {
-		return nn.Im2col
+	switch {
+	case !backend.IsPureGo(b):
+		return nn.Native
+	case fastdot.Installed() && os.Getenv("GRADCAM_CONV") != "im2col":
+		return nn.ConvolveDense
 	}
-	return nn.Native
+	return nn.Im2col
 }
 
 // deviceTensor makes a float32 tensor of the given dimensions on backend b, its values written
@@ -318,6 +323,12 @@ func (m *Model) DType() dtypes.DType { return m.dtype }
 // for verification (near-ties of max pooling, which float32 rounding may order differently
 // from exact arithmetic, are decided like PyTorch's float64).
 func (m *Model) Float64() (*Model, error) {
+	// Float64 graphs run on simplego's own loops: its DotGeneral beats its generic ConvGeneral,
+	// so an ungrouped convolution is an im2col product there (the same data, another shape).
+	conv := m.conv
+	if conv == nn.ConvolveDense {
+		conv = nn.Im2col
+	}
 	ctx := context.New()
 	for _, p := range m.Params {
 		v := m.ctx.GetVariableByScopeAndName(context.RootScope, p.Key)
@@ -330,9 +341,9 @@ func (m *Model) Float64() (*Model, error) {
 		for i, x := range f32 {
 			f64[i] = float64(x)
 		}
-		ctx.VariableWithValue(v.Name(), tensors.FromFlatDataAndDimensions(f64, t.Shape().Dimensions...))
+		ctx.VariableWithValue(v.Name(), tensors.FromFlatDataAndDimensions(f64, nn.InternalShape(p.Shape, p.Layout, conv)...))
 	}
-	return &Model{Network: m.Network, Spec: m.Spec, Source: m.Source, backend: m.backend, ctx: ctx.Reuse(), conv: m.conv,
+	return &Model{Network: m.Network, Spec: m.Spec, Source: m.Source, backend: m.backend, ctx: ctx.Reuse(), conv: conv,
 		dtype: dtypes.Float64}, nil
 }
 

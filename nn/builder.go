@@ -56,6 +56,11 @@ const (
 	Im2col ConvImpl = iota
 	// Native uses graph.Convolve, what XLA compiles best.
 	Native
+	// ConvolveDense uses graph.Convolve for ungrouped and depthwise convolutions and Im2col's
+	// views for other grouped ones: the pure-Go backend with internal/fastdot's convolution
+	// executor, which runs ConvGeneral on the fast matrix multiply (internal/fastvjp's
+	// gradient handles those two kinds; GoMLX's splits a grouped convolution per group).
+	ConvolveDense
 )
 
 // Config is what a Builder needs from the code that runs it (package models).
@@ -185,17 +190,15 @@ func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
 	}
 	rule := b.fw.rule
 	xi := graph.IdentityWithCustomGradient(x, func(x, v *graph.Node) *graph.Node {
-		zero := graph.ZerosLike(v)
-		var pass *graph.Node
+		// Scalar zeros, and Max(v, 0) for "v > 0": no tensor of zeros, no third mask.
+		zero := graph.ScalarZero(v.Graph(), v.DType())
 		switch *rule {
 		case Deconvnet:
-			pass = graph.GreaterThan(v, zero)
+			return graph.Max(v, zero)
 		case Guided:
-			pass = graph.LogicalAnd(inside(x, upper), graph.GreaterThan(v, zero))
-		default:
-			pass = inside(x, upper)
+			return graph.Where(inside(x, upper), graph.Max(v, zero), zero)
 		}
-		return graph.Where(pass, v, zero)
+		return graph.Where(inside(x, upper), v, zero)
 	})
 	out := graph.Add(graph.StopGradient(y), graph.Sub(xi, graph.StopGradient(x)))
 	b.prov[out] = provenance{op: "relu", in: x}
@@ -204,7 +207,7 @@ func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
 
 // inside is 0 < x (< upper when upper > 0): where ReLU or ReLU6 passes gradients.
 func inside(x *graph.Node, upper float64) *graph.Node {
-	m := graph.GreaterThan(x, graph.ZerosLike(x))
+	m := graph.GreaterThan(x, graph.ScalarZero(x.Graph(), x.DType()))
 	if upper > 0 {
 		m = graph.LogicalAnd(m, graph.LessThan(x, graph.Scalar(x.Graph(), x.DType(), upper)))
 	}

@@ -96,8 +96,11 @@ func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, strid
 	w := b.param(path+".weight", torch, layout, InitFanIn, fanIn, true)
 	var y *graph.Node
 	switch {
-	case b.cfg.Conv == Native:
-		w4 := graph.Reshape(w, k[0], k[1], in/groups, out) // the same data in every stored layout
+	case b.cfg.Conv == Native || b.cfg.Conv == ConvolveDense && (groups == 1 || depthwise):
+		w4 := w
+		if dims := []int{k[0], k[1], in / groups, out}; !slices.Equal(w.Shape().Dimensions, dims) {
+			w4 = graph.Reshape(w, dims...) // the same data in every stored layout
+		}
 		y = graph.Convolve(x, w4).StridePerDim(stride[0], stride[1]).PaddingPerDim([][2]int{{lo[0], hi[0]}, {lo[1], hi[1]}}).
 			DilationPerDim(dil[0], dil[1]).ChannelGroupCount(groups).Done()
 	case depthwise:

@@ -1,13 +1,15 @@
-// Package fastdot makes GoMLX's pure-Go backend (simplego v0.26.0) run float32 DotGeneral with
-// internal/sgemm's AVX2/FMA kernels instead of its scalar Go loops (about 10x faster on
-// convolutions lowered to matrix multiplies, and no relayout of large fully connected weights).
+// Package fastdot makes GoMLX's pure-Go backend (simplego v0.26.0) run its float32 hot ops on
+// internal/sgemm's AVX2/FMA kernels and plain loops instead of its scalar, per-element-indexed
+// Go: DotGeneral (about 10x faster on convolution-shaped products, and no relayout of large fully
+// connected weights), ConvGeneral (conv.go: im2col tiles packed for sgemm, forward and both
+// gradients, plus a depthwise kernel) and broadcast Add, Sub, Mul and Max (binary.go: batch
+// norm, biases, ReLU).
 //
-// simplego has no extension point for this: Install replaces the DotGeneral entry of its
-// unexported executor table (go:linkname) and reads its unexported Buffer and node parameters
-// (reflect and unsafe, layouts checked at Install). This is tied to gomlx v0.26.0, pinned in go.mod;
-// TestLayoutsMatchSimplego and the parity tests fail loudly if a version changes them. Operations
-// it cannot express as strided matrices, other dtypes, and CPUs without AVX2/FMA keep simplego's
-// own executor.
+// simplego has no extension point for this: Install replaces entries of its unexported executor
+// table (go:linkname) and reads its unexported Buffer and node parameters (reflect and unsafe,
+// layouts checked at Install or on every call). This is tied to gomlx v0.26.0, pinned in go.mod;
+// the tests fail loudly if a version changes them. Operations it cannot express, other dtypes,
+// and CPUs without AVX2/FMA keep simplego's own executors (tested, with the fallback forced).
 package fastdot
 
 import (
@@ -63,7 +65,15 @@ func Install() error {
 			installErr = fmt.Errorf("fastdot: simplego has no DotGeneral executor registered")
 			return
 		}
+		convOriginal = nodeExecutors[backends.OpTypeConvGeneral]
+		if convOriginal == nil {
+			installErr = fmt.Errorf("fastdot: simplego has no ConvGeneral executor registered")
+			return
+		}
 		nodeExecutors[backends.OpTypeDotGeneral] = execDotGeneral
+		nodeExecutors[backends.OpTypeConvGeneral] = execConvGeneral
+		installBinary()
+		installCompare()
 		installed.Store(true)
 	})
 	return installErr

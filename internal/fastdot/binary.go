@@ -1,0 +1,422 @@
+package fastdot
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+)
+
+// simplego's float32 Add, Sub, Mul and Max broadcast through a per-element index iterator: a batch
+// norm's x*scale+shift and a convolution's bias, [B, H, W, C] against [1, 1, 1, C], took a third
+// of ResNet-50's forward pass. Here the common layouts are plain loops, split over two goroutines:
+// equal shapes, one operand a scalar, or one operand the trailing axes of the other (size-1 axes
+// in front).
+
+// BinaryCalls counts element-wise ops run here; BinaryFallbacks those handed back to simplego.
+var BinaryCalls, BinaryFallbacks atomic.Int64
+
+var binaryOriginal = map[backends.OpType]executor{}
+
+// binaryOps are the ops handled here.
+var binaryOps = []backends.OpType{backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeMax}
+
+// vv sets o[i] = a[i] op b[i]; vs o[i] = a[i] op s; sv o[i] = s op b[i]. One loop per op, so
+// that the operation inlines. Max is Go's max, as in simplego (NaN propagates).
+func vv(op backends.OpType, o, a, b []float32) {
+	b, o = b[:len(a)], o[:len(a)]
+	switch op {
+	case backends.OpTypeAdd:
+		for i, x := range a {
+			o[i] = x + b[i]
+		}
+	case backends.OpTypeSub:
+		for i, x := range a {
+			o[i] = x - b[i]
+		}
+	case backends.OpTypeMul:
+		for i, x := range a {
+			o[i] = x * b[i]
+		}
+	case backends.OpTypeMax:
+		for i, x := range a {
+			o[i] = max(x, b[i])
+		}
+	}
+}
+
+func vs(op backends.OpType, o, a []float32, s float32) {
+	o = o[:len(a)]
+	switch op {
+	case backends.OpTypeAdd:
+		for i, x := range a {
+			o[i] = x + s
+		}
+	case backends.OpTypeSub:
+		for i, x := range a {
+			o[i] = x - s
+		}
+	case backends.OpTypeMul:
+		for i, x := range a {
+			o[i] = x * s
+		}
+	case backends.OpTypeMax:
+		for i, x := range a {
+			o[i] = max(x, s)
+		}
+	}
+}
+
+func sv(op backends.OpType, o []float32, s float32, b []float32) {
+	if op != backends.OpTypeSub {
+		vs(op, o, b, s) // commutative (Go's max too: NaN and signed zeros alike)
+		return
+	}
+	o = o[:len(b)]
+	for i, x := range b {
+		o[i] = s - x
+	}
+}
+
+func installBinary() {
+	for _, op := range binaryOps {
+		binaryOriginal[op] = nodeExecutors[op]
+		nodeExecutors[op] = binaryExecutor(op)
+	}
+}
+
+// binaryExecutor returns the executor of op (one of binaryOps' keys).
+func binaryExecutor(op backends.OpType) executor {
+	original := binaryOriginal[op]
+	return func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+		if out, ok := tryBinary(op, backend, node, inputs, owned); ok {
+			BinaryCalls.Add(1)
+			return out, nil
+		}
+		BinaryFallbacks.Add(1)
+		return original(backend, node, inputs, owned)
+	}
+}
+
+// operandKind is how an operand spans the output: whole, a scalar, or repeated trailing axes.
+type operandKind int
+
+const (
+	whole operandKind = iota
+	scalar
+	trailing
+	unsupported
+)
+
+func kindOf(s, out shapes.Shape) operandKind {
+	switch {
+	case s.Equal(out):
+		return whole
+	case s.Size() == 1:
+		return scalar
+	case s.Rank() != out.Rank() || s.Size() == 0:
+		return unsupported
+	}
+	// Leading axes of size 1, then the output's own dimensions.
+	i := 0
+	for i < s.Rank() && s.Dimensions[i] == 1 {
+		i++
+	}
+	for j := i; j < s.Rank(); j++ {
+		if s.Dimensions[j] != out.Dimensions[j] {
+			return unsupported
+		}
+	}
+	return trailing
+}
+
+func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 2 || len(owned) != 2 {
+		return nil, false
+	}
+	outShape := nodeShape(node)
+	a, ok1 := flat(inputs[0]).([]float32)
+	b, ok2 := flat(inputs[1]).([]float32)
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	as, err1 := backend.BufferShape(inputs[0])
+	bs, err2 := backend.BufferShape(inputs[1])
+	if err1 != nil || err2 != nil {
+		return nil, false
+	}
+	ka, kb := kindOf(as, outShape), kindOf(bs, outShape)
+	if ka == unsupported || kb == unsupported || (ka != whole && kb != whole) {
+		return nil, false
+	}
+	// The output reuses an operand the executor owns, as simplego does (nil in inputs: taken).
+	var out *simplego.Buffer
+	switch {
+	case owned[1] && kb == whole:
+		out, inputs[1] = inputs[1], nil
+	case owned[0] && ka == whole:
+		out, inputs[0] = inputs[0], nil
+	default:
+		out = backend.NewBuffer(outShape)
+	}
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != outShape.Size() {
+		return nil, false
+	}
+	n := len(o)
+	run := func(lo, hi int) {
+		switch {
+		case ka == whole && kb == whole:
+			vv(op, o[lo:hi], a[lo:hi], b[lo:hi])
+		case kb == scalar:
+			vs(op, o[lo:hi], a[lo:hi], b[0])
+		case ka == scalar:
+			sv(op, o[lo:hi], a[0], b[lo:hi])
+		default: // one operand repeats: whole rows of its length
+			var p int
+			if ka == trailing {
+				p = len(a)
+			} else {
+				p = len(b)
+			}
+			for r := lo; r < hi; r += p {
+				if kb == trailing {
+					vv(op, o[r:r+p], a[r:r+p], b)
+				} else {
+					vv(op, o[r:r+p], a, b[r:r+p])
+				}
+			}
+		}
+	}
+	// Halves on a row boundary when an operand repeats by rows.
+	step := 1
+	if ka == trailing {
+		step = len(a)
+	} else if kb == trailing {
+		step = len(b)
+	}
+	const parallelFrom = 1 << 15
+	if n < parallelFrom {
+		run(0, n)
+		return out, true
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	mid := n / 2 / step * step
+	go func() { defer wg.Done(); run(mid, n) }()
+	run(0, mid)
+	wg.Wait()
+	return out, true
+}
+
+// Comparisons (float32 operands, whole or scalar, to bool), LogicalAnd and Where: the ReLU
+// rules' backward pass (where the activation passes gradients) and max pooling's.
+
+var compareOps = []backends.OpType{backends.OpTypeGreaterThan, backends.OpTypeLessThan}
+
+func installCompare() {
+	for _, op := range compareOps {
+		binaryOriginal[op] = nodeExecutors[op]
+		nodeExecutors[op] = compareExecutor(op)
+	}
+	for _, op := range []backends.OpType{backends.OpTypeLogicalAnd, backends.OpTypeWhere} {
+		binaryOriginal[op] = nodeExecutors[op]
+	}
+	nodeExecutors[backends.OpTypeLogicalAnd] = fallbackTo(backends.OpTypeLogicalAnd, tryLogicalAnd)
+	nodeExecutors[backends.OpTypeWhere] = fallbackTo(backends.OpTypeWhere, tryWhere)
+}
+
+// fallbackTo wraps try as an executor that hands what it cannot do to simplego's executor of op.
+func fallbackTo(op backends.OpType, try func(*simplego.Backend, *simplego.Node, []*simplego.Buffer, []bool) (*simplego.Buffer, bool)) executor {
+	original := binaryOriginal[op]
+	return func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+		if out, ok := try(backend, node, inputs, owned); ok {
+			BinaryCalls.Add(1)
+			return out, nil
+		}
+		BinaryFallbacks.Add(1)
+		return original(backend, node, inputs, owned)
+	}
+}
+
+func compareExecutor(op backends.OpType) executor {
+	return fallbackTo(op, func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+		if len(inputs) != 2 {
+			return nil, false
+		}
+		outShape := nodeShape(node)
+		a, ok1 := flat(inputs[0]).([]float32)
+		b, ok2 := flat(inputs[1]).([]float32)
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		as, _ := backend.BufferShape(inputs[0])
+		bs, _ := backend.BufferShape(inputs[1])
+		ka, kb := kindOf(as, outShape), kindOf(bs, outShape)
+		if !(ka == whole && (kb == whole || kb == scalar) || ka == scalar && kb == whole) {
+			return nil, false
+		}
+		out := backend.NewBuffer(outShape)
+		o, ok := flat(out).([]bool)
+		if !ok || len(o) != outShape.Size() {
+			return nil, false
+		}
+		less := op == backends.OpTypeLessThan
+		parallelRange(len(o), func(lo, hi int) {
+			o := o[lo:hi]
+			switch {
+			case kb == scalar:
+				s, a := b[0], a[lo:hi]
+				if less {
+					for i, x := range a {
+						o[i] = x < s
+					}
+				} else {
+					for i, x := range a {
+						o[i] = x > s
+					}
+				}
+			case ka == scalar:
+				s, b := a[0], b[lo:hi]
+				if less {
+					for i, y := range b {
+						o[i] = s < y
+					}
+				} else {
+					for i, y := range b {
+						o[i] = s > y
+					}
+				}
+			default:
+				a, b := a[lo:hi], b[lo:hi]
+				b = b[:len(a)]
+				if less {
+					for i, x := range a {
+						o[i] = x < b[i]
+					}
+				} else {
+					for i, x := range a {
+						o[i] = x > b[i]
+					}
+				}
+			}
+		})
+		return out, true
+	})
+}
+
+func tryLogicalAnd(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 2 || len(owned) != 2 {
+		return nil, false
+	}
+	outShape := nodeShape(node)
+	a, ok1 := flat(inputs[0]).([]bool)
+	b, ok2 := flat(inputs[1]).([]bool)
+	if !ok1 || !ok2 || len(a) != outShape.Size() || len(b) != len(a) {
+		return nil, false
+	}
+	var out *simplego.Buffer
+	switch {
+	case owned[0]:
+		out, inputs[0] = inputs[0], nil
+	case owned[1]:
+		out, inputs[1] = inputs[1], nil
+	default:
+		out = backend.NewBuffer(outShape)
+	}
+	o, ok := flat(out).([]bool)
+	if !ok || len(o) != len(a) {
+		return nil, false
+	}
+	parallelRange(len(o), func(lo, hi int) {
+		a, b, o := a[lo:hi], b[lo:hi], o[lo:hi]
+		for i, x := range a {
+			o[i] = x && b[i]
+		}
+	})
+	return out, true
+}
+
+func tryWhere(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 3 || len(owned) != 3 {
+		return nil, false
+	}
+	outShape := nodeShape(node)
+	cond, ok0 := flat(inputs[0]).([]bool)
+	t, ok1 := flat(inputs[1]).([]float32)
+	f, ok2 := flat(inputs[2]).([]float32)
+	n := outShape.Size()
+	if !ok0 || !ok1 || !ok2 || len(cond) != n || (len(t) != n && len(t) != 1) || (len(f) != n && len(f) != 1) {
+		return nil, false
+	}
+	var out *simplego.Buffer
+	switch {
+	case owned[1] && len(t) == n:
+		out, inputs[1] = inputs[1], nil
+	case owned[2] && len(f) == n:
+		out, inputs[2] = inputs[2], nil
+	default:
+		out = backend.NewBuffer(outShape)
+	}
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != n {
+		return nil, false
+	}
+	parallelRange(n, func(lo, hi int) {
+		o, cond := o[lo:hi], cond[lo:hi]
+		switch {
+		case len(t) == n && len(f) == 1:
+			t, s := t[lo:hi], f[0]
+			for i, c := range cond {
+				if c {
+					o[i] = t[i]
+				} else {
+					o[i] = s
+				}
+			}
+		case len(t) == 1 && len(f) == n:
+			s, f := t[0], f[lo:hi]
+			for i, c := range cond {
+				if c {
+					o[i] = s
+				} else {
+					o[i] = f[i]
+				}
+			}
+		case len(t) == n:
+			t, f := t[lo:hi], f[lo:hi]
+			for i, c := range cond {
+				if c {
+					o[i] = t[i]
+				} else {
+					o[i] = f[i]
+				}
+			}
+		default:
+			for i, c := range cond {
+				if c {
+					o[i] = t[0]
+				} else {
+					o[i] = f[0]
+				}
+			}
+		}
+	})
+	return out, true
+}
+
+// parallelRange runs fn over [0, n) in two halves on two goroutines when n is large.
+func parallelRange(n int, fn func(lo, hi int)) {
+	const parallelFrom = 1 << 15
+	if n < parallelFrom {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); fn(n/2, n) }()
+	fn(0, n/2)
+	wg.Wait()
+}

@@ -1,0 +1,148 @@
+package fastdot_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gradcam-go/gradcam/backend"
+	"github.com/gradcam-go/gradcam/internal/fastdot"
+	"github.com/gradcam-go/gradcam/internal/sgemm"
+)
+
+// TestBinaryMatchesSimplego runs float32 Add, Sub, Mul and Max with the broadcasts the models
+// use (batch norm and bias: [B, H, W, C] with [1, 1, 1, C]; ReLU: with a scalar), on either
+// side, large enough to split over goroutines, through fastdot, and compares them with
+// simplego's own float64 ops. The chained ops reuse their operands' buffers. A broadcast in the
+// middle axes falls back to simplego.
+func TestBinaryMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		if sgemm.Available {
+			t.Fatalf("fastdot not installed on an AVX2/FMA CPU: %v", fastdot.Install())
+		}
+		t.Skip("no AVX2/FMA")
+	}
+	ops := map[string]func(x, y *Node) *Node{"Add": Add, "Sub": Sub, "Mul": Mul, "Max": Max}
+	cases := []struct {
+		name    string
+		x, y    []int
+		handled bool
+	}{
+		{"equal", []int{2, 30, 30, 64}, []int{2, 30, 30, 64}, true},
+		{"channels on the right", []int{2, 30, 30, 64}, []int{1, 1, 1, 64}, true},
+		{"channels at batch 1", []int{1, 30, 30, 64}, []int{1, 1, 1, 64}, true},
+		{"channels on the left", []int{1, 1, 1, 64}, []int{2, 30, 30, 64}, true},
+		{"trailing axes", []int{3, 17, 5, 7}, []int{1, 17, 5, 7}, true},
+		{"scalar on the right", []int{2, 30, 30, 64}, []int{}, true},
+		{"scalar on the left", []int{}, []int{2, 30, 30, 64}, true},
+		{"small", []int{3, 5}, []int{1, 5}, true},
+		{"middle axes broadcast", []int{2, 30, 30, 64}, []int{2, 1, 1, 64}, false},
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for opName, op := range ops {
+		for _, tc := range cases {
+			t.Run(opName+"/"+tc.name, func(t *testing.T) {
+				x32, x64 := randomTensor(rng, tc.x...)
+				y32, y64 := randomTensor(rng, tc.y...)
+				// op, then op again on its own (owned) result, so that buffers are reused.
+				fn := func(x, y *Node) *Node {
+					z := op(x, y)
+					return Add(op(z, y), z)
+				}
+				calls, fallbacks := fastdot.BinaryCalls.Load(), fastdot.BinaryFallbacks.Load()
+				got, err := ExecOnce(b, fn, x32, y32)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ran, fell := fastdot.BinaryCalls.Load()-calls, fastdot.BinaryFallbacks.Load()-fallbacks
+				if tc.handled && (ran != 3 || fell != 0) || !tc.handled && fell == 0 {
+					t.Errorf("fastdot ran %d, simplego %d; handled should be %v", ran, fell, tc.handled)
+				}
+				want, err := ExecOnce(b, fn, x64, y64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float64](want)
+				if len(g) != len(w) {
+					t.Fatalf("%d values, want %d", len(g), len(w))
+				}
+				for i := range w {
+					if math.Abs(float64(g[i])-w[i]) > 1e-5*(1+math.Abs(w[i])) {
+						t.Fatalf("value %d: %g, want %g", i, g[i], w[i])
+					}
+				}
+			})
+		}
+	}
+	t.Run("Max propagates NaN", func(t *testing.T) {
+		x := tensors.FromFlatDataAndDimensions([]float32{float32(math.NaN()), 1, -1, 2}, 1, 4)
+		y := tensors.FromFlatDataAndDimensions([]float32{0, float32(math.NaN()), 0, 0}, 1, 4)
+		got, err := ExecOnce(b, Max, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := tensors.MustCopyFlatData[float32](got)
+		if !math.IsNaN(float64(g[0])) || !math.IsNaN(float64(g[1])) || g[2] != 0 || g[3] != 2 {
+			t.Errorf("Max = %v, want [NaN NaN 0 2]", g)
+		}
+	})
+}
+
+// TestSelectMatchesSimplego runs float32 GreaterThan and LessThan (against a tensor or a scalar),
+// LogicalAnd and Where (scalar or tensor branches), as the ReLU rules' backward pass uses them,
+// through fastdot and compares them with simplego's float64 ops.
+func TestSelectMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	fns := map[string]func(x, y *Node) *Node{
+		"guided rule": func(x, v *Node) *Node {
+			zero := ScalarZero(x.Graph(), x.DType())
+			inside := LogicalAnd(GreaterThan(x, zero), LessThan(x, Scalar(x.Graph(), x.DType(), 0.5)))
+			return Where(inside, Max(v, zero), zero)
+		},
+		"tensor branches": func(x, y *Node) *Node { return Where(LessThan(x, y), x, y) },
+		"scalar on true": func(x, y *Node) *Node {
+			return Where(GreaterThan(ScalarOne(x.Graph(), x.DType()), x), ScalarOne(x.Graph(), x.DType()), y)
+		},
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for name, fn := range fns {
+		for _, dims := range [][]int{{3, 7}, {2, 40, 40, 32}} {
+			t.Run(fmt.Sprint(name, dims), func(t *testing.T) {
+				x32, x64 := randomTensor(rng, dims...)
+				y32, y64 := randomTensor(rng, dims...)
+				calls := fastdot.BinaryCalls.Load()
+				got, err := ExecOnce(b, fn, x32, y32)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fastdot.BinaryCalls.Load() == calls {
+					t.Error("fastdot ran none of the ops")
+				}
+				want, err := ExecOnce(b, fn, x64, y64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float64](want)
+				for i := range w {
+					if float64(g[i]) != float64(float32(w[i])) {
+						t.Fatalf("value %d: %g, want %g", i, g[i], w[i])
+					}
+				}
+			})
+		}
+	}
+}
