@@ -100,6 +100,9 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 		if os.Getenv(SIMDEnvVar) != "off" {
 			why = fastdot.Install()
 		}
+		// With fastdot's convolutions, a zero Pad (the gradient of max pooling's strided
+		// windows) is one depthwise convolution.
+		sgpoly.ConvolutionPad.Store(fastdot.Installed())
 		simdMu.Lock()
 		simdErr = why
 		simdMu.Unlock()

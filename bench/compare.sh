@@ -1,20 +1,43 @@
 #!/usr/bin/env bash
-# Runs gradcam's Go benchmarks and the same work in PyTorch (bench/torch_bench.py, Debian's
-# python3-torch) on this machine in one run, and writes bench/RESULTS.md with the Go/PyTorch
-# ratios. Sequential on purpose: a 2-core machine must not run both at once.
-#   bench/compare.sh [MODELS] [BATCHES]     default: resnet18,resnet50,vgg16,alexnet,mobilenet_v2 1,8
+# Measures what bench/RESULTS.md reports, Go beside PyTorch on this machine, one after the other
+# (a 2-core machine must not run both at once), then writes it with bench/report.py:
+#   - the explanation matrix: every model and method at batch 1 and 8 (`go test ./gradcam -bench
+#     Explain`, two iterations; occlusion one, and not VGG-16's at batch 8: 392 forwards), and
+#     bench/torch_bench.py's efficient PyTorch and the pytorch-grad-cam peer;
+#   - loading in a fresh process (bench/load.py), the training step (BenchmarkTrainStep and
+#     torch_bench.py train), notebook 01's peak memory on VGG-16 (bench/memory.sh) and the GoNB
+#     cell (bench/cell.py). Their "before" rows (the commit before issue 11, c36261b) stay in
+#     bench/out/memory.json and cell.json: see those scripts. And `gradcam explain` as a whole
+#     process against pytorch-grad-cam (bench/process.py).
+#   bench/compare.sh [MODELS]     default: resnet18,resnet50,vgg16,alexnet,mobilenet_v2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models="${1:-resnet18,resnet50,vgg16,alexnet,mobilenet_v2}"
-batches="${2:-1,8}"
 out=bench/out
 mkdir -p "$out"
+: > "$out/go.txt"
 export GOWORK=off GOMLX_BACKEND="${GOMLX_BACKEND:-go}"
-batch_re="b($(echo "$batches" | sed 's/,/|/g'))"
-echo "== Go benchmarks ($models; batches $batches)"
-GRADCAM_BENCH_MODELS="$models" go test ./gradcam -run '^$' -bench "Explain/.*/.*/$batch_re/" \
-  -benchtime 2x -timeout 600m | tee "$out/go.txt"
-echo "== PyTorch"
-/usr/bin/python3 bench/torch_bench.py .cache/models-ref ../shared "$out/torch.json" "$models" "$batches"
+run() { GRADCAM_BENCH_MODELS=$1 GRADCAM_BENCH_METHODS=$2 go test ./gradcam -run '^$' -bench "Explain/.*/.*/$3/" \
+  -benchtime $4 -timeout 600m | tee -a "$out/go.txt"; }
+grads=forward,gradcam,guided-backprop,guided-gradcam,cam,gradcam+gb+cam-2classes
+echo "== Go: the explanation matrix ($models)"
+run "$models" $grads b1 2x
+run "$models" $grads b8 2x
+run "$models" occlusion b1 1x
+no_vgg=$(echo "$models" | tr , '\n' | { grep -vx vgg16 || true; } | paste -sd, -)
+[ -z "$no_vgg" ] || run "$no_vgg" occlusion b8 1x
+echo "== PyTorch: the explanation matrix"
+/usr/bin/python3 bench/torch_bench.py .cache/models-ref ../shared "$out/torch.json" "$models" 1,8
+echo "== loading"
+/usr/bin/python3 bench/load.py .cache/models-ref "$out/load.json"
+echo "== training step"
+go test ./models/fashion -run '^$' -bench TrainStep -benchtime 2x | tee "$out/train_go.txt"
+/usr/bin/python3 bench/torch_bench.py train "$out/train_torch.json"
+echo "== notebook 01 on VGG-16: peak memory"
+bash bench/memory.sh after
+echo "== gradcam explain as a whole process"
+/usr/bin/python3 bench/process.py .cache/models-ref ../shared "$out/process.json"
+echo "== a GoNB cell"
+/usr/bin/python3 bench/cell.py . .cache/models-ref/vgg16.pth ../shared/images/cat_dog.png "$out/cell.json" after
 /usr/bin/python3 bench/report.py "$out/go.txt" "$out/torch.json" > bench/RESULTS.md
 echo "== wrote bench/RESULTS.md"

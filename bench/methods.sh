@@ -16,5 +16,5 @@ export GOWORK=off GOMLX_BACKEND="${GOMLX_BACKEND:-go}"
 GRADCAM_BENCH_MODELS="$models" GRADCAM_BENCH_METHODS="$methods" go test ./gradcam -run '^$' -bench 'Methods/' \
   -benchtime 1x -timeout 600m | tee "$out/methods_go$tag.txt"
 /usr/bin/python3 bench/peers_bench.py .cache/models-ref ../shared "$out/methods_peers$tag.json" "$models" $methods
-/usr/bin/python3 bench/report.py "$out/go.txt" "$out/torch1.json" "$out/torch8.json" > bench/RESULTS.md
+/usr/bin/python3 bench/report.py "$out/go.txt" "$out/torch.json" > bench/RESULTS.md
 echo "== wrote bench/RESULTS.md"

@@ -77,6 +77,7 @@ def main():
     load_section(os.path.join(out, "load.json"))
     train_section(os.path.join(out, "train_go.txt"), os.path.join(out, "train_torch.json"))
     cell_section(os.path.join(out, "cell.json"))
+    process_section(os.path.join(out, "process.json"))
     memory_section(os.path.join(out, "memory.json"))
     methods_section(out)
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "NOTES.md")
@@ -139,6 +140,25 @@ def cell_section(path):
             print(f"| {r['label']} | {'first' if run == 'first' else 'later (median)'} | {v['compile']:.2f} | "
                   f"{v['load']:.2f} | {v['explain']:.2f} | {v['render']:.2f} | {v['wall']:.2f} | <= 3 s | "
                   f"{met if run == 'median' else '-'} |")
+
+
+def process_section(path):
+    if not os.path.exists(path):
+        return
+    r = json.load(open(path))
+    go, peer = r["go"], r["pytorch-grad-cam"]
+    print("\n## `gradcam explain` as a whole process\n")
+    print("Written from `bench/process.py`: VGG-16, Grad-CAM of class 243 on cat_dog.png, the overlay written as a "
+          "PNG; `gradcam explain` against the same with pytorch-grad-cam as its README shows it "
+          "(`bench/peer_explain.py`: Python start, imports, model, checkpoint, GradCAM, show_cam_on_image). Runs "
+          f"alternate; median of {go['runs']} each after a warm-up pair; peak memory from one more run of each. "
+          "Target: Go no slower.\n")
+    print("| process | wall s | peak MB |")
+    print("|---|---|---|")
+    print(f"| gradcam explain | {go['wall_s']:.2f} | {go['peak_mb']:.0f} |")
+    print(f"| pytorch-grad-cam | {peer['wall_s']:.2f} | {peer['peak_mb']:.0f} |")
+    ok = go["wall_s"] <= peer["wall_s"]
+    print(f"\nGo/pytorch-grad-cam: {ratio(go['wall_s'] / peer['wall_s'])} (target met: {'yes' if ok else '**no**'}).")
 
 
 def memory_section(path):

@@ -304,3 +304,41 @@ func TestConcurrentExplain(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestOcclusionSizedByMemory: with BatchSize 0 the occluded images per forward follow
+// OcclusionMemory (7 for a small network, 1 when the budget is tiny), and the map is the same
+// whatever the batch.
+func TestOcclusionSizedByMemory(t *testing.T) {
+	m, err := models.New(testnets.CNN2D, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensors.FromFlatDataAndDimensions(make([]float32, 3*32*48), 1, 3, 32, 48)
+	x.MutableFlatData(func(flat any) {
+		for i := range flat.([]float32) {
+			flat.([]float32)[i] = float32(i%89) / 89
+		}
+	})
+	defer func(v int64) { OcclusionMemory = v }(OcclusionMemory)
+	var maps [][]float32
+	for _, tc := range []struct {
+		memory int64
+		batch  int
+	}{{512 << 20, 7}, {1, 1}} {
+		OcclusionMemory = tc.memory
+		e := New(m)
+		if got := e.occlusionBatch(32, 48); got != tc.batch {
+			t.Errorf("OcclusionMemory %d: batch %d, want %d", tc.memory, got, tc.batch)
+		}
+		res, err := e.Explain(x, Request{Methods: []Method{Occlusion}, Classes: []int{1}, Occlusion: OcclusionOptions{Patch: 8, Stride: 8}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps = append(maps, res[0].Maps[Occlusion].Values)
+	}
+	for i := range maps[0] {
+		if math.Abs(float64(maps[0][i]-maps[1][i])) > 1e-5 {
+			t.Fatalf("pixel %d: %g with batches of 7, %g with batches of 1", i, maps[0][i], maps[1][i])
+		}
+	}
+}

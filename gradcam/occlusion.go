@@ -13,32 +13,57 @@ import (
 // dataset's mean colour (0 after normalization) slides over the image; each pixel's value is the
 // mean drop of the target score over the patches that cover it.
 type OcclusionOptions struct {
-	Patch     int // side of the square patch, pixels
-	Stride    int // step between patch positions, pixels; the last position touches the edge
-	BatchSize int // occluded images per forward execution
+	Patch  int // side of the square patch, pixels
+	Stride int // step between patch positions, pixels; the last position touches the edge
+	// BatchSize is the number of occluded images per forward execution; 0 sizes it by memory
+	// (OcclusionMemory).
+	BatchSize int
 }
 
-// DefaultOcclusion is, for 224x224 images, a 56-pixel patch every 28 pixels (49 positions), 7
-// images per forward: 49 = 7 x 7, so one compiled batch shape serves every chunk. Larger batches
-// are no faster on the pure-Go backend (the batch-1 products already fill the cores) and cost
-// memory: VGG-16 peaked at 13 GB with 16 images per forward. Other sizes get the same geometry
-// scaled (DefaultOcclusionFor).
-var DefaultOcclusion = OcclusionOptions{Patch: 56, Stride: 28, BatchSize: 7}
+// DefaultOcclusion is, for 224x224 images, a 56-pixel patch every 28 pixels (49 positions), in
+// forward passes sized by memory. Other sizes get the same geometry scaled (DefaultOcclusionFor).
+var DefaultOcclusion = OcclusionOptions{Patch: 56, Stride: 28}
+
+// OcclusionMemory bounds the activation memory of one occlusion forward pass when BatchSize is 0:
+// as many occluded images as fit, at most 7 (49 positions = 7 x 7, one compiled batch shape for
+// every chunk; larger batches are no faster on the pure-Go backend), at least 1. VGG-16 at 224x224
+// takes 7 (notebook 01's figure on VGG-16 peaks at 1.5 GB); a 512x512 input to it, 2.
+var OcclusionMemory int64 = 512 << 20
 
 // DefaultOcclusionFor is DefaultOcclusion scaled to h x w images: a patch of a quarter of the
 // shorter side, every half patch.
 func DefaultOcclusionFor(h, w int) OcclusionOptions {
 	patch := max(1, min(h, w)/4)
-	return OcclusionOptions{Patch: patch, Stride: max(1, patch/2), BatchSize: DefaultOcclusion.BatchSize}
+	return OcclusionOptions{Patch: patch, Stride: max(1, patch/2)}
 }
 
 // check validates the options for h x w images.
 func (o OcclusionOptions) check(h, w int) error {
-	if o.Patch < 1 || o.Patch > min(h, w) || o.Stride < 1 || o.BatchSize < 1 {
-		return fmt.Errorf("occlusion needs 1 <= patch <= %d (the image's shorter side), stride >= 1 and batch size >= 1; "+
-			"got patch %d, stride %d, batch %d", min(h, w), o.Patch, o.Stride, o.BatchSize)
+	if o.Patch < 1 || o.Patch > min(h, w) || o.Stride < 1 || o.BatchSize < 0 {
+		return fmt.Errorf("occlusion needs 1 <= patch <= %d (the image's shorter side), stride >= 1 and batch size >= 0 "+
+			"(0: sized by memory); got patch %d, stride %d, batch %d", min(h, w), o.Patch, o.Stride, o.BatchSize)
 	}
 	return nil
+}
+
+// occlusionBatch is the batch of occluded images per forward pass when BatchSize is 0. An
+// image's forward pass holds about four activations of its largest layer at once (a layer's
+// input and output, a convolution's patch tile, the next output), scaled from the network's
+// batch-1 shapes to the input's size.
+func (e *Explainer) occlusionBatch(h, w int) int {
+	largest := 0
+	for _, l := range e.Model.Layers {
+		n := 1
+		for _, d := range l.Shape {
+			n *= d
+		}
+		largest = max(largest, n)
+	}
+	if in := e.Model.Input; len(in) == 3 && in[1] > 0 && in[2] > 0 {
+		largest = largest * (h * w) / (in[1] * in[2])
+	}
+	per := int64(max(largest, 1)) * 4 * int64(e.Model.DType().Size())
+	return int(min(7, max(1, OcclusionMemory/per)))
 }
 
 // positions lists the patch offsets along one side: every stride, plus one flush with the end.
@@ -99,6 +124,10 @@ func (e *Explainer) occlude(images *tensors.Tensor, target Target, o OcclusionOp
 		}
 		return outs[0], nil
 	}
+	batchSize := o.BatchSize
+	if batchSize == 0 {
+		batchSize = e.occlusionBatch(height, width)
+	}
 	for i := range b {
 		img := pixels[i*ch*hw : (i+1)*ch*hw]
 		classes := make([]int32, k)
@@ -114,8 +143,8 @@ func (e *Explainer) occlude(images *tensors.Tensor, target Target, o OcclusionOp
 			sum[j] = make([]float32, hw)
 		}
 		count := make([]float32, hw)
-		for start := 0; start < len(windows); start += o.BatchSize {
-			chunk := windows[start:min(start+o.BatchSize, len(windows))]
+		for start := 0; start < len(windows); start += batchSize {
+			chunk := windows[start:min(start+batchSize, len(windows))]
 			batch := make([]float32, len(chunk)*ch*hw)
 			cls := make([]int32, len(chunk)*k)
 			for n, w := range chunk {

@@ -1,8 +1,10 @@
 package fastdot
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
@@ -21,10 +23,10 @@ var BinaryCalls, BinaryFallbacks atomic.Int64
 var binaryOriginal = map[backends.OpType]executor{}
 
 // binaryOps are the ops handled here.
-var binaryOps = []backends.OpType{backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeMax}
+var binaryOps = []backends.OpType{backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeMax, backends.OpTypeMin}
 
 // vv sets o[i] = a[i] op b[i]; vs o[i] = a[i] op s; sv o[i] = s op b[i]. One loop per op, so
-// that the operation inlines. Max is Go's max, as in simplego (NaN propagates).
+// that the operation inlines. Max and Min are Go's, as in simplego (NaN propagates).
 func vv(op backends.OpType, o, a, b []float32) {
 	b, o = b[:len(a)], o[:len(a)]
 	switch op {
@@ -43,6 +45,10 @@ func vv(op backends.OpType, o, a, b []float32) {
 	case backends.OpTypeMax:
 		for i, x := range a {
 			o[i] = max(x, b[i])
+		}
+	case backends.OpTypeMin:
+		for i, x := range a {
+			o[i] = min(x, b[i])
 		}
 	}
 }
@@ -66,12 +72,16 @@ func vs(op backends.OpType, o, a []float32, s float32) {
 		for i, x := range a {
 			o[i] = max(x, s)
 		}
+	case backends.OpTypeMin:
+		for i, x := range a {
+			o[i] = min(x, s)
+		}
 	}
 }
 
 func sv(op backends.OpType, o []float32, s float32, b []float32) {
 	if op != backends.OpTypeSub {
-		vs(op, o, b, s) // commutative (Go's max too: NaN and signed zeros alike)
+		vs(op, o, b, s) // commutative (Go's max and min too: NaN and signed zeros alike)
 		return
 	}
 	o = o[:len(b)]
@@ -330,13 +340,29 @@ func tryLogicalAnd(backend *simplego.Backend, node *simplego.Node, inputs []*sim
 	if !ok || len(o) != len(a) {
 		return nil, false
 	}
+	ab, bb, ob := boolBytes(a), boolBytes(b), boolBytes(o)
 	parallelRange(len(o), func(lo, hi int) {
-		a, b, o := a[lo:hi], b[lo:hi], o[lo:hi]
+		a, b, o := ab[lo:hi], bb[lo:hi], ob[lo:hi]
+		b = b[:len(a)]
 		for i, x := range a {
-			o[i] = x && b[i]
+			o[i] = x & b[i] // Go's bools are the bytes 0 and 1: no branch
 		}
 	})
 	return out, true
+}
+
+// boolBytes views bools as their bytes (0 or 1).
+func boolBytes(b []bool) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), len(b))
+}
+
+// pick is c ? t : f without a branch (c is 0 or 1), bit for bit (NaNs and signed zeros kept).
+func pick(c byte, t, f float32) float32 {
+	m := -uint32(c)
+	return math.Float32frombits(math.Float32bits(t)&m | math.Float32bits(f)&^m)
 }
 
 func tryWhere(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, bool) {
@@ -364,43 +390,28 @@ func tryWhere(backend *simplego.Backend, node *simplego.Node, inputs []*simplego
 	if !ok || len(o) != n {
 		return nil, false
 	}
+	cb := boolBytes(cond)
 	parallelRange(n, func(lo, hi int) {
-		o, cond := o[lo:hi], cond[lo:hi]
+		o, cond := o[lo:hi], cb[lo:hi]
 		switch {
 		case len(t) == n && len(f) == 1:
 			t, s := t[lo:hi], f[0]
 			for i, c := range cond {
-				if c {
-					o[i] = t[i]
-				} else {
-					o[i] = s
-				}
+				o[i] = pick(c, t[i], s)
 			}
 		case len(t) == 1 && len(f) == n:
 			s, f := t[0], f[lo:hi]
 			for i, c := range cond {
-				if c {
-					o[i] = s
-				} else {
-					o[i] = f[i]
-				}
+				o[i] = pick(c, s, f[i])
 			}
 		case len(t) == n:
 			t, f := t[lo:hi], f[lo:hi]
 			for i, c := range cond {
-				if c {
-					o[i] = t[i]
-				} else {
-					o[i] = f[i]
-				}
+				o[i] = pick(c, t[i], f[i])
 			}
 		default:
 			for i, c := range cond {
-				if c {
-					o[i] = t[0]
-				} else {
-					o[i] = f[0]
-				}
+				o[i] = pick(c, t[0], f[0])
 			}
 		}
 	})

@@ -14,7 +14,7 @@ import (
 	"github.com/gradcam-go/gradcam/internal/sgemm"
 )
 
-// TestBinaryMatchesSimplego runs float32 Add, Sub, Mul and Max with the broadcasts the models
+// TestBinaryMatchesSimplego runs float32 Add, Sub, Mul, Max and Min with the broadcasts the models
 // use (batch norm and bias: [B, H, W, C] with [1, 1, 1, C]; ReLU: with a scalar), on either
 // side, large enough to split over goroutines, through fastdot, and compares them with
 // simplego's own float64 ops. The chained ops reuse their operands' buffers. A broadcast in the
@@ -30,7 +30,7 @@ func TestBinaryMatchesSimplego(t *testing.T) {
 		}
 		t.Skip("no AVX2/FMA")
 	}
-	ops := map[string]func(x, y *Node) *Node{"Add": Add, "Sub": Sub, "Mul": Mul, "Max": Max}
+	ops := map[string]func(x, y *Node) *Node{"Add": Add, "Sub": Sub, "Mul": Mul, "Max": Max, "Min": Min}
 	cases := []struct {
 		name    string
 		x, y    []int

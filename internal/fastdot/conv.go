@@ -407,21 +407,19 @@ func (c *conv2D) depthwise() {
 					}
 					src := b*c.inSB + iy/c.inDil[0]*c.inSH + ix/c.inDil[1]*c.inSW
 					kb := ky*c.kSH + kx*c.kSW
+					wt := w
 					if c.kSO == 1 {
-						copy(w, c.ker[kb:kb+ch])
+						wt = c.ker[kb : kb+ch]
 					} else {
 						for o := range ch {
 							w[o] = c.ker[kb+o*c.kSO]
 						}
 					}
 					if c.inSC == 1 {
-						in := c.in[src : src+ch]
-						for o, v := range in {
-							acc[o] += v * w[o]
-						}
+						sgemm.MulAcc(c.in[src:src+ch], wt, acc)
 					} else {
 						for o := range ch {
-							acc[o] += c.in[src+o*c.inSC] * w[o]
+							acc[o] += c.in[src+o*c.inSC] * wt[o]
 						}
 					}
 				}

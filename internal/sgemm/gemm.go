@@ -67,6 +67,24 @@ func workers() int {
 	return runtime.GOMAXPROCS(0)
 }
 
+// MulAcc computes y[i] += x[i] * w[i] (a depthwise convolution's tap over the channels), with
+// the FMA kernel where Available. The slices must be of one length.
+func MulAcc(x, w, y []float32) {
+	if len(x) != len(y) || len(w) != len(y) {
+		panic(fmt.Sprintf("sgemm.MulAcc: lengths %d, %d, %d differ", len(x), len(w), len(y)))
+	}
+	if len(y) == 0 {
+		return
+	}
+	if !Available {
+		for i, v := range x {
+			y[i] += v * w[i]
+		}
+		return
+	}
+	mulAcc(len(y), &x[0], &w[0], &y[0])
+}
+
 // MulAdd computes C += A·B, where A is m x k, B is k x n, and C is the m x n row-major matrix
 // c[cOff + i*ldc + j]. It requires Available; views are bounds-checked first.
 func MulAdd(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) error {

@@ -167,3 +167,22 @@ func TestWorkersChangeDuringMultiply(t *testing.T) {
 	}
 	close(done)
 }
+
+// TestMulAcc compares MulAcc with its definition in float64, for lengths around the kernel's
+// 32- and 8-float steps.
+func TestMulAcc(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 70, 1000} {
+		x, w, y := make([]float32, n), make([]float32, n), make([]float32, n)
+		want := make([]float64, n)
+		for i := range n {
+			x[i], w[i], y[i] = float32(i%13)-6, float32(i%7)*0.5, float32(i%5)
+			want[i] = float64(y[i]) + float64(x[i])*float64(w[i])
+		}
+		MulAcc(x, w, y)
+		for i := range n {
+			if math.Abs(float64(y[i])-want[i]) > 1e-5 {
+				t.Fatalf("n=%d: y[%d] = %g, want %g", n, i, y[i], want[i])
+			}
+		}
+	}
+}

@@ -13,3 +13,6 @@ func axpy(n int, alpha float32, x, y *float32)
 
 //go:noescape
 func dot(n int, x, y *float32) float32
+
+//go:noescape
+func mulAcc(n int, x, w, y *float32)

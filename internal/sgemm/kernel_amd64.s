@@ -203,3 +203,67 @@ dotdone:
 	VMOVSS X0, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func mulAcc(n int, x, w, y *float32)
+//
+// y[i] += x[i] * w[i] for i < n.
+TEXT ·mulAcc(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DX
+	MOVQ y+24(FP), DI
+
+mulacc32:
+	CMPQ        CX, $32
+	JLT         mulacc8
+	VMOVUPS     (DI), Y1
+	VMOVUPS     32(DI), Y2
+	VMOVUPS     64(DI), Y3
+	VMOVUPS     96(DI), Y4
+	VMOVUPS     (DX), Y5
+	VMOVUPS     32(DX), Y6
+	VMOVUPS     64(DX), Y7
+	VMOVUPS     96(DX), Y8
+	VFMADD231PS (SI), Y5, Y1
+	VFMADD231PS 32(SI), Y6, Y2
+	VFMADD231PS 64(SI), Y7, Y3
+	VFMADD231PS 96(SI), Y8, Y4
+	VMOVUPS     Y1, (DI)
+	VMOVUPS     Y2, 32(DI)
+	VMOVUPS     Y3, 64(DI)
+	VMOVUPS     Y4, 96(DI)
+	ADDQ        $128, SI
+	ADDQ        $128, DX
+	ADDQ        $128, DI
+	SUBQ        $32, CX
+	JMP         mulacc32
+
+mulacc8:
+	CMPQ        CX, $8
+	JLT         mulacc1
+	VMOVUPS     (DI), Y1
+	VMOVUPS     (DX), Y5
+	VFMADD231PS (SI), Y5, Y1
+	VMOVUPS     Y1, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DX
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         mulacc8
+
+mulacc1:
+	TESTQ       CX, CX
+	JEQ         mulaccdone
+	VMOVSS      (DI), X1
+	VMOVSS      (DX), X5
+	VFMADD231SS (SI), X5, X1
+	VMOVSS      X1, (DI)
+	ADDQ        $4, SI
+	ADDQ        $4, DX
+	ADDQ        $4, DI
+	DECQ        CX
+	JMP         mulacc1
+
+mulaccdone:
+	VZEROUPPER
+	RET

@@ -15,6 +15,8 @@ package sgpoly
 
 import (
 	"math"
+	"reflect"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -40,12 +42,86 @@ func (b *Backend) Capabilities() backends.Capabilities {
 }
 
 func (b *Backend) Builder(name string) backends.Builder {
-	return &Builder{Builder: b.Backend.Builder(name)}
+	return &Builder{Builder: b.Backend.Builder(name), zeros: map[Op]bool{}}
 }
 
 // Builder wraps a backends.Builder adding the polyfilled ops.
 type Builder struct {
 	backends.Builder
+	zeros map[Op]bool // scalar constants equal to zero: Pad's fill, for the convolution path
+}
+
+// ConvolutionPad, when set (package backend sets it where internal/fastdot runs convolutions),
+// makes a zero Pad of two axes of a rank-4 float32 tensor one depthwise convolution with a 1x1
+// kernel of ones: input dilation is the interior padding, the convolution's padding the edges.
+// That is one parallel pass where the polyfill below copies the tensor five times per axis, and
+// it is what the gradient of a strided Slice (max pooling's windows) asks for.
+var ConvolutionPad atomic.Bool
+
+// convolutionPads counts the Pads built as convolutions (tests read it).
+var convolutionPads atomic.Int64
+
+// Constant records the scalar zeros it builds (see ConvolutionPad).
+func (b *Builder) Constant(flat any, dims ...int) (Op, error) {
+	op, err := b.Builder.Constant(flat, dims...)
+	if err == nil && len(dims) == 0 {
+		v := reflect.ValueOf(flat)
+		if v.Kind() == reflect.Slice && v.Len() == 1 && v.Index(0).CanFloat() && v.Index(0).Float() == 0 {
+			b.zeros[op] = true
+		}
+	}
+	return op, err
+}
+
+// convolutionPad is Pad as a depthwise convolution (see ConvolutionPad); ok is false where it
+// does not apply.
+func (b *Builder) convolutionPad(x, fill Op, axesConfig []backends.PadAxis) (op Op, ok bool, err error) {
+	s := b.shape(x)
+	if !ConvolutionPad.Load() || !b.zeros[fill] || s.Rank() != 4 || s.DType != dtypes.Float32 || s.Size() == 0 {
+		return nil, false, nil
+	}
+	var padded, plain []int
+	for axis := range 4 {
+		if axis < len(axesConfig) && axesConfig[axis] != (backends.PadAxis{}) {
+			padded = append(padded, axis)
+		} else {
+			plain = append(plain, axis)
+		}
+	}
+	switch len(padded) {
+	case 1: // an unpadded axis serves as the second spatial one
+		padded, plain = append(padded, plain[0]), plain[1:]
+	case 2:
+	default:
+		return nil, false, nil
+	}
+	c := s.Dimensions[plain[1]]
+	ones := make([]float32, c)
+	for i := range ones {
+		ones[i] = 1
+	}
+	kernel, err := b.Builder.Constant(ones, 1, 1, 1, c)
+	if err != nil {
+		return nil, true, err
+	}
+	axes := backends.ConvolveAxesConfig{
+		InputBatch: plain[0], InputChannels: plain[1], InputSpatial: padded,
+		KernelSpatial: []int{0, 1}, KernelInputChannels: 2, KernelOutputChannels: 3,
+		OutputBatch: plain[0], OutputChannels: plain[1], OutputSpatial: padded,
+	}
+	dil := make([]int, 2)
+	pads := make([][2]int, 2)
+	for i, axis := range padded {
+		var cfg backends.PadAxis
+		if axis < len(axesConfig) {
+			cfg = axesConfig[axis]
+		}
+		dil[i] = cfg.Interior + 1
+		pads[i] = [2]int{cfg.Start, cfg.End}
+	}
+	op, err = b.Builder.ConvGeneral(x, kernel, axes, []int{1, 1}, pads, dil, []int{1, 1}, c, 1)
+	convolutionPads.Add(1)
+	return op, true, err
 }
 
 type Op = backends.Op
@@ -103,6 +179,9 @@ func (b *Builder) Reverse(x Op, axes ...int) (Op, error) {
 
 // Pad implements XLA Pad semantics (interior first, then possibly-negative edge padding).
 func (b *Builder) Pad(x, fill Op, axesConfig ...backends.PadAxis) (Op, error) {
+	if op, ok, err := b.convolutionPad(x, fill, axesConfig); ok {
+		return op, err
+	}
 	var err error
 	for axis, cfg := range axesConfig {
 		// Interior padding.
