@@ -9,6 +9,8 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/gradcam-go/gradcam/internal/sgemm"
 )
 
 // simplego's float32 Add, Sub, Mul and Max broadcast through a per-element index iterator: a batch
@@ -25,23 +27,17 @@ var binaryOriginal = map[backends.OpType]executor{}
 // binaryOps are the ops handled here.
 var binaryOps = []backends.OpType{backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeMax, backends.OpTypeMin}
 
-// vv sets o[i] = a[i] op b[i]; vs o[i] = a[i] op s; sv o[i] = s op b[i]. One loop per op, so
-// that the operation inlines. Max and Min are Go's, as in simplego (NaN propagates).
+// vv sets o[i] = a[i] op b[i]; vs o[i] = a[i] op s; sv o[i] = s op b[i]: on sgemm's vector
+// kernels, except Max and Min of two tensors, one loop each (so that the operation inlines). Max and Min are Go's, as in simplego (NaN propagates).
 func vv(op backends.OpType, o, a, b []float32) {
 	b, o = b[:len(a)], o[:len(a)]
 	switch op {
 	case backends.OpTypeAdd:
-		for i, x := range a {
-			o[i] = x + b[i]
-		}
+		sgemm.Elementwise('+', a, b, o)
 	case backends.OpTypeSub:
-		for i, x := range a {
-			o[i] = x - b[i]
-		}
+		sgemm.Elementwise('-', a, b, o)
 	case backends.OpTypeMul:
-		for i, x := range a {
-			o[i] = x * b[i]
-		}
+		sgemm.Elementwise('*', a, b, o)
 	case backends.OpTypeMax:
 		for i, x := range a {
 			o[i] = max(x, b[i])
@@ -57,25 +53,15 @@ func vs(op backends.OpType, o, a []float32, s float32) {
 	o = o[:len(a)]
 	switch op {
 	case backends.OpTypeAdd:
-		for i, x := range a {
-			o[i] = x + s
-		}
+		sgemm.ElementwiseScalar('+', a, s, o)
 	case backends.OpTypeSub:
-		for i, x := range a {
-			o[i] = x - s
-		}
+		sgemm.ElementwiseScalar('-', a, s, o)
 	case backends.OpTypeMul:
-		for i, x := range a {
-			o[i] = x * s
-		}
+		sgemm.ElementwiseScalar('*', a, s, o)
 	case backends.OpTypeMax:
-		for i, x := range a {
-			o[i] = max(x, s)
-		}
+		sgemm.ElementwiseScalar('M', a, s, o)
 	case backends.OpTypeMin:
-		for i, x := range a {
-			o[i] = min(x, s)
-		}
+		sgemm.ElementwiseScalar('m', a, s, o)
 	}
 }
 

@@ -9,6 +9,7 @@ package sgemm
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,92 @@ func MulAcc(x, w, y []float32) {
 		return
 	}
 	mulAcc(len(y), &x[0], &w[0], &y[0])
+}
+
+// Elementwise computes o[i] = a[i] op b[i] for op '+', '-' or '*', with the AVX2 kernels where
+// Available (bit for bit the same as the scalar operations). o may be a or b.
+func Elementwise(op byte, a, b, o []float32) {
+	n := len(o)
+	if len(a) != n || len(b) != n {
+		panic(fmt.Sprintf("sgemm.Elementwise: lengths %d, %d, %d differ", len(a), len(b), n))
+	}
+	if n == 0 {
+		return
+	}
+	if !Available {
+		for i := range o {
+			o[i] = scalarOp(op, a[i], b[i])
+		}
+		return
+	}
+	switch op {
+	case '+':
+		addVV(n, &a[0], &b[0], &o[0])
+	case '-':
+		subVV(n, &a[0], &b[0], &o[0])
+	case '*':
+		mulVV(n, &a[0], &b[0], &o[0])
+	default:
+		panic(fmt.Sprintf("sgemm.Elementwise: unknown op %q", op))
+	}
+}
+
+// ElementwiseScalar computes o[i] = a[i] op s for op '+', '-', '*', or 'M' and 'm': Go's max and
+// min (NaN propagates; max(-0, +0) is +0, min(-0, +0) is -0), see Elementwise.
+func ElementwiseScalar(op byte, a []float32, s float32, o []float32) {
+	n := len(o)
+	if len(a) != n {
+		panic(fmt.Sprintf("sgemm.ElementwiseScalar: lengths %d, %d differ", len(a), n))
+	}
+	if n == 0 {
+		return
+	}
+	if !Available {
+		for i := range o {
+			o[i] = scalarOp(op, a[i], s)
+		}
+		return
+	}
+	switch op {
+	case '+':
+		addVS(n, &a[0], s, &o[0])
+	case '-':
+		subVS(n, &a[0], s, &o[0])
+	case '*':
+		mulVS(n, &a[0], s, &o[0])
+	case 'M', 'm':
+		// The instructions return s for a zero a[i] equal to a zero s; Go's max wants +0 and
+		// min -0 there, which they give unless s is the other zero.
+		if s == 0 && math.Signbit(float64(s)) == (op == 'M') {
+			for i := range o {
+				o[i] = scalarOp(op, a[i], s)
+			}
+			return
+		}
+		if op == 'M' {
+			maxVS(n, &a[0], s, &o[0])
+		} else {
+			minVS(n, &a[0], s, &o[0])
+		}
+	default:
+		panic(fmt.Sprintf("sgemm.ElementwiseScalar: unknown op %q", op))
+	}
+}
+
+func scalarOp(op byte, x, y float32) float32 {
+	switch op {
+	case '+':
+		return x + y
+	case '-':
+		return x - y
+	case '*':
+		return x * y
+	case 'M':
+		return max(x, y)
+	case 'm':
+		return min(x, y)
+	}
+	panic(fmt.Sprintf("sgemm: unknown op %q", op))
 }
 
 // MulAdd computes C += A·B, where A is m x k, B is k x n, and C is the m x n row-major matrix

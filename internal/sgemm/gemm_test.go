@@ -3,6 +3,7 @@ package sgemm
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -182,6 +183,54 @@ func TestMulAcc(t *testing.T) {
 		for i := range n {
 			if math.Abs(float64(y[i])-want[i]) > 1e-5 {
 				t.Fatalf("n=%d: y[%d] = %g, want %g", n, i, y[i], want[i])
+			}
+		}
+	}
+}
+
+// TestElementwise compares the vector kernels with Go's scalar operations bit for bit, for
+// lengths around their 32- and 8-float steps, in place too.
+func TestElementwise(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 70, 1000} {
+		a, b := make([]float32, n), make([]float32, n)
+		for i := range n {
+			a[i], b[i] = float32(i%13)*0.37-2, float32(i%7)*1.3-4
+		}
+		for _, op := range []byte{'+', '-', '*'} {
+			o := make([]float32, n)
+			Elementwise(op, a, b, o)
+			os := make([]float32, n)
+			ElementwiseScalar(op, a, 1.7, os)
+			in := slices.Clone(a)
+			Elementwise(op, in, b, in)
+			for i := range n {
+				if o[i] != scalarOp(op, a[i], b[i]) || in[i] != o[i] || os[i] != scalarOp(op, a[i], 1.7) {
+					t.Fatalf("n=%d op %c: element %d: %g, %g in place, %g with a scalar", n, op, i, o[i], in[i], os[i])
+				}
+			}
+		}
+	}
+}
+
+// TestMaxMinScalar: the max and min kernels equal Go's max and min bit for bit, NaN, infinities
+// and both zeros included, for every zero and a non-zero scalar.
+func TestMaxMinScalar(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	negZero := float32(math.Copysign(0, -1))
+	vals := []float32{nan, inf, -inf, 0, negZero, 1, -1, 6, 7, -6, 5.9999, 3e-39}
+	var a []float32
+	for range 5 {
+		a = append(a, vals...)
+	}
+	for _, s := range []float32{0, negZero, 6, -1, inf} {
+		for _, op := range []byte{'M', 'm'} {
+			o := make([]float32, len(a))
+			ElementwiseScalar(op, a, s, o)
+			for i := range a {
+				want := scalarOp(op, a[i], s)
+				if math.Float32bits(o[i]) != math.Float32bits(want) && !(o[i] != o[i] && want != want) {
+					t.Fatalf("%c(%g, %g) = %g, want %g", op, a[i], s, o[i], want)
+				}
 			}
 		}
 	}

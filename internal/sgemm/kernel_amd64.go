@@ -16,3 +16,27 @@ func dot(n int, x, y *float32) float32
 
 //go:noescape
 func mulAcc(n int, x, w, y *float32)
+
+//go:noescape
+func addVV(n int, a, b, o *float32)
+
+//go:noescape
+func addVS(n int, a *float32, s float32, o *float32)
+
+//go:noescape
+func subVV(n int, a, b, o *float32)
+
+//go:noescape
+func subVS(n int, a *float32, s float32, o *float32)
+
+//go:noescape
+func mulVV(n int, a, b, o *float32)
+
+//go:noescape
+func mulVS(n int, a *float32, s float32, o *float32)
+
+//go:noescape
+func maxVS(n int, a *float32, s float32, o *float32)
+
+//go:noescape
+func minVS(n int, a *float32, s float32, o *float32)

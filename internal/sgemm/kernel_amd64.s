@@ -267,3 +267,422 @@ mulacc1:
 mulaccdone:
 	VZEROUPPER
 	RET
+
+// func addVV(n int, a, b, o *float32)
+//
+// o[i] = a[i] add b[i] for i < n.
+TEXT ·addVV(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ o+24(FP), DI
+
+addvv32:
+	CMPQ    CX, $32
+	JLT     addvv8
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VMOVUPS 64(SI), Y3
+	VMOVUPS 96(SI), Y4
+	VADDPS  (DX), Y1, Y1
+	VADDPS  32(DX), Y2, Y2
+	VADDPS  64(DX), Y3, Y3
+	VADDPS  96(DX), Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DX
+	ADDQ    $128, DI
+	SUBQ    $32, CX
+	JMP     addvv32
+
+addvv8:
+	CMPQ    CX, $8
+	JLT     addvv1
+	VMOVUPS (SI), Y1
+	VADDPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     addvv8
+
+addvv1:
+	TESTQ   CX, CX
+	JEQ     addvvdone
+	VMOVSS  (SI), X1
+	VADDSS  (DX), X1, X1
+	VMOVSS  X1, (DI)
+	ADDQ    $4, SI
+	ADDQ    $4, DX
+	ADDQ    $4, DI
+	DECQ    CX
+	JMP     addvv1
+
+addvvdone:
+	VZEROUPPER
+	RET
+
+// func addVS(n int, a *float32, s float32, o *float32)
+//
+// o[i] = a[i] add s for i < n.
+TEXT ·addVS(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), CX
+	MOVQ         a+8(FP), SI
+	VBROADCASTSS s+16(FP), Y0
+	MOVQ         o+24(FP), DI
+
+addvs32:
+	CMPQ    CX, $32
+	JLT     addvs8
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VMOVUPS 64(SI), Y3
+	VMOVUPS 96(SI), Y4
+	VADDPS  Y0, Y1, Y1
+	VADDPS  Y0, Y2, Y2
+	VADDPS  Y0, Y3, Y3
+	VADDPS  Y0, Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DI
+	SUBQ    $32, CX
+	JMP     addvs32
+
+addvs8:
+	CMPQ    CX, $8
+	JLT     addvs1
+	VMOVUPS (SI), Y1
+	VADDPS  Y0, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     addvs8
+
+addvs1:
+	TESTQ   CX, CX
+	JEQ     addvsdone
+	VMOVSS  (SI), X1
+	VADDSS  X0, X1, X1
+	VMOVSS  X1, (DI)
+	ADDQ    $4, SI
+	ADDQ    $4, DI
+	DECQ    CX
+	JMP     addvs1
+
+addvsdone:
+	VZEROUPPER
+	RET
+
+// func subVV(n int, a, b, o *float32)
+//
+// o[i] = a[i] sub b[i] for i < n.
+TEXT ·subVV(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ o+24(FP), DI
+
+subvv32:
+	CMPQ    CX, $32
+	JLT     subvv8
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VMOVUPS 64(SI), Y3
+	VMOVUPS 96(SI), Y4
+	VSUBPS  (DX), Y1, Y1
+	VSUBPS  32(DX), Y2, Y2
+	VSUBPS  64(DX), Y3, Y3
+	VSUBPS  96(DX), Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DX
+	ADDQ    $128, DI
+	SUBQ    $32, CX
+	JMP     subvv32
+
+subvv8:
+	CMPQ    CX, $8
+	JLT     subvv1
+	VMOVUPS (SI), Y1
+	VSUBPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     subvv8
+
+subvv1:
+	TESTQ   CX, CX
+	JEQ     subvvdone
+	VMOVSS  (SI), X1
+	VSUBSS  (DX), X1, X1
+	VMOVSS  X1, (DI)
+	ADDQ    $4, SI
+	ADDQ    $4, DX
+	ADDQ    $4, DI
+	DECQ    CX
+	JMP     subvv1
+
+subvvdone:
+	VZEROUPPER
+	RET
+
+// func subVS(n int, a *float32, s float32, o *float32)
+//
+// o[i] = a[i] sub s for i < n.
+TEXT ·subVS(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), CX
+	MOVQ         a+8(FP), SI
+	VBROADCASTSS s+16(FP), Y0
+	MOVQ         o+24(FP), DI
+
+subvs32:
+	CMPQ    CX, $32
+	JLT     subvs8
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VMOVUPS 64(SI), Y3
+	VMOVUPS 96(SI), Y4
+	VSUBPS  Y0, Y1, Y1
+	VSUBPS  Y0, Y2, Y2
+	VSUBPS  Y0, Y3, Y3
+	VSUBPS  Y0, Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DI
+	SUBQ    $32, CX
+	JMP     subvs32
+
+subvs8:
+	CMPQ    CX, $8
+	JLT     subvs1
+	VMOVUPS (SI), Y1
+	VSUBPS  Y0, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     subvs8
+
+subvs1:
+	TESTQ   CX, CX
+	JEQ     subvsdone
+	VMOVSS  (SI), X1
+	VSUBSS  X0, X1, X1
+	VMOVSS  X1, (DI)
+	ADDQ    $4, SI
+	ADDQ    $4, DI
+	DECQ    CX
+	JMP     subvs1
+
+subvsdone:
+	VZEROUPPER
+	RET
+
+// func mulVV(n int, a, b, o *float32)
+//
+// o[i] = a[i] mul b[i] for i < n.
+TEXT ·mulVV(SB), NOSPLIT, $0-32
+	MOVQ n+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ o+24(FP), DI
+
+mulvv32:
+	CMPQ    CX, $32
+	JLT     mulvv8
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VMOVUPS 64(SI), Y3
+	VMOVUPS 96(SI), Y4
+	VMULPS  (DX), Y1, Y1
+	VMULPS  32(DX), Y2, Y2
+	VMULPS  64(DX), Y3, Y3
+	VMULPS  96(DX), Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DX
+	ADDQ    $128, DI
+	SUBQ    $32, CX
+	JMP     mulvv32
+
+mulvv8:
+	CMPQ    CX, $8
+	JLT     mulvv1
+	VMOVUPS (SI), Y1
+	VMULPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     mulvv8
+
+mulvv1:
+	TESTQ   CX, CX
+	JEQ     mulvvdone
+	VMOVSS  (SI), X1
+	VMULSS  (DX), X1, X1
+	VMOVSS  X1, (DI)
+	ADDQ    $4, SI
+	ADDQ    $4, DX
+	ADDQ    $4, DI
+	DECQ    CX
+	JMP     mulvv1
+
+mulvvdone:
+	VZEROUPPER
+	RET
+
+// func mulVS(n int, a *float32, s float32, o *float32)
+//
+// o[i] = a[i] mul s for i < n.
+TEXT ·mulVS(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), CX
+	MOVQ         a+8(FP), SI
+	VBROADCASTSS s+16(FP), Y0
+	MOVQ         o+24(FP), DI
+
+mulvs32:
+	CMPQ    CX, $32
+	JLT     mulvs8
+	VMOVUPS (SI), Y1
+	VMOVUPS 32(SI), Y2
+	VMOVUPS 64(SI), Y3
+	VMOVUPS 96(SI), Y4
+	VMULPS  Y0, Y1, Y1
+	VMULPS  Y0, Y2, Y2
+	VMULPS  Y0, Y3, Y3
+	VMULPS  Y0, Y4, Y4
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DI
+	SUBQ    $32, CX
+	JMP     mulvs32
+
+mulvs8:
+	CMPQ    CX, $8
+	JLT     mulvs1
+	VMOVUPS (SI), Y1
+	VMULPS  Y0, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     mulvs8
+
+mulvs1:
+	TESTQ   CX, CX
+	JEQ     mulvsdone
+	VMOVSS  (SI), X1
+	VMULSS  X0, X1, X1
+	VMOVSS  X1, (DI)
+	ADDQ    $4, SI
+	ADDQ    $4, DI
+	DECQ    CX
+	JMP     mulvs1
+
+mulvsdone:
+	VZEROUPPER
+	RET
+
+// func maxVS(n int, a *float32, s float32, o *float32)
+//
+// o[i] = max(a[i], s) for i < n, with a NaN a[i] kept (the caller rules out the signed-zero
+// case where this differs from Go's max).
+TEXT ·maxVS(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), CX
+	MOVQ         a+8(FP), SI
+	VBROADCASTSS s+16(FP), Y0
+	MOVQ         o+24(FP), DI
+
+maxvs8:
+	CMPQ      CX, $8
+	JLT       maxvs1
+	VMOVUPS   (SI), Y1
+	VMAXPS    Y0, Y1, Y2
+	VCMPPS    $3, Y1, Y1, Y3
+	VBLENDVPS Y3, Y1, Y2, Y2
+	VMOVUPS   Y2, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JMP       maxvs8
+
+maxvs1:
+	TESTQ     CX, CX
+	JEQ       maxvsdone
+	VMOVSS    (SI), X1
+	VMAXPS    X0, X1, X2
+	VCMPSS    $3, X1, X1, X3
+	VBLENDVPS X3, X1, X2, X2
+	VMOVSS    X2, (DI)
+	ADDQ      $4, SI
+	ADDQ      $4, DI
+	DECQ      CX
+	JMP       maxvs1
+
+maxvsdone:
+	VZEROUPPER
+	RET
+
+// func minVS(n int, a *float32, s float32, o *float32)
+//
+// o[i] = min(a[i], s) for i < n, with a NaN a[i] kept (the caller rules out the signed-zero
+// case where this differs from Go's min).
+TEXT ·minVS(SB), NOSPLIT, $0-32
+	MOVQ         n+0(FP), CX
+	MOVQ         a+8(FP), SI
+	VBROADCASTSS s+16(FP), Y0
+	MOVQ         o+24(FP), DI
+
+minvs8:
+	CMPQ      CX, $8
+	JLT       minvs1
+	VMOVUPS   (SI), Y1
+	VMINPS    Y0, Y1, Y2
+	VCMPPS    $3, Y1, Y1, Y3
+	VBLENDVPS Y3, Y1, Y2, Y2
+	VMOVUPS   Y2, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JMP       minvs8
+
+minvs1:
+	TESTQ     CX, CX
+	JEQ       minvsdone
+	VMOVSS    (SI), X1
+	VMINPS    X0, X1, X2
+	VCMPSS    $3, X1, X1, X3
+	VBLENDVPS X3, X1, X2, X2
+	VMOVSS    X2, (DI)
+	ADDQ      $4, SI
+	ADDQ      $4, DI
+	DECQ      CX
+	JMP       minvs1
+
+minvsdone:
+	VZEROUPPER
+	RET
