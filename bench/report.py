@@ -89,7 +89,7 @@ def load_section(path):
     if not os.path.exists(path):
         return
     print("\n## Loading a model in a fresh process (every GoNB cell does)\n")
-    print("Written from `bench/load.py`: `bench/loadtime` (Go) and `torch_bench.py load` (PyTorch: torchvision's "
+    print("Written from `bench/load.py`: `bench/measure load` (Go) and `torch_bench.py load` (PyTorch: torchvision's "
           "constructor, `torch.load`, `load_state_dict`; Python's imports not counted), each in a new process, median "
           "of 3; peak = the process's peak resident memory. Random-weight checkpoints of the zoo's shapes. *checkpoint*: "
           "the .pth decoded (the load cache off); *cached*: the load cache's file, written by the first load. Targets: "
@@ -166,8 +166,10 @@ def memory_section(path):
         return
     print("\n## Notebook 01 on VGG-16: peak memory\n")
     print("Written from `bench/memory.sh`: notebook 01's heaviest cell (guided backprop, Grad-CAM, Guided Grad-CAM, "
-          "occlusion and counterfactual Grad-CAM for two classes) as `gradcam explain` on VGG-16, in a fresh "
-          "process; peak = its maximum resident memory. Target: <= 2.5 GB.\n")
+          "occlusion and counterfactual Grad-CAM for two classes) as `bench/measure notebook01` on VGG-16, in a "
+          "fresh process as GoNB runs a cell; peak = its maximum resident memory. The *before* row is the same "
+          "program built on c36261b (its wall time was measured while the test suite ran: only its memory "
+          "compares). Target: <= 2.5 GB.\n")
     print("| code | wall s | peak MB | target | met |")
     print("|---|---|---|---|---|")
     for r in json.load(open(path)):
@@ -203,8 +205,8 @@ def methods_section(out):
           "53 BatchNorm layers, FullGrad here takes the bias gradients of all of them from one backward and sums their "
           "upsampled maps in the graph. "
           "The gradient attributions (saliency, guided backprop, deconvnet, Input x Gradient, SmoothGrad, IG) and "
-          "occlusion pay the forward and full backward to the input, which is 3-10x slower than PyTorch's here: "
-          "that is the speed issue's (#11) work.\n")
+          "occlusion pay the forward and full backward to the input. This table was measured before issue 11's "
+          "work and not re-run (`bench/methods.sh` takes an hour): its Go columns are slower than the tables above.\n")
     print("| model | method | Go first | Go steady | reference | library | Go/reference |")
     print("|---|---|---|---|---|---|---|")
     for (model, method), (steady, first) in sorted(go.items()):

@@ -2,6 +2,7 @@ package fastdot
 
 import (
 	"math"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -128,22 +129,27 @@ func kindOf(s, out shapes.Shape) operandKind {
 	return trailing
 }
 
-func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, bool) {
-	if len(inputs) != 2 || len(owned) != 2 {
-		return nil, false
+// floatOperands reads a binary op's two float32 operands and how each spans the output.
+func floatOperands(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer) (a, b []float32, ka, kb operandKind, outShape shapes.Shape, ok bool) {
+	if len(inputs) != 2 {
+		return
 	}
-	outShape := nodeShape(node)
+	outShape = nodeShape(node)
 	a, ok1 := flat(inputs[0]).([]float32)
 	b, ok2 := flat(inputs[1]).([]float32)
-	if !ok1 || !ok2 {
-		return nil, false
-	}
 	as, err1 := backend.BufferShape(inputs[0])
 	bs, err2 := backend.BufferShape(inputs[1])
-	if err1 != nil || err2 != nil {
+	if !ok1 || !ok2 || err1 != nil || err2 != nil {
+		return
+	}
+	return a, b, kindOf(as, outShape), kindOf(bs, outShape), outShape, true
+}
+
+func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, bool) {
+	a, b, ka, kb, outShape, ok := floatOperands(backend, node, inputs)
+	if !ok || len(owned) != 2 {
 		return nil, false
 	}
-	ka, kb := kindOf(as, outShape), kindOf(bs, outShape)
 	if ka == unsupported || kb == unsupported || (ka != whole && kb != whole) {
 		return nil, false
 	}
@@ -239,19 +245,8 @@ func fallbackTo(op backends.OpType, try func(*simplego.Backend, *simplego.Node, 
 
 func compareExecutor(op backends.OpType) executor {
 	return fallbackTo(op, func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
-		if len(inputs) != 2 {
-			return nil, false
-		}
-		outShape := nodeShape(node)
-		a, ok1 := flat(inputs[0]).([]float32)
-		b, ok2 := flat(inputs[1]).([]float32)
-		if !ok1 || !ok2 {
-			return nil, false
-		}
-		as, _ := backend.BufferShape(inputs[0])
-		bs, _ := backend.BufferShape(inputs[1])
-		ka, kb := kindOf(as, outShape), kindOf(bs, outShape)
-		if !(ka == whole && (kb == whole || kb == scalar) || ka == scalar && kb == whole) {
+		a, b, ka, kb, outShape, ok := floatOperands(backend, node, inputs)
+		if !ok || !(ka == whole && (kb == whole || kb == scalar) || ka == scalar && kb == whole) {
 			return nil, false
 		}
 		out := backend.NewBuffer(outShape)
@@ -416,4 +411,56 @@ func parallelRange(n int, fn func(lo, hi int)) {
 	go func() { defer wg.Done(); fn(n/2, n) }()
 	fn(0, n/2)
 	wg.Wait()
+}
+
+// ReduceSum of float32 over leading axes (batch norm's statistics and gradients, a bias's
+// gradient: [B, H, W, C] to [C]) or all of them: rows added in order with the vector kernel, so
+// each sum is the same sequence of additions as simplego's loop (bit for bit; a training run
+// stays reproducible), without its per-element index iterator.
+func installReduce() {
+	op := backends.OpTypeReduceSum
+	binaryOriginal[op] = nodeExecutors[op]
+	nodeExecutors[op] = fallbackTo(op, tryReduceSum)
+}
+
+func tryReduceSum(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 1 {
+		return nil, false
+	}
+	x, ok := flat(inputs[0]).([]float32)
+	if !ok {
+		return nil, false
+	}
+	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
+	axes, isAxes := data.([]int)
+	if !ok || !isAxes {
+		return nil, false
+	}
+	xs, err := backend.BufferShape(inputs[0])
+	if err != nil || len(axes) == 0 || len(axes) > xs.Rank() {
+		return nil, false
+	}
+	for i, a := range axes { // a prefix of the axes, in order
+		if a != i {
+			return nil, false
+		}
+	}
+	width := 1
+	for _, dim := range xs.Dimensions[len(axes):] {
+		width *= dim
+	}
+	outShape := nodeShape(node)
+	if outShape.Size() != width || width == 0 || len(x)%width != 0 {
+		return nil, false
+	}
+	out := backend.NewBuffer(outShape)
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != width {
+		return nil, false
+	}
+	clear(o)
+	for r := 0; r < len(x); r += width {
+		sgemm.Elementwise('+', o, x[r:r+width], o)
+	}
+	return out, true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
@@ -144,5 +145,45 @@ func TestSelectMatchesSimplego(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestReduceSumMatchesSimplego: float32 sums over leading axes (batch norm's) and over all axes
+// equal simplego's own float32 sums bit for bit (same order of additions); other axes fall back.
+func TestReduceSumMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	x32, _ := randomTensor(rng, 4, 9, 7, 33)
+	for _, tc := range []struct {
+		axes    []int
+		handled bool
+	}{{[]int{0, 1, 2}, true}, {[]int{0}, true}, {nil, true}, {[]int{1, 2}, false}} {
+		t.Run(fmt.Sprint(tc.axes), func(t *testing.T) {
+			fn := func(x *Node) *Node { return ReduceSum(x, tc.axes...) }
+			calls := fastdot.BinaryCalls.Load()
+			got, err := ExecOnce(b, fn, x32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if handled := fastdot.BinaryCalls.Load() > calls; handled != tc.handled {
+				t.Errorf("handled by fastdot: %v, want %v", handled, tc.handled)
+			}
+			// simplego's own loop, the reference: the same sums with the fast executors off.
+			restore := fastdot.DisableForTest()
+			want, err := ExecOnce(b, fn, x32)
+			restore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
+				t.Errorf("sums differ from simplego's: %v vs %v", g[:3], w[:3])
+			}
+		})
 	}
 }

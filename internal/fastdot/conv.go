@@ -209,7 +209,27 @@ func (c *conv2D) im2col() error {
 	// one index (HWIO, the forward pass), else one view per kernel tap (a gradient's reversed
 	// kernel with its channels swapped), which sgemm packs as it multiplies.
 	merged := c.kSW == c.kI*c.kSI && c.kSH == c.kW*c.kSW
+	ker, kSI, kSO, kSW, kSH := c.ker, c.kSI, c.kSO, c.kSW, c.kSH
 	for g := range c.groups {
+		goff := g * n * c.kSO
+		pack := !merged && (c.kI < 64 || c.kH*c.kW > 64)
+		if pack {
+			// Per-tap products would be too small for sgemm's packed path (few channels per
+			// tap, or a kernel gradient's thousands of taps, the output's positions, over few
+			// rows): copy the group's kernel as one [k, n] matrix instead.
+			packed := make([]float32, k*n)
+			for tap := range c.kH * c.kW {
+				for ci := range c.kI {
+					row := packed[(tap*c.kI+ci)*n : (tap*c.kI+ci+1)*n]
+					src := goff + tap/c.kW*c.kSH + tap%c.kW*c.kSW + ci*c.kSI
+					for co := range row {
+						row[co] = c.ker[src+co*c.kSO]
+					}
+				}
+			}
+			ker, kSI, kSO, kSW, kSH, goff = packed, n, 1, c.kI*n, c.kW*c.kI*n, 0
+		}
+		groupMerged := merged || pack
 		for r0 := 0; r0 < m; r0 += mt {
 			rows := min(mt, m-r0)
 			var cData []float32
@@ -227,12 +247,12 @@ func (c *conv2D) im2col() error {
 				for s := k0; s < k0+cols; {
 					tap, ci0 := s/c.kI, s%c.kI
 					seg := k0 + cols - s
-					if !merged {
+					if !groupMerged {
 						seg = min(seg, c.kI-ci0)
 					}
 					a := sgemm.Matrix{Data: *patches, Off: s - k0, RowStride: cols, ColStride: 1}
-					b := sgemm.Matrix{Data: c.ker, Off: tap/c.kW*c.kSH + tap%c.kW*c.kSW + ci0*c.kSI + g*n*c.kSO,
-						RowStride: c.kSI, ColStride: c.kSO}
+					b := sgemm.Matrix{Data: ker, Off: tap/c.kW*kSH + tap%c.kW*kSW + ci0*kSI + goff,
+						RowStride: kSI, ColStride: kSO}
 					if err := sgemm.MulAdd(rows, n, seg, a, b, cData, cOff, ldc); err != nil {
 						return err
 					}

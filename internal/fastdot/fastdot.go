@@ -74,6 +74,7 @@ func Install() error {
 		nodeExecutors[backends.OpTypeConvGeneral] = execConvGeneral
 		installBinary()
 		installCompare()
+		installReduce()
 		installed.Store(true)
 	})
 	return installErr

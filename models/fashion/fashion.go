@@ -115,7 +115,9 @@ func IsDemo(name string) bool { return slices.Contains(Names, name) }
 
 // Train trains one of the networks from scratch with the shipped settings and returns it with its
 // accuracy on the first 2,000 held-out items; progress (nil: none) receives a progress bar.
-// Training is deterministic on one backend and machine, so it remakes the shipped checkpoints.
+// Training is deterministic on one backend and machine. The shipped checkpoints were trained
+// with the im2col convolution: GRADCAM_CONV=im2col remakes them byte for byte (the default
+// convolution adds in another order, so its weights differ in the last bits).
 func Train(name string, progress io.Writer) (*models.Model, float64, error) {
 	return train(name, TrainN, Epochs, 2000, progress)
 }
