@@ -219,6 +219,14 @@ func TestTable1IsReproduced(t *testing.T) {
 					if v.Value != want {
 						flips[fmt.Sprint(v.Model, v.Method, v.Metric)]++
 					}
+				case metrics.DeletionAUC, metrics.InsertionAUC, metrics.ROADMoRF, metrics.ROADLeRF, metrics.ROADCombined:
+					// Pixels ranked by the map: near-tied pixels swap places when the map's last
+					// bits change (another convolution's order of additions, another CPU), which
+					// moves the curve by up to a few 1e-4 (measured: 6.5e-4 on one of 12 images
+					// after issue 11's convolution executor).
+					if math.Abs(v.Value-want) > 2e-3 {
+						t.Errorf("%+v: %g, committed %g", k, v.Value, want)
+					}
 				default:
 					if math.Abs(v.Value-want) > 1e-4*math.Max(1, math.Abs(want)) {
 						t.Errorf("%+v: %g, committed %g", k, v.Value, want)
