@@ -41,12 +41,11 @@ const loadCacheMagic = "GRADCAM-LOADED-WEIGHTS 1\n"
 // loadCacheHeader describes a cache file: the checkpoint it was made from and where each
 // parameter's block starts.
 type loadCacheHeader struct {
-	Source  string            `json:"source"` // absolute path of the checkpoint
-	Size    int64             `json:"size"`
-	ModTime int64             `json:"mtime_ns"`
-	Conv    nn.ConvImpl       `json:"conv"`
-	Params  []loadCacheParam  `json:"params"`
-	Extra   map[string]string `json:"extra,omitempty"`
+	Source  string           `json:"source"` // absolute path of the checkpoint
+	Size    int64            `json:"size"`
+	ModTime int64            `json:"mtime_ns"`
+	Conv    nn.ConvImpl      `json:"conv"`
+	Params  []loadCacheParam `json:"params"`
 }
 
 type loadCacheParam struct {
@@ -84,19 +83,29 @@ func loadCachePath(dir, abs string, st os.FileInfo, conv nn.ConvImpl) string {
 	return filepath.Join(dir, fmt.Sprintf("%s-%s.weights", h(abs), h(fmt.Sprintf("%d|%d|%d", st.Size(), st.ModTime().UnixNano(), conv))))
 }
 
+// cacheable returns the cache folder, the checkpoint's absolute path and its file information
+// when checkpoint path is one the load cache serves (the cache is on, the file large enough).
+func cacheable(path string) (dir, abs string, st os.FileInfo, ok bool) {
+	if !loadCacheEnabled() {
+		return "", "", nil, false
+	}
+	dir = loadCacheDir()
+	abs, err := filepath.Abs(path)
+	if dir == "" || err != nil {
+		return "", "", nil, false
+	}
+	st, err = os.Stat(abs)
+	if err != nil || st.Size() < loadCacheMin {
+		return "", "", nil, false
+	}
+	return dir, abs, st, true
+}
+
 // openLoadCache returns the cache of checkpoint path for the convolution layout conv, or nil if
 // there is none that matches it (any problem reading it is a miss: the checkpoint is read).
 func openLoadCache(path string, conv nn.ConvImpl) *loadCache {
-	if !loadCacheEnabled() {
-		return nil
-	}
-	dir := loadCacheDir()
-	abs, err := filepath.Abs(path)
-	if dir == "" || err != nil {
-		return nil
-	}
-	st, err := os.Stat(abs)
-	if err != nil || st.Size() < loadCacheMin {
+	dir, abs, st, ok := cacheable(path)
+	if !ok {
 		return nil
 	}
 	p := loadCachePath(dir, abs, st, conv)
@@ -166,16 +175,8 @@ func (c *loadCache) close() { c.f.Close() }
 // removes the cache files of older versions of that checkpoint and of checkpoints that no longer
 // exist. Errors are returned for tests; loading ignores them (the cache is an optimization).
 func writeLoadCache(path string, m *Model) error {
-	if !loadCacheEnabled() {
-		return nil
-	}
-	dir := loadCacheDir()
-	abs, err := filepath.Abs(path)
-	if dir == "" || err != nil {
-		return nil
-	}
-	st, err := os.Stat(abs)
-	if err != nil || st.Size() < loadCacheMin {
+	dir, abs, st, ok := cacheable(path)
+	if !ok {
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -207,6 +208,7 @@ func writeLoadCache(path string, m *Model) error {
 	// with a header size rounded up until it is stable.
 	reserve := 4096
 	var hb []byte
+	var err error
 	for {
 		off := int64(len(loadCacheMagic) + 4 + reserve)
 		for i := range h.Params {

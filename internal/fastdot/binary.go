@@ -86,15 +86,9 @@ func installBinary() {
 
 // binaryExecutor returns the executor of op (one of binaryOps' keys).
 func binaryExecutor(op backends.OpType) executor {
-	original := binaryOriginal[op]
-	return func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
-		if out, ok := tryBinary(op, backend, node, inputs, owned); ok {
-			BinaryCalls.Add(1)
-			return out, nil
-		}
-		BinaryFallbacks.Add(1)
-		return original(backend, node, inputs, owned)
-	}
+	return fallbackTo(op, func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, bool) {
+		return tryBinary(op, backend, node, inputs, owned)
+	})
 }
 
 // operandKind is how an operand spans the output: whole, a scalar, or repeated trailing axes.
