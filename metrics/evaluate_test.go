@@ -82,8 +82,14 @@ func TestEvaluateReportsEveryMetric(t *testing.T) {
 		}
 		values[r.Method+" "+string(r.Metric)] = r.Value
 	}
+	// The two maps agree to float32 rounding (they are computed differently), so the metrics
+	// agree to what that rounding moves: 1e-6 of a probability, 1e-4 of a percentage.
 	for _, mt := range []Metric{LocalizationError, PointingGameAccuracy, DeletionAUC, InsertionAUC, AverageDrop} {
-		if c, g := values["cam "+string(mt)], values["gradcam "+string(mt)]; math.Abs(c-g) > 1e-6 {
+		tol := 1e-6
+		if mt != DeletionAUC && mt != InsertionAUC {
+			tol = 1e-4
+		}
+		if c, g := values["cam "+string(mt)], values["gradcam "+string(mt)]; math.Abs(c-g) > tol {
 			t.Errorf("%s: CAM %g, Grad-CAM %g on a GAP network (the same map)", mt, c, g)
 		}
 	}

@@ -458,3 +458,73 @@ func tryReduceSum(backend *simplego.Backend, node *simplego.Node, inputs []*simp
 	}
 	return out, true
 }
+
+// Slice of float32 (max pooling's strided window views, im2col's patches): rows of the last
+// axis copied (or gathered at its stride) in parallel, where simplego steps one element at a time
+// through an index iterator on one goroutine.
+func installSlice() {
+	op := backends.OpTypeSlice
+	binaryOriginal[op] = nodeExecutors[op]
+	nodeExecutors[op] = fallbackTo(op, trySlice)
+}
+
+func trySlice(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 1 {
+		return nil, false
+	}
+	x, ok := flat(inputs[0]).([]float32)
+	if !ok {
+		return nil, false
+	}
+	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
+	if !ok || data == nil {
+		return nil, false
+	}
+	d := reflect.ValueOf(data)
+	if d.Kind() != reflect.Pointer || d.Elem().Kind() != reflect.Struct {
+		return nil, false
+	}
+	starts, ok1 := field[[]int](d.Elem(), "starts")
+	strides, ok2 := field[[]int](d.Elem(), "strides")
+	xs, err := backend.BufferShape(inputs[0])
+	outShape := nodeShape(node)
+	rank := xs.Rank()
+	if !ok1 || !ok2 || err != nil || rank == 0 || len(starts) != rank || len(strides) != rank || outShape.Rank() != rank || len(x) != xs.Size() {
+		return nil, false
+	}
+	od, is := outShape.Dimensions, xs.Strides()
+	for a := range rank {
+		if strides[a] < 1 || starts[a] < 0 || od[a] > 0 && starts[a]+(od[a]-1)*strides[a] >= xs.Dimensions[a] {
+			return nil, false
+		}
+	}
+	out := backend.NewBuffer(outShape)
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != outShape.Size() {
+		return nil, false
+	}
+	width := od[rank-1]
+	if width == 0 || len(o) == 0 {
+		return out, true
+	}
+	step := strides[rank-1]
+	parallelRange(len(o), func(lo, hi int) {
+		for r := lo / width; r*width < hi; r++ { // output rows overlapping [lo, hi)
+			src, rem := starts[rank-1], r
+			for a := rank - 2; a >= 0; a-- {
+				src += (starts[a] + rem%od[a]*strides[a]) * is[a]
+				rem /= od[a]
+			}
+			c0, c1 := max(lo-r*width, 0), min(hi-r*width, width)
+			row := o[r*width+c0 : r*width+c1]
+			if step == 1 {
+				copy(row, x[src+c0:])
+				continue
+			}
+			for i := range row {
+				row[i] = x[src+(c0+i)*step]
+			}
+		}
+	})
+	return out, true
+}

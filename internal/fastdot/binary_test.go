@@ -187,3 +187,50 @@ func TestReduceSumMatchesSimplego(t *testing.T) {
 		})
 	}
 }
+
+func TestSliceMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	x32, _ := randomTensor(rng, 3, 41, 37, 71) // an odd number of rows: split between goroutines mid-row
+	for _, tc := range []struct {
+		name string
+		fn   func(x *Node) *Node
+	}{
+		{"window view", func(x *Node) *Node {
+			return Slice(x, AxisRange(), AxisRange(0, 41).Stride(2), AxisRange(0, 37).Stride(2), AxisRange())
+		}},
+		{"strided channels", func(x *Node) *Node {
+			return Slice(x, AxisRange(), AxisRange(), AxisRange(5, 36), AxisRange(3, 71).Stride(3))
+		}},
+		{"all", func(x *Node) *Node { return Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange()) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := fastdot.BinaryCalls.Load()
+			got, err := ExecOnce(b, tc.fn, x32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fastdot.BinaryCalls.Load() == calls {
+				t.Error("not handled by fastdot")
+			}
+			restore := fastdot.DisableForTest()
+			want, err := ExecOnce(b, tc.fn, x32)
+			restore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Shape().Dimensions, want.Shape().Dimensions) {
+				t.Fatalf("shape %s, want %s", got.Shape(), want.Shape())
+			}
+			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
+				t.Error("slice differs from simplego's")
+			}
+		})
+	}
+}

@@ -182,87 +182,127 @@ func getScratch(n int) *[]float32 {
 	return &s
 }
 
-// im2col computes the convolution group by group as sgemm products of gathered patch tiles [rows
-// = output positions (b, y, x), columns = reduction (ky, kx, ci)] with the kernel matrix.
+// im2col computes the convolution group by group as sgemm products of patch tiles [rows =
+// output positions (b, y, x), columns = reduction (ky, kx, ci)] with the kernel matrix [k, n].
+// The kernel matrix is packed once per chunk of maxKChunk reduction rows; the output rows are
+// split into blocks run in parallel, each gathering its patches one panel of sgemm.KC columns at
+// a time into a scratch tile that stays in cache, multiplied in place (not packed again).
 func (c *conv2D) im2col() error {
 	m := c.batch * c.outH * c.outW
 	n := c.kO / c.groups
 	k := c.kH * c.kW * c.kI
-	clear(c.out)
+	parallelRange(len(c.out), func(lo, hi int) { clear(c.out[lo:hi]) })
 	if m == 0 || n == 0 || k == 0 {
 		return nil
 	}
 	// Output rows are one strided matrix when (b, y, x) merge into one index and channels are
-	// contiguous or at least evenly strided: C = out[row*ldc + col*1].
+	// contiguous: C = out[row*ldc + col]. Otherwise products go to a scratch tile of mt rows
+	// and are added into the output at its layout.
 	direct := c.outSC == 1 && c.outSW == c.kO && c.outSH == c.outW*c.outSW && c.outSB == c.outH*c.outSH
-	kc := min(k, maxKChunk)
-	mt := max(64, min(m, tileFloats/kc))
-	mt = min(mt, m)
-	patches := getScratch(mt * kc)
-	defer scratchPool.Put(patches)
+	mt := m
 	var tmp *[]float32
 	if !direct {
+		mt = min(m, max(64, tileFloats/n))
 		tmp = getScratch(mt * n)
 		defer scratchPool.Put(tmp)
 	}
+	w := sgemm.Workers()
+	patches := make([]*[]float32, w)
+	for i := range patches {
+		patches[i] = getScratch(maxRowBlock * sgemm.KC)
+	}
+	defer func() {
+		for _, p := range patches {
+			scratchPool.Put(p)
+		}
+	}()
 	// The kernel as a [k, n] matrix of group g: one strided view where (ky, kx, ci) merge into
-	// one index (HWIO, the forward pass), else one view per kernel tap (a gradient's reversed
-	// kernel with its channels swapped), which sgemm packs as it multiplies.
+	// one index (HWIO, the forward pass), else (a gradient's reversed kernel with its channels
+	// swapped) copied into one.
 	merged := c.kSW == c.kI*c.kSI && c.kSH == c.kW*c.kSW
-	ker, kSI, kSO, kSW, kSH := c.ker, c.kSI, c.kSO, c.kSW, c.kSH
+	var copied []float32
+	if !merged {
+		copied = make([]float32, k*n)
+	}
 	for g := range c.groups {
 		goff := g * n * c.kSO
-		pack := !merged && (c.kI < 64 || c.kH*c.kW > 64)
-		if pack {
-			// Per-tap products would be too small for sgemm's packed path (few channels per
-			// tap, or a kernel gradient's thousands of taps, the output's positions, over few
-			// rows): copy the group's kernel as one [k, n] matrix instead.
-			packed := make([]float32, k*n)
+		ker := sgemm.Matrix{Data: c.ker, Off: goff, RowStride: c.kSI, ColStride: c.kSO}
+		if !merged {
 			for tap := range c.kH * c.kW {
 				for ci := range c.kI {
-					row := packed[(tap*c.kI+ci)*n : (tap*c.kI+ci+1)*n]
+					row := copied[(tap*c.kI+ci)*n : (tap*c.kI+ci+1)*n]
 					src := goff + tap/c.kW*c.kSH + tap%c.kW*c.kSW + ci*c.kSI
 					for co := range row {
 						row[co] = c.ker[src+co*c.kSO]
 					}
 				}
 			}
-			ker, kSI, kSO, kSW, kSH, goff = packed, n, 1, c.kI*n, c.kW*c.kI*n, 0
+			ker = sgemm.Matrix{Data: copied, RowStride: n, ColStride: 1}
 		}
-		groupMerged := merged || pack
 		for r0 := 0; r0 < m; r0 += mt {
 			rows := min(mt, m-r0)
-			var cData []float32
-			var cOff, ldc int
-			if direct {
-				cData, cOff, ldc = c.out, r0*c.kO+g*n, c.kO
-			} else {
+			cData, cOff, ldc := c.out, r0*c.kO+g*n, c.kO
+			if !direct {
 				cData, cOff, ldc = (*tmp)[:rows*n], 0, n
 				clear(cData)
 			}
-			for k0 := 0; k0 < k; k0 += kc {
-				cols := min(kc, k-k0)
-				c.gather(*patches, r0, rows, k0, cols, g)
-				// Segments of the chunk: all of it, or the part of each tap it holds.
-				for s := k0; s < k0+cols; {
-					tap, ci0 := s/c.kI, s%c.kI
-					seg := k0 + cols - s
-					if !groupMerged {
-						seg = min(seg, c.kI-ci0)
-					}
-					a := sgemm.Matrix{Data: *patches, Off: s - k0, RowStride: cols, ColStride: 1}
-					b := sgemm.Matrix{Data: ker, Off: tap/c.kW*kSH + tap%c.kW*kSW + ci0*kSI + goff,
-						RowStride: kSI, ColStride: kSO}
-					if err := sgemm.MulAdd(rows, n, seg, a, b, cData, cOff, ldc); err != nil {
-						return err
-					}
-					s += seg
+			for k0 := 0; k0 < k; k0 += maxKChunk {
+				depth := min(maxKChunk, k-k0)
+				b := ker
+				b.Off += k0 * b.RowStride
+				if err := c.multiplyChunk(b, patches, r0, rows, k0, depth, n, g, cData, cOff, ldc); err != nil {
+					return err
 				}
 			}
 			if !direct {
 				c.scatter(cData, r0, rows, g, n)
 			}
 		}
+	}
+	return nil
+}
+
+// maxRowBlock is the most output rows a task gathers: a panel of patches (96 x KC floats,
+// 96 KB) stays in L2 while every kernel sliver passes over it.
+const maxRowBlock = 96
+
+// multiplyChunk adds the products of output rows [r0, r0+rows) over reduction columns [k0,
+// k0+depth) into C: b, the kernel matrix's rows for the chunk, is packed once, and tasks of
+// (block of rows, range of kernel slivers) run on sgemm's workers.
+func (c *conv2D) multiplyChunk(b sgemm.Matrix, patches []*[]float32, r0, rows, k0, depth, n, g int, cData []float32, cOff, ldc int) error {
+	pb, err := sgemm.PackB(depth, n, b)
+	if err != nil {
+		return err
+	}
+	defer pb.Release()
+	w := len(patches)
+	blocks := (rows + maxRowBlock - 1) / maxRowBlock
+	rb := (rows + blocks - 1) / blocks // even blocks: 196 rows are 66+66+64, not 96+96+4
+	slivers := pb.Slivers()
+	jChunks := 1
+	if blocks < 3*w {
+		jChunks = min(slivers, (3*w+blocks-1)/blocks)
+	}
+	slPer := (slivers + jChunks - 1) / jChunks
+	jChunks = (slivers + slPer - 1) / slPer
+	var firstErr atomic.Pointer[error]
+	sgemm.Parallel(w, blocks*jChunks, func(worker, t int) {
+		ib, jc := t/jChunks, t%jChunks
+		i0 := ib * rb
+		brows := min(rb, rows-i0)
+		s0, s1 := jc*slPer, min(slivers, (jc+1)*slPer)
+		patch := *patches[worker]
+		for p := 0; p < depth; p += sgemm.KC {
+			d := min(sgemm.KC, depth-p)
+			c.gather(patch[:brows*d], r0+i0, brows, k0+p, d, g)
+			if err := pb.MulAdd(brows, patch, d, p, d, s0, s1, cData, cOff+i0*ldc, ldc); err != nil {
+				firstErr.CompareAndSwap(nil, &err)
+				return
+			}
+		}
+	})
+	if e := firstErr.Load(); e != nil {
+		return *e
 	}
 	return nil
 }
@@ -338,26 +378,12 @@ func (c *conv2D) transposed() error {
 }
 
 // gather writes the patches of output rows [r0, r0+rows) and reduction columns [k0, k0+cols)
-// of group g into dst (row-major, cols wide), in parallel over rows.
+// of group g into dst (row-major, cols wide).
 func (c *conv2D) gather(dst []float32, r0, rows, k0, cols, g int) {
-	work := func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := dst[r*cols : (r+1)*cols]
-			b, yx := (r0+r)/(c.outH*c.outW), (r0+r)%(c.outH*c.outW)
-			c.gatherRow(row, b, yx/c.outW, yx%c.outW, k0, g)
-		}
+	for r := range rows {
+		b, yx := (r0+r)/(c.outH*c.outW), (r0+r)%(c.outH*c.outW)
+		c.gatherRow(dst[r*cols:(r+1)*cols], b, yx/c.outW, yx%c.outW, k0, g)
 	}
-	const parallelFrom = 1 << 16
-	if rows*cols < parallelFrom || rows < 2 {
-		work(0, rows)
-		return
-	}
-	var wg sync.WaitGroup
-	half := rows / 2
-	wg.Add(1)
-	go func() { defer wg.Done(); work(half, rows) }()
-	work(0, half)
-	wg.Wait()
 }
 
 // gatherRow fills row with the reduction columns k0.. of output position (b, y, x): for each tap

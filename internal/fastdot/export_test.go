@@ -11,11 +11,18 @@ func RenameConvField(i int, name string) (restore func()) {
 	return func() { convFieldNames[i] = old }
 }
 
-// DisableForTest puts simplego's own ReduceSum executor back until restore is called (tests
-// compare with it).
+// DisableForTest puts simplego's own executors back for every op handled in binary.go
+// (element-wise ops, comparisons, Where, ReduceSum, Slice) until restore is called: tests
+// compare with them.
 func DisableForTest() (restore func()) {
-	op := backends.OpTypeReduceSum
-	mine := nodeExecutors[op]
-	nodeExecutors[op] = binaryOriginal[op]
-	return func() { nodeExecutors[op] = mine }
+	mine := map[backends.OpType]executor{}
+	for op, original := range binaryOriginal {
+		mine[op] = nodeExecutors[op]
+		nodeExecutors[op] = original
+	}
+	return func() {
+		for op, e := range mine {
+			nodeExecutors[op] = e
+		}
+	}
 }

@@ -75,6 +75,7 @@ func Install() error {
 		installBinary()
 		installCompare()
 		installReduce()
+		installSlice()
 		installed.Store(true)
 	})
 	return installErr

@@ -1,5 +1,5 @@
 // Package sgemm multiplies float32 matrices with AVX2/FMA kernels written in Go assembly: a packed,
-// blocked matrix multiply (6x16 register tile, as in BLIS) for general shapes, and
+// blocked matrix multiply (a 6x16 register tile, as in BLIS, or 12x32 with AVX-512) for general shapes, and
 // vectorized dot products and axpys for matrix-vector shapes (fully connected layers at batch 1),
 // which packing would only slow down. It runs on all cores with goroutines.
 //
@@ -42,16 +42,37 @@ func (x Matrix) check(name string, rows, cols int) error {
 	return nil
 }
 
+// The register tile: mr x nr elements of C that kernel accumulates. AVX2 CPUs use kernel6x16;
+// AVX-512 CPUs kernel12x32, twice the lanes and four times the accumulators. Both sum each
+// element over the same panels of kc in the same order, so they give the same bits.
+var (
+	mr, nr        = 6, 16
+	kernel        = kernel6x16
+	kernelStrided = kernel6x16s // A read in place with a row stride
+)
+
+// maxTile is the largest mr*nr, the size of the scratch tile for C's edges.
+const maxTile = 12 * 32
+
+func init() { useAVX512(hasAVX512) }
+
+// useAVX512 selects the register kernel (tests run both).
+func useAVX512(on bool) {
+	if on {
+		mr, nr, kernel, kernelStrided = 12, 32, kernel12x32, kernel12x32s
+		return
+	}
+	mr, nr, kernel, kernelStrided = 6, 16, kernel6x16, kernel6x16s
+}
+
 const (
-	mr = 6   // rows of the register tile
-	nr = 16  // columns of the register tile
-	kc = 256 // depth of a packed panel: a 16-column sliver of B (16 KB) stays in L1
-	mc = 96  // rows of a packed block of A (96 KB, in L2)
+	kc = 256 // depth of a packed panel: a sliver of B (16-32 KB) stays in L1
+	mc = 96  // rows of a packed block of A (96 KB, in L2); a multiple of every mr
 
 	// smallWork is the multiply-add count under which plain loops beat packing.
 	smallWork = 32 * 1024
 	// thinRows is the largest row count (or column count) handled as matrix-vector products.
-	thinRows = 4
+	thinRows = 16
 )
 
 // workerCount is the number of goroutines a multiply uses; 0 means runtime.GOMAXPROCS(0). Each
@@ -317,8 +338,8 @@ func getPanel(size int) *[]float32 {
 	return &s
 }
 
-// packed is the blocked multiply: for each depth panel of kc, B is packed into 16-column slivers,
-// then tasks of (block of mc rows of A, range of slivers) pack their A block into 6-row slivers and
+// packed is the blocked multiply: for each depth panel of kc, B is packed into nr-column slivers,
+// then tasks of (block of mc rows of A, range of slivers) pack their A block into mr-row slivers and
 // run the register kernel over every (A sliver, B sliver) pair.
 func packed(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 	nSlivers := (n + nr - 1) / nr
@@ -353,7 +374,7 @@ func packed(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 			ap := *apBufs[worker]
 			aSlivers := (rows + mr - 1) / mr
 			packA(ap[:aSlivers*depth*mr], a, i0, rows, pc, depth)
-			var tile [mr * nr]float32
+			var tile [maxTile]float32
 			for j := jc * slPer; j < min(nSlivers, (jc+1)*slPer); j++ {
 				col := j * nr
 				cols := min(nr, n-col)
@@ -363,11 +384,11 @@ func packed(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 					r := min(mr, m-row)
 					as := &ap[s*depth*mr]
 					if r == mr && cols == nr {
-						kernel6x16(depth, as, bs, &c[cOff+row*ldc+col], ldc)
+						kernel(depth, as, bs, &c[cOff+row*ldc+col], ldc)
 						continue
 					}
-					tile = [mr * nr]float32{}
-					kernel6x16(depth, as, bs, &tile[0], nr)
+					clear(tile[:mr*nr])
+					kernel(depth, as, bs, &tile[0], nr)
 					for ii := range r {
 						dst := c[cOff+(row+ii)*ldc+col : cOff+(row+ii)*ldc+col+cols]
 						for jj := range dst {
@@ -380,7 +401,7 @@ func packed(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 	}
 }
 
-// packB writes B[pc:pc+depth, col:col+16] into dst as depth rows of 16, zero-padded past n.
+// packB writes B[pc:pc+depth, col:col+nr] into dst as depth rows of nr, zero-padded past n.
 func packB(dst []float32, b Matrix, pc, depth, col, n int) {
 	cols := min(nr, n-col)
 	if b.ColStride == 1 {
@@ -403,7 +424,7 @@ func packB(dst []float32, b Matrix, pc, depth, col, n int) {
 	}
 }
 
-// packA writes A[i0:i0+rows, pc:pc+depth] into dst as 6-row slivers, each depth columns of 6,
+// packA writes A[i0:i0+rows, pc:pc+depth] into dst as mr-row slivers, each depth columns of mr,
 // zero-padded past the last row.
 func packA(dst []float32, a Matrix, i0, rows, pc, depth int) {
 	slivers := (rows + mr - 1) / mr

@@ -25,10 +25,29 @@ func layout(rng *rand.Rand, rows, cols int, kind string) (Matrix, func(i, j int)
 	return x, func(i, j int) float64 { return float64(x.at(i, j)) }
 }
 
+// kernels returns the register kernels this CPU runs, by name, for tests to run each: useAVX512
+// selects one, and the returned function restores the default.
+func kernels() ([]string, func()) {
+	names := []string{"avx2"}
+	if hasAVX512 {
+		names = append(names, "avx512")
+	}
+	return names, func() { useAVX512(hasAVX512) }
+}
+
 func TestMulAddMatchesFloat64(t *testing.T) {
 	if !Available {
 		t.Skip("no AVX2/FMA on this CPU: the toolkit uses the backend's own DotGeneral")
 	}
+	names, restore := kernels()
+	defer restore()
+	for _, name := range names {
+		useAVX512(name == "avx512")
+		t.Run(name, testMulAddMatchesFloat64)
+	}
+}
+
+func testMulAddMatchesFloat64(t *testing.T) {
 	sizes := []struct{ m, n, k int }{
 		{1, 1, 1}, {5, 7, 3}, // plain loops
 		{1, 4096, 1000}, {3, 1000, 9216}, {1, 2000, 2000}, // thin rows: axpy / dot
@@ -75,6 +94,85 @@ func TestMulAddMatchesFloat64(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestKernelsAgree checks that the AVX2 and AVX-512 register kernels, and PackedB's in-place
+// reading of A, give the same bits: every element sums the same panels in the same order.
+func TestKernelsAgree(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2/FMA on this CPU")
+	}
+	names, restore := kernels()
+	defer restore()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, s := range []struct{ m, n, k int }{{12, 32, 256}, {97, 17, 600}, {200, 64, 1000}, {35, 100, 513}} {
+		a, _ := layout(rng, s.m, s.k, "rowmajor")
+		b, _ := layout(rng, s.k, s.n, "padded")
+		var ref []float32
+		for _, name := range names {
+			useAVX512(name == "avx512")
+			plain := make([]float32, s.m*s.n)
+			if err := MulAdd(s.m, s.n, s.k, a, b, plain, 0, s.n); err != nil {
+				t.Fatal(err)
+			}
+			pb, err := PackB(s.k, s.n, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Rows in blocks of 7 (edges of every kind), slivers one at a time, panel by panel.
+			inPlace := make([]float32, s.m*s.n)
+			for p0 := 0; p0 < s.k; p0 += KC {
+				depth := min(KC, s.k-p0)
+				for r0 := 0; r0 < s.m; r0 += 7 {
+					rows := min(7, s.m-r0)
+					for j := range pb.Slivers() {
+						if err := pb.MulAdd(rows, a.Data[r0*s.k+p0:], s.k, p0, depth, j, j+1, inPlace, r0*s.n, s.n); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			pb.Release()
+			if !slices.Equal(plain, inPlace) {
+				t.Errorf("%v %s: PackedB.MulAdd differs from MulAdd", s, name)
+			}
+			if ref == nil {
+				ref = plain
+			} else if !slices.Equal(ref, plain) {
+				t.Errorf("%v: %s differs from %s", s, name, names[0])
+			}
+		}
+	}
+}
+
+func TestPackedBRejectsBadPanels(t *testing.T) {
+	if !Available {
+		t.Skip("no AVX2/FMA on this CPU")
+	}
+	b := Matrix{Data: make([]float32, 600*8), RowStride: 8, ColStride: 1}
+	pb, err := PackB(600, 8, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := make([]float32, 4*600)
+	c := make([]float32, 4*8)
+	for _, tc := range []struct {
+		name              string
+		p0, depth, s0, s1 int
+	}{
+		{"panel not at a multiple of KC", 1, 10, 0, 1},
+		{"short panel before the end", 0, 100, 0, 1},
+		{"panel past B", 512, 256, 0, 1},
+		{"sliver past B", 0, KC, 0, 2},
+	} {
+		if err := pb.MulAdd(4, a, 600, tc.p0, tc.depth, tc.s0, tc.s1, c, 0, 8); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+	pb.Release()
+	if err := pb.MulAdd(4, a, 600, 0, KC, 0, 1, c, 0, 8); err == nil {
+		t.Error("use after Release: no error")
 	}
 }
 

@@ -5,8 +5,20 @@ import "golang.org/x/sys/cpu"
 // Available reports whether this CPU runs the SIMD kernels (x86-64 with AVX2 and FMA).
 var Available = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
+// hasAVX512 reports whether the packed multiply can use the AVX-512 register kernel.
+var hasAVX512 = Available && cpu.X86.HasAVX512F
+
 //go:noescape
 func kernel6x16(k int, a, b, c *float32, ldc int)
+
+//go:noescape
+func kernel12x32(k int, a, b, c *float32, ldc int)
+
+//go:noescape
+func kernel6x16s(k int, a *float32, lda int, b, c *float32, ldc int)
+
+//go:noescape
+func kernel12x32s(k int, a *float32, lda int, b, c *float32, ldc int)
 
 //go:noescape
 func axpy(n int, alpha float32, x, y *float32)
