@@ -622,7 +622,11 @@ type gradients struct {
 
 func (g *explanationGraph) build(images, classes *Node) []*Node {
 	g.images = images
-	g.fw = g.m.Forward(g.ctx, images)
+	if g.has(needsInputGradient...) {
+		g.fw = g.m.Forward(g.ctx, images)
+	} else {
+		g.fw = g.m.ForwardAbove(g.ctx, images, g.layers...) // gradients stop at the layers
+	}
 	logits := g.fw.Output
 	for _, l := range g.layers {
 		a, err := g.fw.TapChannelsLast(l)
@@ -685,6 +689,12 @@ func (g *explanationGraph) backward(y *Node) *gradients {
 				panic(err)
 			}
 			wrt = append(wrt, t)
+		}
+	}
+	if len(wrt) > len(g.acts) || g.has(GuidedBackprop, GuidedGradCAM, Deconvnet) {
+		if !g.has(needsInputGradient...) {
+			panic("internal error: a backward pass below the explained layers in a graph built with plain ReLUs there; " +
+				"add the method to needsInputGradient")
 		}
 	}
 	if len(wrt) > 0 {

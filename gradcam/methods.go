@@ -139,6 +139,10 @@ var smoothGradBases = []Method{Saliency, InputXGradient, GuidedBackprop, Deconvn
 var needsLayerGradient = []Method{GradCAM, Counterfactual, HiResCAM, GradCAMElementWise, GradCAMPlusPlus,
 	XGradCAM, LayerCAM, EigenGradCAM}
 
+// needsInputGradient are the methods whose backward passes go below the explained layers (to
+// the image, or to every bias): their graphs keep the ReLU rules all the way down.
+var needsInputGradient = []Method{Saliency, InputXGradient, FullGrad, GuidedBackprop, GuidedGradCAM, Deconvnet}
+
 // IsGradientImage reports whether the method's result is an image-sized gradient with three
 // channels (guided backprop, deconvnet, Guided Grad-CAM) rather than a heatmap.
 func (m Method) IsGradientImage() bool {

@@ -268,6 +268,14 @@ func (m *Model) Forward(ctx *context.Context, inputs *Node) *nn.Forward {
 	return m.build(ctx, inputs, nn.Config{})
 }
 
+// ForwardAbove is Forward for graphs whose gradients go down to layers and no further
+// (Grad-CAM and the other layer methods): the ReLUs below the first of layers are plain
+// (nn.Config.RulesFrom), which saves the rules' extra work there. A gradient taken below those
+// layers would follow graph's default rule, not an nn.Rule.
+func (m *Model) ForwardAbove(ctx *context.Context, inputs *Node, layers ...string) *nn.Forward {
+	return m.build(ctx, inputs, nn.Config{RulesFrom: layers})
+}
+
 // ForwardInference is Forward for graphs that take no gradients through the network (scores for
 // occlusion, predictions): plain ReLUs, without the custom-gradient identities, so it is a little
 // cheaper. Gradient through its ReLUs follows graph's default rule, not an nn.Rule.
@@ -287,7 +295,7 @@ func (m *Model) ForwardTraining(ctx *context.Context, inputs *Node) *nn.Forward 
 	return m.build(ctx, inputs, nn.Config{Training: true})
 }
 
-// build builds the network with cfg's options (Plain, Training, Replace); it fills in the
+// build builds the network with cfg's options (Plain, RulesFrom, Training, Replace); it fills in the
 // parameters, the context and the convolution path.
 func (m *Model) build(ctx *context.Context, inputs *Node, cfg nn.Config) *nn.Forward {
 	m.forwardBuilds.Add(1)

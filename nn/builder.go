@@ -77,6 +77,10 @@ type Config struct {
 	Training bool
 	// Plain builds a forward-only network: plain ReLUs without the rule-aware gradients.
 	Plain bool
+	// RulesFrom, when set, builds plain ReLUs (as Plain) up to the first Tap of one of these
+	// paths and rule-aware ones after it: for graphs whose gradients go down to those layers
+	// and no further (Grad-CAM and its family), which then skip the rules' extra work below.
+	RulesFrom []string
 	// Replace, when set, sees every recorded layer output with its module path; what it returns
 	// takes the output's place downstream (Ablation-CAM sets one layer's channels this way). It
 	// returns x itself for the layers it leaves alone.
@@ -89,6 +93,7 @@ type Config struct {
 // a block without parameters, such as a ReLU shared by several places, may stay unnamed).
 type Builder struct {
 	cfg     Config
+	plain   bool // ReLUs built now are plain: Plain, or before RulesFrom's first layer
 	fw      *Forward
 	prov    map[*graph.Node]provenance
 	windows map[*graph.Node]fieldWindow // the spatial geometry of convolutions and pools, for receptive fields
@@ -105,8 +110,8 @@ type provenance struct {
 // receives the result.
 func NewBuilder(cfg Config) *Builder {
 	r := Backprop
-	return &Builder{cfg: cfg, fw: &Forward{taps: map[string]*graph.Node{}, rule: &r}, prov: map[*graph.Node]provenance{},
-		windows: map[*graph.Node]fieldWindow{}}
+	return &Builder{cfg: cfg, plain: cfg.Plain || len(cfg.RulesFrom) > 0, fw: &Forward{taps: map[string]*graph.Node{}, rule: &r},
+		prov: map[*graph.Node]provenance{}, windows: map[*graph.Node]fieldWindow{}}
 }
 
 // Forward is what was built: the taps, the output (once Finish is called) and the rules.
@@ -129,6 +134,9 @@ func (b *Builder) Tap(path string, x *graph.Node) *graph.Node {
 	}
 	if b.cfg.Replace != nil {
 		x = b.cfg.Replace(path, x)
+	}
+	if b.plain && !b.cfg.Plain && slices.Contains(b.cfg.RulesFrom, path) {
+		b.plain = false // gradients reach this layer: the ReLUs after it follow the rules
 	}
 	if _, dup := b.fw.taps[path]; !dup {
 		b.fw.order = append(b.fw.order, path)
@@ -185,7 +193,7 @@ func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
 	} else {
 		y = graph.Max(x, graph.ScalarZero(g, x.DType()))
 	}
-	if b.cfg.Plain {
+	if b.plain {
 		return y
 	}
 	rule := b.fw.rule

@@ -73,3 +73,48 @@ func TestReLURulesOnTinyNetwork(t *testing.T) {
 		})
 	}
 }
+
+// TestRulesFrom checks that Config.RulesFrom builds plain ReLUs below the given layer and
+// rule-aware ones above it, on
+//
+//	r1 = relu(x), x = [1, -2]  ->  r1 = [1, 0]
+//	r2 = relu(W r1), W = [[1, 1], [1, -1]]  ->  r2 = [1, 1]
+//	y = [2, -3] · r2
+//
+// Under the deconvnet rule, r2 passes max(v, 0) = [2, 0] and dy/dr1 = W^T [2, 0] = [2, 2]. With
+// every ReLU following the rule, dy/dx = max([2, 2], 0) = [2, 2]; with RulesFrom r1, r1 is plain
+// and blocks the negative input: dy/dx = [2, 0]. dy/dr1 is the same either way.
+func TestRulesFrom(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		rulesFrom []string
+		wantDX    []float32
+	}{
+		{nil, []float32{2, 2}},
+		{[]string{"r1"}, []float32{2, 0}},
+		{[]string{"elsewhere", "r1"}, []float32{2, 0}},
+	} {
+		exec, err := graph.NewExec(b, func(x *graph.Node) []*graph.Node {
+			g := x.Graph()
+			n := NewBuilder(Config{RulesFrom: tc.rulesFrom})
+			r1 := n.ReLU("r1", x)
+			h := graph.Einsum("hi,i->h", graph.Const(g, [][]float32{{1, 1}, {1, -1}}), r1)
+			r2 := n.ReLU("r2", h)
+			y := graph.ReduceAllSum(graph.Mul(graph.Const(g, []float32{2, -3}), r2))
+			return n.Forward().Gradient(y, Deconvnet, x, r1)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs := exec.MustExec(tensors.FromValue([]float32{1, -2}))
+		if got := tensors.MustCopyFlatData[float32](outs[0]); !slices.Equal(got, tc.wantDX) {
+			t.Errorf("RulesFrom %v: dy/dx = %v, want %v", tc.rulesFrom, got, tc.wantDX)
+		}
+		if got := tensors.MustCopyFlatData[float32](outs[1]); !slices.Equal(got, []float32{2, 2}) {
+			t.Errorf("RulesFrom %v: dy/dr1 = %v, want [2 2]", tc.rulesFrom, got)
+		}
+	}
+}

@@ -191,10 +191,12 @@ func (c *conv2D) im2col() error {
 	m := c.batch * c.outH * c.outW
 	n := c.kO / c.groups
 	k := c.kH * c.kW * c.kI
-	parallelRange(len(c.out), func(lo, hi int) { clear(c.out[lo:hi]) })
 	if m == 0 || n == 0 || k == 0 {
+		clear(c.out)
 		return nil
 	}
+	// Every output element is written by its first panel's product (stored, not added), so the
+	// output is not cleared first.
 	// Output rows are one strided matrix when (b, y, x) merge into one index and channels are
 	// contiguous: C = out[row*ldc + col]. Otherwise products go to a scratch tile of mt rows
 	// and are added into the output at its layout.
@@ -244,7 +246,6 @@ func (c *conv2D) im2col() error {
 			cData, cOff, ldc := c.out, r0*c.kO+g*n, c.kO
 			if !direct {
 				cData, cOff, ldc = (*tmp)[:rows*n], 0, n
-				clear(cData)
 			}
 			for k0 := 0; k0 < k; k0 += maxKChunk {
 				depth := min(maxKChunk, k-k0)
@@ -285,6 +286,9 @@ func (c *conv2D) multiplyChunk(b sgemm.Matrix, patches []*[]float32, r0, rows, k
 	}
 	slPer := (slivers + jChunks - 1) / jChunks
 	jChunks = (slivers + slPer - 1) / slPer
+	pointwise := c.kH == 1 && c.kW == 1 && c.stride == [2]int{1, 1} && c.lo == [2]int{} && c.inDil == [2]int{1, 1} &&
+		c.outH == c.inH && c.outW == c.inW &&
+		c.inSC == 1 && c.inSW == c.inC && c.inSH == c.inW*c.inSW && c.inSB == c.inH*c.inSH
 	var firstErr atomic.Pointer[error]
 	sgemm.Parallel(w, blocks*jChunks, func(worker, t int) {
 		ib, jc := t/jChunks, t%jChunks
@@ -294,8 +298,14 @@ func (c *conv2D) multiplyChunk(b sgemm.Matrix, patches []*[]float32, r0, rows, k
 		patch := *patches[worker]
 		for p := 0; p < depth; p += sgemm.KC {
 			d := min(sgemm.KC, depth-p)
-			c.gather(patch[:brows*d], r0+i0, brows, k0+p, d, g)
-			if err := pb.MulAdd(brows, patch, d, p, d, s0, s1, cData, cOff+i0*ldc, ldc); err != nil {
+			a, lda := patch, d
+			if pointwise {
+				// A 1x1 convolution's patches are its input rows: read them in place.
+				a, lda = c.in[(r0+i0)*c.inC+g*c.kI+k0+p:], c.inC
+			} else {
+				c.gather(patch[:brows*d], r0+i0, brows, k0+p, d, g)
+			}
+			if err := pb.MulAdd(brows, a, lda, p, d, s0, s1, cData, cOff+i0*ldc, ldc, k0+p > 0); err != nil {
 				firstErr.CompareAndSwap(nil, &err)
 				return
 			}
@@ -418,14 +428,14 @@ func (c *conv2D) gatherRow(row []float32, b, y, x, k0, g int) {
 	}
 }
 
-// scatter adds a tile's products (rows x n, row-major) into the output at its layout.
+// scatter writes a tile's products (rows x n, row-major) into the output at its layout.
 func (c *conv2D) scatter(tile []float32, r0, rows, g, n int) {
 	for r := range rows {
 		b, yx := (r0+r)/(c.outH*c.outW), (r0+r)%(c.outH*c.outW)
 		dst := b*c.outSB + yx/c.outW*c.outSH + yx%c.outW*c.outSW + g*n*c.outSC
 		src := tile[r*n : (r+1)*n]
 		for co, v := range src {
-			c.out[dst+co*c.outSC] += v
+			c.out[dst+co*c.outSC] = v
 		}
 	}
 }

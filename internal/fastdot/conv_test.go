@@ -67,6 +67,10 @@ func TestConvGeneralMatchesSimplego(t *testing.T) {
 		{"depthwise (MobileNet)", []int{2, 10, 10, 12}, []int{3, 3, 1, 12}, false, [2]int{2, 2}, one, [2][2]int{{1, 1}, {1, 1}}, 12},
 		{"NCHW (ONNX)", []int{2, 5, 9, 8}, []int{7, 5, 3, 3}, true, [2]int{2, 1}, one, [2][2]int{{1, 1}, {1, 1}}, 1},
 		{"large reduction (VGG conv5 at 14x14)", []int{1, 14, 14, 512}, []int{3, 3, 512, 64}, false, one, one, [2][2]int{{1, 1}, {1, 1}}, 1},
+		{"reduction over two chunks", []int{1, 6, 7, 600}, []int{3, 3, 600, 20}, false, one, one, [2][2]int{{1, 1}, {1, 1}}, 1},
+		{"1x1 over many row blocks", []int{3, 17, 13, 40}, []int{1, 1, 40, 33}, false, one, one, [2][2]int{}, 1},
+		{"1x1 grouped", []int{2, 12, 11, 16}, []int{1, 1, 4, 8}, false, one, one, [2][2]int{}, 4},
+		{"1x1 NCHW", []int{2, 6, 9, 8}, []int{5, 6, 1, 1}, true, one, one, [2][2]int{}, 1},
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, fallback := range []bool{false, true} {

@@ -120,14 +120,18 @@ func TestKernelsAgree(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Rows in blocks of 7 (edges of every kind), slivers one at a time, panel by panel.
+			// Rows in blocks of 7 (edges of every kind), slivers one at a time, panel by panel,
+			// the first panel stored over garbage.
 			inPlace := make([]float32, s.m*s.n)
+			for i := range inPlace {
+				inPlace[i] = float32(math.NaN())
+			}
 			for p0 := 0; p0 < s.k; p0 += KC {
 				depth := min(KC, s.k-p0)
 				for r0 := 0; r0 < s.m; r0 += 7 {
 					rows := min(7, s.m-r0)
 					for j := range pb.Slivers() {
-						if err := pb.MulAdd(rows, a.Data[r0*s.k+p0:], s.k, p0, depth, j, j+1, inPlace, r0*s.n, s.n); err != nil {
+						if err := pb.MulAdd(rows, a.Data[r0*s.k+p0:], s.k, p0, depth, j, j+1, inPlace, r0*s.n, s.n, p0 > 0); err != nil {
 							t.Fatal(err)
 						}
 					}
@@ -166,12 +170,12 @@ func TestPackedBRejectsBadPanels(t *testing.T) {
 		{"panel past B", 512, 256, 0, 1},
 		{"sliver past B", 0, KC, 0, 2},
 	} {
-		if err := pb.MulAdd(4, a, 600, tc.p0, tc.depth, tc.s0, tc.s1, c, 0, 8); err == nil {
+		if err := pb.MulAdd(4, a, 600, tc.p0, tc.depth, tc.s0, tc.s1, c, 0, 8, true); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
 	}
 	pb.Release()
-	if err := pb.MulAdd(4, a, 600, 0, KC, 0, 1, c, 0, 8); err == nil {
+	if err := pb.MulAdd(4, a, 600, 0, KC, 0, 1, c, 0, 8, true); err == nil {
 		t.Error("use after Release: no error")
 	}
 }

@@ -15,10 +15,10 @@ func kernel6x16(k int, a, b, c *float32, ldc int)
 func kernel12x32(k int, a, b, c *float32, ldc int)
 
 //go:noescape
-func kernel6x16s(k int, a *float32, lda int, b, c *float32, ldc int)
+func kernel6x16s(k int, a *float32, lda int, b, c *float32, ldc int, add bool)
 
 //go:noescape
-func kernel12x32s(k int, a *float32, lda int, b, c *float32, ldc int)
+func kernel12x32s(k int, a *float32, lda int, b, c *float32, ldc int, add bool)
 
 //go:noescape
 func axpy(n int, alpha float32, x, y *float32)

@@ -835,11 +835,13 @@ store512:
 	VZEROUPPER
 	RET
 
-// func kernel6x16s(k int, a *float32, lda int, b, c *float32, ldc int)
+
+// func kernel6x16s(k int, a *float32, lda int, b, c *float32, ldc int, add bool)
 //
-// kernel6x16 with A read in place: row i of the sliver is a[i*lda:], not packed. The
-// sums run in the same order as kernel6x16's.
-TEXT ·kernel6x16s(SB), NOSPLIT, $0-48
+// kernel6x16 with A read in place: row i of the sliver is a[i*lda:], not packed. The sums run
+// in the same order as kernel6x16's. With add false it stores A·B into C instead of adding it,
+// so that C need not be cleared first.
+TEXT ·kernel6x16s(SB), NOSPLIT, $0-49
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), R9
@@ -848,6 +850,7 @@ TEXT ·kernel6x16s(SB), NOSPLIT, $0-48
 	MOVQ c+32(FP), DX
 	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
+	MOVBQZX add+48(FP), R13
 	LEAQ (SI)(R9*2), R10
 	ADDQ R9, R10
 	VXORPS Y4, Y4, Y4
@@ -894,6 +897,8 @@ kernel6x16sloop:
 	JNE  kernel6x16sloop
 
 kernel6x16sstore:
+	TESTQ R13, R13
+	JEQ   kernel6x16soverwrite
 	VADDPS  (DX), Y4, Y4
 	VMOVUPS Y4, (DX)
 	VADDPS  32(DX), Y5, Y5
@@ -926,11 +931,33 @@ kernel6x16sstore:
 	VZEROUPPER
 	RET
 
-// func kernel12x32s(k int, a *float32, lda int, b, c *float32, ldc int)
+kernel6x16soverwrite:
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y12, (DX)
+	VMOVUPS Y13, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y14, (DX)
+	VMOVUPS Y15, 32(DX)
+	VZEROUPPER
+	RET
+
+// func kernel12x32s(k int, a *float32, lda int, b, c *float32, ldc int, add bool)
 //
-// kernel12x32 with A read in place: row i of the sliver is a[i*lda:], not packed. The
-// sums run in the same order as kernel12x32's.
-TEXT ·kernel12x32s(SB), NOSPLIT, $0-48
+// kernel12x32 with A read in place: row i of the sliver is a[i*lda:], not packed. The sums run
+// in the same order as kernel12x32's. With add false it stores A·B into C instead of adding it,
+// so that C need not be cleared first.
+TEXT ·kernel12x32s(SB), NOSPLIT, $0-49
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ lda+16(FP), R9
@@ -939,6 +966,7 @@ TEXT ·kernel12x32s(SB), NOSPLIT, $0-48
 	MOVQ c+32(FP), DX
 	MOVQ ldc+40(FP), R8
 	SHLQ $2, R8
+	MOVBQZX add+48(FP), R13
 	LEAQ (SI)(R9*2), R10
 	ADDQ R9, R10
 	LEAQ (R10)(R9*2), R11
@@ -1021,6 +1049,8 @@ kernel12x32sloop:
 	JNE  kernel12x32sloop
 
 kernel12x32sstore:
+	TESTQ R13, R13
+	JEQ   kernel12x32soverwrite
 	VADDPS  (DX), Z4, Z4
 	VMOVUPS Z4, (DX)
 	VADDPS  64(DX), Z5, Z5
@@ -1079,6 +1109,45 @@ kernel12x32sstore:
 	VADDPS  (DX), Z26, Z26
 	VMOVUPS Z26, (DX)
 	VADDPS  64(DX), Z27, Z27
+	VMOVUPS Z27, 64(DX)
+	VZEROUPPER
+	RET
+
+kernel12x32soverwrite:
+	VMOVUPS Z4, (DX)
+	VMOVUPS Z5, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z6, (DX)
+	VMOVUPS Z7, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z8, (DX)
+	VMOVUPS Z9, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z10, (DX)
+	VMOVUPS Z11, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z12, (DX)
+	VMOVUPS Z13, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z14, (DX)
+	VMOVUPS Z15, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z16, (DX)
+	VMOVUPS Z17, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z18, (DX)
+	VMOVUPS Z19, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z20, (DX)
+	VMOVUPS Z21, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z22, (DX)
+	VMOVUPS Z23, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z24, (DX)
+	VMOVUPS Z25, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z26, (DX)
 	VMOVUPS Z27, 64(DX)
 	VZEROUPPER
 	RET

@@ -9,10 +9,10 @@ var hasAVX512 = false
 
 func kernel6x16(k int, a, b, c *float32, ldc int)  { panic("sgemm: no SIMD kernel on this platform") }
 func kernel12x32(k int, a, b, c *float32, ldc int) { panic("sgemm: no SIMD kernel on this platform") }
-func kernel6x16s(k int, a *float32, lda int, b, c *float32, ldc int) {
+func kernel6x16s(k int, a *float32, lda int, b, c *float32, ldc int, add bool) {
 	panic("sgemm: no SIMD kernel on this platform")
 }
-func kernel12x32s(k int, a *float32, lda int, b, c *float32, ldc int) {
+func kernel12x32s(k int, a *float32, lda int, b, c *float32, ldc int, add bool) {
 	panic("sgemm: no SIMD kernel on this platform")
 }
 func axpy(n int, alpha float32, x, y *float32)       { panic("sgemm: no SIMD kernel on this platform") }

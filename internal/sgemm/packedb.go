@@ -54,11 +54,12 @@ func (pb *PackedB) Release() {
 func (pb *PackedB) Slivers() int { return pb.slivers }
 
 // MulAdd computes C[0:m, cols] += A[0:m, 0:depth] · B[p0:p0+depth, cols] on the calling
-// goroutine, for the columns of slivers [s0, s1). A is row-major with row stride lda and is read
+// goroutine, for the columns of slivers [s0, s1); with accumulate false it stores the product,
+// C = A·B, so that a first panel need not clear C. A is row-major with row stride lda and is read
 // in place (not packed); p0 must be a multiple of KC and depth at most KC, or reach B's last row.
 // C is row-major: element (i, j) is c[cOff+i*ldc+j]. Callers split rows and slivers among
 // goroutines themselves.
-func (pb *PackedB) MulAdd(m int, a []float32, lda, p0, depth, s0, s1 int, c []float32, cOff, ldc int) error {
+func (pb *PackedB) MulAdd(m int, a []float32, lda, p0, depth, s0, s1 int, c []float32, cOff, ldc int, accumulate bool) error {
 	switch {
 	case pb.data == nil:
 		return fmt.Errorf("sgemm: PackedB used after Release")
@@ -101,15 +102,19 @@ func (pb *PackedB) MulAdd(m int, a []float32, lda, p0, depth, s0, s1 int, c []fl
 				as, lds = &edge[0], depth
 			}
 			if r == mr && cols == nr {
-				kernelStrided(depth, as, lds, bs, &c[cOff+row*ldc+col], ldc)
+				kernelStrided(depth, as, lds, bs, &c[cOff+row*ldc+col], ldc, accumulate)
 				continue
 			}
-			clear(tile[:mr*nr])
-			kernelStrided(depth, as, lds, bs, &tile[0], nr)
+			kernelStrided(depth, as, lds, bs, &tile[0], nr, false)
 			for ii := range r {
 				dst := c[cOff+(row+ii)*ldc+col : cOff+(row+ii)*ldc+col+cols]
-				for jj := range dst {
-					dst[jj] += tile[ii*nr+jj]
+				src := tile[ii*nr : ii*nr+cols]
+				if !accumulate {
+					copy(dst, src)
+					continue
+				}
+				for jj, v := range src {
+					dst[jj] += v
 				}
 			}
 		}
