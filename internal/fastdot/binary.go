@@ -528,3 +528,76 @@ func trySlice(backend *simplego.Backend, node *simplego.Node, inputs []*simplego
 	})
 	return out, true
 }
+
+// BroadcastInDim of float32 (batch norm's statistics and biases spread over [B, H, W, C], a
+// scalar filling a tensor): each output row of the last axis is a copy of an operand row or
+// one value repeated, in parallel, where simplego steps an index iterator on one goroutine.
+func installBroadcast() {
+	op := backends.OpTypeBroadcastInDim
+	binaryOriginal[op] = nodeExecutors[op]
+	nodeExecutors[op] = fallbackTo(op, tryBroadcastInDim)
+}
+
+func tryBroadcastInDim(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 1 {
+		return nil, false
+	}
+	x, ok := flat(inputs[0]).([]float32)
+	if !ok {
+		return nil, false
+	}
+	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
+	axes, isAxes := data.([]int)
+	xs, err := backend.BufferShape(inputs[0])
+	outShape := nodeShape(node)
+	rank := outShape.Rank()
+	if !ok || !isAxes || err != nil || len(axes) != xs.Rank() || rank == 0 || len(x) != xs.Size() || len(x) == 0 {
+		return nil, false
+	}
+	// from[a] is the operand's stride along output axis a: 0 where the output repeats.
+	od, xst := outShape.Dimensions, xs.Strides()
+	from := make([]int, rank)
+	for i, a := range axes {
+		if a < 0 || a >= rank || xs.Dimensions[i] != od[a] && xs.Dimensions[i] != 1 {
+			return nil, false
+		}
+		if xs.Dimensions[i] == od[a] && od[a] > 1 {
+			from[a] = xst[i]
+		}
+	}
+	out := backend.NewBuffer(outShape)
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != outShape.Size() {
+		return nil, false
+	}
+	width := od[rank-1]
+	if width == 0 || len(o) == 0 {
+		return out, true
+	}
+	step := from[rank-1]
+	parallelRange(len(o), func(lo, hi int) {
+		for r := lo / width; r*width < hi; r++ {
+			src, rem := 0, r
+			for a := rank - 2; a >= 0; a-- {
+				src += rem % od[a] * from[a]
+				rem /= od[a]
+			}
+			c0, c1 := max(lo-r*width, 0), min(hi-r*width, width)
+			row := o[r*width+c0 : r*width+c1]
+			switch step {
+			case 0:
+				v := x[src]
+				for i := range row {
+					row[i] = v
+				}
+			case 1:
+				copy(row, x[src+c0:])
+			default:
+				for i := range row {
+					row[i] = x[src+(c0+i)*step]
+				}
+			}
+		}
+	})
+	return out, true
+}

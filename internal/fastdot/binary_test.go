@@ -234,3 +234,48 @@ func TestSliceMatchesSimplego(t *testing.T) {
 		})
 	}
 }
+
+func TestBroadcastInDimMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(17, 18))
+	channels, _ := randomTensor(rng, 37)
+	column, _ := randomTensor(rng, 3, 1, 41, 1)
+	scalar := tensors.FromValue(float32(2.5))
+	for _, tc := range []struct {
+		name string
+		x    *tensors.Tensor
+		fn   func(x *Node) *Node
+	}{
+		// Odd row counts: the goroutines split the output mid-row.
+		{"channels over B, H, W", channels, func(x *Node) *Node { return BroadcastToDims(ExpandLeftToRank(x, 4), 3, 41, 37, 37) }},
+		{"repeated last axis", column, func(x *Node) *Node { return BroadcastToDims(x, 3, 37, 41, 39) }},
+		{"scalar", scalar, func(x *Node) *Node { return BroadcastToDims(x, 3, 41, 37, 11) }},
+		{"new trailing axes", channels, func(x *Node) *Node { return ExpandAndBroadcast(x, []int{37, 41, 23}, []int{1, 2}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := fastdot.BinaryCalls.Load()
+			got, err := ExecOnce(b, tc.fn, tc.x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fastdot.BinaryCalls.Load() == calls {
+				t.Error("not handled by fastdot")
+			}
+			restore := fastdot.DisableForTest()
+			want, err := ExecOnce(b, tc.fn, tc.x)
+			restore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
+				t.Error("broadcast differs from simplego's")
+			}
+		})
+	}
+}

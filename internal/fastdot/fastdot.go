@@ -76,6 +76,7 @@ func Install() error {
 		installCompare()
 		installReduce()
 		installSlice()
+		installBroadcast()
 		installed.Store(true)
 	})
 	return installErr
