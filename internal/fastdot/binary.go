@@ -601,3 +601,40 @@ func tryBroadcastInDim(backend *simplego.Backend, node *simplego.Node, inputs []
 	})
 	return out, true
 }
+
+// Sign of float32 (in the gradients of Abs and of max pooling's ties): simplego's semantics
+// (-1, 0 or 1; 0 for NaN and both zeros), in parallel.
+func installSign() {
+	op := backends.OpTypeSign
+	binaryOriginal[op] = nodeExecutors[op]
+	nodeExecutors[op] = fallbackTo(op, trySign)
+}
+
+func trySign(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 1 {
+		return nil, false
+	}
+	x, ok := flat(inputs[0]).([]float32)
+	outShape := nodeShape(node)
+	if !ok || len(x) != outShape.Size() {
+		return nil, false
+	}
+	out := backend.NewBuffer(outShape)
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != len(x) {
+		return nil, false
+	}
+	parallelRange(len(o), func(lo, hi int) {
+		for i, v := range x[lo:hi] {
+			switch {
+			case v < 0:
+				o[lo+i] = -1
+			case v > 0:
+				o[lo+i] = 1
+			default:
+				o[lo+i] = 0
+			}
+		}
+	})
+	return out, true
+}

@@ -279,3 +279,36 @@ func TestBroadcastInDimMatchesSimplego(t *testing.T) {
 		})
 	}
 }
+
+func TestSignMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(19, 20))
+	x, _ := randomTensor(rng, 3, 41, 37, 11)
+	x.MutableFlatData(func(flat any) {
+		f := flat.([]float32)
+		f[0], f[1], f[2], f[len(f)-1] = 0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(-1))
+	})
+	calls := fastdot.BinaryCalls.Load()
+	got, err := ExecOnce(b, Sign, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fastdot.BinaryCalls.Load() == calls {
+		t.Error("not handled by fastdot")
+	}
+	restore := fastdot.DisableForTest()
+	want, err := ExecOnce(b, Sign, x)
+	restore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
+		t.Error("Sign differs from simplego's")
+	}
+}

@@ -155,6 +155,8 @@ func tryConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*si
 		c.depthwise()
 	case c.groups == 1 && (c.inDil[0] > 1 || c.inDil[1] > 1) && c.stride == [2]int{1, 1}:
 		err = c.transposed()
+	case c.reducesPositions():
+		err = c.kernelGradient()
 	default:
 		err = c.im2col()
 	}
@@ -261,6 +263,105 @@ func (c *conv2D) im2col() error {
 		}
 	}
 	return nil
+}
+
+// reducesPositions reports whether the convolution is a kernel gradient's (GoMLX's and
+// fastvjp's form: the input's batch and channel axes swapped, the output gradient as the kernel,
+// whose "taps" are the forward's output positions): few output rows (the forward kernel's taps
+// times its input channels), a reduction over every position of the batch, and a kernel whose
+// (batch, position) index merges into one stride, as a channels-last output gradient's does.
+func (c *conv2D) reducesPositions() bool {
+	taps := c.kH * c.kW
+	m := c.batch * c.outH * c.outW
+	return c.groups == 1 && c.inDil == [2]int{1, 1} && taps >= 64 && m*c.kO <= 1<<20 &&
+		c.kSW == c.kO*c.kSO && c.kSH == c.kW*c.kSW && c.kSI == c.kH*c.kSH
+}
+
+// Kernel gradients: slices of the reduction, each a partial sum of its own, added in order.
+const (
+	gradSlices   = 8    // fixed, so that the sums do not depend on the number of cores
+	gradPanelMax = 2048 // reduction rows gathered at a time
+)
+
+// kernelGradient computes a convolution whose reduction runs over every position of the batch
+// (see reducesPositions) as a product with the reduction outermost: with r = (y, x, b) an output
+// row and q = (i, ky, kx) a reduction index, out[r, o] = sum_q X[q, r] K[q, o], where X[q, ·],
+// the inputs tap q reads for every output row, is gathered in contiguous runs along b (the
+// forward's channels), and K[q, ·] is a row of the kernel (the output gradient at one position).
+// The reduction is cut into gradSlices slices computed in parallel into partial sums, which are
+// then added in slice order.
+func (c *conv2D) kernelGradient() error {
+	m := c.batch * c.outH * c.outW // rows, ordered (y, x, b)
+	n := c.kO
+	taps := c.kH * c.kW
+	k := c.kI * taps
+	per := (k + gradSlices - 1) / gradSlices
+	partials := make([]float32, gradSlices*n*m) // partial s: [n, m], the transposed product
+	var firstErr atomic.Pointer[error]
+	sgemm.Parallel(sgemm.Workers(), gradSlices, func(_, s int) {
+		q0, q1 := s*per, min(k, (s+1)*per)
+		if q0 >= q1 {
+			return
+		}
+		x := getScratch(min(gradPanelMax, q1-q0) * m)
+		defer scratchPool.Put(x)
+		part := partials[s*n*m : (s+1)*n*m]
+		for p0 := q0; p0 < q1; p0 += gradPanelMax {
+			rows := min(gradPanelMax, q1-p0)
+			panel := (*x)[:rows*m]
+			for q := range rows {
+				c.gatherTap(panel[q*m:(q+1)*m], p0+q)
+			}
+			// part[o, r] += sum_q K[q, o] X[q, r]: A = K^T (n x rows), B = the panel (rows x m).
+			a := sgemm.Matrix{Data: c.ker, Off: p0/taps*c.kSI + p0%taps*c.kSW, RowStride: c.kSO, ColStride: c.kSW}
+			b := sgemm.Matrix{Data: panel, RowStride: m, ColStride: 1}
+			if err := sgemm.MulAddSerial(n, m, rows, a, b, part, 0, m); err != nil {
+				firstErr.CompareAndSwap(nil, &err)
+				return
+			}
+		}
+	})
+	if e := firstErr.Load(); e != nil {
+		return *e
+	}
+	sum := partials[:n*m]
+	for s := 1; s < gradSlices; s++ {
+		sgemm.Elementwise('+', sum, partials[s*n*m:(s+1)*n*m], sum)
+	}
+	// Row r = (y, x, b) of the product is output position (b, y, x).
+	for o := range n {
+		for r := range m {
+			yx, b := r/c.batch, r%c.batch
+			c.out[b*c.outSB+yx/c.outW*c.outSH+yx%c.outW*c.outSW+o*c.outSC] = sum[o*m+r]
+		}
+	}
+	return nil
+}
+
+// gatherTap writes X[q, ·] into row: for reduction index q = (i, ky, kx), the input channel i at
+// the position tap (ky, kx) reads from each output row (y, x, b), zeros in padding.
+func (c *conv2D) gatherTap(row []float32, q int) {
+	taps := c.kH * c.kW
+	i, t := q/taps, q%taps
+	ky, kx := t/c.kW, t%c.kW
+	for yx := range c.outH * c.outW {
+		y, x := yx/c.outW, yx%c.outW
+		seg := row[yx*c.batch : (yx+1)*c.batch]
+		iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
+		ix := x*c.stride[1] + kx*c.kDil[1] - c.lo[1]
+		if iy < 0 || ix < 0 || iy >= c.inH || ix >= c.inW {
+			clear(seg)
+			continue
+		}
+		src := i*c.inSC + iy*c.inSH + ix*c.inSW
+		if c.inSB == 1 {
+			copy(seg, c.in[src:src+c.batch])
+			continue
+		}
+		for b := range seg {
+			seg[b] = c.in[src+b*c.inSB]
+		}
+	}
 }
 
 // maxRowBlock is the most output rows a task gathers: a panel of patches (96 x KC floats,
@@ -404,8 +505,23 @@ func (c *conv2D) gatherRow(row []float32, b, y, x, k0, g int) {
 	ci0 := k0 % c.kI
 	tap := k0 / c.kI
 	base := b*c.inSB + g*c.kI*c.inSC
+	// A row of taps reads one contiguous run when channels and positions are contiguous
+	// (channels-last, ungrouped, no dilation): copied at once rather than tap by tap.
+	runs := c.inSC == 1 && c.inSW == c.kI && c.kDil[1] == 1 && c.inDil == [2]int{1, 1}
 	for ; col < len(row); tap++ {
 		ky, kx := tap/c.kW, tap%c.kW
+		if runs && kx == 0 && ci0 == 0 && len(row)-col >= c.kW*c.kI {
+			iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
+			ix := x*c.stride[1] - c.lo[1]
+			if iy >= 0 && iy < c.inH && ix >= 0 && ix+c.kW <= c.inW {
+				n := c.kW * c.kI
+				src := base + iy*c.inSH + ix*c.inSW
+				copy(row[col:col+n], c.in[src:src+n])
+				col += n
+				tap += c.kW - 1
+				continue
+			}
+		}
 		cnt := min(c.kI-ci0, len(row)-col)
 		seg := row[col : col+cnt]
 		iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
@@ -414,9 +530,14 @@ func (c *conv2D) gatherRow(row []float32, b, y, x, k0, g int) {
 			clear(seg)
 		} else {
 			src := base + iy/c.inDil[0]*c.inSH + ix/c.inDil[1]*c.inSW + ci0*c.inSC
-			if c.inSC == 1 {
+			switch {
+			case c.inSC == 1 && cnt <= 4: // a network's first layer: a copy call per pixel costs more than the loop
+				for i := range seg {
+					seg[i] = c.in[src+i]
+				}
+			case c.inSC == 1:
 				copy(seg, c.in[src:src+cnt])
-			} else {
+			default:
 				s := c.inSC
 				for i := range seg {
 					seg[i] = c.in[src+i*s]
@@ -471,9 +592,15 @@ func (c *conv2D) depthwise() {
 							w[o] = c.ker[kb+o*c.kSO]
 						}
 					}
-					if c.inSC == 1 {
+					switch {
+					case c.inSC == 1 && ch >= 32:
 						sgemm.MulAcc(c.in[src:src+ch], wt, acc)
-					} else {
+					case c.inSC == 1: // few channels (a zero Pad's kernel of ones): the call costs more than the loop
+						in := c.in[src : src+ch]
+						for o, v := range in {
+							acc[o] += v * wt[o]
+						}
+					default:
 						for o := range ch {
 							acc[o] += c.in[src+o*c.inSC] * wt[o]
 						}

@@ -12,7 +12,7 @@ func RenameConvField(i int, name string) (restore func()) {
 }
 
 // DisableForTest puts simplego's own executors back for every op handled in binary.go
-// (element-wise ops, comparisons, Where, ReduceSum, Slice, BroadcastInDim) until restore is called: tests
+// (element-wise ops, comparisons, Where, ReduceSum, Slice, BroadcastInDim, Sign) until restore is called: tests
 // compare with them.
 func DisableForTest() (restore func()) {
 	mine := map[backends.OpType]executor{}

@@ -77,6 +77,7 @@ func Install() error {
 		installReduce()
 		installSlice()
 		installBroadcast()
+		installSign()
 		installed.Store(true)
 	})
 	return installErr

@@ -72,7 +72,11 @@ const (
 	// smallWork is the multiply-add count under which plain loops beat packing.
 	smallWork = 32 * 1024
 	// thinRows is the largest row count (or column count) handled as matrix-vector products.
-	thinRows = 16
+	thinRows = 4
+	// A product of up to thickRows rows with a B of at least bigB elements is handled as
+	// matrix-vector products too: packing B (VGG's fc6, 100M weights, at batch 8) would cost
+	// more than the product.
+	thickRows, bigB = 16, 1 << 20
 )
 
 // workerCount is the number of goroutines a multiply uses; 0 means runtime.GOMAXPROCS(0). Each
@@ -196,6 +200,24 @@ func scalarOp(op byte, x, y float32) float32 {
 // MulAdd computes C += A·B, where A is m x k, B is k x n, and C is the m x n row-major matrix
 // c[cOff + i*ldc + j]. It requires Available; views are bounds-checked first.
 func MulAdd(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) error {
+	if err := checkMulAdd(m, n, k, a, b, c, cOff, ldc); err != nil || m == 0 || n == 0 || k == 0 {
+		return err
+	}
+	mulAdd(m, n, k, a, b, c, cOff, ldc)
+	return nil
+}
+
+// MulAddSerial is MulAdd on the calling goroutine only, for callers that run many products in
+// parallel themselves.
+func MulAddSerial(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) error {
+	if err := checkMulAdd(m, n, k, a, b, c, cOff, ldc); err != nil || m == 0 || n == 0 || k == 0 {
+		return err
+	}
+	mulAddOn(1, m, n, k, a, b, c, cOff, ldc)
+	return nil
+}
+
+func checkMulAdd(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) error {
 	if !Available {
 		return fmt.Errorf("sgemm: this CPU lacks AVX2/FMA")
 	}
@@ -208,22 +230,19 @@ func MulAdd(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) error {
 	if err := b.check("B", k, n); err != nil {
 		return err
 	}
-	if err := (Matrix{c, cOff, ldc, 1}).check("C", m, n); err != nil {
-		return err
-	}
-	if m == 0 || n == 0 || k == 0 {
-		return nil
-	}
-	mulAdd(m, n, k, a, b, c, cOff, ldc)
-	return nil
+	return (Matrix{c, cOff, ldc, 1}).check("C", m, n)
 }
 
 func mulAdd(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
-	w := workers()
+	mulAddOn(workers(), m, n, k, a, b, c, cOff, ldc)
+}
+
+// mulAddOn is mulAdd on w goroutines.
+func mulAddOn(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 	switch {
 	case m*n*k <= smallWork:
 		naive(m, n, k, a, b, c, cOff, ldc)
-	case m <= thinRows && (b.ColStride == 1 || b.RowStride == 1):
+	case (m <= thinRows || m <= thickRows && k*n >= bigB) && (b.ColStride == 1 || b.RowStride == 1):
 		thin(w, m, n, k, a, b, c, cOff, ldc)
 	case n <= thinRows && (a.ColStride == 1 || a.RowStride == 1):
 		// C^T = B^T A^T: compute it row-major in a scratch matrix, then add it transposed.
@@ -279,7 +298,7 @@ func parallel(workers, n int, fn func(worker, task int)) {
 	wg.Wait()
 }
 
-// thin handles m <= thinRows with B contiguous along rows (axpy) or columns (dot products).
+// thin handles few rows (see thinRows, thickRows) with B contiguous along rows (axpy) or columns (dot products).
 func thin(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 	const chunk = 2048 // columns per task: C's rows stay in L1/L2
 	tasks := (n + chunk - 1) / chunk
