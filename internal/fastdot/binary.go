@@ -3,6 +3,7 @@ package fastdot
 import (
 	"math"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -103,7 +104,7 @@ const (
 
 func kindOf(s, out shapes.Shape) operandKind {
 	switch {
-	case s.Equal(out):
+	case slices.Equal(s.Dimensions, out.Dimensions): // dimensions only: a comparison's output is bool
 		return whole
 	case s.Size() == 1:
 		return scalar

@@ -125,13 +125,14 @@ func TestSelectMatchesSimplego(t *testing.T) {
 			t.Run(fmt.Sprint(name, dims), func(t *testing.T) {
 				x32, x64 := randomTensor(rng, dims...)
 				y32, y64 := randomTensor(rng, dims...)
-				calls := fastdot.BinaryCalls.Load()
+				calls, fell := fastdot.BinaryCalls.Load(), fastdot.BinaryFallbacks.Load()
 				got, err := ExecOnce(b, fn, x32, y32)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if fastdot.BinaryCalls.Load() == calls {
-					t.Error("fastdot ran none of the ops")
+				if fastdot.BinaryCalls.Load() == calls || fastdot.BinaryFallbacks.Load() != fell {
+					t.Errorf("fastdot ran %d ops and handed %d back to simplego; want every comparison, And and Where",
+						fastdot.BinaryCalls.Load()-calls, fastdot.BinaryFallbacks.Load()-fell)
 				}
 				want, err := ExecOnce(b, fn, x64, y64)
 				if err != nil {
