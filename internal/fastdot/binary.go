@@ -626,16 +626,20 @@ func trySign(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.
 		return nil, false
 	}
 	parallelRange(len(o), func(lo, hi int) {
+		o := o[lo:hi]
 		for i, v := range x[lo:hi] {
-			switch {
-			case v < 0:
-				o[lo+i] = -1
-			case v > 0:
-				o[lo+i] = 1
-			default:
-				o[lo+i] = 0
-			}
+			o[i] = sign(v)
 		}
 	})
 	return out, true
+}
+
+// sign is -1, 0 or 1 without branches (Max's gradient takes the Sign of differences whose signs
+// are random, which a branch mispredicts): ±1 carries v's sign bit, and the mask keeps it only
+// where |v|'s bits are in [1, +Inf], that is v is neither zero nor NaN.
+func sign(v float32) float32 {
+	bits := math.Float32bits(v)
+	t := bits&0x7fffffff - 1 // a zero wraps to 0xffffffff
+	mask := uint32((int64(t) - 0x7f800000) >> 63)
+	return math.Float32frombits((bits&0x80000000 | 0x3f800000) & mask)
 }

@@ -561,6 +561,63 @@ func (c *conv2D) scatter(tile []float32, r0, rows, g, n int) {
 	}
 }
 
+// depthwise1x1 is depthwise for a 1x1 kernel (a zero Pad, internal/sgpoly's: the kernel is
+// ones, the input dilated by the interior padding) over output rows [lo, hi): each output
+// position is its input position's channels times the kernel, or zeros in a hole or the padding.
+func (c *conv2D) depthwise1x1(lo, hi int) {
+	ch := c.kO
+	w := make([]float32, ch)
+	for o := range w {
+		w[o] = c.ker[o*c.kSO]
+	}
+	// The input offset each output row and column reads, -1 in a hole or the padding.
+	offsets := func(n, stride, lo, dil, in, inStride int) []int {
+		off := make([]int, n)
+		for i := range off {
+			p := i*stride - lo
+			if p < 0 || p%dil != 0 || p/dil >= in {
+				off[i] = -1
+				continue
+			}
+			off[i] = p / dil * inStride
+		}
+		return off
+	}
+	ys := offsets(c.outH, c.stride[0], c.lo[0], c.inDil[0], c.inH, c.inSH)
+	xs := offsets(c.outW, c.stride[1], c.lo[1], c.inDil[1], c.inW, c.inSW)
+	b, yx := lo/(c.outH*c.outW), lo%(c.outH*c.outW)
+	y, x := yx/c.outW, yx%c.outW
+	for range hi - lo {
+		dst := b*c.outSB + y*c.outSH + x*c.outSW
+		hole := ys[y] < 0 || xs[x] < 0
+		src := b*c.inSB + ys[y] + xs[x]
+		switch {
+		case c.inSC == 1 && c.outSC == 1 && hole:
+			clear(c.out[dst : dst+ch])
+		case c.inSC == 1 && c.outSC == 1:
+			out := c.out[dst : dst+ch]
+			for o, v := range c.in[src : src+ch] {
+				out[o] = v*w[o] + 0 // 0 + x*w, as the convolution's sum starts: +0 for -0
+			}
+		default:
+			for o := range ch {
+				v := float32(0)
+				if !hole {
+					v += c.in[src+o*c.inSC] * w[o]
+				}
+				c.out[dst+o*c.outSC] = v
+			}
+		}
+		if x++; x == c.outW {
+			x = 0
+			if y++; y == c.outH {
+				y = 0
+				b++
+			}
+		}
+	}
+}
+
 // depthwise computes a convolution with one input channel per group (MobileNet's): each output
 // channel is its channel's input times its own kernel, accumulated tap by tap along the channels.
 func (c *conv2D) depthwise() {
@@ -616,6 +673,9 @@ func (c *conv2D) depthwise() {
 				}
 			}
 		}
+	}
+	if c.kH == 1 && c.kW == 1 {
+		work = c.depthwise1x1
 	}
 	rows := c.batch * c.outH * c.outW
 	if rows*ch*c.kH*c.kW < 1<<16 {

@@ -71,6 +71,10 @@ func TestConvGeneralMatchesSimplego(t *testing.T) {
 		{"1x1 over many row blocks", []int{3, 17, 13, 40}, []int{1, 1, 40, 33}, false, one, one, [2][2]int{}, 1},
 		{"1x1 grouped", []int{2, 12, 11, 16}, []int{1, 1, 4, 8}, false, one, one, [2][2]int{}, 4},
 		{"1x1 NCHW", []int{2, 6, 9, 8}, []int{5, 6, 1, 1}, true, one, one, [2][2]int{}, 1},
+		// A 1x1 depthwise kernel (internal/sgpoly's zero Pad): strided, and its input gradient
+		// dilates its input and pads it. (The depthwise kernel gradients above pad with one too.)
+		{"depthwise 1x1 stride 2", []int{2, 9, 10, 12}, []int{1, 1, 1, 12}, false, [2]int{2, 2}, one, [2][2]int{}, 12},
+		{"depthwise 1x1 stride 2, many channels", []int{2, 9, 9, 40}, []int{1, 1, 1, 40}, false, [2]int{2, 2}, one, [2][2]int{}, 40},
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, fallback := range []bool{false, true} {
