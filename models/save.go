@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -51,7 +52,9 @@ func (m *Model) Save(path string) error {
 			bns[prefix] = true
 		}
 	}
-	for prefix := range bns { // PyTorch's BatchNorm state: a step counter, unused in inference.
+	// PyTorch's BatchNorm state: a step counter, unused in inference. Sorted: the file's bytes
+	// depend only on the weights (map order would shuffle them between two saves).
+	for _, prefix := range slices.Sorted(maps.Keys(bns)) {
 		start := int64(len(body))
 		body = binary.LittleEndian.AppendUint64(body, 0)
 		header[prefix+".num_batches_tracked"] = entry{DType: "I64", Shape: []int{}, Offsets: [2]int64{start, int64(len(body))}}

@@ -73,10 +73,10 @@ const (
 	smallWork = 32 * 1024
 	// thinRows is the largest row count (or column count) handled as matrix-vector products.
 	thinRows = 4
-	// A product of up to thickRows rows with a B of at least bigB elements is handled as
-	// matrix-vector products too: packing B (VGG's fc6, 100M weights, at batch 8) would cost
-	// more than the product.
-	thickRows, bigB = 16, 1 << 20
+	// A product of up to thickRows rows with a B of at least bigB elements and wideB columns is
+	// handled as matrix-vector products too: packing B (VGG's fc6, 100M weights, at batch 8)
+	// would cost more than the product.
+	thickRows, bigB, wideB = 16, 1 << 20, 256
 )
 
 // workerCount is the number of goroutines a multiply uses; 0 means runtime.GOMAXPROCS(0). Each
@@ -242,7 +242,7 @@ func mulAddOn(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 	switch {
 	case m*n*k <= smallWork:
 		naive(m, n, k, a, b, c, cOff, ldc)
-	case (m <= thinRows || m <= thickRows && k*n >= bigB) && (b.ColStride == 1 || b.RowStride == 1):
+	case (m <= thinRows || m <= thickRows && n >= wideB && k*n >= bigB) && (b.ColStride == 1 || b.RowStride == 1):
 		thin(w, m, n, k, a, b, c, cOff, ldc)
 	case n <= thinRows && (a.ColStride == 1 || a.RowStride == 1):
 		// C^T = B^T A^T: compute it row-major in a scratch matrix, then add it transposed.
