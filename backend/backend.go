@@ -25,6 +25,7 @@ import (
 	"github.com/gomlx/gomlx/backends/xla"
 	"github.com/gradcam-go/gradcam/internal/fastdot"
 	_ "github.com/gradcam-go/gradcam/internal/fastvjp" // DotGeneral gradients as DotGenerals (installed on import)
+	"github.com/gradcam-go/gradcam/internal/sgemm"
 	"github.com/gradcam-go/gradcam/internal/sgpoly"
 )
 
@@ -127,7 +128,7 @@ func simdNote(b backends.Backend) string {
 	case !IsPureGo(b):
 		return ""
 	case fastdot.Installed():
-		return "; matrix multiply: AVX2/FMA"
+		return "; matrix multiply: " + sgemm.Kernel()
 	default:
 		simdMu.Lock()
 		defer simdMu.Unlock()

@@ -166,11 +166,13 @@ func tryConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*si
 	return outBuf, true, nil
 }
 
-// Tiles: the patches of a tile of output positions, for a chunk of the reduction, are gathered
-// into a scratch matrix of at most tileFloats values and multiplied into the output by sgemm.
 const (
+	// tileFloats bounds the scratch tiles of products written to an output of another layout
+	// (im2col) and of a scattered convolution's per-tap products (transposed).
 	tileFloats = 1 << 20
-	maxKChunk  = 4608 // VGG's 3x3x512: whole for every forward convolution of the zoo
+	// maxKChunk is the most reduction rows of the kernel matrix packed at once: VGG's 3x3x512,
+	// whole for every forward convolution of the zoo (a multiple of sgemm.KC).
+	maxKChunk = 4608
 )
 
 var scratchPool sync.Pool // *[]float32
@@ -198,10 +200,9 @@ func (c *conv2D) im2col() error {
 		return nil
 	}
 	// Every output element is written by its first panel's product (stored, not added), so the
-	// output is not cleared first.
-	// Output rows are one strided matrix when (b, y, x) merge into one index and channels are
-	// contiguous: C = out[row*ldc + col]. Otherwise products go to a scratch tile of mt rows
-	// and are added into the output at its layout.
+	// output is not cleared first. Output rows are one strided matrix when (b, y, x) merge into
+	// one index and channels are contiguous: C = out[row*ldc + col]. Otherwise products go to a
+	// scratch tile of mt rows, then into the output at its layout.
 	direct := c.outSC == 1 && c.outSW == c.kO && c.outSH == c.outW*c.outSW && c.outSB == c.outH*c.outSH
 	mt := m
 	var tmp *[]float32

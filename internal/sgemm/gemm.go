@@ -56,6 +56,18 @@ const maxTile = 12 * 32
 
 func init() { useAVX512(hasAVX512) }
 
+// Kernel names the instruction set of the matrix multiply's register kernel: "AVX-512" or
+// "AVX2/FMA" (or "none" where Available is false).
+func Kernel() string {
+	switch {
+	case !Available:
+		return "none"
+	case nr == 32:
+		return "AVX-512"
+	}
+	return "AVX2/FMA"
+}
+
 // useAVX512 selects the register kernel (tests run both).
 func useAVX512(on bool) {
 	if on {
