@@ -504,30 +504,49 @@ func trySlice(backend *simplego.Backend, node *simplego.Node, inputs []*simplego
 	if !ok || len(o) != outShape.Size() {
 		return nil, false
 	}
+	base, st := 0, make([]int, rank)
+	for a := range rank {
+		base += starts[a] * is[a]
+		st[a] = strides[a] * is[a]
+	}
+	copyView(o, x, od, base, st)
+	return out, true
+}
+
+// copyView writes into o (dimensions od, row-major) the view of x whose element (i_0, ..., i_n)
+// is x[base + sum_a i_a*st[a]]: each row of the last axis copied (st 1), filled with one value
+// (st 0) or gathered at its stride, in parallel. Slice and BroadcastInDim are such views.
+func copyView(o, x []float32, od []int, base int, st []int) {
+	rank := len(od)
 	width := od[rank-1]
 	if width == 0 || len(o) == 0 {
-		return out, true
+		return
 	}
-	step := strides[rank-1]
+	step := st[rank-1]
 	parallelRange(len(o), func(lo, hi int) {
 		for r := lo / width; r*width < hi; r++ { // output rows overlapping [lo, hi)
-			src, rem := starts[rank-1], r
+			src, rem := base, r
 			for a := rank - 2; a >= 0; a-- {
-				src += (starts[a] + rem%od[a]*strides[a]) * is[a]
+				src += rem % od[a] * st[a]
 				rem /= od[a]
 			}
 			c0, c1 := max(lo-r*width, 0), min(hi-r*width, width)
 			row := o[r*width+c0 : r*width+c1]
-			if step == 1 {
+			switch step {
+			case 0:
+				v := x[src]
+				for i := range row {
+					row[i] = v
+				}
+			case 1:
 				copy(row, x[src+c0:])
-				continue
-			}
-			for i := range row {
-				row[i] = x[src+(c0+i)*step]
+			default:
+				for i := range row {
+					row[i] = x[src+(c0+i)*step]
+				}
 			}
 		}
 	})
-	return out, true
 }
 
 // BroadcastInDim of float32 (batch norm's statistics and biases spread over [B, H, W, C], a
@@ -571,35 +590,7 @@ func tryBroadcastInDim(backend *simplego.Backend, node *simplego.Node, inputs []
 	if !ok || len(o) != outShape.Size() {
 		return nil, false
 	}
-	width := od[rank-1]
-	if width == 0 || len(o) == 0 {
-		return out, true
-	}
-	step := from[rank-1]
-	parallelRange(len(o), func(lo, hi int) {
-		for r := lo / width; r*width < hi; r++ {
-			src, rem := 0, r
-			for a := rank - 2; a >= 0; a-- {
-				src += rem % od[a] * from[a]
-				rem /= od[a]
-			}
-			c0, c1 := max(lo-r*width, 0), min(hi-r*width, width)
-			row := o[r*width+c0 : r*width+c1]
-			switch step {
-			case 0:
-				v := x[src]
-				for i := range row {
-					row[i] = v
-				}
-			case 1:
-				copy(row, x[src+c0:])
-			default:
-				for i := range row {
-					row[i] = x[src+(c0+i)*step]
-				}
-			}
-		}
-	})
+	copyView(o, x, od, 0, from)
 	return out, true
 }
 
