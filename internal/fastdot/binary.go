@@ -218,11 +218,14 @@ func installCompare() {
 		binaryOriginal[op] = nodeExecutors[op]
 		nodeExecutors[op] = compareExecutor(op)
 	}
-	for _, op := range []backends.OpType{backends.OpTypeLogicalAnd, backends.OpTypeWhere} {
-		binaryOriginal[op] = nodeExecutors[op]
-	}
-	nodeExecutors[backends.OpTypeLogicalAnd] = fallbackTo(backends.OpTypeLogicalAnd, tryLogicalAnd)
-	nodeExecutors[backends.OpTypeWhere] = fallbackTo(backends.OpTypeWhere, tryWhere)
+	install(backends.OpTypeLogicalAnd, tryLogicalAnd)
+	install(backends.OpTypeWhere, tryWhere)
+}
+
+// install makes try op's executor, falling back to simplego's own (kept in binaryOriginal).
+func install(op backends.OpType, try func(*simplego.Backend, *simplego.Node, []*simplego.Buffer, []bool) (*simplego.Buffer, bool)) {
+	binaryOriginal[op] = nodeExecutors[op]
+	nodeExecutors[op] = fallbackTo(op, try)
 }
 
 // fallbackTo wraps try as an executor that hands what it cannot do to simplego's executor of op.
@@ -413,9 +416,7 @@ func parallelRange(n int, fn func(lo, hi int)) {
 // each sum is the same sequence of additions as simplego's loop (bit for bit; a training run
 // stays reproducible), without its per-element index iterator.
 func installReduce() {
-	op := backends.OpTypeReduceSum
-	binaryOriginal[op] = nodeExecutors[op]
-	nodeExecutors[op] = fallbackTo(op, tryReduceSum)
+	install(backends.OpTypeReduceSum, tryReduceSum)
 }
 
 func tryReduceSum(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
@@ -464,9 +465,7 @@ func tryReduceSum(backend *simplego.Backend, node *simplego.Node, inputs []*simp
 // axis copied (or gathered at its stride) in parallel, where simplego steps one element at a time
 // through an index iterator on one goroutine.
 func installSlice() {
-	op := backends.OpTypeSlice
-	binaryOriginal[op] = nodeExecutors[op]
-	nodeExecutors[op] = fallbackTo(op, trySlice)
+	install(backends.OpTypeSlice, trySlice)
 }
 
 func trySlice(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
@@ -553,9 +552,7 @@ func copyView(o, x []float32, od []int, base int, st []int) {
 // scalar filling a tensor): each output row of the last axis is a copy of an operand row or
 // one value repeated, in parallel, where simplego steps an index iterator on one goroutine.
 func installBroadcast() {
-	op := backends.OpTypeBroadcastInDim
-	binaryOriginal[op] = nodeExecutors[op]
-	nodeExecutors[op] = fallbackTo(op, tryBroadcastInDim)
+	install(backends.OpTypeBroadcastInDim, tryBroadcastInDim)
 }
 
 func tryBroadcastInDim(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
@@ -597,9 +594,7 @@ func tryBroadcastInDim(backend *simplego.Backend, node *simplego.Node, inputs []
 // Sign of float32 (in the gradients of Abs and of max pooling's ties): simplego's semantics
 // (-1, 0 or 1; 0 for NaN and both zeros), in parallel.
 func installSign() {
-	op := backends.OpTypeSign
-	binaryOriginal[op] = nodeExecutors[op]
-	nodeExecutors[op] = fallbackTo(op, trySign)
+	install(backends.OpTypeSign, trySign)
 }
 
 func trySign(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
