@@ -128,6 +128,18 @@ func TestTargets(t *testing.T) {
 	if r := testref.Pearson(sum[0].Maps[GradCAM].Values, exps[0].Maps[GradCAM].Values); !(r > 0.5) {
 		t.Errorf("boxer+bull mastiff map barely resembles the bull mastiff map: r=%.3f", r)
 	}
+	// The same name over other classes is another target, not the first one's cached graph.
+	cat, err := e.Explain(x, Request{Methods: []Method{GradCAM}, Target: ClassSum("dogs", 282)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	single, err := e.Explain(x, Request{Methods: []Method{GradCAM}, Classes: []int{282}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := testref.MaxRelErr(cat[0].Maps[GradCAM].Values, single[0].Maps[GradCAM].Values); !(d <= 1e-5) {
+		t.Errorf(`ClassSum("dogs", 282) after ClassSum("dogs", 242, 243) differs from class 282's map by %g: a cached graph of the other classes`, d)
+	}
 }
 
 // TestBadRequests: clear errors, no panics.

@@ -1,6 +1,9 @@
 package gradcam
 
 import (
+	"strconv"
+	"strings"
+
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 )
@@ -29,9 +32,14 @@ var Probability = Target{Name: "probability", Fn: func(logits, class *Node) *Nod
 }}
 
 // ClassSum targets the sum of the logits of fixed classes (e.g. every dog breed); the per-image
-// class is ignored.
+// class is ignored. Its Name is name followed by the classes, so two sums under one name over
+// different classes are two targets.
 func ClassSum(name string, classes ...int) Target {
-	return Target{Name: "sum:" + name, Fn: func(logits, _ *Node) *Node {
+	key := make([]string, len(classes))
+	for i, c := range classes {
+		key[i] = strconv.Itoa(c)
+	}
+	return Target{Name: "sum:" + name + "[" + strings.Join(key, ",") + "]", Fn: func(logits, _ *Node) *Node {
 		idx := make([]int32, len(classes))
 		for i, c := range classes {
 			idx[i] = int32(c)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,8 +104,9 @@ type Row struct {
 	Method string // "-" for per-model metrics (classification error)
 	Metric Metric
 	Value  float64
-	// N is the number of images the value averages over (ROAD skips constant maps).
-	N int
+	// N is the number of images the value averages over; Failed the number of images whose value
+	// could not be measured (ImageValue.Failure says why). Value is NaN when N is 0.
+	N, Failed int
 }
 
 // Options configure Evaluate.
@@ -148,10 +150,17 @@ type ImageValue struct {
 	// Class is the image's label for the pointing game (which averages per class), else -1.
 	Class int
 	Value float64
+	// Failure says why the value could not be measured (Value is NaN then); empty for a measured
+	// value. One image's failure does not stop an evaluation.
+	Failure string
 }
 
 // Evaluate measures the methods' maps of the top-1 class (of the ground-truth class for the
 // pointing game) over every image of set with the evaluator's model.
+//
+// A measurement that fails for one image (its explanation, its map, or one metric of one method)
+// is recorded in PerImage with its reason and counted in the rows' Failed, and the evaluation goes
+// on; Evaluate returns an error for bad options, and when nothing at all could be measured.
 func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 	if ev == nil || ev.Explainer == nil {
 		return nil, fmt.Errorf("evaluate: no evaluator (use NewEvaluator)")
@@ -222,40 +231,43 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 	wants := func(mt Metric) bool { return slices.Contains(metrics, mt) }
 	for start := 0; start < n; start += batch {
 		k := min(batch, n-start)
-		x := tensors.FromFlatDataAndDimensions(set.Inputs[start*size:(start+k)*size], k, c, h, w)
 		req := o.Request
 		req.Methods = o.Methods
-		req.Classes = nil
-		req.ImageClasses = make([]int, k)
-		for i := range req.ImageClasses {
-			req.ImageClasses[i] = -1
-		}
 		if !perMap {
 			req.Methods = []gradcam.Method{gradcam.GradCAM}
 		}
-		res, err := ev.Explainer.Explain(x, req)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate: explaining images %d..%d: %w", start, start+k-1, err)
+		explain := func(classes func(i int) int) ([]*gradcam.Explanation, []error) {
+			return explainEach(ev.Explainer, set.Inputs, start, k, size, []int{c, h, w}, req, classes)
 		}
+		res, failed := explain(func(int) int { return -1 })
 		// The pointing game explains the ground-truth class: again for the misclassified images.
-		var truth gradcam.Results
+		var truth []*gradcam.Explanation
+		var truthFailed []error
 		if wants(PointingGameAccuracy) {
-			req.ImageClasses = make([]int, k)
 			again := false
 			for i := range k {
-				req.ImageClasses[i] = int(set.Labels[start+i])
-				again = again || res.At(i, 0).Class != req.ImageClasses[i]
+				again = again || (failed[i] == nil && res[i].Class != int(set.Labels[start+i]))
 			}
-			truth = res
+			truth, truthFailed = res, failed
 			if again {
-				if truth, err = ev.Explainer.Explain(x, req); err != nil {
-					return nil, fmt.Errorf("evaluate: explaining images %d..%d: %w", start, start+k-1, err)
-				}
+				truth, truthFailed = explain(func(i int) int { return int(set.Labels[start+i]) })
 			}
 		}
 		for i := range k {
 			idx := start + i
-			ex := res.At(i, 0)
+			if failed[i] != nil {
+				for _, mt := range metrics {
+					if mt == ClassificationError {
+						acc.fail("-", mt, idx, failed[i])
+						continue
+					}
+					for _, method := range o.Methods {
+						acc.fail(string(method), mt, idx, failed[i])
+					}
+				}
+				continue
+			}
+			ex := res[i]
 			img := tensors.FromFlatDataAndDimensions(set.Inputs[idx*size:(idx+1)*size], 1, c, h, w)
 			wrong := set.Labels != nil && ex.Class != int(set.Labels[idx])
 			if wants(ClassificationError) {
@@ -267,19 +279,84 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 			for _, method := range o.Methods {
 				hm, err := HeatmapOf(ex.Maps[method])
 				if err != nil {
-					return nil, fmt.Errorf("evaluate: image %d: %w", idx, err)
+					for _, mt := range metrics {
+						if mt != ClassificationError {
+							acc.fail(string(method), mt, idx, err)
+						}
+					}
+					continue
 				}
-				if err := acc.measure(ev, string(method), img, hm, ex.Class, idx, wrong, set, threshold, tolerance, truth, i); err != nil {
-					return nil, fmt.Errorf("evaluate: image %d, %s: %w", idx, method, err)
+				var truthErr error
+				if truthFailed != nil {
+					truthErr = truthFailed[i]
 				}
+				acc.measure(ev, string(method), img, hm, ex.Class, idx, wrong, set, threshold, tolerance, truth, truthErr, i)
 			}
 		}
 		if o.Progress != nil {
 			o.Progress(start+k, n)
 		}
 	}
-	return acc.report(m.Name, n), nil
+	rep := acc.report(m.Name, n)
+	if len(rep.PerImage) > 0 && !slices.ContainsFunc(rep.PerImage, func(v ImageValue) bool { return v.Failure == "" }) {
+		return rep, fmt.Errorf("evaluate: nothing could be measured: every measurement failed, the first on image %d (%s %s): %s",
+			rep.PerImage[0].Image, rep.PerImage[0].Method, rep.PerImage[0].Metric, rep.PerImage[0].Failure)
+	}
+	return rep, nil
 }
+
+// explainEach explains k images of inputs from start in one call and, if that fails, one at a
+// time, so that one image's failure is that image's alone: out[i] is image i's explanation, or
+// failed[i] its error. classes gives each image's class (-1: the top-1).
+func explainEach(e *gradcam.Explainer, inputs []float32, start, k, size int, chw []int, req gradcam.Request,
+	classes func(i int) int) (out []*gradcam.Explanation, failed []error) {
+	call := func(from, count int) (gradcam.Results, error) {
+		r := req
+		r.Classes = nil
+		r.ImageClasses = make([]int, count)
+		for i := range count {
+			r.ImageClasses[i] = classes(from - start + i)
+		}
+		x := tensors.FromFlatDataAndDimensions(inputs[from*size:(from+count)*size], count, chw[0], chw[1], chw[2])
+		res, err := e.Explain(x, r)
+		if err == nil && failImageForTest != nil {
+			for i := range count {
+				if err = failImageForTest(from + i); err != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("explaining image %d: %w", from, err)
+		}
+		return res, nil
+	}
+	out, failed = make([]*gradcam.Explanation, k), make([]error, k)
+	res, err := call(start, k)
+	if err == nil {
+		for i := range k {
+			out[i] = res.At(i, 0)
+		}
+		return out, failed
+	}
+	if k == 1 {
+		failed[0] = err
+		return out, failed
+	}
+	for i := range k {
+		one, err := call(start+i, 1)
+		if err != nil {
+			failed[i] = err
+			continue
+		}
+		out[i] = one.At(0, 0)
+	}
+	return out, failed
+}
+
+// failImageForTest, when set by a test, makes the explanation of the images it returns an error
+// for fail: the per-image failure path, forced.
+var failImageForTest func(image int) error
 
 func percent(b bool) float64 {
 	if b {
@@ -313,6 +390,12 @@ func (a *accumulator) add(method string, mt Metric, image int, v float64) {
 	a.images = append(a.images, ImageValue{Method: method, Metric: mt, Image: image, Class: -1, Value: v})
 }
 
+// fail records that a metric of a method could not be measured on an image, and why.
+func (a *accumulator) fail(method string, mt Metric, image int, err error) {
+	a.images = append(a.images, ImageValue{Method: method, Metric: mt, Image: image, Class: -1, Value: math.NaN(),
+		Failure: strings.Join(strings.Fields(err.Error()), " ")})
+}
+
 func (a *accumulator) addCurve(mt Metric, method gradcam.Method, c Curve) {
 	sum := a.curves[mt][method]
 	if sum == nil {
@@ -325,86 +408,129 @@ func (a *accumulator) addCurve(mt Metric, method gradcam.Method, c Curve) {
 	a.curveN[mt][method]++
 }
 
-// measure adds one image's map to every metric asked.
+// measure adds one image's map to every metric asked; a metric that fails is recorded as failed
+// for this image, and the others are still measured.
 func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor, hm Heatmap, class, idx int, wrong bool,
-	set *data.Set, threshold, tolerance float64, truth gradcam.Results, i int) error {
+	set *data.Set, threshold, tolerance float64, truth []*gradcam.Explanation, truthErr error, i int) {
+	// firstOf says whether mt is the first asked of a group of metrics that one measurement
+	// serves (it is measured there).
+	firstOf := func(mt Metric, group ...Metric) bool {
+		return a.metrics[slices.IndexFunc(a.metrics, func(m Metric) bool { return slices.Contains(group, m) })] == mt
+	}
+	confidence := []Metric{AverageDrop, IncreaseInConfidence, DropInConfidence}
+	road := []Metric{ROADMoRF, ROADLeRF, ROADCombined}
 	for _, mt := range a.metrics {
-		switch mt {
-		case LocalizationError:
-			box, err := LocalizationBox(hm, threshold)
-			if err != nil {
-				return err
+		err := a.measureOne(ev, mt, method, img, hm, class, idx, wrong, set, threshold, tolerance, truth, truthErr, i)
+		if err == nil {
+			continue
+		}
+		group := []Metric{mt}
+		switch {
+		case slices.Contains(confidence, mt):
+			group = confidence
+		case slices.Contains(road, mt):
+			group = road
+		}
+		if len(group) > 1 && !firstOf(mt, group...) {
+			continue
+		}
+		for _, m := range a.metrics {
+			if slices.Contains(group, m) {
+				a.fail(method, m, idx, err)
 			}
-			a.add(method, mt, idx, percent(wrong || box.IoU(set.Boxes[idx]) < LocalizationIoU))
-		case PointingGameAccuracy:
-			thm, err := HeatmapOf(truth.At(i, 0).Maps[gradcam.Method(method)])
-			if err != nil {
-				return err
+		}
+	}
+}
+
+// measureOne measures one metric of one image's map (the first asked of the confidence and ROAD
+// groups measures the group).
+func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *tensors.Tensor, hm Heatmap, class, idx int,
+	wrong bool, set *data.Set, threshold, tolerance float64, truth []*gradcam.Explanation, truthErr error, i int) error {
+	if failMetricForTest != nil {
+		if err := failMetricForTest(idx, method, mt); err != nil {
+			return err
+		}
+	}
+	switch mt {
+	case LocalizationError:
+		box, err := LocalizationBox(hm, threshold)
+		if err != nil {
+			return err
+		}
+		a.add(method, mt, idx, percent(wrong || box.IoU(set.Boxes[idx]) < LocalizationIoU))
+	case PointingGameAccuracy:
+		if truthErr != nil {
+			return truthErr
+		}
+		thm, err := HeatmapOf(truth[i].Maps[gradcam.Method(method)])
+		if err != nil {
+			return err
+		}
+		hit, err := PointingGame(thm, set.Boxes[idx], tolerance)
+		if err != nil {
+			return err
+		}
+		a.images = append(a.images, ImageValue{Method: method, Metric: mt, Image: idx, Class: int(set.Labels[idx]), Value: percent(hit)})
+	case DeletionAUC, InsertionAUC:
+		run := ev.Deletion
+		if mt == InsertionAUC {
+			run = ev.Insertion
+		}
+		c, err := run(img, hm, class)
+		if err != nil {
+			return err
+		}
+		a.add(method, mt, idx, c.AUC())
+		a.addCurve(mt, gradcam.Method(method), c)
+	case AverageDrop, IncreaseInConfidence, DropInConfidence:
+		// One forward serves the three: measured at the first of them asked.
+		first := slices.IndexFunc(a.metrics, func(m Metric) bool {
+			return m == AverageDrop || m == IncreaseInConfidence || m == DropInConfidence
+		})
+		if a.metrics[first] != mt {
+			return nil
+		}
+		cc, err := ev.Confidence(img, hm, class)
+		if err != nil {
+			return err
+		}
+		for _, m := range a.metrics {
+			switch m {
+			case AverageDrop:
+				a.add(method, m, idx, 100*cc.RelativeDrop())
+			case IncreaseInConfidence:
+				a.add(method, m, idx, percent(cc.Increased()))
+			case DropInConfidence:
+				a.add(method, m, idx, cc.Drop())
 			}
-			hit, err := PointingGame(thm, set.Boxes[idx], tolerance)
-			if err != nil {
-				return err
-			}
-			a.images = append(a.images, ImageValue{Method: method, Metric: mt, Image: idx, Class: int(set.Labels[idx]), Value: percent(hit)})
-		case DeletionAUC, InsertionAUC:
-			run := ev.Deletion
-			if mt == InsertionAUC {
-				run = ev.Insertion
-			}
-			c, err := run(img, hm, class)
-			if err != nil {
-				return err
-			}
-			a.add(method, mt, idx, c.AUC())
-			a.addCurve(mt, gradcam.Method(method), c)
-		case AverageDrop, IncreaseInConfidence, DropInConfidence:
-			// One forward serves the three: measured at the first of them asked.
-			first := slices.IndexFunc(a.metrics, func(m Metric) bool {
-				return m == AverageDrop || m == IncreaseInConfidence || m == DropInConfidence
-			})
-			if a.metrics[first] != mt {
-				continue
-			}
-			cc, err := ev.Confidence(img, hm, class)
-			if err != nil {
-				return err
-			}
-			for _, m := range a.metrics {
-				switch m {
-				case AverageDrop:
-					a.add(method, m, idx, 100*cc.RelativeDrop())
-				case IncreaseInConfidence:
-					a.add(method, m, idx, percent(cc.Increased()))
-				case DropInConfidence:
-					a.add(method, m, idx, cc.Drop())
-				}
-			}
-		case ROADMoRF, ROADLeRF, ROADCombined:
-			first := slices.IndexFunc(a.metrics, func(m Metric) bool { return m == ROADMoRF || m == ROADLeRF || m == ROADCombined })
-			if a.metrics[first] != mt {
-				continue
-			}
-			if slices.Min(hm.Values) == slices.Max(hm.Values) {
-				continue // a constant map ranks nothing: ROAD cannot remove its "top" pixels (N counts the rest)
-			}
-			r, err := ev.ROAD(img, hm, class)
-			if err != nil {
-				return err
-			}
-			for _, m := range a.metrics {
-				switch m {
-				case ROADMoRF:
-					a.add(method, m, idx, r.MoRFMean())
-				case ROADLeRF:
-					a.add(method, m, idx, r.LeRFMean())
-				case ROADCombined:
-					a.add(method, m, idx, r.Combined())
-				}
+		}
+	case ROADMoRF, ROADLeRF, ROADCombined:
+		first := slices.IndexFunc(a.metrics, func(m Metric) bool { return m == ROADMoRF || m == ROADLeRF || m == ROADCombined })
+		if a.metrics[first] != mt {
+			return nil
+		}
+		// A constant map (an all-zero CAM) is measured too: ROAD then removes pixels in a
+		// seeded random order (Evaluator.ROAD), the baseline a map that ranks nothing earns.
+		r, err := ev.ROAD(img, hm, class)
+		if err != nil {
+			return err
+		}
+		for _, m := range a.metrics {
+			switch m {
+			case ROADMoRF:
+				a.add(method, m, idx, r.MoRFMean())
+			case ROADLeRF:
+				a.add(method, m, idx, r.LeRFMean())
+			case ROADCombined:
+				a.add(method, m, idx, r.Combined())
 			}
 		}
 	}
 	return nil
 }
+
+// failMetricForTest, when set by a test, makes the measurements it returns an error for fail.
+var failMetricForTest func(image int, method string, mt Metric) error
 
 // report makes the rows and the mean curves.
 func (a *accumulator) report(model string, images int) *Report {
@@ -437,7 +563,7 @@ func Aggregate(values []ImageValue) []Row {
 	}
 	type acc struct {
 		sum          float64
-		n            int
+		n, failed    int
 		hits, totals map[int]float64
 	}
 	sums := map[key]*acc{}
@@ -450,10 +576,14 @@ func Aggregate(values []ImageValue) []Row {
 			s = &acc{hits: map[int]float64{}, totals: map[int]float64{}}
 			sums[k] = s
 		}
-		s.sum += v.Value
-		s.n++
-		s.hits[v.Class] += v.Value / 100
-		s.totals[v.Class]++
+		if v.Failure != "" || math.IsNaN(v.Value) {
+			s.failed++
+		} else {
+			s.sum += v.Value
+			s.n++
+			s.hits[v.Class] += v.Value / 100
+			s.totals[v.Class]++
+		}
 		if !slices.Contains(models, v.Model) {
 			models = append(models, v.Model)
 		}
@@ -473,30 +603,34 @@ func Aggregate(values []ImageValue) []Row {
 				if s == nil {
 					continue
 				}
-				v := s.sum / float64(s.n)
-				if mt == PointingGameAccuracy {
+				v := s.sum / float64(s.n) // NaN when every image failed
+				if mt == PointingGameAccuracy && s.n > 0 {
 					var per float64 // in class order: the same sum, to the last bit, every time
 					for _, c := range slices.Sorted(maps.Keys(s.totals)) {
 						per += s.hits[c] / s.totals[c]
 					}
 					v = 100 * per / float64(len(s.totals))
 				}
-				rows = append(rows, Row{model, method, mt, v, s.n})
+				rows = append(rows, Row{Model: model, Method: method, Metric: mt, Value: v, N: s.n, Failed: s.failed})
 			}
 		}
 	}
 	return rows
 }
 
-// WritePerImageCSV writes per-image values: the header model,method,metric,image,class,value.
+// perImageHeader is per-image.csv's header: failure is empty for a measured value, and says why
+// for one that could not be measured (its value is NaN).
+const perImageHeader = "model,method,metric,image,class,value,failure"
+
+// WritePerImageCSV writes per-image values: the header model,method,metric,image,class,value,failure.
 func WritePerImageCSV(w io.Writer, values []ImageValue) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"model", "method", "metric", "image", "class", "value"}); err != nil {
+	if err := cw.Write(strings.Split(perImageHeader, ",")); err != nil {
 		return err
 	}
 	for _, v := range values {
 		if err := cw.Write([]string{v.Model, v.Method, string(v.Metric), strconv.Itoa(v.Image), strconv.Itoa(v.Class),
-			strconv.FormatFloat(v.Value, 'g', 10, 64)}); err != nil {
+			strconv.FormatFloat(v.Value, 'g', 10, 64), v.Failure}); err != nil {
 			return err
 		}
 	}
@@ -504,24 +638,34 @@ func WritePerImageCSV(w io.Writer, values []ImageValue) error {
 	return cw.Error()
 }
 
-// ReadPerImageCSV reads what WritePerImageCSV writes.
+// ReadPerImageCSV reads what WritePerImageCSV writes (and the files written before the failure
+// column, without it).
 func ReadPerImageCSV(r io.Reader) ([]ImageValue, error) {
-	recs, err := csv.NewReader(r).ReadAll()
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	recs, err := cr.ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("per-image CSV: %w", err)
 	}
-	if len(recs) == 0 || strings.Join(recs[0], ",") != "model,method,metric,image,class,value" {
-		return nil, fmt.Errorf("per-image CSV: the header is not model,method,metric,image,class,value")
+	if len(recs) == 0 || (strings.Join(recs[0], ",") != perImageHeader && strings.Join(recs[0], ",") != strings.TrimSuffix(perImageHeader, ",failure")) {
+		return nil, fmt.Errorf("per-image CSV: the header is not %s", perImageHeader)
 	}
 	var out []ImageValue
 	for i, rec := range recs[1:] {
+		if len(rec) != len(recs[0]) {
+			return nil, fmt.Errorf("per-image CSV line %d: %d fields, the header has %d", i+2, len(rec), len(recs[0]))
+		}
 		img, err1 := strconv.Atoi(rec[3])
 		class, err2 := strconv.Atoi(rec[4])
 		v, err3 := strconv.ParseFloat(rec[5], 64)
 		if err := cmp.Or(err1, err2, err3); err != nil {
 			return nil, fmt.Errorf("per-image CSV line %d: %w", i+2, err)
 		}
-		out = append(out, ImageValue{Model: rec[0], Method: rec[1], Metric: Metric(rec[2]), Image: img, Class: class, Value: v})
+		iv := ImageValue{Model: rec[0], Method: rec[1], Metric: Metric(rec[2]), Image: img, Class: class, Value: v}
+		if len(rec) > 6 {
+			iv.Failure = rec[6]
+		}
+		out = append(out, iv)
 	}
 	return out, nil
 }
@@ -561,7 +705,8 @@ func ReadCSV(r io.Reader) ([]Row, error) {
 	return rows, nil
 }
 
-// Markdown writes rows as a table: one line per model and method, one column per metric present.
+// Markdown writes rows as a table: one line per model and method, one column per metric present
+// ("n/a" where every image failed), and below it the count of failed measurements, if any.
 func Markdown(w io.Writer, rows []Row) error {
 	var cols []Metric
 	for _, mt := range AllMetrics {
@@ -589,7 +734,9 @@ func Markdown(w io.Writer, rows []Row) error {
 	for _, k := range keys {
 		fmt.Fprintf(&b, "| %s | %s |", k.model, k.method)
 		for _, c := range cols {
-			if v, ok := values[k][c]; ok {
+			if v, ok := values[k][c]; ok && math.IsNaN(v) {
+				b.WriteString(" n/a |")
+			} else if ok {
 				fmt.Fprintf(&b, " %s |", formatValue(c, v))
 			} else {
 				b.WriteString(" |")
@@ -597,8 +744,28 @@ func Markdown(w io.Writer, rows []Row) error {
 		}
 		b.WriteString("\n")
 	}
+	if f := Failures(rows); f != "" {
+		b.WriteString("\n" + f + "\n")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// Failures summarizes the rows' failed measurements in one line ("" when none failed): how many,
+// and for which model, method and metric. per-image.csv has each one's reason.
+func Failures(rows []Row) string {
+	total := 0
+	var parts []string
+	for _, r := range rows {
+		if r.Failed > 0 {
+			total += r.Failed
+			parts = append(parts, fmt.Sprintf("%s %s %s: %d of %d images", r.Model, r.Method, r.Metric, r.Failed, r.Failed+r.N))
+		}
+	}
+	if total == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Failed measurements: %d (%s); per-image.csv gives each one's reason.", total, strings.Join(parts, "; "))
 }
 
 // formatValue prints percentages with one decimal and probabilities with three (a value that

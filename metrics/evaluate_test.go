@@ -163,11 +163,13 @@ func TestEvaluateErrors(t *testing.T) {
 			_, err := ev.ROAD(x, Heatmap{Values: make([]float32, 32*32), H: 32, W: 32}, 3)
 			return err
 		}, "class 3 is out of range"},
-		{"ROAD on a constant map", func() error {
+		{"ROAD at percentile 0", func() error {
 			x, _ := set.Batch([]int{0})
-			_, err := ev.ROAD(x, Heatmap{Values: make([]float32, 32*32), H: 32, W: 32}, 0)
+			at0 := *ev
+			at0.ROADPercentiles = []float64{0, 50}
+			_, err := at0.ROAD(x, Heatmap{Values: make([]float32, 32*32), H: 32, W: 32}, 0)
 			return err
-		}, "removes every pixel"},
+		}, "ROAD at percentile 0 keeps no pixel of 1024"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.run()

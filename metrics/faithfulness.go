@@ -329,12 +329,20 @@ func mean(v []float32) float64 {
 	return s / float64(len(v))
 }
 
-// ROAD is Rong et al.'s RemOve And Debias as pytorch-grad-cam computes it: for each percentile
-// p, MoRF keeps the pixels whose map value is below the p-th percentile of the map and LeRF
-// those whose 1 - value is below the p-th percentile of 1 - map (pytorch-grad-cam's
-// RemoveMostRelevantFirst and RemoveLeastRelevantFirst: so MoRF at 80 removes the top 20% and
-// LeRF at 20 the bottom 80%); the removed pixels are filled by the noisy linear imputer (each the
-// weighted mean of its 8 neighbours, plus ROADNoise N(0, 1)), and the result is the score change.
+// ROAD is Rong et al.'s RemOve And Debias: for each percentile p, MoRF removes the pixels the map
+// ranks highest and keeps the lowest p%, LeRF removes the lowest and keeps the highest p% (so MoRF
+// at 80 removes the top 20% and LeRF at 20 the bottom 80%, as pytorch-grad-cam's
+// RemoveMostRelevantFirst and RemoveLeastRelevantFirst do); the removed pixels are filled by the
+// noisy linear imputer (each the weighted mean of its 8 neighbours, plus ROADNoise N(0, 1)), and
+// the result is the score change.
+//
+// Pixels are removed by rank, exactly the requested share, as the ROAD paper defines it: the
+// pixels kept at p are the first ceil(p/100 * (n-1)) of n in order of the map, which is the count
+// pytorch-grad-cam's "value below the p-th percentile" keeps when no two values are equal, so
+// there the numbers are pytorch-grad-cam's. Where values tie (a CAM after its ReLU is zero over
+// much of the image; an all-zero or constant map ties everywhere), tied pixels are ordered by a
+// random permutation seeded by (Seed, n) for the Evaluator's n-th ROAD call, where
+// pytorch-grad-cam keeps none of the tied pixels at the cut, or removes every pixel.
 func (ev *Evaluator) ROAD(t *tensors.Tensor, hm Heatmap, class int) (ROADResult, error) {
 	img, err := ev.prepare("ROAD", t, hm, class)
 	if err != nil {
@@ -353,32 +361,22 @@ func (ev *Evaluator) ROAD(t *tensors.Tensor, hm Heatmap, class int) (ROADResult,
 		return ROADResult{}, fmt.Errorf("ROAD: noise %g is negative", ev.ROADNoise)
 	}
 	rng := rand.New(rand.NewPCG(ev.Seed, ev.roadCalls))
+	ties := rand.New(rand.NewPCG(ev.Seed^roadTieStream, ev.roadCalls))
 	ev.roadCalls++
 	hw := img.h * img.w
-	inverse := make([]float32, hw)
-	for i, v := range hm.Values {
-		inverse[i] = 1 - v
-	}
+	ascending := rankPixels(hm.Values, ties) // lowest value first
 	// Image 0 is the original; then MoRF at each percentile, then LeRF.
 	s, err := ev.scores(img, class, 1+2*len(ps), func(i int, dst []float32) error {
 		copy(dst, img.values)
 		if i == 0 {
 			return nil
 		}
-		mask, what := hm.Values, "MoRF"
-		if i > len(ps) {
-			mask, what = inverse, "LeRF"
-		}
 		p := ps[(i-1)%len(ps)]
-		cut := percentile(mask, p)
-		keep := make([]bool, hw)
-		for j, v := range mask {
-			keep[j] = float64(v) < cut
+		k := keptByPercentile(hw, p)
+		if k == 0 {
+			return fmt.Errorf("ROAD at percentile %g keeps no pixel of %d: nothing is left to impute from; use percentiles above 0", p, hw)
 		}
-		if !slices.Contains(keep, true) {
-			return fmt.Errorf("ROAD %s at percentile %g removes every pixel (the map is constant below it): nothing is left to impute from", what, p)
-		}
-		return imputeLinear(dst, img.c, img.h, img.w, keep, ev.ROADNoise, rng)
+		return imputeLinear(dst, img.c, img.h, img.w, roadKeep(ascending, k, i <= len(ps)), ev.ROADNoise, rng)
 	})
 	if err != nil {
 		return ROADResult{}, err
@@ -389,6 +387,40 @@ func (ev *Evaluator) ROAD(t *tensors.Tensor, hm Heatmap, class int) (ROADResult,
 		r.LeRF[i] = s[1+len(ps)+i] - s[0]
 	}
 	return r, nil
+}
+
+// roadTieStream separates ROAD's tie-breaking draws from its noise, so that maps without ties
+// get the same noise as before ties were broken.
+const roadTieStream = 0x524f41445f544945 // "ROAD_TIE"
+
+// rankPixels returns the pixel indices in ascending order of value, tied values in the order of a
+// random permutation drawn from r. (For LeRF, which ranks 1 - value ascending, the same order read
+// from the end is used, so LeRF's ties are broken by the same draw reversed.)
+func rankPixels(values []float32, r *rand.Rand) []int {
+	order := r.Perm(len(values))
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(values[a], values[b]) })
+	return order
+}
+
+// roadKeep marks the pixels ROAD keeps: the k lowest in ascending order for MoRF, the k highest
+// for LeRF.
+func roadKeep(ascending []int, k int, morf bool) []bool {
+	keep := make([]bool, len(ascending))
+	kept := ascending[len(ascending)-k:]
+	if morf {
+		kept = ascending[:k]
+	}
+	for _, q := range kept {
+		keep[q] = true
+	}
+	return keep
+}
+
+// keptByPercentile is how many of n pixels ROAD keeps at percentile p: ceil(p/100 * (n-1)), the
+// number of n distinct values below NumPy's (linearly interpolated) p-th percentile.
+func keptByPercentile(n int, p float64) int {
+	rank := p / 100 * float64(n-1)
+	return min(int(math.Ceil(rank)), n)
 }
 
 // ConfidenceChange is the target score of an image (Before) and of the image multiplied by its

@@ -47,6 +47,8 @@ func evaluate(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 16, "images per explanation batch")
 	tolerance := fs.Float64("pointing-tolerance", 0, "pointing game: tolerance, pixels; 0: 15 px at 224x224, scaled to the images (4.3 at 64x64)")
 	crop := fs.Bool("crop", false, "resize the shorter side to 256 and center-crop 224 instead of stretching (image folders)")
+	strict := fs.Bool("strict", false, "exit non-zero when any measurement failed; by default a failed (image, method, metric) "+
+		"is recorded in per-image.csv and metrics.md and the run goes on")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -151,8 +153,16 @@ func evaluate(args []string, stdout, stderr io.Writer) error {
 	if err := atomicfile.Write(filepath.Join(*out, "metrics.md"), md.Bytes()); err != nil {
 		return err
 	}
-	_, err = stdout.Write(md.Bytes())
-	return err
+	if _, err := stdout.Write(md.Bytes()); err != nil {
+		return err
+	}
+	if f := metrics.Failures(rows); f != "" {
+		fmt.Fprintln(stderr, "evaluate: "+f)
+		if *strict {
+			return fmt.Errorf("evaluate --strict: some measurements failed (see %s)", filepath.Join(*out, "per-image.csv"))
+		}
+	}
+	return nil
 }
 
 func errOrNotDir(err error) error {

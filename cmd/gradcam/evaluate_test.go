@@ -244,3 +244,46 @@ func TestTable1IsReproduced(t *testing.T) {
 		})
 	}
 }
+
+// TestEvaluateCompletesOnTiedMaps runs the command of issue 27 on 500 held-out items: CAM maps
+// after their ReLU tie over much of the image, which used to abort ROAD at image 0. Every metric
+// is finite and nothing failed.
+func TestEvaluateCompletesOnTiedMaps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("500 items take about three minutes")
+	}
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	err := run([]string{"evaluate", "--model", "fashion-gap", "--data", clutteredData, "--limit", "500", "--method", "cam,gradcam",
+		"--metric", "localization-error,pointing-game,deletion-auc,insertion-auc,average-drop,road-combined", "--strict", "--out", dir}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	f, err := os.Open(filepath.Join(dir, "per-image.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	per, err := metrics.ReadPerImageCSV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, v := range per {
+		if v.Failure != "" || math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
+			t.Fatalf("image %d, %s %s: value %g, failure %q", v.Image, v.Method, v.Metric, v.Value, v.Failure)
+		}
+		counts[v.Method+" "+string(v.Metric)]++
+	}
+	if len(counts) != 2*6 {
+		t.Errorf("%d (method, metric) pairs measured, want 12: %v", len(counts), counts)
+	}
+	for k, n := range counts {
+		if n != 500 {
+			t.Errorf("%s: %d images measured, want 500", k, n)
+		}
+	}
+	if strings.Contains(out.String(), "Failed") || strings.Contains(errOut.String(), "Failed") {
+		t.Errorf("failures reported:\n%s\n%s", out.String(), errOut.String())
+	}
+}
