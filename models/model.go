@@ -290,9 +290,10 @@ func (m *Model) ForwardReplacing(ctx *context.Context, inputs *Node, replace fun
 }
 
 // ForwardTraining is Forward in training mode: batch norm normalizes with the batch's statistics
-// and updates its running ones, dropout drops. GoMLX's trainer calls it through package train.
-func (m *Model) ForwardTraining(ctx *context.Context, inputs *Node) *nn.Forward {
-	return m.build(ctx, inputs, nn.Config{Training: true})
+// and updates its running ones, dropout drops. The modules frozen names (nil: none) run as at
+// inference instead (nn.Config.Frozen). GoMLX's trainer calls it through package train.
+func (m *Model) ForwardTraining(ctx *context.Context, inputs *Node, frozen func(path string) bool) *nn.Forward {
+	return m.build(ctx, inputs, nn.Config{Training: true, Frozen: frozen})
 }
 
 // build builds the network with cfg's options (Plain, RulesFrom, Training, Replace); it fills in the

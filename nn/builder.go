@@ -75,6 +75,10 @@ type Config struct {
 	Conv    ConvImpl
 	// Training: batch norm uses batch statistics and updates its running ones, dropout drops.
 	Training bool
+	// Frozen, in training, names the modules that do not train: their batch norms normalize with
+	// their running statistics and keep them, and their dropout is off, as at inference (Keras's
+	// trainable=False). nil: every module trains.
+	Frozen func(path string) bool
 	// Plain builds a forward-only network: plain ReLUs without the rule-aware gradients.
 	Plain bool
 	// RulesFrom, when set, builds plain ReLUs (as Plain) up to the first Tap of one of these
@@ -125,6 +129,12 @@ func (b *Builder) Finish(input, output *graph.Node) *Forward {
 
 // Training reports whether the graph is a training step (batch statistics, dropout).
 func (b *Builder) Training() bool { return b.cfg.Training }
+
+// trainingAt reports whether the module at path runs in training mode: a training step, and the
+// module is not frozen.
+func (b *Builder) trainingAt(path string) bool {
+	return b.cfg.Training && (b.cfg.Frozen == nil || !b.cfg.Frozen(path))
+}
 
 // Tap records x as the output of the module at path and returns x. Blocks call it for their
 // own outputs; call it for outputs composed of several blocks ("layer4", a residual block).
@@ -236,9 +246,10 @@ func (b *Builder) Linear(path string, x *graph.Node, out int) *graph.Node {
 }
 
 // BatchNorm is PyTorch's BatchNorm1d/2d (eps 1e-5, momentum 0.1) over the channels (the last
-// axis inside the graph). In inference it is a per-channel scale and shift from the running
-// statistics; in training it normalizes by the batch's statistics (biased variance) and moves
-// the running ones towards them (unbiased variance), as PyTorch does.
+// axis inside the graph). In inference, and in a frozen module (Config.Frozen), it is a
+// per-channel scale and shift from the running statistics; in training it normalizes by the
+// batch's statistics (biased variance) and moves the running ones towards them (unbiased
+// variance), as PyTorch does.
 func (b *Builder) BatchNorm(path string, x *graph.Node) *graph.Node {
 	rank := x.Rank()
 	c := x.Shape().Dimensions[rank-1]
@@ -247,7 +258,7 @@ func (b *Builder) BatchNorm(path string, x *graph.Node) *graph.Node {
 	mean := b.param(path+".running_mean", []int{c}, AsIs, InitZeros, 0, false)
 	variance := b.param(path+".running_var", []int{c}, AsIs, InitOnes, 0, false)
 	const eps, momentum = 1e-5, 0.1
-	if b.cfg.Training {
+	if b.trainingAt(path) {
 		axes := make([]int, rank-1)
 		n := 1
 		for i := range axes {
@@ -275,9 +286,10 @@ func (b *Builder) BatchNorm(path string, x *graph.Node) *graph.Node {
 }
 
 // Dropout zeroes each element with probability p and scales the rest by 1/(1-p) in training;
-// in inference it is the identity (the same node, recorded under path too).
+// in inference, and in a frozen module, it is the identity (the same node, recorded under path
+// too).
 func (b *Builder) Dropout(path string, x *graph.Node, p float64) *graph.Node {
-	if !b.cfg.Training || p <= 0 {
+	if !b.trainingAt(path) || p <= 0 {
 		return b.Tap(path, x)
 	}
 	if b.cfg.Context == nil {

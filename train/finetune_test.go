@@ -54,7 +54,9 @@ func TestFinetuneResNet18(t *testing.T) {
 		t.Fatal(err)
 	}
 	backbone, _ := m.Param("layer4.1.conv2.weight")
-	if _, err := Fit(m, set, Options{Epochs: 6, BatchSize: 10, LearningRate: 0.01, Seed: 1, Trainable: Only("fc")}); err != nil {
+	// The frozen backbone runs as at inference: a random network's batch norms, on running
+	// statistics (0, 1), do not normalize its features, whose scale calls for Adam's default 1e-3.
+	if _, err := Fit(m, set, Options{Epochs: 6, BatchSize: 10, LearningRate: 1e-3, Seed: 1, Trainable: Only("fc")}); err != nil {
 		t.Fatal(err)
 	}
 	after, acc, err := Evaluate(m, set, 20)

@@ -39,7 +39,18 @@ type Options struct {
 	Seed uint64
 	// Trainable says which parameters (by PyTorch key) training changes; nil: all of them.
 	// Only(prefixes...) freezes everything else (a fine-tuned head on a frozen backbone).
+	//
+	// Frozen means inference, Keras's convention for trainable=False: a module whose weight
+	// (PATH.weight) Trainable rejects runs as at inference during training. Its batch norms
+	// normalize with their running statistics and keep them, bit for bit, and its dropout is off
+	// (a module without parameters, such as dropout, is judged by the same key). So a frozen
+	// backbone gives the head the features it gives at inference. FrozenTrainMode changes that.
 	Trainable func(key string) bool
+	// FrozenTrainMode runs the frozen modules in training mode too: batch statistics, running
+	// statistics updated, dropout on, as PyTorch does when model.train() is called on a model
+	// with a frozen backbone. With a checkpoint whose batch norms were folded (identity running
+	// statistics) this wipes the features and the head does not learn.
+	FrozenTrainMode bool
 	// Cosine anneals the learning rate from LearningRate to 0 along a half cosine over the run
 	// (PyTorch's CosineAnnealingLR with T_max = the number of steps); the default keeps it
 	// constant.
@@ -114,6 +125,10 @@ func Fit(m *models.Model, set *data.Set, opts Options) (*Result, error) {
 	if trainable == 0 {
 		return nil, fmt.Errorf("nothing to train: no parameter of %s is trainable with these options", m.Name)
 	}
+	var frozen func(path string) bool
+	if opts.Trainable != nil && !opts.FrozenTrainMode {
+		frozen = func(path string) bool { return !opts.Trainable(path + ".weight") }
+	}
 	classify := set.Labels != nil
 	loss := losses.MeanSquaredError
 	var trainMetrics []metrics.Interface
@@ -131,7 +146,7 @@ func Fit(m *models.Model, set *data.Set, opts Options) (*Result, error) {
 			if opts.Cosine {
 				cosineschedule.New(ctx, g, dtypes.Float32).LearningRate(lr).PeriodSteps(steps).Done()
 			}
-			return []*graph.Node{m.ForwardTraining(ctx, inputs[0]).Output}
+			return []*graph.Node{m.ForwardTraining(ctx, inputs[0], frozen).Output}
 		}
 		return []*graph.Node{m.ForwardInference(ctx, inputs[0]).Output}
 	}

@@ -29,6 +29,8 @@ func finetune(args []string, stdout, stderr io.Writer) error {
 	lr := fs.Float64("lr", 1e-3, "learning rate")
 	optimizer := fs.String("optimizer", "adam", "adam or sgd")
 	all := fs.Bool("train-all", false, "train every layer; by default the backbone is frozen and only the new head trains")
+	frozenTrain := fs.Bool("frozen-train-mode", false, "run the frozen backbone in training mode (batch statistics, running statistics "+
+		"updated, dropout on: PyTorch's model.train()); by default frozen layers run as at inference (Keras's trainable=False)")
 	seed := fs.Uint64("seed", 1, "seed of the new head's initialization and of the order of the images")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -73,6 +75,7 @@ func finetune(args []string, stdout, stderr io.Writer) error {
 	opts := train.Options{Epochs: *epochs, BatchSize: *batch, LearningRate: *lr, Optimizer: *optimizer, Seed: *seed, Progress: stderr}
 	if !*all {
 		opts.Trainable = train.Only(a.Head)
+		opts.FrozenTrainMode = *frozenTrain
 	}
 	res, err := train.Fit(m, set, opts)
 	if err != nil {
