@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/internal/sgemm"
 	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
@@ -352,5 +353,25 @@ func TestOcclusionSizedByMemory(t *testing.T) {
 		if math.Abs(float64(maps[0][i]-maps[1][i])) > 1e-5 {
 			t.Fatalf("pixel %d: %g with batches of 7, %g with batches of 1", i, maps[0][i], maps[1][i])
 		}
+	}
+}
+
+// TestWorkerPanicIsAnError: a panic on one of the matrix multiply's worker goroutines (forced)
+// comes back as an error from Explain instead of ending the process, and the next call works.
+func TestWorkerPanicIsAnError(t *testing.T) {
+	m := loadTestModel(t, "squeezenet1_0")
+	e := New(m)
+	x := catDog(t)
+	sgemm.PanicInWorkerForTest.Store(true)
+	_, err := e.Explain(x, Request{Methods: []Method{GradCAM, GuidedBackprop}})
+	sgemm.PanicInWorkerForTest.Store(false)
+	if err == nil || !strings.Contains(err.Error(), "a worker panicked (forced by a test)") {
+		t.Fatalf("Explain with a worker panic: %v", err)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("the error is not one line: %q", err)
+	}
+	if _, err := e.Explain(x, Request{Methods: []Method{GradCAM, GuidedBackprop}}); err != nil {
+		t.Errorf("the explainer after a worker's panic: %v", err)
 	}
 }

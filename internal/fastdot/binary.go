@@ -4,7 +4,6 @@ import (
 	"math"
 	"reflect"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 
+	"github.com/gradcam-go/gradcam/internal/catch"
 	"github.com/gradcam-go/gradcam/internal/sgemm"
 )
 
@@ -81,7 +81,7 @@ func sv(op backends.OpType, o []float32, s float32, b []float32) {
 func installBinary() {
 	for _, op := range binaryOps {
 		binaryOriginal[op] = nodeExecutors[op]
-		nodeExecutors[op] = binaryExecutor(op)
+		nodeExecutors[op] = guarded(op, binaryExecutor(op))
 	}
 }
 
@@ -199,12 +199,11 @@ func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Nod
 		run(0, n)
 		return out, true
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
 	mid := n / 2 / step * step
-	go func() { defer wg.Done(); run(mid, n) }()
-	run(0, mid)
-	wg.Wait()
+	var g catch.Group
+	g.Go(func() { run(mid, n) })
+	g.Run(func() { run(0, mid) })
+	g.Wait()
 	return out, true
 }
 
@@ -216,7 +215,7 @@ var compareOps = []backends.OpType{backends.OpTypeGreaterThan, backends.OpTypeLe
 func installCompare() {
 	for _, op := range compareOps {
 		binaryOriginal[op] = nodeExecutors[op]
-		nodeExecutors[op] = compareExecutor(op)
+		nodeExecutors[op] = guarded(op, compareExecutor(op))
 	}
 	install(backends.OpTypeLogicalAnd, tryLogicalAnd)
 	install(backends.OpTypeWhere, tryWhere)
@@ -225,7 +224,7 @@ func installCompare() {
 // install makes try op's executor, falling back to simplego's own (kept in binaryOriginal).
 func install(op backends.OpType, try func(*simplego.Backend, *simplego.Node, []*simplego.Buffer, []bool) (*simplego.Buffer, bool)) {
 	binaryOriginal[op] = nodeExecutors[op]
-	nodeExecutors[op] = fallbackTo(op, try)
+	nodeExecutors[op] = guarded(op, fallbackTo(op, try))
 }
 
 // fallbackTo wraps try as an executor that hands what it cannot do to simplego's executor of op.
@@ -404,11 +403,10 @@ func parallelRange(n int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); fn(n/2, n) }()
-	fn(0, n/2)
-	wg.Wait()
+	var g catch.Group
+	g.Go(func() { fn(n/2, n) })
+	g.Run(func() { fn(0, n/2) })
+	g.Wait()
 }
 
 // ReduceSum of float32 over leading axes (batch norm's statistics and gradients, a bias's

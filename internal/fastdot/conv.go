@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 
+	"github.com/gradcam-go/gradcam/internal/catch"
 	"github.com/gradcam-go/gradcam/internal/sgemm"
 )
 
@@ -683,9 +684,8 @@ func (c *conv2D) depthwise() {
 		work(0, rows)
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); work(rows/2, rows) }()
-	work(0, rows/2)
-	wg.Wait()
+	var g catch.Group
+	g.Go(func() { work(rows/2, rows) })
+	g.Run(func() { work(0, rows/2) })
+	g.Wait()
 }

@@ -70,8 +70,8 @@ func Install() error {
 			installErr = fmt.Errorf("fastdot: simplego has no ConvGeneral executor registered")
 			return
 		}
-		nodeExecutors[backends.OpTypeDotGeneral] = execDotGeneral
-		nodeExecutors[backends.OpTypeConvGeneral] = execConvGeneral
+		nodeExecutors[backends.OpTypeDotGeneral] = guarded(backends.OpTypeDotGeneral, execDotGeneral)
+		nodeExecutors[backends.OpTypeConvGeneral] = guarded(backends.OpTypeConvGeneral, execConvGeneral)
 		installBinary()
 		installCompare()
 		installReduce()
@@ -81,6 +81,21 @@ func Install() error {
 		installed.Store(true)
 	})
 	return installErr
+}
+
+// guarded is ex with a panic (a bug, or a worker's panic carried back by catch.Group) returned as
+// the executor's error. simplego runs executors on its own goroutines and recovers nothing there,
+// so a panic would end the process (in GoNB, the kernel); as an error it reaches the caller of
+// the graph's execution (Explain, the CLI, the notebook cell).
+func guarded(op backends.OpType, ex executor) executor {
+	return func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (out *simplego.Buffer, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				out, err = nil, fmt.Errorf("the fast %s executor failed: %v", op, r)
+			}
+		}()
+		return ex(backend, node, inputs, owned)
+	}
 }
 
 // Installed reports whether Install succeeded (safe to call while another goroutine installs).

@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gradcam-go/gradcam/internal/catch"
 )
 
 // Matrix is a strided view of a matrix: element (i, j) is Data[Off + i*RowStride + j*ColStride].
@@ -292,23 +294,29 @@ func parallel(workers, n int, fn func(worker, task int)) {
 		return
 	}
 	var next atomic.Int64
-	var wg sync.WaitGroup
+	var g catch.Group // a panic in a worker continues on this goroutine, not the process's end
 	run := func(worker int) {
 		for {
 			t := int(next.Add(1) - 1)
 			if t >= n {
 				return
 			}
+			if worker != 0 && PanicInWorkerForTest.Load() {
+				panic("sgemm: a worker panicked (forced by a test)")
+			}
 			fn(worker, t)
 		}
 	}
-	wg.Add(w - 1)
 	for i := 1; i < w; i++ {
-		go func() { defer wg.Done(); run(i) }()
+		g.Go(func() { run(i) })
 	}
-	run(0)
-	wg.Wait()
+	g.Run(func() { run(0) })
+	g.Wait()
 }
+
+// PanicInWorkerForTest makes the next tasks of parallel's worker goroutines (not the caller's)
+// panic: tests use it to show that such a panic becomes an error of the call that ran it.
+var PanicInWorkerForTest atomic.Bool
 
 // thin handles few rows (see thinRows, thickRows) with B contiguous along rows (axpy) or columns (dot products).
 func thin(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
