@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -24,7 +25,7 @@ import (
 	_ "github.com/gomlx/gomlx/backends/simplego" // registers "go"
 	"github.com/gomlx/gomlx/backends/xla"
 	"github.com/gradcam-go/gradcam/internal/fastdot"
-	_ "github.com/gradcam-go/gradcam/internal/fastvjp" // DotGeneral gradients as DotGenerals (installed on import)
+	"github.com/gradcam-go/gradcam/internal/fastvjp" // DotGeneral and ConvGeneral gradients (installed on import)
 	"github.com/gradcam-go/gradcam/internal/sgemm"
 	"github.com/gradcam-go/gradcam/internal/sgpoly"
 )
@@ -73,7 +74,7 @@ func New() (backends.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(Announce, "gradcam: using backend %q (%s)%s\n", b.String(), b.Description(), simdNote(b))
+	fmt.Fprintf(Announce, "gradcam: using backend %s\n", Summary(b))
 	shared = b
 	return shared, nil
 }
@@ -121,6 +122,53 @@ var (
 	simdMu  sync.Mutex
 	simdErr error
 )
+
+// Summary is one line saying what b computes with: the backend, and on the pure-Go backend which
+// matrix multiply runs ("go" (Simple Go Portable Backend); matrix multiply: AVX-512), or that it
+// is simplego's scalar loops and why (about 50 times slower).
+func Summary(b backends.Backend) string {
+	return fmt.Sprintf("%q (%s)%s", b.String(), b.Description(), simdNote(b))
+}
+
+// Report is what `gradcam backend` prints: the backend, GoMLX's version, the matrix-multiply
+// kernel, and whether the fast executors (internal/fastdot) and gradients (internal/fastvjp) are
+// installed, one "name: value" line each.
+func Report(b backends.Backend) string {
+	gomlx := "unknown"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range info.Deps {
+			if d.Path == "github.com/gomlx/gomlx" {
+				gomlx = d.Version
+				if d.Replace != nil {
+					gomlx += " (replaced by " + d.Replace.Path + " " + d.Replace.Version + ")"
+				}
+			}
+		}
+	}
+	kernel, fast := sgemm.Kernel(), "no: not the pure-Go backend"
+	if IsPureGo(b) {
+		simdMu.Lock()
+		why := simdErr
+		simdMu.Unlock()
+		switch {
+		case fastdot.Installed():
+			fast = "yes"
+		case why != nil:
+			fast = fmt.Sprintf("no: %v (simplego's scalar loops, about 50 times slower)", why)
+		default:
+			fast = "no"
+		}
+	}
+	vjp := "no: GoMLX's own gradients (its convolution gradient is wrong for even kernel sizes)"
+	if fastvjp.Installed() {
+		vjp = "yes"
+	}
+	if !fastdot.Installed() && sgemm.Available {
+		kernel += " (available, not used)"
+	}
+	return fmt.Sprintf("backend: %s (%s)\ngomlx: %s\nmatrix multiply kernel: %s\nfastdot: %s\nfastvjp: %s\n",
+		b.String(), b.Description(), gomlx, kernel, fast, vjp)
+}
 
 // simdNote says whether the pure-Go backend multiplies matrices with SIMD kernels.
 func simdNote(b backends.Backend) string {

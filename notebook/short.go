@@ -7,10 +7,12 @@ import (
 	"image"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/janpfeifer/gonb/gonbui"
 
+	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
@@ -48,9 +50,23 @@ func Load(name string, checkpoint ...string) *models.Model {
 	if Error(err) {
 		return nil
 	}
-	fmt.Printf("%s (%d outputs) from %s, on %s\n", m.Name, m.Outputs, m.Source, m.Backend().Name())
+	fmt.Printf("%s (%d outputs) from %s, on %s\n", m.Name, m.Outputs, m.Source, computesOn(m))
 	return m
 }
+
+// computesOn says what the model computes on: the backend's name, and the first time in a cell's
+// run, which matrix multiply it uses (backend.Summary): a notebook shows no stderr announcement,
+// and the scalar fallback is about 50 times slower.
+func computesOn(m *models.Model) string {
+	said := false
+	announceOnce.Do(func() { said = true })
+	if !said {
+		return m.Backend().Name()
+	}
+	return backend.Summary(m.Backend())
+}
+
+var announceOnce sync.Once
 
 // LoadONNX loads a CNN saved as ONNX (models.LoadONNX) and prints what it is; on an error it
 // shows the error in the cell and returns nil. A relative path not found in the working
@@ -67,7 +83,7 @@ func LoadONNX(path string) *models.Model {
 	if m.CAM != nil {
 		cam = "CAM at " + m.CAM.Layer
 	}
-	fmt.Printf("%s (%d outputs, %d layers; %s) from %s, on %s\n", m.Name, m.Outputs, len(m.Layers), cam, m.Source, m.Backend().Name())
+	fmt.Printf("%s (%d outputs, %d layers; %s) from %s, on %s\n", m.Name, m.Outputs, len(m.Layers), cam, m.Source, computesOn(m))
 	return m
 }
 

@@ -6,6 +6,7 @@
 //	        --method LIST --out DIR [--aug-smooth] [--eigen-smooth] [--ig-steps N]
 //	        [--smooth-samples N] [--smooth-std S]
 //	gradcam methods
+//	gradcam backend
 //	gradcam finetune --model NAME --data DIR --out FILE.safetensors [--epochs N] [--weights FILE]
 //	gradcam evaluate --model LIST --data DIR|cluttered-fashion-mnist --method LIST [--metric LIST] --out DIR
 //	        [--limit N] [--layer NAME]
@@ -27,6 +28,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/models/embedded"
@@ -60,6 +62,8 @@ commands:
   visualize  gradient ascent: the image that maximizes a class (or a channel of a layer), as PNG
   models    list the supported models and their default layers
   methods   list the explanation methods, a line each
+  backend   say what computes: the backend, GoMLX's version, the matrix-multiply kernel (AVX-512, AVX2/FMA, none),
+            and whether the fast executors (fastdot) and gradients (fastvjp) are installed
 
 run "gradcam COMMAND -h" for the flags of a command.`
 
@@ -93,6 +97,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "%-21s %s\n", m, gradcam.MethodSummaries[m])
 		}
 		return nil
+	case "backend":
+		if len(args) > 1 {
+			return usageError{fmt.Errorf("backend takes no arguments (got %q)", args[1:])}
+		}
+		b, err := backend.New()
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(stdout, backend.Report(b))
+		return err
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -1,6 +1,7 @@
 package fastvjp
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"sync/atomic"
@@ -27,7 +28,10 @@ import (
 //     input per kernel tap times the output gradient, summed.
 //
 // What it cannot express (input dilation, batch groups, padding wider than the kernel) goes to
-// GoMLX's own gradient; convFallbacks counts those times.
+// GoMLX's own gradient where that is right, odd kernel sizes; convFallbacks counts those times.
+// Where the stock gradient would be wrong (an even kernel size), or where the node's parameters
+// cannot be read to tell (GoMLX's node layout changed), building the gradient fails with an error
+// saying so, rather than giving a wrong map.
 
 var (
 	stockConv     = VJPRegistration[NodeTypeConvGeneral]
@@ -101,8 +105,30 @@ func convVJP(node *Node, vjps []*Node, outShape shapes.Shape) []*Node {
 			return grads
 		}
 	}
+	if err := stockConvIsWrong(node); err != nil {
+		panic(err)
+	}
 	convFallbacks.Add(1)
 	return stockConv(node, vjps, outShape)
+}
+
+// stockConvIsWrong returns why GoMLX v0.26.0's own convolution gradient cannot be trusted for
+// node, or nil where it is right (every spatial kernel size odd).
+func stockConvIsWrong(node *Node) error {
+	p, ok := convNodeParams(node)
+	inputs := node.Inputs()
+	if !ok || len(inputs) != 2 {
+		return fmt.Errorf("gradient of a convolution: its parameters cannot be read (GoMLX's ConvGeneral node changed?), " +
+			"and GoMLX v0.26.0's own gradient is wrong for even kernel sizes: no gradient is given rather than a wrong one")
+	}
+	kd := inputs[1].Shape().Dimensions
+	for _, a := range p.axes.KernelSpatial {
+		if kd[a]%2 == 0 {
+			return fmt.Errorf("gradient of a convolution with kernel %v (input dilation %v, batch groups %d, padding %v): "+
+				"only GoMLX's own gradient expresses it, and GoMLX v0.26.0's is wrong for even kernel sizes", kd, p.inputDil, p.batchGroups, p.paddings)
+		}
+	}
+	return nil
 }
 
 // convGrads returns the input and kernel gradients, or nil where the stock gradient must do.

@@ -31,6 +31,13 @@ var (
 // them to force the fallback.
 var fieldNames = [4]string{"lhsContractingAxes", "lhsBatchAxes", "rhsContractingAxes", "rhsBatchAxes"}
 
+// Installed reports whether this package's DotGeneral and ConvGeneral gradients are the ones
+// GoMLX's Gradient uses (nothing else has replaced them since init).
+func Installed() bool {
+	same := func(a, b any) bool { return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer() }
+	return same(VJPRegistration[NodeTypeDotGeneral], dotGeneralVJP) && same(VJPRegistration[NodeTypeConvGeneral], convVJP)
+}
+
 // The replacement is installed when the package initializes, before any goroutine can build a
 // gradient: writing GoMLX's registry later would race with Gradient calls elsewhere.
 func init() { VJPRegistration[NodeTypeDotGeneral] = dotGeneralVJP }
