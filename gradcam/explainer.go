@@ -283,9 +283,7 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 			return fmt.Errorf("occlusion slides a square patch over images; %s takes sequences", e.Model.Name)
 		}
 		d := images.Shape().Dimensions
-		if req.Occlusion.Patch == 0 {
-			req.Occlusion = DefaultOcclusionFor(d[2], d[3])
-		}
+		req.Occlusion = req.Occlusion.withDefaults(d[2], d[3])
 		if err := req.Occlusion.check(d[2], d[3]); err != nil {
 			return err
 		}

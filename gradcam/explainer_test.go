@@ -375,3 +375,37 @@ func TestWorkerPanicIsAnError(t *testing.T) {
 		t.Errorf("the explainer after a worker's panic: %v", err)
 	}
 }
+
+// TestOcclusionDefaultsKeepStrideAndBatch: a request that gives a stride and a batch size but no
+// patch gets the default patch and keeps its stride and batch size (they were discarded).
+func TestOcclusionDefaultsKeepStrideAndBatch(t *testing.T) {
+	m, err := models.New(testnets.CNN2D, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensors.FromFlatDataAndDimensions(make([]float32, 3*32*48), 1, 3, 32, 48)
+	x.MutableFlatData(func(flat any) {
+		for i := range flat.([]float32) {
+			flat.([]float32)[i] = float32(i%89) / 89
+		}
+	})
+	run := func(o OcclusionOptions) ([]float32, int) {
+		e := New(m)
+		res, err := e.Explain(x, Request{Methods: []Method{Occlusion}, Classes: []int{1}, Occlusion: o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0].Maps[Occlusion].Values, e.Stats().Executions
+	}
+	patch := DefaultOcclusionFor(32, 48).Patch
+	implicit, n1 := run(OcclusionOptions{Stride: 3, BatchSize: 5})
+	explicit, n2 := run(OcclusionOptions{Patch: patch, Stride: 3, BatchSize: 5})
+	defaults, _ := run(OcclusionOptions{})
+	if !slices.Equal(implicit, explicit) || n1 != n2 {
+		t.Errorf("stride 3, batch 5 without a patch: %d executions, map equal %v; with the default patch %d given: %d executions",
+			n1, slices.Equal(implicit, explicit), patch, n2)
+	}
+	if slices.Equal(implicit, defaults) {
+		t.Error("stride 3 gives the default stride's map: the stride was discarded")
+	}
+}

@@ -13,8 +13,8 @@ import (
 // dataset's mean colour (0 after normalization) slides over the image; each pixel's value is the
 // mean drop of the target score over the patches that cover it.
 type OcclusionOptions struct {
-	Patch  int // side of the square patch, pixels
-	Stride int // step between patch positions, pixels; the last position touches the edge
+	Patch  int // side of the square patch, pixels; 0: a quarter of the image's shorter side
+	Stride int // step between patch positions, pixels (the last position touches the edge); 0: half the patch
 	// BatchSize is the number of occluded images per forward execution; 0 sizes it by memory
 	// (OcclusionMemory).
 	BatchSize int
@@ -35,6 +35,19 @@ var OcclusionMemory int64 = 512 << 20
 func DefaultOcclusionFor(h, w int) OcclusionOptions {
 	patch := max(1, min(h, w)/4)
 	return OcclusionOptions{Patch: patch, Stride: max(1, patch/2)}
+}
+
+// withDefaults fills what o leaves at 0 for h x w images: the patch from DefaultOcclusionFor, the
+// stride half the patch; the batch size stays (0 sizes it by memory). A stride or batch size
+// given without a patch is kept.
+func (o OcclusionOptions) withDefaults(h, w int) OcclusionOptions {
+	if o.Patch == 0 {
+		o.Patch = DefaultOcclusionFor(h, w).Patch
+	}
+	if o.Stride == 0 {
+		o.Stride = max(1, o.Patch/2)
+	}
+	return o
 }
 
 // check validates the options for h x w images.

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
 )
 
@@ -229,5 +232,28 @@ func writeSafetensorsHeader(t *testing.T, path, header string, n int) {
 	b = append(append(b, header...), make([]byte, n)...)
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestActivationsReuseTheirGraph: a second Activations call with the same layers and batch shape
+// builds no graph (the batch loops of features and visualize call it once per batch).
+func TestActivationsReuseTheirGraph(t *testing.T) {
+	m, err := New(testnets.CNN2D, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensors.FromFlatDataAndDimensions(make([]float32, 2*3*96*160), 2, 3, 96, 160)
+	layers := m.ExplainableLayers()[:2]
+	if _, err := m.Activations(x, layers...); err != nil {
+		t.Fatal(err)
+	}
+	builds := m.ForwardBuilds()
+	for range 3 {
+		if _, err := m.Activations(x, layers...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := m.ForwardBuilds() - builds; got != 0 {
+		t.Errorf("3 more Activations calls built the network %d times, want 0", got)
 	}
 }

@@ -3,6 +3,7 @@ package models
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -55,25 +56,10 @@ func (m *Model) Activations(images *tensors.Tensor, layers ...string) (map[strin
 	}
 	var outs []*tensors.Tensor
 	err := catch.Panic(func() error {
-		exec, err := context.NewExec(m.backend, m.ctx, func(ctx *context.Context, x *Node) []*Node {
-			fw := m.ForwardInference(ctx, x)
-			nodes := make([]*Node, len(layers))
-			for i, l := range layers {
-				n, err := fw.Tap(l)
-				if err != nil {
-					panic(err)
-				}
-				// A new node after the whole network: simplego (GoMLX v0.26.0) indexes out of
-				// range when a graph input (a later layer's unused weights) comes after the last
-				// output, as it would for a [batch, features] tap such as "gap".
-				nodes[i] = Identity(n)
-			}
-			return nodes
-		})
+		exec, err := m.activationsExec(layers)
 		if err != nil {
 			return err
 		}
-		defer exec.Finalize()
 		outs, err = exec.Exec(images)
 		return err
 	})
@@ -86,4 +72,40 @@ func (m *Model) Activations(images *tensors.Tensor, layers ...string) (map[strin
 		outs[i].FinalizeAll()
 	}
 	return res, nil
+}
+
+// activationsExec returns the executor of Activations for these layers, made once per layer list
+// and kept with the model (the executor compiles once per input shape): the batch loops of
+// features.Embeddings and visualize.TopPatches call Activations once per batch.
+func (m *Model) activationsExec(layers []string) (*context.Exec, error) {
+	key := strings.Join(layers, "\x00")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if exec := m.activations[key]; exec != nil {
+		return exec, nil
+	}
+	layers = slices.Clone(layers)
+	exec, err := context.NewExec(m.backend, m.ctx, func(ctx *context.Context, x *Node) []*Node {
+		fw := m.ForwardInference(ctx, x)
+		nodes := make([]*Node, len(layers))
+		for i, l := range layers {
+			n, err := fw.Tap(l)
+			if err != nil {
+				panic(err)
+			}
+			// A new node after the whole network: simplego (GoMLX v0.26.0) indexes out of
+			// range when a graph input (a later layer's unused weights) comes after the last
+			// output, as it would for a [batch, features] tap such as "gap".
+			nodes[i] = Identity(n)
+		}
+		return nodes
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m.activations == nil {
+		m.activations = map[string]*context.Exec{}
+	}
+	m.activations[key] = exec
+	return exec, nil
 }

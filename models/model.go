@@ -43,6 +43,7 @@ type Model struct {
 
 	mu            sync.Mutex
 	predict       *context.Exec
+	activations   map[string]*context.Exec // Activations' executors by layer list
 	forwardBuilds atomic.Int64
 }
 

@@ -72,7 +72,7 @@ func Explore(m *models.Model, b *Batch, methods []gradcam.Method, duration time.
 	if Error(err) {
 		return
 	}
-	e := gradcam.New(m)
+	e := ExplainerOf(m)
 	id := fmt.Sprintf("explorer-%d", explorers.Add(1))
 	state := struct{ image, rank, method, layer int }{0, 0, 0, layer}
 	render := func() {

@@ -147,7 +147,7 @@ func Explain(m *models.Model, b *Batch, req gradcam.Request, style ...Style) gra
 	if m == nil || b == nil {
 		return nil
 	}
-	res, err := gradcam.New(m).Explain(b.Input, req)
+	res, err := ExplainerOf(m).Explain(b.Input, req)
 	if Error(err) {
 		return nil
 	}
@@ -167,6 +167,25 @@ func Explain(m *models.Model, b *Batch, req gradcam.Request, style ...Style) gra
 	}
 	return res
 }
+
+// ExplainerOf returns the model's explainer, made on first use and kept for the cell's run, so
+// that Explain, Explore and the figure helpers reuse its compiled graphs: a second explanation of
+// the same model and request shape compiles nothing.
+func ExplainerOf(m *models.Model) *gradcam.Explainer {
+	explainersMu.Lock()
+	defer explainersMu.Unlock()
+	e := explainers[m]
+	if e == nil {
+		e = gradcam.New(m)
+		explainers[m] = e
+	}
+	return e
+}
+
+var (
+	explainersMu sync.Mutex
+	explainers   = map[*models.Model]*gradcam.Explainer{}
+)
 
 // FromSet takes examples of a dataset (data.Set, e.g. Fashion-MNIST) as a batch; their
 // pictures are drawn from the values, which must be pixels in [0, 1] (1 or 3 channels).

@@ -56,6 +56,13 @@ func TestShortPathExplains(t *testing.T) {
 	if len(res) != 2 || res.At(1, 0).Class != 243 || res.At(0, 0).Maps[gradcam.CAM] == nil {
 		t.Fatalf("results %v", res)
 	}
+	// The same request again compiles nothing: the model's explainer and its graphs are kept.
+	builds, graphs := m.ForwardBuilds(), ExplainerOf(m).Stats().GraphBuilds
+	again := Explain(m, b, gradcam.Request{Methods: []gradcam.Method{gradcam.CAM, gradcam.GuidedGradCAM}, Classes: []int{243}})
+	if len(again) != 2 || m.ForwardBuilds() != builds || ExplainerOf(m).Stats().GraphBuilds != graphs {
+		t.Errorf("a second Explain of the same request built the network %d times and %d graphs, want 0",
+			m.ForwardBuilds()-builds, ExplainerOf(m).Stats().GraphBuilds-graphs)
+	}
 	if Explain(m, b, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{5000}}) != nil {
 		t.Error("a class out of range gave results")
 	}
