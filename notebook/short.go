@@ -13,6 +13,7 @@ import (
 	"github.com/janpfeifer/gonb/gonbui"
 
 	"github.com/gradcam-go/gradcam/backend"
+	"github.com/gradcam-go/gradcam/catalog"
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
@@ -34,19 +35,18 @@ func Error(err error) bool {
 	return true
 }
 
-// Load returns a model: a torchvision architecture by name with its ImageNet weights, or with a
-// checkpoint file if one is given (a fine-tuned one included). With no name it is
+// Load returns a model as the command line resolves one (package catalog): a torchvision
+// architecture by name with its ImageNet weights, or with a checkpoint file if one is given (a
+// fine-tuned one included), or a demo network (fashion-gap, fashion-fc). With no name it is
 // $GRADCAM_MODEL, else VGG-16, and on a machine that can neither find nor download VGG-16's
 // weights, the MobileNetV2 embedded in the toolkit (embedded.Load). It prints one line saying
 // what was loaded; on failure it shows the error and returns nil.
 func Load(name string, checkpoint ...string) *models.Model {
-	var m *models.Model
-	var err error
+	r := catalog.Ref{Name: name}
 	if len(checkpoint) > 0 {
-		m, err = models.LoadFile(cmp.Or(name, os.Getenv("GRADCAM_MODEL"), embedded.DefaultModel), checkpoint[0], nil)
-	} else {
-		m, err = embedded.Load(name, os.Stdout)
+		r = catalog.Ref{Name: cmp.Or(name, os.Getenv("GRADCAM_MODEL"), embedded.DefaultModel), Weights: checkpoint[0]}
 	}
+	m, err := catalog.Load(r, os.Stdout)
 	if Error(err) {
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/gradcam-go/gradcam/catalog"
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
@@ -190,29 +191,14 @@ func metricNames() string {
 	return strings.Join(names, ", ")
 }
 
-// loadEvaluated loads a demo network, an ONNX file, a checkpoint or a torchvision model.
+// loadEvaluated loads a demo network, an ONNX file, a checkpoint or a torchvision model, as every
+// command does (package catalog); a reference that names no model is a usage error.
 func loadEvaluated(name, weights, onnx string, log io.Writer) (*models.Model, error) {
-	switch {
-	case onnx != "":
-		return models.LoadONNX(onnx, nil)
-	case fashion.IsDemo(name):
-		if weights != "" {
-			net, err := fashion.Network(name)
-			if err != nil {
-				return nil, err
-			}
-			return models.LoadNetwork(net, weights, nil)
-		}
-		return fashion.Load(name, nil)
-	case weights != "":
-		return models.LoadFile(name, weights, nil)
+	r := catalog.Ref{Name: name, Weights: weights, ONNX: onnx}
+	if err := checkRef(r); err != nil {
+		return nil, err
 	}
-	if name != "" {
-		if _, err := models.LookupArch(name); err != nil {
-			return nil, usageError{fmt.Errorf("%w (or a demo network: %s)", err, strings.Join(fashion.Names, ", "))}
-		}
-	}
-	return embedded.Load(name, log)
+	return catalog.Load(r, log)
 }
 
 // evaluationSet reads --data for the model.

@@ -174,3 +174,17 @@ func TestExplainOffline(t *testing.T) {
 		t.Errorf("mean Grad-CAM on the dog %.3f, on the cat %.3f", dog, cat)
 	}
 }
+
+// TestEveryCommandTakesTheDemoNetworks: explain and predict resolve models as evaluate does
+// (package catalog): the demo networks were a usage error there.
+func TestEveryCommandTakesTheDemoNetworks(t *testing.T) {
+	for _, args := range [][]string{
+		{"explain", "--model", "fashion-gap", "--image", testref.Image("cat_dog.png"), "--method", "gradcam,cam", "--out", t.TempDir()},
+		{"predict", "--model", "fashion-fc", "--image", testref.Image("cat_dog.png"), "--top", "2"},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(args, &out, &errOut); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}

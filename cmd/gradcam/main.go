@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/gradcam-go/gradcam/backend"
+	"github.com/gradcam-go/gradcam/catalog"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/models/embedded"
@@ -121,7 +122,7 @@ type modelFlags struct {
 }
 
 func (f *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.model, "model", "", "model name: "+strings.Join(models.Names(), ", ")+"; default: $GRADCAM_MODEL, else "+
+	fs.StringVar(&f.model, "model", "", "model name: "+strings.Join(catalog.Names(), ", ")+"; default: $GRADCAM_MODEL, else "+
 		embedded.DefaultModel+" (or, offline, the embedded MobileNetV2)")
 	fs.StringVar(&f.weights, "weights", "", "checkpoint file (.pth or .safetensors); default: $GRADCAM_WEIGHTS, the cache, or download")
 	fs.StringVar(&f.onnx, "onnx", "", "an ONNX model file (a CNN exported from PyTorch, Keras, ...) instead of --model; "+
@@ -134,16 +135,18 @@ func (f *modelFlags) check() error {
 	if f.image == "" {
 		return usageError{errors.New("--image is required")}
 	}
-	if f.onnx != "" && (f.model != "" || f.weights != "") {
-		return usageError{errors.New("--onnx is a whole model: give it without --model and --weights")}
-	}
-	if f.weights != "" && f.model == "" {
-		return usageError{errors.New("--weights needs --model: the architecture the checkpoint is for")}
-	}
-	if f.model != "" {
-		if _, err := models.LookupArch(f.model); err != nil {
-			return usageError{err}
-		}
+	return checkRef(f.ref())
+}
+
+// ref is the model the flags name.
+func (f *modelFlags) ref() catalog.Ref {
+	return catalog.Ref{Name: f.model, Weights: f.weights, ONNX: f.onnx}
+}
+
+// checkRef reports a model reference that names no model as a usage error, in the flags' terms.
+func checkRef(r catalog.Ref) error {
+	if err := r.Check(); err != nil {
+		return usageError{fmt.Errorf("%w (--model, --weights, --onnx)", err)}
 	}
 	return nil
 }
@@ -158,15 +161,7 @@ func (f *modelFlags) load(log io.Writer) (*models.Model, *modelInput, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var m *models.Model
-	switch {
-	case f.onnx != "":
-		m, err = models.LoadONNX(f.onnx, nil)
-	case f.weights != "":
-		m, err = models.LoadFile(f.model, f.weights, nil)
-	default:
-		m, err = embedded.Load(f.model, log)
-	}
+	m, err := catalog.Load(f.ref(), log)
 	if err != nil {
 		return nil, nil, err
 	}

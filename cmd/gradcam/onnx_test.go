@@ -37,7 +37,7 @@ func TestExplainONNX(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--onnx", filepath.Join(ref, "resnet18.onnx"), "--model", "resnet18"}, "--onnx is a whole model"},
+		{[]string{"--onnx", filepath.Join(ref, "resnet18.onnx"), "--model", "resnet18"}, "an ONNX file is a whole model"},
 		{[]string{"--onnx", filepath.Join(ref, "resnet18.onnx"), "--layer", "layer4"}, `unknown layer "layer4"`},
 		{[]string{"--onnx", filepath.Join(ref, "unsupported.onnx")}, `Resize node "/1/Resize" is an op this toolkit does not convert`},
 		{[]string{"--onnx", testref.Image("cat_dog.png")}, "is not a readable ONNX model"},

@@ -95,7 +95,7 @@ func TestCommandErrors(t *testing.T) {
 		{nil, true, "usage"},
 		{[]string{"explode"}, true, `unknown command "explode"`},
 		{[]string{"predict", "--model", "resnet18"}, true, "--image is required"},
-		{[]string{"predict", "--image", testref.Image("cat_dog.png"), "--weights", "x.pth"}, true, "--weights needs --model"},
+		{[]string{"predict", "--image", testref.Image("cat_dog.png"), "--weights", "x.pth"}, true, "a checkpoint needs the architecture it is for"},
 		{[]string{"predict", "--model", "lenet", "--image", testref.Image("cat_dog.png")}, true, `unknown model "lenet"`},
 		{[]string{"predict", "--model", "mobilenet_v2", "--image", testref.Image("cat_dog.png"), "--top", "0"}, true, "--top must be"},
 		{[]string{"predict", "--model", "mobilenet_v2", "--image", notImage}, false, "not a PNG or JPEG image"},
