@@ -296,32 +296,12 @@ questions to answer in a sentence or two; change the code and run it again to fi
 
 The first convolution sees pixels directly, so its weights can be drawn as small RGB images
 (each normalized to its own range)."""),
-    ("go", """// filterTiles draws the first k filters of a [out, 3, kh, kw] kernel, scaled up 4x.
-func filterTiles(w *models.Tensor, k int) []notebook.Figure {
-	out, kh, kw := w.Shape[0], w.Shape[2], w.Shape[3]
-	var figs []notebook.Figure
-	for f := range min(k, out) {
-		vals := w.Data[f*3*kh*kw : (f+1)*3*kh*kw]
-		norm := render.Normalize(vals)
-		img := image.NewRGBA(image.Rect(0, 0, kw*4, kh*4))
-		for y := range kh * 4 {
-			for x := range kw * 4 {
-				for c := range 3 {
-					img.Pix[img.PixOffset(x, y)+c] = uint8(255 * norm[c*kh*kw+(y/4)*kw+x/4])
-				}
-				img.Pix[img.PixOffset(x, y)+3] = 255
-			}
-		}
-		figs = append(figs, notebook.Figure{Image: img, Caption: fmt.Sprint(f)})
-	}
-	return figs
-}
-
-%%
+    ("go", """%%
 m := model()
 first := m.Params[0].Key
-fmt.Println("first-layer kernel:", first)
-must(0, notebook.Figures(filterTiles(must(m.Param(first)), 16)...))"""),
+w := must(m.Param(first))
+fmt.Println("first-layer kernel:", first, w.Shape)
+must(0, notebook.Figures(notebook.Figure{Image: must(render.FilterMosaic(w.Data, w.Shape, 32, 8, 48)), Caption: "the first 32 filters"}))"""),
     ("md", """**Questions.** Which filters detect oriented edges, and which respond to a colour? Why do
 first-layer filters of very different networks look alike?
 
@@ -855,10 +835,10 @@ for _, v := range []struct {
 	name string
 	req  gradcam.Request
 }{
-	{"Grad-CAM", gradcam.Request{}},
+	{"Grad-CAM at " + m.DefaultLayer(), gradcam.Request{}},
 	{"aug smooth", gradcam.Request{AugSmooth: true}},
 	{"eigen smooth", gradcam.Request{EigenSmooth: true}},
-	{"two layers", gradcam.Request{Layers: []string{earlier, m.DefaultLayer()}}},
+	{"two layers: " + earlier + " + " + m.DefaultLayer(), gradcam.Request{Layers: []string{earlier, m.DefaultLayer()}}},
 } {
 	v.req.Methods, v.req.Classes = []gradcam.Method{gradcam.GradCAM}, []int{282}
 	res, err := e.Explain(b.Input, v.req)
@@ -870,7 +850,7 @@ for _, v := range []struct {
 	if notebook.Error(err) {
 		break
 	}
-	figs = append(figs, notebook.Figure{Image: pic, Caption: v.name + " " + fmt.Sprint(v.req.Layers)})
+	figs = append(figs, notebook.Figure{Image: pic, Caption: v.name})
 }
 notebook.Figures(figs...)"""),
     ("md", """**What to notice.** Augmentation smooths the map's edges; the eigen projection removes the

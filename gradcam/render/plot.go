@@ -6,6 +6,8 @@ import (
 	"image/color"
 	"image/draw"
 	"math"
+
+	"golang.org/x/image/font"
 )
 
 // Series is one line of a LinePlot: values at evenly spaced x from 0 to 1.
@@ -47,7 +49,7 @@ func LinePlot(title, xLabel, yLabel string, series []Series, w, h int) (*image.R
 	}
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
-	left, right, upper, lower := 56, 16, 30, 40
+	left, right, upper, lower := yAxisMargin(capFace, yLabel, w), 16, 30, 40
 	x0, x1, y0, y1 := left, w-right, upper, h-lower // plot area
 	drawText(img, titFace, fitText(titFace, title, w-8), 8, 20)
 	gray := color.RGBA{90, 90, 90, 255}
@@ -57,7 +59,7 @@ func LinePlot(title, xLabel, yLabel string, series []Series, w, h int) (*image.R
 	drawText(img, capFace, xLabel, (x0+x1)/2-len(xLabel)*3, y1+30)
 	drawText(img, capFace, "0", x0-12, y1+4)
 	drawText(img, capFace, fmt.Sprintf("%.2g", top), 4, y0+8)
-	drawText(img, capFace, fitText(capFace, yLabel, left-6), 4, (y0+y1)/2)
+	drawText(img, capFace, fitText(capFace, yLabel, left-8), 4, (y0+y1)/2)
 	px := func(i, n int) float64 { return float64(x0) + float64(i)/float64(n-1)*float64(x1-x0) }
 	py := func(v float64) float64 { return float64(y1) - v/top*float64(y1-y0) }
 	for k, s := range series {
@@ -78,6 +80,12 @@ func LinePlot(title, xLabel, yLabel string, series []Series, w, h int) (*image.R
 		drawText(img, capFace, fitText(capFace, s.Name, 104), x1-104, ly)
 	}
 	return img, nil
+}
+
+// yAxisMargin is the left margin of a w-pixel-wide plot: room for the y label written out
+// ("probability" was cut to "proba…" in 56 pixels), at least 56 pixels and at most a third of w.
+func yAxisMargin(face font.Face, yLabel string, w int) int {
+	return min(max(56, fontWidth(face, yLabel)+12), w/3)
 }
 
 // line draws a 2-pixel-wide segment.

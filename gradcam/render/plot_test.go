@@ -47,3 +47,54 @@ func TestScatterPlot(t *testing.T) {
 		t.Errorf("small: %v", err)
 	}
 }
+
+// TestLinePlotFitsItsYLabel: the y label is written out, not cut ("probability" showed as
+// "proba…" in notebook 09), within a third of the plot's width.
+func TestLinePlotFitsItsYLabel(t *testing.T) {
+	face, _, err := faces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, label := range []string{"probability", "score", "fraction of the target class's probability"} {
+		left := yAxisMargin(face, label, 420)
+		if fitText(face, label, left-8) != label && left < 420/3 {
+			t.Errorf("y label %q cut to %q in a %d-pixel margin", label, fitText(face, label, left-8), left)
+		}
+		if left < 56 || left > 420/3 {
+			t.Errorf("margin %d for %q outside [56, 140]", left, label)
+		}
+	}
+	if got := fitText(face, "probability", yAxisMargin(face, "probability", 420)-8); got != "probability" {
+		t.Errorf("probability drawn as %q", got)
+	}
+}
+
+// TestFilterMosaic: filters are laid out in a grid of cells, each its own range (a filter's
+// largest value white, smallest black), and bad shapes are one-line errors.
+func TestFilterMosaic(t *testing.T) {
+	kernel := make([]float32, 5*3*3*3)
+	for i := range kernel {
+		kernel[i] = float32(i % 7)
+	}
+	img, err := FilterMosaic(kernel, []int{5, 3, 3, 3}, 5, 4, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 4*32+2 || b.Dy() != 2*32+2 {
+		t.Errorf("mosaic of 5 filters in 4 columns: %v", b)
+	}
+	if c := img.RGBAAt(1, 1); c.R != 255 || c.G != 255 || c.B != 255 {
+		t.Errorf("gutter %v, want white", c)
+	}
+	if c := img.RGBAAt(2, 2); c.R != 0 { // filter 0's first red value is its minimum, 0
+		t.Errorf("filter 0's first pixel %v, want red 0", c)
+	}
+	for _, tc := range []struct {
+		shape []int
+		want  string
+	}{{[]int{5, 4, 3, 3}, "not [out, 1 or 3, kh, kw]"}, {[]int{5, 3, 3}, "not [out"}, {[]int{4, 3, 3, 3}, "values for a kernel"}} {
+		if _, err := FilterMosaic(kernel, tc.shape, 4, 4, 30); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("shape %v: %v", tc.shape, err)
+		}
+	}
+}
