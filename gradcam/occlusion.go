@@ -7,6 +7,8 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/gradcam-go/gradcam/nn"
 )
 
 // OcclusionOptions configure the occlusion method (Zeiler & Fergus): a square patch of the
@@ -230,4 +232,39 @@ func (e *Explainer) Scores(images *tensors.Tensor, target Target, classes []int)
 		return nil, err
 	}
 	return outs[0], nil
+}
+
+// InputGradient returns the target's score of one class per image, and its gradient with
+// respect to the input (plain backpropagation), [B, C, H, W] flattened: what an adversarial
+// attack (package attack) or an attribution of one's own steps along. Each class must be in the
+// model's range.
+func (e *Explainer) InputGradient(images *tensors.Tensor, target Target, classes []int) (scores, grad []float32, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if dt := images.Shape().DType; dt != e.Model.DType() && (dt == dtypes.Float32 || dt == dtypes.Float64) {
+		images = fromFloat32(toFloat32(images), e.Model.DType(), images.Shape().Dimensions...)
+	}
+	if err := e.Model.CheckInput(images); err != nil {
+		return nil, nil, err
+	}
+	b := images.Shape().Dimensions[0]
+	if len(classes) != b {
+		return nil, nil, fmt.Errorf("input gradient: %d classes for %d images", len(classes), b)
+	}
+	cls := make([]int32, b)
+	for i, c := range classes {
+		if c < 0 || c >= e.Model.Outputs {
+			return nil, nil, fmt.Errorf("class %d is out of range: %s has %d outputs (0..%d)", c, e.Model.Name, e.Model.Outputs, e.Model.Outputs-1)
+		}
+		cls[i] = int32(c)
+	}
+	exec, err := e.gradientExec(target, nn.Backprop)
+	if err != nil {
+		return nil, nil, err
+	}
+	outs, err := e.run(exec, "input gradient", images, tensors.FromFlatDataAndDimensions(cls, b))
+	if err != nil {
+		return nil, nil, err
+	}
+	return outs[0], outs[1], nil
 }
