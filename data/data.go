@@ -29,6 +29,20 @@ type Set struct {
 	// Boxes are ground-truth bounding boxes of the labelled object, one per example, in the
 	// example's pixels (localization sets such as ClutteredFashionMNIST); nil when unknown.
 	Boxes []Box
+	// AllBoxes are every ground-truth box of the example's class when there may be several (a
+	// boxes file: BoxedImages), the first being Boxes'; nil when each example has one box.
+	AllBoxes [][]Box
+	// Images name the image file of each example, when it came from one (BoxedImages); nil
+	// otherwise.
+	Images []string
+}
+
+// BoxesOf returns example i's ground-truth boxes: AllBoxes[i], or Boxes[i] alone.
+func (s *Set) BoxesOf(i int) []Box {
+	if s.AllBoxes != nil {
+		return s.AllBoxes[i]
+	}
+	return []Box{s.Boxes[i]}
 }
 
 // Len is the number of examples: of labels, else of targets, else of inputs.
@@ -65,6 +79,10 @@ func (s *Set) Check() error {
 		return fmt.Errorf("dataset %q: %d values for %d examples of shape %v", s.Name, len(s.Inputs), n, s.Shape)
 	case s.Boxes != nil && len(s.Boxes) != n:
 		return fmt.Errorf("dataset %q: %d boxes for %d examples", s.Name, len(s.Boxes), n)
+	case s.AllBoxes != nil && (len(s.AllBoxes) != n || s.Boxes == nil):
+		return fmt.Errorf("dataset %q: %d lists of boxes for %d examples (and Boxes holds the first of each)", s.Name, len(s.AllBoxes), n)
+	case s.Images != nil && len(s.Images) != n:
+		return fmt.Errorf("dataset %q: %d image names for %d examples", s.Name, len(s.Images), n)
 	}
 	if len(s.Classes) > 0 {
 		for i, l := range s.Labels {
@@ -90,6 +108,12 @@ func (s *Set) Subset(name string, idx []int) *Set {
 		}
 		if s.Boxes != nil {
 			out.Boxes = append(out.Boxes, s.Boxes[i])
+		}
+		if s.AllBoxes != nil {
+			out.AllBoxes = append(out.AllBoxes, s.AllBoxes[i])
+		}
+		if s.Images != nil {
+			out.Images = append(out.Images, s.Images[i])
 		}
 	}
 	return out

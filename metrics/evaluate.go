@@ -50,11 +50,16 @@ const (
 	ROADMoRF     Metric = "road-morf"
 	ROADLeRF     Metric = "road-lerf"
 	ROADCombined Metric = "road-combined"
+	// OcclusionCorrelation is the Grad-CAM paper's faithfulness measure (Section 5.3): the
+	// Spearman rank correlation between a method's map and the occlusion map of the same class
+	// (gradient images as the sum of absolute values over channels), averaged over the images.
+	// Occlusion runs for it whether or not it is one of the methods; higher is better.
+	OcclusionCorrelation Metric = "occlusion-correlation"
 )
 
 // AllMetrics are the metrics in the order tables show them.
 var AllMetrics = []Metric{ClassificationError, LocalizationError, PointingGameAccuracy, DeletionAUC, InsertionAUC, AverageDrop,
-	IncreaseInConfidence, DropInConfidence, ROADMoRF, ROADLeRF, ROADCombined}
+	IncreaseInConfidence, DropInConfidence, ROADMoRF, ROADLeRF, ROADCombined, OcclusionCorrelation}
 
 // needsBoxes are the metrics that need ground-truth boxes; needsLabels those that need labels.
 var (
@@ -114,7 +119,8 @@ type Options struct {
 	// Methods are the explanation methods to measure (metrics other than classification error
 	// need at least one).
 	Methods []gradcam.Method
-	// Metrics to compute; empty means every metric the dataset allows (boxes, labels).
+	// Metrics to compute; empty means every metric the dataset allows (boxes, labels), except
+	// OcclusionCorrelation, which runs occlusion on every image and is asked by name.
 	Metrics []Metric
 	// Request carries the explanation options (layers, targets, method options); its Methods and
 	// classes are set by Evaluate. The maps explain the logit unless Request.Target says otherwise.
@@ -178,6 +184,9 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 	metrics := o.Metrics
 	if len(metrics) == 0 {
 		for _, mt := range AllMetrics {
+			if mt == OcclusionCorrelation {
+				continue // asked by name only: it runs occlusion on every image
+			}
 			if (set.Boxes != nil || !slices.Contains(needsBoxes, mt)) && (set.Labels != nil || !slices.Contains(needsLabels, mt)) {
 				metrics = append(metrics, mt)
 			}
@@ -236,6 +245,9 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 		if !perMap {
 			req.Methods = []gradcam.Method{gradcam.GradCAM}
 		}
+		if wants(OcclusionCorrelation) && !slices.Contains(req.Methods, gradcam.Occlusion) {
+			req.Methods = append(slices.Clone(req.Methods), gradcam.Occlusion) // the reference map
+		}
 		explain := func(classes func(i int) int) ([]*gradcam.Explanation, []error) {
 			return explainEach(ev.Explainer, set.Inputs, start, k, size, []int{c, h, w}, req, classes)
 		}
@@ -290,7 +302,7 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 				if truthFailed != nil {
 					truthErr = truthFailed[i]
 				}
-				acc.measure(ev, string(method), img, hm, ex.Class, idx, wrong, set, threshold, tolerance, truth, truthErr, i)
+				acc.measure(ev, string(method), img, hm, ex, idx, wrong, set, threshold, tolerance, truth, truthErr, i)
 			}
 		}
 		if o.Progress != nil {
@@ -410,7 +422,7 @@ func (a *accumulator) addCurve(mt Metric, method gradcam.Method, c Curve) {
 
 // measure adds one image's map to every metric asked; a metric that fails is recorded as failed
 // for this image, and the others are still measured.
-func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor, hm Heatmap, class, idx int, wrong bool,
+func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor, hm Heatmap, ex *gradcam.Explanation, idx int, wrong bool,
 	set *data.Set, threshold, tolerance float64, truth []*gradcam.Explanation, truthErr error, i int) {
 	// firstOf says whether mt is the first asked of a group of metrics that one measurement
 	// serves (it is measured there).
@@ -420,7 +432,7 @@ func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor,
 	confidence := []Metric{AverageDrop, IncreaseInConfidence, DropInConfidence}
 	road := []Metric{ROADMoRF, ROADLeRF, ROADCombined}
 	for _, mt := range a.metrics {
-		err := a.measureOne(ev, mt, method, img, hm, class, idx, wrong, set, threshold, tolerance, truth, truthErr, i)
+		err := a.measureOne(ev, mt, method, img, hm, ex, idx, wrong, set, threshold, tolerance, truth, truthErr, i)
 		if err == nil {
 			continue
 		}
@@ -444,8 +456,9 @@ func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor,
 
 // measureOne measures one metric of one image's map (the first asked of the confidence and ROAD
 // groups measures the group).
-func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *tensors.Tensor, hm Heatmap, class, idx int,
+func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *tensors.Tensor, hm Heatmap, ex *gradcam.Explanation, idx int,
 	wrong bool, set *data.Set, threshold, tolerance float64, truth []*gradcam.Explanation, truthErr error, i int) error {
+	class := ex.Class
 	if failMetricForTest != nil {
 		if err := failMetricForTest(idx, method, mt); err != nil {
 			return err
@@ -457,7 +470,11 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 		if err != nil {
 			return err
 		}
-		a.add(method, mt, idx, percent(wrong || box.IoU(set.Boxes[idx]) < LocalizationIoU))
+		best := 0.0 // several ground-truth boxes (a boxes file): the best overlap counts, as in ILSVRC
+		for _, b := range set.BoxesOf(idx) {
+			best = max(best, box.IoU(b))
+		}
+		a.add(method, mt, idx, percent(wrong || best < LocalizationIoU))
 	case PointingGameAccuracy:
 		if truthErr != nil {
 			return truthErr
@@ -466,9 +483,13 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 		if err != nil {
 			return err
 		}
-		hit, err := PointingGame(thm, set.Boxes[idx], tolerance)
-		if err != nil {
-			return err
+		hit := false
+		for _, b := range set.BoxesOf(idx) { // a hit on any of the class's boxes
+			h, err := PointingGame(thm, b, tolerance)
+			if err != nil {
+				return err
+			}
+			hit = hit || h
 		}
 		a.images = append(a.images, ImageValue{Method: method, Metric: mt, Image: idx, Class: int(set.Labels[idx]), Value: percent(hit)})
 	case DeletionAUC, InsertionAUC:
@@ -504,6 +525,19 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 				a.add(method, m, idx, cc.Drop())
 			}
 		}
+	case OcclusionCorrelation:
+		if method == string(gradcam.Occlusion) {
+			return nil // the reference itself
+		}
+		occ, err := HeatmapOf(ex.Maps[gradcam.Occlusion])
+		if err != nil {
+			return err
+		}
+		r, err := Spearman(hm.Values, occ.Values)
+		if err != nil {
+			return err
+		}
+		a.add(method, mt, idx, r)
 	case ROADMoRF, ROADLeRF, ROADCombined:
 		first := slices.IndexFunc(a.metrics, func(m Metric) bool { return m == ROADMoRF || m == ROADLeRF || m == ROADCombined })
 		if a.metrics[first] != mt {

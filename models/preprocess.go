@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image"
+	"math"
 	"image/color"
 	_ "image/jpeg" // decoders registered for image.Decode
 	_ "image/png"
@@ -127,6 +128,26 @@ func (t Transform) Fit(img *image.RGBA) *image.RGBA {
 		return img
 	}
 	return scale(img, t.Width, t.Height)
+}
+
+// FitBox maps a box of a w x h image (x1, y1 exclusive) to the image Fit makes of it: scaled as
+// the image is, shifted by the center crop, rounded to whole pixels and clipped to the fitted
+// image (empty when the crop cuts it off).
+func (t Transform) FitBox(box image.Rectangle, w, h int) image.Rectangle {
+	nw, nh, x0, y0 := t.Width, t.Height, 0, 0
+	if t.Resize == CenterCrop {
+		if w*t.Height < h*t.Width {
+			nw = t.Width * 256 / 224
+			nh = h * nw / w
+		} else {
+			nh = t.Height * 256 / 224
+			nw = w * nh / h
+		}
+		x0, y0 = roundHalfEven(nw-t.Width), roundHalfEven(nh-t.Height)
+	}
+	at := func(v, from, to, shift int) int { return int(math.Round(float64(v)*float64(to)/float64(from))) - shift }
+	r := image.Rect(at(box.Min.X, w, nw, x0), at(box.Min.Y, h, nh, y0), at(box.Max.X, w, nw, x0), at(box.Max.Y, h, nh, y0))
+	return r.Intersect(image.Rect(0, 0, t.Width, t.Height))
 }
 
 // roundHalfEven is Python's round(n / 2) for the crop offset.

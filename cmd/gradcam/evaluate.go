@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -48,6 +49,8 @@ func evaluate(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 16, "images per explanation batch")
 	tolerance := fs.Float64("pointing-tolerance", 0, "pointing game: tolerance, pixels; 0: 15 px at 224x224, scaled to the images (4.3 at 64x64)")
 	crop := fs.Bool("crop", false, "resize the shorter side to 256 and center-crop 224 instead of stretching (image folders)")
+	boxes := fs.String("boxes", "", "ground-truth boxes for an image folder: a CSV of "+data.BoxesHeader+
+		" in the original images' pixels (x1, y1 exclusive), class an output index or label; enables localization-error and pointing-game")
 	strict := fs.Bool("strict", false, "exit non-zero when any measurement failed; by default a failed (image, method, metric) "+
 		"is recorded in per-image.csv and metrics.md and the run goes on")
 	if err := fs.Parse(args); err != nil {
@@ -82,6 +85,21 @@ func evaluate(args []string, stdout, stderr io.Writer) error {
 	if len(names) == 0 {
 		names = []string{""}
 	}
+	if *boxes != "" && *dataDir == clutteredData {
+		return usageError{fmt.Errorf("--boxes goes with an image folder; %s has its own boxes", clutteredData)}
+	}
+	var boxRows []data.BoxRow
+	if *boxes != "" {
+		f, err := os.Open(*boxes)
+		if err != nil {
+			return fmt.Errorf("--boxes: %w", err)
+		}
+		boxRows, err = data.ReadBoxes(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("--boxes %s: %w", *boxes, err)
+		}
+	}
 	if *dataDir != clutteredData {
 		if st, err := os.Stat(*dataDir); err != nil || !st.IsDir() {
 			return fmt.Errorf("--data %s: not a folder (or %s): %v", *dataDir, clutteredData, errOrNotDir(err))
@@ -98,7 +116,7 @@ func evaluate(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		set, err := evaluationSet(m, *dataDir, *limit, *crop)
+		set, err := evaluationSet(m, *dataDir, *limit, *crop, boxRows)
 		if err != nil {
 			return err
 		}
@@ -201,8 +219,8 @@ func loadEvaluated(name, weights, onnx string, log io.Writer) (*models.Model, er
 	return catalog.Load(r, log)
 }
 
-// evaluationSet reads --data for the model.
-func evaluationSet(m *models.Model, dir string, limit int, crop bool) (*data.Set, error) {
+// evaluationSet reads --data for the model (with the boxes file's rows, if any).
+func evaluationSet(m *models.Model, dir string, limit int, crop bool, boxes []data.BoxRow) (*data.Set, error) {
 	if dir == clutteredData {
 		if !slices.Equal(m.Input, []int{1, fashion.Canvas, fashion.Canvas}) {
 			return nil, fmt.Errorf("%s is %dx%d gray images; %s takes inputs of shape %v (use an image folder)",
@@ -217,6 +235,13 @@ func evaluationSet(m *models.Model, dir string, limit int, crop bool) (*data.Set
 	t, err := m.Transform(mode)
 	if err != nil {
 		return nil, err
+	}
+	if boxes != nil {
+		set, err := data.BoxedImages(dir, boxes, t, func(class string) (int, error) { return classIndex(m, class) })
+		if err != nil {
+			return nil, err
+		}
+		return set.Head(limit), nil
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -255,6 +280,20 @@ func evaluationSet(m *models.Model, dir string, limit int, crop bool) (*data.Set
 		set = set.Head(limit)
 	}
 	return set, nil
+}
+
+// classIndex reads a class as the model's output index or one of its labels.
+func classIndex(m *models.Model, class string) (int, error) {
+	if i, err := strconv.Atoi(class); err == nil {
+		if i < 0 || i >= m.Outputs {
+			return 0, fmt.Errorf("class %d is out of range: %s has %d outputs (0..%d)", i, m.Name, m.Outputs, m.Outputs-1)
+		}
+		return i, nil
+	}
+	if i := slices.Index(m.Labels, class); i >= 0 {
+		return i, nil
+	}
+	return 0, fmt.Errorf("class %q is neither an output index of %s nor one of its labels", class, m.Name)
 }
 
 // writeCurves draws the mean deletion or insertion curve of each method.
