@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"image"
-	"math"
 	"image/color"
 	_ "image/jpeg" // decoders registered for image.Decode
 	_ "image/png"
+	"math"
 	"os"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
