@@ -18,8 +18,9 @@ import (
 	"github.com/gradcam-go/gradcam/models"
 )
 
-// Options configure Targeted. The zero value is the usual ImageNet budget: ε = 8/255, 40 steps of
-// ε/4.
+// Options configure Targeted. The zero value is the usual ImageNet budget: ε = 8/255, at most 40
+// steps of 2.5ε/40 (Madry et al.'s step: the walk can cross the budget's width in 40% of the
+// steps, and small steps change the image no more than the target needs).
 type Options struct {
 	// Epsilon is the L∞ budget in pixel units (0..1): no pixel moves further from the original.
 	// 0: 8/255.
@@ -27,7 +28,7 @@ type Options struct {
 	// Steps is the number of gradient steps; 0: 40. The attack stops early once the 8-bit image
 	// is classified as the target with at least StopAt probability.
 	Steps int
-	// StepSize is each step's move of every pixel, in pixel units; 0: Epsilon/4.
+	// StepSize is each step's move of every pixel, in pixel units; 0: 2.5 Epsilon / Steps.
 	StepSize float64
 	// StopAt ends the attack once the rounded image's target probability reaches it; 0: 0.9.
 	StopAt float64
@@ -40,8 +41,8 @@ func (o Options) withDefaults() Options {
 	if o.Steps == 0 {
 		o.Steps = 40
 	}
-	if o.StepSize == 0 {
-		o.StepSize = o.Epsilon / 4
+	if o.StepSize == 0 && o.Steps > 0 {
+		o.StepSize = 2.5 * o.Epsilon / float64(o.Steps)
 	}
 	if o.StopAt == 0 {
 		o.StopAt = 0.9

@@ -2,12 +2,16 @@ package data
 
 import (
 	"fmt"
+	"image"
 	"math/rand/v2"
 )
 
 // Box is an axis-aligned box in pixels: columns X0..X1-1 and rows Y0..Y1-1 (ends exclusive, as
 // image.Rectangle).
 type Box struct{ X0, Y0, X1, Y1 int }
+
+// Rect is the box as an image.Rectangle.
+func (b Box) Rect() image.Rectangle { return image.Rect(b.X0, b.Y0, b.X1, b.Y1) }
 
 // Area is the number of pixels in the box (0 for an empty box).
 func (b Box) Area() int {

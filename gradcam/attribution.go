@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/gradcam-go/gradcam/internal/catch"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -230,4 +232,59 @@ func (e *Explainer) integratedGradients(images *tensors.Tensor, target Target, o
 		}
 	}
 	return nil
+}
+
+// LayerGradient returns a layer's activations for a batch of images and the gradient of the
+// target's score of one class per image with respect to them (plain backpropagation), both in
+// PyTorch's layout ([B, C, h, w] or [B, C, l]) with that shape: the two ingredients of Grad-CAM,
+// for computing it by hand or a variant of one's own.
+func (e *Explainer) LayerGradient(images *tensors.Tensor, layer string, target Target, classes []int) (acts, grads []float32, shape []int, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.Model.CheckInput(images); err != nil {
+		return nil, nil, nil, err
+	}
+	if !slices.ContainsFunc(e.Model.Layers, func(l nn.LayerInfo) bool { return l.Name == layer }) {
+		return nil, nil, nil, fmt.Errorf("unknown layer %q of %s; the explainable layers are %s", layer, e.Model.Name, strings.Join(e.Model.ExplainableLayers(), ", "))
+	}
+	b := images.Shape().Dimensions[0]
+	if len(classes) != b {
+		return nil, nil, nil, fmt.Errorf("layer gradient: %d classes for %d images", len(classes), b)
+	}
+	cls := make([]int32, b)
+	for i, c := range classes {
+		if c < 0 || c >= e.Model.Outputs {
+			return nil, nil, nil, fmt.Errorf("class %d is out of range: %s has %d outputs (0..%d)", c, e.Model.Name, e.Model.Outputs, e.Model.Outputs-1)
+		}
+		cls[i] = int32(c)
+	}
+	key := "layergrad|" + layer + "|" + target.Name
+	exec, ok := e.execs[key]
+	if !ok {
+		exec, err = context.NewExec(e.Model.Backend(), e.Model.Context(), func(ctx *context.Context, images, classes *Node) []*Node {
+			e.stats.GraphBuilds++
+			fw := e.Model.Forward(ctx, images)
+			a, err := fw.TapChannelsLast(layer) // the node on the path (its channels-first view is not)
+			if err != nil {
+				panic(err)
+			}
+			scores := target.Fn(fw.Output, classes)
+			g := fw.Gradient(ReduceAllSum(scores), nn.Backprop, a)[0]
+			return []*Node{Identity(nn.ChannelsFirst(a)), nn.ChannelsFirst(g)}
+		})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		e.execs[key] = exec
+	}
+	var outs []*tensors.Tensor
+	if err := catch.Panic(func() (err error) { outs, err = exec.Exec(images, tensors.FromFlatDataAndDimensions(cls, b)); return err }); err != nil {
+		return nil, nil, nil, fmt.Errorf("layer gradient at %s: %w", layer, err)
+	}
+	e.stats.Executions++
+	shape = slices.Clone(outs[0].Shape().Dimensions)
+	acts, grads = toFloat32(outs[0]), toFloat32(outs[1])
+	outs[0].FinalizeAll()
+	outs[1].FinalizeAll()
+	return acts, grads, shape, nil
 }

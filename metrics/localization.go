@@ -131,3 +131,33 @@ func PointingGame(hm Heatmap, truth data.Box, tolerance float64) (bool, error) {
 	ny := math.Max(float64(truth.Y0), math.Min(py, float64(truth.Y1-1)))
 	return (nx-px)*(nx-px)+(ny-py)*(ny-py) < tolerance*tolerance, nil
 }
+
+// MassInBox is the share of a map's mass inside a box: the sum of its positive values in the box
+// over their sum in the whole map (0 for a map without positive values). It measures where a map
+// puts its evidence: a class's Grad-CAM in its own object's box and in another object's.
+func MassInBox(hm Heatmap, box data.Box) (float64, error) {
+	if err := hm.check("mass in box", hm.H, hm.W); err != nil {
+		return 0, err
+	}
+	b := data.Box{X0: max(box.X0, 0), Y0: max(box.Y0, 0), X1: min(box.X1, hm.W), Y1: min(box.Y1, hm.H)}
+	if b.Area() == 0 {
+		return 0, fmt.Errorf("mass in box: the box %+v is empty or outside the %dx%d map", box, hm.W, hm.H)
+	}
+	var in, total float64
+	for y := range hm.H {
+		for x := range hm.W {
+			v := float64(hm.Values[y*hm.W+x])
+			if v <= 0 || math.IsNaN(v) {
+				continue
+			}
+			total += v
+			if x >= b.X0 && x < b.X1 && y >= b.Y0 && y < b.Y1 {
+				in += v
+			}
+		}
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	return in / total, nil
+}

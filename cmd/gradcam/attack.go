@@ -24,7 +24,7 @@ func attackCommand(args []string, stdout, stderr io.Writer) error {
 	target := fs.Int("target", -1, "class (output index) the image should be classified as")
 	epsilon := fs.String("epsilon", "8/255", "L∞ budget: the largest change of a pixel, in 0..1 units (a fraction such as 8/255, or a number)")
 	steps := fs.Int("steps", 40, "gradient steps at most (the attack stops once the target has probability >= 0.9)")
-	stepSize := fs.String("step-size", "", "each step's change of a pixel, in 0..1 units; default: epsilon/4")
+	stepSize := fs.String("step-size", "", "each step's change of a pixel, in 0..1 units; default: 2.5 epsilon / steps (Madry et al.)")
 	out := fs.String("out", "", "the adversarial image, FILE.png (8-bit); the float image goes beside it as FILE.npy")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
