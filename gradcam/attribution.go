@@ -278,7 +278,10 @@ func (e *Explainer) LayerGradient(images *tensors.Tensor, layer string, target T
 		e.execs[key] = exec
 	}
 	var outs []*tensors.Tensor
-	if err := catch.Panic(func() (err error) { outs, err = exec.Exec(images, tensors.FromFlatDataAndDimensions(cls, b)); return err }); err != nil {
+	if err := catch.Panic(func() (err error) {
+		outs, err = exec.Exec(images, tensors.FromFlatDataAndDimensions(cls, b))
+		return err
+	}); err != nil {
 		return nil, nil, nil, fmt.Errorf("layer gradient at %s: %w", layer, err)
 	}
 	e.stats.Executions++
