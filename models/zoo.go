@@ -236,9 +236,13 @@ func (s *Store) lock(p string) *sync.Mutex {
 	return s.locks[p]
 }
 
+// FindWeights returns a checkpoint in dir named after the model ("<name>.pth",
+// "<name>_<anything>.pth", "<name>-<anything>.safetensors", ...), or "" when there is none.
+func FindWeights(dir, name string) string { return findWeights(dir, name, "") }
+
 // findWeights looks in dir for the official file, then for files named after the model.
 func findWeights(dir, name, official string) string {
-	if p := filepath.Join(dir, official); isFile(p) {
+	if p := filepath.Join(dir, official); official != "" && isFile(p) {
 		return p
 	}
 	entries, err := os.ReadDir(dir)

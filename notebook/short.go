@@ -37,12 +37,17 @@ func Error(err error) bool {
 
 // Load returns a model as the command line resolves one (package catalog): a torchvision
 // architecture by name with its ImageNet weights, or with a checkpoint file if one is given (a
-// fine-tuned one included), or a demo network (fashion-gap, fashion-fc). With no name it is
+// fine-tuned one included), or a demo network (fashion-gap, fashion-fc). With $GRADCAM_WEIGHTS
+// unset, an architecture whose real weights are in ../shared/weights (squeezenet1_0,
+// mobilenet_v2) loads them. With no name it is
 // $GRADCAM_MODEL, else VGG-16, and on a machine that can neither find nor download VGG-16's
 // weights, the MobileNetV2 embedded in the toolkit (embedded.Load). It prints one line saying
 // what was loaded; on failure it shows the error and returns nil.
 func Load(name string, checkpoint ...string) *models.Model {
 	r := catalog.Ref{Name: name}
+	if p := models.FindWeights(Shared("weights"), name); name != "" && len(checkpoint) == 0 && os.Getenv("GRADCAM_WEIGHTS") == "" && p != "" {
+		checkpoint = []string{p} // the real ImageNet weights beside the repository (SqueezeNet, MobileNetV2)
+	}
 	if len(checkpoint) > 0 {
 		r = catalog.Ref{Name: cmp.Or(name, os.Getenv("GRADCAM_MODEL"), embedded.DefaultModel), Weights: checkpoint[0]}
 	}
@@ -101,7 +106,20 @@ func ImagesDir() string {
 	if d := os.Getenv("GRADCAM_IMAGES"); d != "" {
 		return d
 	}
-	return filepath.Join(os.Getenv("GONB_DIR"), "..", "..", "shared", "images")
+	return Shared("images")
+}
+
+// Shared is a path in ../shared beside the repository ($GRADCAM_SHARED when set): the test
+// images, and the real ImageNet weights (weights/) Load takes when $GRADCAM_WEIGHTS is unset.
+func Shared(parts ...string) string {
+	dir := os.Getenv("GRADCAM_SHARED")
+	if dir == "" {
+		dir = filepath.Join(os.Getenv("GONB_DIR"), "..", "..", "shared")
+		if os.Getenv("GONB_DIR") == "" { // outside a notebook: beside the working directory's repository
+			dir = filepath.Join("..", "shared")
+		}
+	}
+	return filepath.Join(append([]string{dir}, parts...)...)
 }
 
 // Images loads image files for the model with its preprocessing (models.Model.Transform,

@@ -76,66 +76,99 @@ func must2[A, B any](a A, b B, err error) (A, B) {
 	return a, b
 }"""
 
+# START is the first two cells of the notebooks written with the toolkit's own short API: the
+# module replacement GoNB needs, and the imports.
+def START(*imports):
+    return [
+        ("go", "!*go mod edit -replace github.com/gradcam-go/gradcam=${GONB_DIR}/.. "
+               "-require github.com/gradcam-go/gradcam@v0.0.0-00010101000000-000000000000"),
+        ("go", "import (\n" + "".join('\t"%s"\n' % i for i in imports) + ")"),
+    ]
+
+
 NOTEBOOKS["01_gradcam_figure1.ipynb"] = [
-    ("md", """# Grad-CAM, Figure 1: what makes it a cat, what makes it a dog
+    ("md", """# Grad-CAM, Figures 1 and 3: what makes it a cat, what makes it a dog
 
 Selvaraju et al. open the Grad-CAM paper with one image holding a dog and a cat, and ask the
-network *where* it sees each class. This notebook redraws that figure with this toolkit.
+network *where* it sees each class. This notebook redraws that figure, and the paper's Figure 3
+(counterfactual explanations), with the real ImageNet **SqueezeNet 1.0** of `../shared/weights`:
+plain convolutions, ReLUs and max pooling, as in the paper's VGG-16 and AlexNet, so that guided
+backpropagation draws clean edges. **MobileNetV2** is the second network, where the paper shows
+ResNet.
 
-Each row explains one class of the same image: the input, **Guided Backpropagation** (fine
-detail, but the same for every class), **Grad-CAM** (coarse, but class-discriminative),
-**Guided Grad-CAM** (their product: fine *and* discriminative) and **occlusion** (how much the
-score drops when a grey patch hides each region: a check that does not use gradients).
-
-The model is `$GRADCAM_MODEL` (default: VGG-16, as in the paper)."""),
-    *SETUP,
-    ("md", "What does the model see in the picture? Its five most probable classes:"),
+Under each figure the claim is measured: the share of each map's mass inside each animal's box
+(boxes annotated by hand in `docs/boxes/`). `paper/paper_test.go` asserts the same numbers."""),
+    *START("github.com/gradcam-go/gradcam/gradcam", "github.com/gradcam-go/gradcam/notebook"),
+    ("md", "What does SqueezeNet see in the picture? Its five most probable classes:"),
     ("go", """%%
-m := model()
-x, _ := load("cat_dog.png")
-fmt.Printf("model %s, backend %s\\n", m.Name, m.Backend())
-notebook.TopK(must(m.Predict(x, 5))[0])"""),
-    ("md", """One call explains both classes with every method: the network runs forward once, then takes
-one backward pass per ReLU rule and class."""),
-    ("go", """%%
-m := model()
-x, imgs := load("cat_dog.png")
-const tigerCat, boxer = 282, 242
-methods := []gradcam.Method{gradcam.GuidedBackprop, gradcam.GradCAM, gradcam.GuidedGradCAM, gradcam.Occlusion, gradcam.Counterfactual}
-exps := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: methods, Classes: []int{tigerCat, boxer}}))
-grid := &render.Grid{Title: "Grad-CAM Figure 1 with " + m.Name}
-for _, ex := range exps {
-	figs := must(notebook.ExplanationFigures(imgs[0], ex, notebook.Style{}, methods[:4]...))
-	row := []render.Cell{}
-	for _, f := range figs {
-		row = append(row, render.Cell{Image: f.Image, Caption: f.Caption})
-	}
-	grid.Rows = append(grid.Rows, row)
-}
-must(0, notebook.Grid(grid))"""),
-    ("md", """**What to notice.** Guided Backpropagation draws both animals in both rows: it is not
-class-discriminative. Grad-CAM lights up the cat for *tiger cat* and the dog for *boxer*, and
-Guided Grad-CAM keeps only the fine detail inside that region (stripes for the cat, the face for
-the dog). Occlusion, computed without gradients, agrees with Grad-CAM on where the evidence is.
+m := notebook.Load("squeezenet1_0")
+notebook.Top(m, notebook.Images(m, "cat_dog.png"), 5)"""),
+    ("md", """## Figure 1
 
-## Counterfactual explanations
+One row per class: the input, **guided backpropagation** (fine detail, not class-discriminative),
+**Grad-CAM** (coarse, class-discriminative), **Guided Grad-CAM** (their product: fine *and*
+discriminative) and **occlusion** (the score's drop when a grey patch hides each region: a check
+without gradients). Tiger cat first, then the dog as bull mastiff (SqueezeNet's answer, p = 0.89)
+and as boxer (the paper's)."""),
+    ("go", """%%
+m := notebook.Load("squeezenet1_0")
+b := notebook.Images(m, "cat_dog.png")
+methods := []gradcam.Method{gradcam.GuidedBackprop, gradcam.GradCAM, gradcam.GuidedGradCAM, gradcam.Occlusion}
+res := notebook.Explain(m, b, gradcam.Request{Methods: methods, Classes: []int{282, 243, 242}})
+notebook.BoxMass(res, gradcam.GradCAM, notebook.Objects(m, "cat_dog.png"))
+notebook.BoxMass(res, gradcam.GuidedGradCAM, notebook.Objects(m, "cat_dog.png"))"""),
+    ("md", """**What to notice.** Guided backpropagation draws both animals in every row: it does not
+depend on the class. Grad-CAM puts most of its mass on the cat for *tiger cat* and on the dog for
+*bull mastiff* and *boxer* (the two boxes overlap where the cat lies in front of the dog, so part
+of the tiger cat's mass counts in both). Guided Grad-CAM keeps only the fine detail inside
+Grad-CAM's region: the cat's stripes, the dog's face. Occlusion, computed without gradients,
+agrees on where the evidence is.
+
+Panels (f) and (l), the second network: MobileNetV2's Grad-CAM of the same classes."""),
+    ("go", """%%
+m := notebook.Load("mobilenet_v2")
+res := notebook.Explain(m, notebook.Images(m, "cat_dog.png"), gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{282, 243}})
+notebook.BoxMass(res, gradcam.GradCAM, notebook.Objects(m, "cat_dog.png"))"""),
+    ("md", """MobileNetV2 finds the same two animals, with coarser maps (its last block is 7x7,
+SqueezeNet's 13x13). Its guided backpropagation is a faint checkerboard (notebook 04), which is
+why the classic gradient figures use SqueezeNet here.
+
+## Figure 3: counterfactual explanations
 
 Negating the gradients shows the regions that speak *against* a class: removing them would make
-the network more confident."""),
+the network more confident in it. For *bull mastiff* they should be the cat."""),
     ("go", """%%
-m := model()
-x, imgs := load("cat_dog.png")
-exps := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.Counterfactual}, Classes: []int{282, 242}}))
-var figs []notebook.Figure
-for _, ex := range exps {
-	figs = append(figs, must(notebook.ExplanationFigures(imgs[0], ex, notebook.Style{}, gradcam.Counterfactual))[1])
-}
-must(0, notebook.Figures(figs...))"""),
-    ("md", """**What to notice.** Counterfactual maps are much sparser than Grad-CAM's: few regions argue
-*against* a class. With MobileNetV2 (the model of the stored outputs) the *tiger cat* map marks a
-patch of background, and the *boxer* map is empty: its caption says *all zero*, meaning no
-channel of the last block lowers the boxer score. The paper's VGG-16 marks the other animal; run
-the notebook with `GRADCAM_MODEL=vgg16` to compare."""),
+m := notebook.Load("squeezenet1_0")
+b := notebook.Images(m, "cat_dog.png")
+res := notebook.Explain(m, b, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{243, 282}, Counterfactual: true})
+notebook.BoxMass(res, gradcam.GradCAM, notebook.Objects(m, "cat_dog.png"))"""),
+    ("md", """**What to notice.** The counterfactual map of *bull mastiff* lights up the cat: about half of
+its mass is in the cat's box and a sixth in the dog's, as in the paper. The counterfactual of
+*tiger cat* is sparse and mostly on the background, not on the dog: SqueezeNet's evidence against
+the cat is weak.
+
+## The King Snake, Bull Mastiff and Tiger Cat figures
+
+The practice report's figures (Grad-CAM, guided backpropagation, Guided Grad-CAM), with SqueezeNet
+and MobileNetV2 side by side."""),
+    ("go", """%%
+for _, name := range []string{"squeezenet1_0", "mobilenet_v2"} {
+	m := notebook.Load(name)
+	b := notebook.Images(m, "snake.png", "cat_dog.png", "cat_dog.png")
+	methods := []gradcam.Method{gradcam.GradCAM, gradcam.GuidedBackprop, gradcam.GuidedGradCAM}
+	res := notebook.Explain(m, b, gradcam.Request{Methods: methods, ImageClasses: []int{56, 243, 282}})
+	notebook.BoxMass(res[:1], gradcam.GradCAM, notebook.Objects(m, "snake.png"))
+}"""),
+    ("md", """**What to notice.** Both networks put the king snake's evidence on the snake's banded body
+(nearly all of the map's mass in its box), and SqueezeNet's guided images show the bands
+themselves. Where the maps of the two networks differ, the class is the same but the layer
+resolution and the features are not: a map explains one network, not the class in general.
+
+## Exercises
+
+1. Explain *tabby* (281) and *Egyptian cat* (285): do the maps move?
+2. Change the layer (`Layers: []string{"features.7"}`): what does an earlier layer add?
+3. Which class's counterfactual marks the dog? Try the other dog breeds (242, 254)."""),
 ]
 
 NOTEBOOKS["02_cam_vs_gradcam.ipynb"] = [

@@ -22,7 +22,7 @@ import (
 // minFigures is how many figures (PNG outputs, or PNG images inside HTML outputs) each notebook
 // must show.
 var minFigures = map[string]int{
-	"01_gradcam_figure1.ipynb":            2,
+	"01_gradcam_figure1.ipynb":            40, // Figure 1 (3 rows of 5), panels f/l, Figure 3, the seeds' figures on two networks
 	"02_cam_vs_gradcam.ipynb":             3,
 	"03_gradcam_layers_and_classes.ipynb": 2,
 	"04_cnn_visualization_lab.ipynb":      4,
@@ -35,12 +35,13 @@ var minFigures = map[string]int{
 }
 
 // imageNet are the notebooks that explain the default ImageNet model (offline: the embedded one).
-var imageNet = map[string]bool{"01_gradcam_figure1.ipynb": true, "02_cam_vs_gradcam.ipynb": true,
+var imageNet = map[string]bool{"02_cam_vs_gradcam.ipynb": true,
 	"03_gradcam_layers_and_classes.ipynb": true, "04_cnn_visualization_lab.ipynb": true, "08_every_cam_method.ipynb": true,
 	"10_what_a_cnn_learned.ipynb": true}
 
 // mustSay is text a notebook's outputs must contain: what shows a section worked.
 var mustSay = map[string]string{
+	"01_gradcam_figure1.ipynb":            "in the tiger cat box",                          // the measured masses under the figures
 	"05_your_own_network.ipynb":           "fashion_effnet (10 outputs, 52 layers; CAM at", // the ONNX model from PyTorch
 	"06_text_gradcam.ipynb":               "</b>: de, probability",                         // a German text, coloured
 	"07_regression_activation_maps.ipynb": "of the mass on red disks",
