@@ -140,8 +140,8 @@ the network more confident in it. For *bull mastiff* they should be the cat.""")
     ("go", """%%
 m := notebook.Load("squeezenet1_0")
 b := notebook.Images(m, "cat_dog.png")
-res := notebook.Explain(m, b, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{243, 282}, Counterfactual: true})
-notebook.BoxMass(res, gradcam.GradCAM, notebook.Objects(m, "cat_dog.png"))"""),
+res := notebook.Explain(m, b, gradcam.Request{Methods: []gradcam.Method{gradcam.Counterfactual}, Classes: []int{243, 282}})
+notebook.BoxMass(res, gradcam.Counterfactual, notebook.Objects(m, "cat_dog.png"))"""),
     ("md", """**What to notice.** The counterfactual map of *bull mastiff* lights up the cat: about half of
 its mass is in the cat's box and a sixth in the dog's, as in the paper. The counterfactual of
 *tiger cat* is sparse and mostly on the background, not on the dog: SqueezeNet's evidence against
@@ -1265,6 +1265,189 @@ explain with edges, late ones with objects; where does the map start to pick the
 m := model()
 b := notebook.Images(m, "cat_dog.png", "horses.jpg", "snake.png", "spider.png")
 notebook.Explore(m, b, []gradcam.Method{gradcam.GradCAM, gradcam.GradCAMPlusPlus, gradcam.LayerCAM, gradcam.HiResCAM}, 0)"""),
+]
+
+
+NOTEBOOKS["11_gradcam_by_hand.ipynb"] = [
+    ("md", """# Grad-CAM by hand
+
+Grad-CAM is three lines of arithmetic on two arrays the network already has: a layer's
+activations $A^k$ and the gradient of the class score $y^c$ with respect to them. This notebook
+computes it by hand on the real SqueezeNet (`../shared/weights`), checks it against the library,
+and then looks at each step: why the ReLU, what the coarse map looks like before it is upsampled,
+and how the map changes from early to late layers.
+
+$$\\alpha_k^c = \\frac{1}{Z}\\sum_{i,j} \\frac{\\partial y^c}{\\partial A^k_{ij}}, \\qquad
+L^c_{\\text{Grad-CAM}} = \\mathrm{ReLU}\\Big(\\sum_k \\alpha_k^c A^k\\Big)$$"""),
+    *START("fmt", "image", "github.com/gradcam-go/gradcam/gradcam", "github.com/gradcam-go/gradcam/gradcam/render",
+           "github.com/gradcam-go/gradcam/notebook"),
+    ("md", """## 1. The two ingredients, and the three lines
+
+`LayerGradient` returns the activations of SqueezeNet's last block (`features.12`, 512 channels
+of 13x13) and the gradient of the *bull mastiff* logit with respect to them."""),
+    ("go", """%%
+m := notebook.Load("squeezenet1_0")
+b := notebook.Images(m, "cat_dog.png")
+e := notebook.ExplainerOf(m)
+acts, grads, shape, err := e.LayerGradient(b.Input, m.DefaultLayer(), gradcam.Logit, []int{243})
+if notebook.Error(err) {
+	return
+}
+c, h, w := shape[1], shape[2], shape[3]
+fmt.Printf("layer %s: activations and gradients of shape %v\\n", m.DefaultLayer(), shape)
+
+// alpha_k: the spatial mean of channel k's gradient; the map: the alpha-weighted sum, then ReLU.
+byHand := make([]float32, h*w)
+for k := range c {
+	var alpha float32
+	for p := range h * w {
+		alpha += grads[k*h*w+p]
+	}
+	alpha /= float32(h * w)
+	for p := range h * w {
+		byHand[p] += alpha * acts[k*h*w+p]
+	}
+}
+for p := range byHand {
+	byHand[p] = max(byHand[p], 0)
+}
+
+res, err := e.Explain(b.Input, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{243}})
+if notebook.Error(err) {
+	return
+}
+library := res[0].Maps[gradcam.GradCAM].LowRes
+var worst, largest float32
+for p := range byHand {
+	worst = max(worst, max(byHand[p]-library[p], library[p]-byHand[p]))
+	largest = max(largest, library[p])
+}
+fmt.Printf("by hand vs the library: largest difference %.2g, %.2g of the map's maximum %.3g\\n", worst, worst/largest, largest)"""),
+    ("md", """The two agree to float32 rounding (`paper/paper_test.go` holds them to 1e-5 of the
+maximum). Everything else in the library (upsampling, normalizing, colouring) is presentation.
+
+## 2. Why the ReLU?
+
+Without it, the weighted sum is negative wherever the layer's features speak *against* the class.
+Drawn on one colour scale (blue most negative, red most positive), the unrectified map shows the
+cat as the strongest evidence against *bull mastiff*; the ReLU keeps only the evidence for it."""),
+    ("go", """%%
+m := notebook.Load("squeezenet1_0")
+b := notebook.Images(m, "cat_dog.png")
+acts, grads, shape, err := notebook.ExplainerOf(m).LayerGradient(b.Input, m.DefaultLayer(), gradcam.Logit, []int{243})
+if notebook.Error(err) {
+	return
+}
+c, h, w := shape[1], shape[2], shape[3]
+raw := make([]float32, h*w)
+for k := range c {
+	var alpha float32
+	for p := range h * w {
+		alpha += grads[k*h*w+p]
+	}
+	for p := range h * w {
+		raw[p] += alpha / float32(h*w) * acts[k*h*w+p]
+	}
+}
+var lo, hi float32
+negative := 0
+for _, v := range raw {
+	lo, hi = min(lo, v), max(hi, v)
+	if v < 0 {
+		negative++
+	}
+}
+scale := max(hi, -lo)
+signed, rectified := make([]float32, h*w), make([]float32, h*w)
+for p, v := range raw {
+	signed[p] = 0.5 + v/(2*scale)         // 0.5 is zero
+	rectified[p] = max(v, 0) / hi           // the ReLU, scaled as Grad-CAM scales it
+}
+fmt.Printf("%d of %d positions are negative before the ReLU (most negative %.3g, most positive %.3g)\\n", negative, h*w, lo, hi)
+up := func(v []float32) []float32 { return render.Resize(v, h, w, 224, 224) }
+without, err := render.Overlay(b.Pictures[0], up(signed), render.Jet, 0.5)
+if notebook.Error(err) {
+	return
+}
+with, err := render.Overlay(b.Pictures[0], up(rectified), render.Jet, 0.5)
+if notebook.Error(err) {
+	return
+}
+withBar, err := render.WithColorbar(without, render.Jet, fmt.Sprintf("%.2g", -scale), fmt.Sprintf("+%.2g", scale))
+if notebook.Error(err) {
+	return
+}
+notebook.Error(notebook.Figures(notebook.Figure{Image: withBar, Caption: "without the ReLU (0 is green)"},
+	notebook.Figure{Image: with, Caption: "Grad-CAM: with the ReLU"}))"""),
+    ("md", """## 3. The blog's three panels
+
+The map is computed at the layer's 13x13 resolution, upsampled bilinearly to the image's 224x224
+and blended over it. The colour bar says what the colours mean: the map is scaled to its maximum."""),
+    ("go", """%%
+m := notebook.Load("squeezenet1_0")
+b := notebook.Images(m, "cat_dog.png")
+res := notebook.Explain(m, b, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{282}})
+if res == nil {
+	return
+}
+mp := res[0].Maps[gradcam.GradCAM]
+lh, lw := mp.LowResShape[0], mp.LowResShape[1]
+low, err := render.Heatmap(render.Normalize(mp.LowRes), lw, lh, render.Jet)
+if notebook.Error(err) {
+	return
+}
+up, err := render.Heatmap(mp.Values, 224, 224, render.Jet)
+if notebook.Error(err) {
+	return
+}
+over, err := render.Overlay(b.Pictures[0], mp.Values, render.Jet, 0.5)
+if notebook.Error(err) {
+	return
+}
+pics := []image.Image{render.Zoom(low, 224/lw), up, over}
+captions := []string{fmt.Sprintf("1. the %dx%d map", lw, lh), "2. upsampled to 224x224", "3. over the image"}
+var figs []notebook.Figure
+for i, pic := range pics {
+	withBar, err := render.WithColorbar(pic, render.Jet, "0", "max")
+	if notebook.Error(err) {
+		return
+	}
+	figs = append(figs, notebook.Figure{Image: withBar, Caption: captions[i]})
+}
+notebook.Error(notebook.Figures(figs...))"""),
+    ("md", """## 4. Layer by layer
+
+Grad-CAM can explain any convolutional layer. Early layers have fine resolution but features
+that know little about classes (edges, colours): their maps are noisy and not class-specific.
+The last block is coarse but semantic. The paper explains the last convolutional layer for
+that reason."""),
+    ("go", """%%
+m := notebook.Load("squeezenet1_0")
+b := notebook.Images(m, "cat_dog.png")
+var figs []notebook.Figure
+for _, layer := range []string{"features.3", "features.5", "features.8", "features.10", "features.12"} {
+	res, err := notebook.ExplainerOf(m).Explain(b.Input, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{282}, Layers: []string{layer}})
+	if notebook.Error(err) {
+		return
+	}
+	mp := res[0].Maps[gradcam.GradCAM]
+	pic, err := render.Overlay(b.Pictures[0], mp.Values, render.Jet, 0.5)
+	if notebook.Error(err) {
+		return
+	}
+	figs = append(figs, notebook.Figure{Image: pic, Caption: fmt.Sprintf("tiger cat at %s (%dx%d)", layer, mp.LowResShape[1], mp.LowResShape[0])})
+}
+notebook.Error(notebook.Figures(figs...))"""),
+    ("md", """**What to notice.** The early layers' maps are scattered over edges of both animals and
+the floor; from `features.10` on the map settles on the cat. The resolution falls as the evidence
+becomes class-specific: Grad-CAM's trade-off, which Guided Grad-CAM answers by multiplying with
+the fine guided-backpropagation image.
+
+## Exercises
+
+1. Replace the mean of the gradients by the mean of their absolute values: what changes?
+2. Keep only the 10 channels with the largest $\\alpha_k$: how close is the map to Grad-CAM's?
+3. Explain *bull mastiff* layer by layer: at which layer does the map leave the cat?"""),
 ]
 
 

@@ -32,6 +32,7 @@ var minFigures = map[string]int{
 	"08_every_cam_method.ipynb":           20,
 	"09_cam_vs_gradcam_measured.ipynb":    4,  // maps with boxes, two curves, the sanity check
 	"10_what_a_cnn_learned.ipynb":         18, // class models, a unit, the flipbook, patches, neighbours, two maps, the explorer
+	"11_gradcam_by_hand.ipynb":            10, // without/with the ReLU, the three panels, five layers
 }
 
 // imageNet are the notebooks that explain the default ImageNet model (offline: the embedded one).

@@ -102,8 +102,8 @@ func TestFigure1(t *testing.T) {
 // background and is not asserted; the notebook says so.)
 func TestFigure3(t *testing.T) {
 	e, objs, _ := catDog(t, load(t, "squeezenet1_0"))
-	res := explain(t, e, testref.Image("cat_dog.png"), gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{243}, Counterfactual: true})
-	mass, err := Mass(res, gradcam.GradCAM, objs)
+	res := explain(t, e, testref.Image("cat_dog.png"), gradcam.Request{Methods: []gradcam.Method{gradcam.Counterfactual}, Classes: []int{243}})
+	mass, err := Mass(res, gradcam.Counterfactual, objs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -210,4 +210,24 @@ func Colorbar(cm Colormap, width, height int) *image.RGBA {
 	return out
 }
 
+// WithColorbar returns img with a labelled colour scale beside it: the colormap's bar, hi at its
+// top and lo at its bottom (the values the map's 1 and 0 stand for: "max", "0", or numbers).
+func WithColorbar(img image.Image, cm Colormap, lo, hi string) (*image.RGBA, error) {
+	capFace, _, err := faces()
+	if err != nil {
+		return nil, fmt.Errorf("loading fonts: %w", err)
+	}
+	b := img.Bounds()
+	const gap, bar = 6, 14
+	label := max(fontWidth(capFace, lo), fontWidth(capFace, hi)) + 4
+	out := image.NewRGBA(image.Rect(0, 0, b.Dx()+gap+bar+label, b.Dy()))
+	draw.Draw(out, out.Bounds(), image.White, image.Point{}, draw.Src)
+	draw.Draw(out, image.Rect(0, 0, b.Dx(), b.Dy()), img, b.Min, draw.Src)
+	scale := Colorbar(cm, bar, b.Dy()-16)
+	draw.Draw(out, image.Rect(b.Dx()+gap, 8, b.Dx()+gap+bar, b.Dy()-8), scale, image.Point{}, draw.Src)
+	drawText(out, capFace, hi, b.Dx()+gap+bar+3, 16)
+	drawText(out, capFace, lo, b.Dx()+gap+bar+3, b.Dy()-8)
+	return out, nil
+}
+
 func fontWidth(face font.Face, s string) int { return font.MeasureString(face, s).Ceil() }

@@ -98,3 +98,26 @@ func TestFilterMosaic(t *testing.T) {
 		}
 	}
 }
+
+// TestWithColorbar: the scale sits right of the picture, its top the colormap's 1 and its bottom
+// its 0, the picture unchanged.
+func TestWithColorbar(t *testing.T) {
+	pic, err := Heatmap([]float32{0, 0.5, 1, 0.25}, 2, 2, Jet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := Zoom(pic, 60)
+	out, err := WithColorbar(big, Jet, "0", "max")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Bounds().Dy() != 120 || out.Bounds().Dx() <= 120+20 {
+		t.Fatalf("size %v", out.Bounds())
+	}
+	if out.RGBAAt(10, 10) != big.RGBAAt(10, 10) {
+		t.Error("the picture changed")
+	}
+	if top, bottom := out.RGBAAt(120+6+5, 8), out.RGBAAt(120+6+5, 120-9); top != Jet.At(1) || bottom != Jet.At(0) {
+		t.Errorf("bar top %v bottom %v, want the colormap's 1 %v and 0 %v", top, bottom, Jet.At(1), Jet.At(0))
+	}
+}
