@@ -1,6 +1,8 @@
 package notebook
 
 import (
+	"fmt"
+	"image"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,4 +75,41 @@ func Top(m *models.Model, b *Batch, k int) {
 		Markdown("**" + b.Names[i] + "**")
 		TopK(p)
 	}
+}
+
+// Pictures makes a batch of pictures already at the model's input size (an adversarial image,
+// a picture drawn in the notebook), named for the captions. On failure it shows the error and
+// returns nil.
+func Pictures(m *models.Model, names []string, pics ...*image.RGBA) *Batch {
+	if m == nil {
+		return nil
+	}
+	if len(names) != len(pics) {
+		Error(fmt.Errorf("%d names for %d pictures", len(names), len(pics)))
+		return nil
+	}
+	t, err := m.Transform(models.Stretch)
+	if Error(err) {
+		return nil
+	}
+	x, err := t.Normalize(pics...)
+	if Error(err) {
+		return nil
+	}
+	return &Batch{Input: x, Pictures: pics, Names: names}
+}
+
+// Difference draws how b differs from a, pixel by pixel, amplified k times around grey: an
+// adversarial perturbation made visible.
+func Difference(a, b *image.RGBA, k int) *image.RGBA {
+	out := image.NewRGBA(a.Bounds())
+	for i := range a.Pix {
+		if i%4 == 3 {
+			out.Pix[i] = 255
+			continue
+		}
+		d := 128 + k*(int(b.Pix[i])-int(a.Pix[i]))
+		out.Pix[i] = uint8(min(max(d, 0), 255))
+	}
+	return out
 }

@@ -1328,9 +1328,12 @@ maximum). Everything else in the library (upsampling, normalizing, colouring) is
 
 ## 2. Why the ReLU?
 
-Without it, the weighted sum is negative wherever the layer's features speak *against* the class.
-Drawn on one colour scale (blue most negative, red most positive), the unrectified map shows the
-cat as the strongest evidence against *bull mastiff*; the ReLU keeps only the evidence for it."""),
+Without it, the weighted sum is negative wherever the layer's features speak *against* the class:
+the paper keeps only the features with a positive influence, since negative regions "likely belong
+to other categories". Here the negative values are small: the most negative, at the cat's head, is
+a quarter of the largest positive one on the dog's face. Drawn on one colour scale around zero
+(green), the unrectified map is a faint wash; with the ReLU and scaled to its maximum, only the
+evidence for *bull mastiff* is left."""),
     ("go", """%%
 m := notebook.Load("squeezenet1_0")
 b := notebook.Images(m, "cat_dog.png")
@@ -1438,8 +1441,9 @@ for _, layer := range []string{"features.3", "features.5", "features.8", "featur
 	figs = append(figs, notebook.Figure{Image: pic, Caption: fmt.Sprintf("tiger cat at %s (%dx%d)", layer, mp.LowResShape[1], mp.LowResShape[0])})
 }
 notebook.Error(notebook.Figures(figs...))"""),
-    ("md", """**What to notice.** The early layers' maps are scattered over edges of both animals and
-the floor; from `features.10` on the map settles on the cat. The resolution falls as the evidence
+    ("md", """**What to notice.** The early layers' maps are scattered over edges of both animals, the floor
+and the window; `features.10` lights up the top of the picture; only the last block,
+`features.12`, settles on the cat. The resolution falls as the evidence
 becomes class-specific: Grad-CAM's trade-off, which Guided Grad-CAM answers by multiplying with
 the fine guided-backpropagation image.
 
@@ -1448,6 +1452,100 @@ the fine guided-backpropagation image.
 1. Replace the mean of the gradients by the mean of their absolute values: what changes?
 2. Keep only the 10 channels with the largest $\\alpha_k$: how close is the map to Grad-CAM's?
 3. Explain *bull mastiff* layer by layer: at which layer does the map leave the cat?"""),
+]
+
+
+NOTEBOOKS["12_failure_modes_and_adversarial_noise.ipynb"] = [
+    ("md", """# When the network is wrong, and when it is fooled (the paper's Sections 6.2 and 6.3)
+
+Grad-CAM is most useful when the answer is wrong: it shows what misled the network. And it stays
+useful when the answer has been forced: an adversarial image makes the network see an airliner,
+yet Grad-CAM still finds the dog and the cat. The network is the real SqueezeNet of
+`../shared/weights`; the photos are the ones Debian ships with scikit-image and scikit-learn
+(`notebook.DebianPhotos`), with their objects' boxes in `docs/boxes/debian-photos.csv`. Under each
+figure: where the predicted class's map puts its mass."""),
+    *START("fmt", "path/filepath", "github.com/gradcam-go/gradcam/attack", "github.com/gradcam-go/gradcam/gradcam",
+           "github.com/gradcam-go/gradcam/models", "github.com/gradcam-go/gradcam/notebook"),
+    ("md", """## Failure modes
+
+For each photo: the network's top class (wrong) and the true class, each with Grad-CAM and
+Guided Grad-CAM."""),
+    ("go", """%%
+m := notebook.Load("squeezenet1_0")
+for _, photo := range []string{"skimage/data/astronaut.png", "skimage/data/rocket.jpg", "sklearn/datasets/images/flower.jpg", "sklearn/datasets/images/china.jpg"} {
+	file := filepath.Join(notebook.DebianPhotos, photo)
+	b := notebook.Images(m, file)
+	objs := notebook.Objects(m, file)
+	top, err := m.Predict(b.Input, 1)
+	if notebook.Error(err) || objs == nil {
+		return
+	}
+	notebook.Markdown(fmt.Sprintf("### %s: predicted *%s* (p = %.2f), true *%s*", filepath.Base(photo), top[0][0].Label, top[0][0].Probability, objs[0].Label))
+	res := notebook.Explain(m, b, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM, gradcam.GuidedGradCAM}, Classes: []int{top[0][0].Class, objs[0].Class}})
+	notebook.BoxMass(res, gradcam.GradCAM, objs)
+}"""),
+    ("md", """**What misled it.**
+- *astronaut*: SqueezeNet says **coffeepot**, and its map sits on the metal ring of the suit's neck,
+  a shiny round rim; the space shuttle in the background gets its own map on the shuttle, but a
+  far lower score. ImageNet has no class for a person.
+- *rocket*: **pole**. The map is on the launch towers and the lamp posts: tall thin structures
+  fill the picture, and under a tenth of the map's mass is on the rocket. The true class,
+  *missile*, is found on the rocket's nose.
+- *flower*: **brain coral**, with the map *on* the flower: the network looks at the right place
+  and has no word for a dahlia; the folded petals are what coral looks like. Its second guesses
+  (sea urchin, jellyfish) say the same.
+- *china*: **bell cote**, the map on the pagoda's roof top: ImageNet has no pagoda, and the
+  roof's tip is what a bell cote's is.
+
+`paper/paper_test.go` asserts the rocket (the map off the object) and the flower (the map on it).
+
+## Adversarial noise
+
+A targeted attack (package `attack`: projected gradient descent on the pixels under an L∞ budget
+of 8/255, kept on whole 8-bit levels) makes SqueezeNet see an **airliner** in the cat-and-dog
+picture. The change is invisible; amplified 20 times around grey it is a fine texture."""),
+    ("go", """%%
+m := notebook.Load("squeezenet1_0")
+b := notebook.Images(m, "cat_dog.png")
+t, err := m.Transform(models.Stretch)
+if notebook.Error(err) {
+	return
+}
+const airliner = 404
+adv, err := attack.Targeted(notebook.ExplainerOf(m), t, b.Pictures[0], airliner, attack.Options{Epsilon: 8.0 / 255})
+if notebook.Error(err) {
+	return
+}
+fmt.Printf("original: %s p=%.3f; adversarial after %d steps (L∞ %g/255): %s p=%.4f\\n",
+	m.Label(adv.Original), adv.OriginalProbability, adv.Steps, adv.LInf*255, m.Label(adv.Top), adv.TopProbability)
+notebook.Error(notebook.Figures(notebook.Figure{Image: b.Pictures[0], Caption: "original"},
+	notebook.Figure{Image: adv.Image, Caption: "adversarial: " + m.Label(adv.Top)},
+	notebook.Figure{Image: notebook.Difference(b.Pictures[0], adv.Image, 20), Caption: "difference x 20"}))
+
+notebook.Markdown("Grad-CAM of the original classes and of *airliner* on the adversarial image:")
+a := notebook.Pictures(m, []string{"adversarial"}, adv.Image)
+res := notebook.Explain(m, a, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM, gradcam.GuidedGradCAM}, Classes: []int{243, 282, airliner}})
+notebook.BoxMass(res, gradcam.GradCAM, notebook.Objects(m, "cat_dog.png"))
+notebook.Markdown("The same classes on the original image:")
+orig, err := notebook.ExplainerOf(m).Explain(b.Input, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{243, 282}})
+if notebook.Error(err) {
+	return
+}
+notebook.BoxMass(orig, gradcam.GradCAM, notebook.Objects(m, "cat_dog.png"))"""),
+    ("md", """**What to notice.** The adversarial image is an airliner with near certainty, and the
+original classes' probabilities collapse, yet their Grad-CAM maps barely move: *bull mastiff*
+still puts about two thirds of its mass in the dog's box, *tiger cat* in the cat's. The features
+that say "dog" and "cat" are still there; the attack adds a little evidence for *airliner*
+everywhere. The same holds for the paper's VGG-16.
+
+`gradcam attack --image F --target CLASS --out FILE.png` does the same from the command line; the
+PNG it writes is still adversarial when read back (`cmd/gradcam/attack_test.go`).
+
+## Exercises
+
+1. Attack towards another class (e.g. 999, toilet tissue): do the maps still find the animals?
+2. Lower the budget to 2/255 and 1/255: when does the attack fail?
+3. Which of the photos does MobileNetV2 get right, and does its map agree with SqueezeNet's?"""),
 ]
 
 

@@ -22,17 +22,18 @@ import (
 // minFigures is how many figures (PNG outputs, or PNG images inside HTML outputs) each notebook
 // must show.
 var minFigures = map[string]int{
-	"01_gradcam_figure1.ipynb":            40, // Figure 1 (3 rows of 5), panels f/l, Figure 3, the seeds' figures on two networks
-	"02_cam_vs_gradcam.ipynb":             3,
-	"03_gradcam_layers_and_classes.ipynb": 2,
-	"04_cnn_visualization_lab.ipynb":      4,
-	"05_your_own_network.ipynb":           30,
-	"06_text_gradcam.ipynb":               0, // coloured text (HTML), no pictures
-	"07_regression_activation_maps.ipynb": 6,
-	"08_every_cam_method.ipynb":           20,
-	"09_cam_vs_gradcam_measured.ipynb":    4,  // maps with boxes, two curves, the sanity check
-	"10_what_a_cnn_learned.ipynb":         18, // class models, a unit, the flipbook, patches, neighbours, two maps, the explorer
-	"11_gradcam_by_hand.ipynb":            10, // without/with the ReLU, the three panels, five layers
+	"01_gradcam_figure1.ipynb":                     40, // Figure 1 (3 rows of 5), panels f/l, Figure 3, the seeds' figures on two networks
+	"02_cam_vs_gradcam.ipynb":                      3,
+	"03_gradcam_layers_and_classes.ipynb":          2,
+	"04_cnn_visualization_lab.ipynb":               4,
+	"05_your_own_network.ipynb":                    30,
+	"06_text_gradcam.ipynb":                        0, // coloured text (HTML), no pictures
+	"07_regression_activation_maps.ipynb":          6,
+	"08_every_cam_method.ipynb":                    20,
+	"09_cam_vs_gradcam_measured.ipynb":             4,  // maps with boxes, two curves, the sanity check
+	"10_what_a_cnn_learned.ipynb":                  18, // class models, a unit, the flipbook, patches, neighbours, two maps, the explorer
+	"11_gradcam_by_hand.ipynb":                     10, // without/with the ReLU, the three panels, five layers
+	"12_failure_modes_and_adversarial_noise.ipynb": 30, // four photos x two classes x three pictures, the attack, six maps
 }
 
 // imageNet are the notebooks that explain the default ImageNet model (offline: the embedded one).

@@ -220,3 +220,47 @@ func TestGradCAMByHand(t *testing.T) {
 		t.Errorf("%d of %d positions negative before the ReLU: the 'why the ReLU' cell would show nothing", negative, len(byHand))
 	}
 }
+
+// debianPhoto explains a photo Debian ships (docs/boxes/debian-photos.csv) with SqueezeNet's top
+// class and returns the explanation and the objects.
+func debianPhoto(t *testing.T, m *models.Model, photo string) (*gradcam.Explanation, []Object) {
+	t.Helper()
+	tr, err := m.Transform(models.Stretch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const dir = "/usr/lib/python3/dist-packages"
+	objs, err := ObjectsIn(filepath.Join(testref.Root(), "docs", "boxes", "debian-photos.csv"), dir, photo, m, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := explain(t, gradcam.New(m), filepath.Join(dir, photo), gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}})
+	return res[0], Distinct(objs)
+}
+
+// TestFailureModes measures two of notebook 12's failure modes (Section 6.2) on SqueezeNet:
+// rocket.jpg is a "pole" (p = 0.23) whose map lies on the launch towers, 9% of it in the rocket's
+// box; flower.jpg is a "brain coral" (p = 0.23) whose map lies on the dahlia, 63% in its box (no
+// ImageNet class for it). Asserted: the classes, and rocket < 20%, flower > 50%.
+func TestFailureModes(t *testing.T) {
+	m := load(t, "squeezenet1_0")
+	for _, tc := range []struct {
+		photo    string
+		class    int
+		lo, hi   float64
+		label    string
+	}{
+		{"skimage/data/rocket.jpg", 733, 0, 0.2, "pole"},
+		{"sklearn/datasets/images/flower.jpg", 109, 0.5, 1, "brain coral"},
+	} {
+		ex, objs := debianPhoto(t, m, tc.photo)
+		mass, err := Mass([]*gradcam.Explanation{ex}, gradcam.GradCAM, objs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex.Class != tc.class || mass[0][0] < tc.lo || mass[0][0] > tc.hi {
+			t.Errorf("%s: predicted %d %s, %.0f%% of its map in the %s box; want %d (%s) with %.0f-%.0f%%", tc.photo, ex.Class, ex.Label,
+				100*mass[0][0], objs[0].Label, tc.class, tc.label, 100*tc.lo, 100*tc.hi)
+		}
+	}
+}
