@@ -245,10 +245,10 @@ func debianPhoto(t *testing.T, m *models.Model, photo string) (*gradcam.Explanat
 func TestFailureModes(t *testing.T) {
 	m := load(t, "squeezenet1_0")
 	for _, tc := range []struct {
-		photo    string
-		class    int
-		lo, hi   float64
-		label    string
+		photo  string
+		class  int
+		lo, hi float64
+		label  string
 	}{
 		{"skimage/data/rocket.jpg", 733, 0, 0.2, "pole"},
 		{"sklearn/datasets/images/flower.jpg", 109, 0.5, 1, "brain coral"},
