@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/metrics"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/paper"
 )
@@ -112,4 +114,54 @@ func Difference(a, b *image.RGBA, k int) *image.RGBA {
 		out.Pix[i] = uint8(min(max(d, 0), 255))
 	}
 	return out
+}
+
+// BoxedImages is the localization set of a folder with a boxes file (data.BoxedImages): one
+// example per (image, class), for Evaluate. On failure it shows the error and returns nil.
+func BoxedImages(m *models.Model, dir, boxesFile string) *data.Set {
+	if m == nil {
+		return nil
+	}
+	t, err := m.Transform(models.Stretch)
+	if Error(err) {
+		return nil
+	}
+	f, err := os.Open(boxesFile)
+	if Error(err) {
+		return nil
+	}
+	defer f.Close()
+	rows, err := data.ReadBoxes(f)
+	if Error(err) {
+		return nil
+	}
+	set, err := data.BoxedImages(dir, rows, t, func(class string) (int, error) {
+		var c int
+		if _, err := fmt.Sscan(class, &c); err != nil || c < 0 || c >= m.Outputs {
+			return 0, fmt.Errorf("class %q is not an output index of %s", class, m.Name)
+		}
+		return c, nil
+	})
+	if Error(err) {
+		return nil
+	}
+	return set
+}
+
+// Evaluate measures the methods over the set (metrics.Evaluate, the model's explainer shared)
+// and shows the table; it returns the report, or nil after showing the error.
+func Evaluate(m *models.Model, set *data.Set, o metrics.Options) *metrics.Report {
+	if m == nil || set == nil {
+		return nil
+	}
+	rep, err := metrics.Evaluate(metrics.NewEvaluator(ExplainerOf(m)), set, o)
+	if Error(err) {
+		return nil
+	}
+	var b strings.Builder
+	if Error(metrics.Markdown(&b, rep.Rows)) {
+		return nil
+	}
+	Markdown(b.String())
+	return rep
 }

@@ -34,6 +34,7 @@ var minFigures = map[string]int{
 	"10_what_a_cnn_learned.ipynb":                  18, // class models, a unit, the flipbook, patches, neighbours, two maps, the explorer
 	"11_gradcam_by_hand.ipynb":                     10, // without/with the ReLU, the three panels, five layers
 	"12_failure_modes_and_adversarial_noise.ipynb": 30, // four photos x two classes x three pictures, the attack, six maps
+	"13_faithfulness_and_localization.ipynb":       0,  // tables
 }
 
 // imageNet are the notebooks that explain the default ImageNet model (offline: the embedded one).
