@@ -114,3 +114,30 @@ func TestFitBox(t *testing.T) {
 		}
 	}
 }
+
+// TestTransformed: Fashion-MNIST's gray 28x28 items become a 3-channel model's 64x64 inputs, the
+// gray value in every channel, normalized by the transform, labels kept.
+func TestTransformed(t *testing.T) {
+	s, err := FashionMNIST("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = s.Head(3)
+	tr := models.Transform{Height: 64, Width: 64, Channels: 3, Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.5, 0.5, 0.5}}
+	out, err := s.Transformed(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 3 || out.Shape[0] != 3 || out.Shape[1] != 64 || out.Labels[2] != s.Labels[2] {
+		t.Fatalf("%d examples of %v, labels %v", out.Len(), out.Shape, out.Labels)
+	}
+	hw := 64 * 64
+	for p := range hw {
+		if r, g, b := out.Inputs[p], out.Inputs[hw+p], out.Inputs[2*hw+p]; r != g || g != b || r < -1 || r > 1 {
+			t.Fatalf("pixel %d: %g %g %g, want one gray value in [-1, 1]", p, r, g, b)
+		}
+	}
+	if _, err := (&Set{Name: "seq", Shape: []int{16, 40}, Inputs: make([]float32, 640)}).Transformed(tr); err == nil {
+		t.Error("sequences turned into pictures")
+	}
+}

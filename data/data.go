@@ -5,10 +5,14 @@ package data
 
 import (
 	"fmt"
+	"image"
+	"math"
 	"math/rand/v2"
 	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gradcam-go/gradcam/models"
 )
 
 // Set is an in-memory dataset: examples of one shape in PyTorch's layout, each with a class
@@ -183,4 +187,48 @@ func (s *Set) Batch(idx []int) (inputs, labels *tensors.Tensor) {
 		y[j] = s.Targets[i]
 	}
 	return inputs, tensors.FromFlatDataAndDimensions(y, len(idx), 1)
+}
+
+// Picture draws example i of a set of images with values in [0, 1] (1 channel as gray, 3 as
+// RGB) as an opaque picture: what a model's transform takes (models.Transform.Fit).
+func (s *Set) Picture(i int) (*image.RGBA, error) {
+	if len(s.Shape) != 3 || (s.Shape[0] != 1 && s.Shape[0] != 3) {
+		return nil, fmt.Errorf("dataset %q holds %v examples, not 1- or 3-channel images", s.Name, s.Shape)
+	}
+	c, h, w := s.Shape[0], s.Shape[1], s.Shape[2]
+	size := c * h * w
+	if i < 0 || i >= s.Len() {
+		return nil, fmt.Errorf("dataset %q has examples 0..%d, not %d", s.Name, s.Len()-1, i)
+	}
+	v := s.Inputs[i*size : (i+1)*size]
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for p := range h * w {
+		for ch := range 3 {
+			x := v[(ch%c)*h*w+p]
+			img.Pix[4*p+ch] = uint8(math.Round(255 * float64(min(max(x, 0), 1))))
+		}
+		img.Pix[4*p+3] = 255
+	}
+	return img, nil
+}
+
+// Transformed returns the set's images as the model's inputs: each drawn as a picture
+// (Picture), fitted and normalized by t (a gray image becomes RGB for a 3-channel model). Labels,
+// classes and names are kept; boxes, which would need scaling, are dropped.
+func (s *Set) Transformed(t models.Transform) (*Set, error) {
+	out := &Set{Name: s.Name, Shape: []int{t.Channels, t.Height, t.Width}, Labels: s.Labels, Targets: s.Targets, Classes: s.Classes,
+		Images: s.Images}
+	for i := range s.Len() {
+		pic, err := s.Picture(i)
+		if err != nil {
+			return nil, err
+		}
+		x, err := t.Normalize(t.Fit(pic))
+		if err != nil {
+			return nil, err
+		}
+		out.Inputs = append(out.Inputs, tensors.MustCopyFlatData[float32](x)...)
+		x.FinalizeAll()
+	}
+	return out, out.Check()
 }

@@ -1,6 +1,7 @@
 package notebook
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"os"
@@ -164,4 +165,34 @@ func Evaluate(m *models.Model, set *data.Set, o metrics.Options) *metrics.Report
 	}
 	Markdown(b.String())
 	return rep
+}
+
+// NewHead returns an ImageNet network with a new head of one output per class (initialized from
+// seed 1), the rest from its real ImageNet weights in ../shared/weights (or the weights Load
+// would find): the start of a fine-tune. On failure it shows the error and returns nil.
+func NewHead(name string, classes []string) *models.Model {
+	a, err := models.LookupArch(name)
+	if Error(err) {
+		return nil
+	}
+	path := models.FindWeights(Shared("weights"), name)
+	if path == "" {
+		if path, err = models.NewStoreFromEnv().Weights(context.Background(), a); Error(err) {
+			return nil
+		}
+	}
+	pretrained, err := models.ReadCheckpoint(path)
+	if Error(err) {
+		return nil
+	}
+	net, err := a.WithOutputs(len(classes), classes)
+	if Error(err) {
+		return nil
+	}
+	m, fresh, err := models.Adapt(net, pretrained, 1, nil)
+	if Error(err) {
+		return nil
+	}
+	fmt.Printf("%s from %s with a new head (%s) for %d classes\n", name, path, strings.Join(fresh, ", "), len(classes))
+	return m
 }

@@ -218,3 +218,53 @@ func TestFinetuneFrozenMobileNetV2Learns(t *testing.T) {
 	}
 	backboneUnchanged(t, m)
 }
+
+// fashionStandIn is notebook 14's recipe, the blog's fine-tune on a data set this machine has:
+// the real ImageNet MobileNetV2, a new 10-class head, the backbone frozen, trained on the first
+// 600 Fashion-MNIST training items drawn as 112x112 RGB pictures (Adam 3e-3, batches of 16, 2
+// epochs) and tested on the first 200 test items.
+var fashionStandIn = struct {
+	Train, Test, Size, Epochs, Batch int
+	LearningRate                     float64
+}{600, 200, 112, 2, 16, 3e-3}
+
+// TestFinetuneFashionStandIn: notebook 14's claim, the fine-tuned model's held-out accuracy
+// far above the ImageNet model's (its new head untrained: chance). Measured: 0.140 before, 0.775
+// after (20 s). Asserted: after >= 0.6 and at least 0.4 above before.
+func TestFinetuneFashionStandIn(t *testing.T) {
+	r := fashionStandIn
+	fashionTrain, err := data.FashionMNIST("train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fashionTest, err := data.FashionMNIST("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := models.ImageNet(models.Stretch)
+	tr.Height, tr.Width = r.Size, r.Size
+	trainSet, err := fashionTrain.Head(r.Train).Transformed(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testSet, err := fashionTest.Head(r.Test).Transformed(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := realMobileNetV2(t, fashionTrain.Classes, nil, nil)
+	_, before, err := Evaluate(m, testSet, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Fit(m, trainSet, Options{Epochs: r.Epochs, BatchSize: r.Batch, LearningRate: r.LearningRate, Seed: 1, Trainable: Only("classifier.1")}); err != nil {
+		t.Fatal(err)
+	}
+	_, after, err := Evaluate(m, testSet, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("held-out accuracy: %.3f before, %.3f after", before, after)
+	if after < 0.6 || after-before < 0.4 {
+		t.Errorf("held-out accuracy %.3f before, %.3f after fine-tuning; want >= 0.6 and 0.4 above", before, after)
+	}
+}
