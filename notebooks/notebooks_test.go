@@ -35,6 +35,7 @@ var minFigures = map[string]int{
 	"11_gradcam_by_hand.ipynb":                     10, // without/with the ReLU, the three panels, five layers
 	"12_failure_modes_and_adversarial_noise.ipynb": 30, // four photos x two classes x three pictures, the attack, six maps
 	"13_faithfulness_and_localization.ipynb":       0,  // tables
+	"14_finetuning_like_the_blog.ipynb":            20, // five pictures, input and Grad-CAM, two models
 }
 
 // imageNet are the notebooks that explain the default ImageNet model (offline: the embedded one).
