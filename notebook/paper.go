@@ -80,9 +80,10 @@ func Top(m *models.Model, b *Batch, k int) {
 	}
 }
 
-// Pictures makes a batch of pictures already at the model's input size (an adversarial image,
-// a picture drawn in the notebook), named for the captions. On failure it shows the error and
-// returns nil.
+// Pictures makes a batch of pictures (an adversarial image, pictures drawn in the notebook),
+// named for the captions, normalized as the model's transform does at the pictures' own size,
+// which must be one for all (a network that ends in global pooling takes any size). On failure it
+// shows the error and returns nil.
 func Pictures(m *models.Model, names []string, pics ...*image.RGBA) *Batch {
 	if m == nil {
 		return nil
@@ -94,6 +95,9 @@ func Pictures(m *models.Model, names []string, pics ...*image.RGBA) *Batch {
 	t, err := m.Transform(models.Stretch)
 	if Error(err) {
 		return nil
+	}
+	if len(pics) > 0 {
+		t.Height, t.Width = pics[0].Bounds().Dy(), pics[0].Bounds().Dx()
 	}
 	x, err := t.Normalize(pics...)
 	if Error(err) {
