@@ -1707,11 +1707,13 @@ for _, m := range []*models.Model{imagenet, ft} {
 	notebook.Markdown(fmt.Sprintf("**%s** (%d outputs): Grad-CAM of its top class", m.Name, m.Outputs))
 	notebook.Explain(m, notebook.Pictures(m, names, pics...), gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}})
 }"""),
-    ("md", """**What to notice.** The ImageNet model explains ImageNet classes (a jersey, a sandal, a
-velvet...), and its maps spread over the garment and the black background. After fine-tuning, the
-maps of the new head sit on the garment's distinctive parts (the sole and heel of a shoe, the
-sleeves of a pullover): the head reads the backbone's features differently, although the backbone
-itself did not change. The blog sees the same on STL10.
+    ("md", """**What to notice.** The ImageNet model names ImageNet things: a theater curtain for the
+ankle boot, a switch for the pullover, a lab coat for the shirt. After fine-tuning the model
+names the garments (four of these five right; the shirt is called a coat), and its maps move to
+other parts of them: for the ankle boot from the whole shoe to the shaft and the ankle, for the
+trousers towards the waist and the gap between the legs, where a dress would differ. The
+backbone did not change (`TestFinetuneFrozenMobileNetV2Learns` checks it bit for bit): the new
+head reads the same features differently. The blog sees the same on STL10.
 
 ## Exercises
 
