@@ -323,14 +323,19 @@ NOTEBOOKS["04_cnn_visualization_lab.ipynb"] = [
 
 A hands-on tour in the spirit of the classic "visualizing CNNs" lecture: first-layer filters,
 activation maps, three ways to backpropagate to the pixels, and occlusion. Each section ends with
-questions to answer in a sentence or two; change the code and run it again to find out."""),
+questions to answer in a sentence or two; change the code and run it again to find out.
+
+The network is the real ImageNet SqueezeNet 1.0 of `../shared/weights`: plain convolutions,
+ReLUs and max pooling, as AlexNet and VGG (the lecture's networks), so its gradient images show
+what the lecture shows. Replace `"squeezenet1_0"` by `"mobilenet_v2"` to see how a network with
+depthwise convolutions and batch norms differs."""),
     *SETUP,
     ("md", """## 1. First-layer filters
 
 The first convolution sees pixels directly, so its weights can be drawn as small RGB images
 (each normalized to its own range)."""),
     ("go", """%%
-m := model()
+m := notebook.Load("squeezenet1_0")
 first := m.Params[0].Key
 w := must(m.Param(first))
 fmt.Println("first-layer kernel:", first, w.Shape)
@@ -355,7 +360,7 @@ func firstBlock(m *models.Model) string {
 }
 
 %%
-m := model()
+m := notebook.Load("squeezenet1_0")
 x, _ := load("cat_dog.png")
 layer := firstBlock(m)
 a := must(m.Activations(x, layer))[layer]
@@ -384,7 +389,7 @@ would you expect in a channel of the last block?
 The three differ only in how a ReLU passes the gradient back: the true gradient masks by the
 forward activation, the deconvnet by the sign of the gradient, guided backpropagation by both."""),
     ("go", """%%
-m := model()
+m := notebook.Load("squeezenet1_0")
 x, imgs := load("cat_dog.png")
 ex := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.Saliency, gradcam.Deconvnet, gradcam.GuidedBackprop}}))[0]
 must(0, notebook.Explanation(imgs[0], ex, gradcam.Saliency, gradcam.Deconvnet, gradcam.GuidedBackprop))"""),
@@ -398,7 +403,7 @@ backpropagation: do the pictures change? What does that say about class discrimi
 
 Slide a grey patch over the image and record how much the class score drops."""),
     ("go", """%%
-m := model()
+m := notebook.Load("squeezenet1_0")
 x, imgs := load("cat_dog.png")
 occ := gradcam.OcclusionOptions{Patch: 48, Stride: 24, BatchSize: 16}
 ex := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.Occlusion, gradcam.GradCAM}, Occlusion: occ}))[0]

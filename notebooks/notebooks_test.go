@@ -41,7 +41,7 @@ var minFigures = map[string]int{
 
 // imageNet are the notebooks that explain the default ImageNet model (offline: the embedded one).
 var imageNet = map[string]bool{"02_cam_vs_gradcam.ipynb": true,
-	"03_gradcam_layers_and_classes.ipynb": true, "04_cnn_visualization_lab.ipynb": true, "08_every_cam_method.ipynb": true,
+	"03_gradcam_layers_and_classes.ipynb": true, "08_every_cam_method.ipynb": true,
 	"10_what_a_cnn_learned.ipynb": true}
 
 // mustSay is text a notebook's outputs must contain: what shows a section worked.
