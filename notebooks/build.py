@@ -394,9 +394,10 @@ x, imgs := load("cat_dog.png")
 ex := must(gradcam.New(m).Explain(x, gradcam.Request{Methods: []gradcam.Method{gradcam.Saliency, gradcam.Deconvnet, gradcam.GuidedBackprop}}))[0]
 must(0, notebook.Explanation(imgs[0], ex, gradcam.Saliency, gradcam.Deconvnet, gradcam.GuidedBackprop))"""),
     ("md", """**Questions.** Which of the three images is the sharpest, and why does masking by *both*
-signs remove the noise? The deconvnet image may be dominated by a regular stripe pattern (it does
-for MobileNetV2; the same array comes out of PyTorch): the sign-only rule ignores which units were
-active, so what is left to shape the image? Look at the strides of the network's convolutions. Explain the top class and then the cat (class 282) with guided
+signs remove the noise? The deconvnet image is nothing like the others: on SqueezeNet two
+isolated blobs, on MobileNetV2 a regular stripe pattern (the rule is tested against Captum's):
+the sign-only rule ignores which units were active, so what is left to shape the image? Look at
+the strides and the pooling of the network. Explain the top class and then the cat (class 282) with guided
 backpropagation: do the pictures change? What does that say about class discrimination?
 
 ## 4. Occlusion
