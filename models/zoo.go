@@ -211,6 +211,21 @@ func (s *Store) Weights(ctx context.Context, a *Arch) (string, error) {
 	return dst, nil
 }
 
+// Local returns the architecture's weights if they are on this machine (the search folders or the
+// cache), without downloading: "" otherwise.
+func (s *Store) Local(a *Arch) string {
+	file := path.Base(s.url(a))
+	for _, dir := range s.SearchDirs {
+		if p := findWeights(dir, a.Name, file); p != "" {
+			return p
+		}
+	}
+	if p := filepath.Join(s.CacheDir, file); isFile(p) {
+		return p
+	}
+	return ""
+}
+
 // missing explains what to do when weights cannot be had.
 func (s *Store) missing(a *Arch, file string, cause error) error {
 	where := s.CacheDir

@@ -65,6 +65,17 @@ func BoxMass(res gradcam.Results, method gradcam.Method, objs []paper.Object) {
 	Markdown(md)
 }
 
+// Available reports whether an architecture's ImageNet weights are on this machine (in
+// $GRADCAM_WEIGHTS, the cache, or ../shared/weights), so that a cell can add a network's column
+// where it can and say so where it cannot, without a download.
+func Available(name string) bool {
+	a, err := models.LookupArch(name)
+	if err != nil {
+		return false
+	}
+	return models.NewStoreFromEnv().Local(a) != "" || models.FindWeights(Shared("weights"), name) != ""
+}
+
 // Top shows each image's k most probable classes.
 func Top(m *models.Model, b *Batch, k int) {
 	if m == nil || b == nil {

@@ -98,7 +98,7 @@ ResNet.
 
 Under each figure the claim is measured: the share of each map's mass inside each animal's box
 (boxes annotated by hand in `docs/boxes/`). `paper/paper_test.go` asserts the same numbers."""),
-    *START("github.com/gradcam-go/gradcam/gradcam", "github.com/gradcam-go/gradcam/notebook"),
+    *START("fmt", "github.com/gradcam-go/gradcam/gradcam", "github.com/gradcam-go/gradcam/notebook"),
     ("md", "What does SqueezeNet see in the picture? Its five most probable classes:"),
     ("go", """%%
 m := notebook.Load("squeezenet1_0")
@@ -133,7 +133,20 @@ notebook.BoxMass(res, gradcam.GradCAM, notebook.Objects(m, "cat_dog.png"))"""),
 SqueezeNet's 13x13). Its guided backpropagation is a faint checkerboard (notebook 04), which is
 why the classic gradient figures use SqueezeNet here.
 
-## Figure 3: counterfactual explanations
+The paper's own networks, VGG-16 and AlexNet, get the same rows wherever their ImageNet weights
+are on the machine (`$GRADCAM_WEIGHTS` or the download cache); nothing is downloaded here."""),
+    ("go", """%%
+for _, name := range []string{"vgg16", "alexnet"} {
+	if !notebook.Available(name) {
+		fmt.Printf("%s: its ImageNet weights are not on this machine (put them in $GRADCAM_WEIGHTS to add its rows)\\n", name)
+		continue
+	}
+	m := notebook.Load(name)
+	methods := []gradcam.Method{gradcam.GuidedBackprop, gradcam.GradCAM, gradcam.GuidedGradCAM}
+	res := notebook.Explain(m, notebook.Images(m, "cat_dog.png"), gradcam.Request{Methods: methods, Classes: []int{282, 243}})
+	notebook.BoxMass(res, gradcam.GradCAM, notebook.Objects(m, "cat_dog.png"))
+}"""),
+    ("md", """## Figure 3: counterfactual explanations
 
 Negating the gradients shows the regions that speak *against* a class: removing them would make
 the network more confident in it. For *bull mastiff* they should be the cat."""),
