@@ -7,6 +7,7 @@
 //	        [--smooth-samples N] [--smooth-std S]
 //	gradcam methods
 //	gradcam backend
+//	gradcam scenes [--n N] [--seed S] [--size PX] --out DIR
 //	gradcam attack [--model NAME] --image FILE --target CLASS [--epsilon 8/255] [--steps N] [--step-size S] --out FILE.png
 //	gradcam finetune --model NAME --data DIR --out FILE.safetensors [--epochs N] [--weights FILE]
 //	gradcam evaluate --model LIST --data DIR|cluttered-fashion-mnist --method LIST [--metric LIST] --out DIR
@@ -62,6 +63,7 @@ commands:
   evaluate  measure explanation methods over a dataset (localization, deletion/insertion, ROAD, ...): metrics.csv
   train-demo  retrain the demo networks fashion-gap and fashion-fc (models/fashion) from scratch
   attack    a targeted adversarial image (PGD under an L∞ budget), written as an 8-bit PNG that stays adversarial
+  scenes    generated scenes of coloured shapes with their masks, questions, answers and captions (DIR/NNNN.png, .json)
   visualize  gradient ascent: the image that maximizes a class (or a channel of a layer), as PNG
   models    list the supported models and their default layers
   methods   list the explanation methods, a line each
@@ -89,6 +91,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return evaluate(args[1:], stdout, stderr)
 	case "attack":
 		return attackCommand(args[1:], stdout, stderr)
+	case "scenes":
+		return scenes(args[1:], stdout, stderr)
 	case "visualize":
 		return visualizeCommand(args[1:], stdout, stderr)
 	case "models":
