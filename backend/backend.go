@@ -112,6 +112,18 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 	return b, nil
 }
 
+// ConvEnvVar names the variable that, set to "im2col", builds convolutions on the pure-Go backend
+// as strided slices and one matrix multiply (the formulation before the fast convolution
+// executor): the same values added in another order, so results differ in the last bits.
+const ConvEnvVar = "GRADCAM_CONV"
+
+// FastConvolutions reports whether convolutions on b should be graph convolutions run by the
+// fast executor (internal/fastdot): the pure-Go backend with the kernels installed, unless
+// GRADCAM_CONV=im2col. The convolution path is chosen here, where the executors are installed.
+func FastConvolutions(b backends.Backend) bool {
+	return IsPureGo(b) && fastdot.Installed() && os.Getenv(ConvEnvVar) != "im2col"
+}
+
 // SIMDEnvVar names the variable that, set to "off", keeps the pure-Go backend's own scalar matrix
 // multiply instead of internal/fastdot's AVX2/FMA kernels (for comparisons and debugging).
 const SIMDEnvVar = "GRADCAM_SIMD"

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // BoxesHeader is the boxes file's optional first row.
@@ -78,7 +78,7 @@ func ReadBoxes(r io.Reader) ([]BoxRow, error) {
 // (image, class), labelled with the class (classIndex turns a row's class into an output
 // index), its boxes mapped to the image the transform fits. A row whose image is not in dir or
 // whose box leaves the image is an error naming the row.
-func BoxedImages(dir string, rows []BoxRow, t models.Transform, classIndex func(string) (int, error)) (*Set, error) {
+func BoxedImages(dir string, rows []BoxRow, t preprocess.Transform, classIndex func(string) (int, error)) (*Set, error) {
 	s := &Set{Name: filepath.Base(dir), Shape: []int{t.Channels, t.Height, t.Width}}
 	type key struct {
 		image string
@@ -98,7 +98,7 @@ func BoxedImages(dir string, rows []BoxRow, t models.Transform, classIndex func(
 			if _, err := os.Stat(path); err != nil {
 				return nil, fmt.Errorf("boxes file line %d: image %s is not in %s", r.Line, r.Image, dir)
 			}
-			img, err := models.LoadImage(path)
+			img, err := preprocess.LoadImage(path)
 			if err != nil {
 				return nil, fmt.Errorf("boxes file line %d: %w", r.Line, err)
 			}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // Set is an in-memory dataset: examples of one shape in PyTorch's layout, each with a class
@@ -190,7 +190,7 @@ func (s *Set) Batch(idx []int) (inputs, labels *tensors.Tensor) {
 }
 
 // Picture draws example i of a set of images with values in [0, 1] (1 channel as gray, 3 as
-// RGB) as an opaque picture: what a model's transform takes (models.Transform.Fit).
+// RGB) as an opaque picture: what a model's transform takes (preprocess.Transform.Fit).
 func (s *Set) Picture(i int) (*image.RGBA, error) {
 	if len(s.Shape) != 3 || (s.Shape[0] != 1 && s.Shape[0] != 3) {
 		return nil, fmt.Errorf("dataset %q holds %v examples, not 1- or 3-channel images", s.Name, s.Shape)
@@ -215,7 +215,7 @@ func (s *Set) Picture(i int) (*image.RGBA, error) {
 // Transformed returns the set's images as the model's inputs: each drawn as a picture
 // (Picture), fitted and normalized by t (a gray image becomes RGB for a 3-channel model). Labels,
 // classes and names are kept; boxes, which would need scaling, are dropped.
-func (s *Set) Transformed(t models.Transform) (*Set, error) {
+func (s *Set) Transformed(t preprocess.Transform) (*Set, error) {
 	out := &Set{Name: s.Name, Shape: []int{t.Channels, t.Height, t.Width}, Labels: s.Labels, Targets: s.Targets, Classes: s.Classes,
 		Images: s.Images}
 	for i := range s.Len() {

@@ -9,14 +9,14 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // ImageFolder reads a folder in torchvision's ImageFolder convention: one subfolder per class
 // (classes are the folder names, sorted), the images inside it. Every image goes through the
 // transform (the network's: models.Model.Transform). A class folder without images, or a file
 // that is not an image, is an error naming it; hidden files are skipped.
-func ImageFolder(dir string, t models.Transform) (*Set, error) {
+func ImageFolder(dir string, t preprocess.Transform) (*Set, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading image folder: %w", err)

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/gradcam-go/gradcam/nn"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // Arch is one of the torchvision architectures: the ImageNet network, written with package nn,
@@ -33,7 +34,7 @@ func arch(name, file, defaultLayer, head string, build func(b *nn.Builder, x *nn
 // network is the architecture with another number of outputs: 3x224x224 inputs normalized with
 // ImageNet's statistics, the given labels.
 func (a *Arch) network(outputs int, labels []string) *nn.Network {
-	net := &nn.Network{Input: []int{3, InputSize, InputSize}, Labels: labels, Mean: Mean[:], Std: Std[:],
+	net := &nn.Network{Input: []int{3, InputSize, InputSize}, Labels: labels, Mean: preprocess.ImageNetMean(), Std: preprocess.ImageNetStd(),
 		Build: func(b *nn.Builder, x *nn.Node) *nn.Node { return a.build(b, x, outputs) }}
 	if a.Network != nil {
 		net.Name, net.DefaultLayer = a.Name, a.DefaultLayer

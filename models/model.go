@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/internal/catch"
-	"github.com/gradcam-go/gradcam/internal/fastdot"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -141,7 +139,7 @@ func convFor(b backends.Backend) nn.ConvImpl {
 	switch {
 	case !backend.IsPureGo(b):
 		return nn.Native
-	case fastdot.Installed() && os.Getenv("GRADCAM_CONV") != "im2col":
+	case backend.FastConvolutions(b):
 		return nn.ConvolveDense
 	}
 	return nn.Im2col

@@ -8,6 +8,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"github.com/gradcam-go/gradcam/internal/onnxnet"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // LoadONNX reads a CNN saved as ONNX (torch.onnx.export, tf2onnx, ...) as a model the explainer
@@ -37,7 +38,7 @@ func LoadONNX(path string, b backends.Backend) (*Model, error) {
 		net.Labels = Labels
 	}
 	if net.Input[0] == 3 {
-		net.Mean, net.Std = Mean[:], Std[:]
+		net.Mean, net.Std = preprocess.ImageNetMean(), preprocess.ImageNetStd()
 	}
 	if _, err := net.Spec(); err != nil { // builds the graph once, which gathers the weights
 		return nil, fmt.Errorf("converting %s: %w", path, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/nn"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // resnet18Weights is the random-weight torchvision ResNet-18 checkpoint of the models' reference
@@ -146,11 +147,11 @@ func TestFinetuneVGGGAP(t *testing.T) {
 	}
 	dir := t.TempDir()
 	classes := testref.ImageFolder(t, dir, 4, 3, 64)
-	set, err := data.ImageFolder(dir, models.Transform{Height: 64, Width: 64, Channels: 3, Mean: models.Mean[:], Std: models.Std[:]})
+	set, err := data.ImageFolder(dir, models.Transform{Height: 64, Width: 64, Channels: 3, Mean: preprocess.ImageNetMean(), Std: preprocess.ImageNetStd()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	net := &nn.Network{Name: "vgg16-gap", Input: []int{3, 224, 224}, Labels: classes, Mean: models.Mean[:], Std: models.Std[:],
+	net := &nn.Network{Name: "vgg16-gap", Input: []int{3, 224, 224}, Labels: classes, Mean: preprocess.ImageNetMean(), Std: preprocess.ImageNetStd(),
 		Build: func(b *nn.Builder, x *nn.Node) *nn.Node { return models.VGGGAP(b, x, models.VGG16, len(classes)) }}
 	m, fresh, err := models.Adapt(net, vgg, 1, nil)
 	if err != nil {
