@@ -322,16 +322,7 @@ func TestConcurrentExplain(t *testing.T) {
 // OcclusionMemory (7 for a small network, 1 when the budget is tiny), and the map is the same
 // whatever the batch.
 func TestOcclusionSizedByMemory(t *testing.T) {
-	m, err := models.New(testnets.CNN2D, 3, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := tensors.FromFlatDataAndDimensions(make([]float32, 3*32*48), 1, 3, 32, 48)
-	x.MutableFlatData(func(flat any) {
-		for i := range flat.([]float32) {
-			flat.([]float32)[i] = float32(i%89) / 89
-		}
-	})
+	m, x := smallCNNInput(t)
 	defer func(v int64) { OcclusionMemory = v }(OcclusionMemory)
 	var maps [][]float32
 	for _, tc := range []struct {
@@ -379,16 +370,7 @@ func TestWorkerPanicIsAnError(t *testing.T) {
 // TestOcclusionDefaultsKeepStrideAndBatch: a request that gives a stride and a batch size but no
 // patch gets the default patch and keeps its stride and batch size (they were discarded).
 func TestOcclusionDefaultsKeepStrideAndBatch(t *testing.T) {
-	m, err := models.New(testnets.CNN2D, 3, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := tensors.FromFlatDataAndDimensions(make([]float32, 3*32*48), 1, 3, 32, 48)
-	x.MutableFlatData(func(flat any) {
-		for i := range flat.([]float32) {
-			flat.([]float32)[i] = float32(i%89) / 89
-		}
-	})
+	m, x := smallCNNInput(t)
 	run := func(o OcclusionOptions) ([]float32, int) {
 		e := New(m)
 		res, err := e.Explain(x, Request{Methods: []Method{Occlusion}, Classes: []int{1}, Occlusion: o})
@@ -408,4 +390,21 @@ func TestOcclusionDefaultsKeepStrideAndBatch(t *testing.T) {
 	if slices.Equal(implicit, defaults) {
 		t.Error("stride 3 gives the default stride's map: the stride was discarded")
 	}
+}
+
+// smallCNNInput is a random-weight testnets.CNN2D and a 32x48 input of it, for tests of the
+// occlusion loop (a small network runs many occluded forwards quickly).
+func smallCNNInput(t *testing.T) (*models.Model, *tensors.Tensor) {
+	t.Helper()
+	m, err := models.New(testnets.CNN2D, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensors.FromFlatDataAndDimensions(make([]float32, 3*32*48), 1, 3, 32, 48)
+	x.MutableFlatData(func(flat any) {
+		for i := range flat.([]float32) {
+			flat.([]float32)[i] = float32(i%89) / 89
+		}
+	})
+	return m, x
 }

@@ -420,13 +420,6 @@ func (a *accumulator) addCurve(mt Metric, method gradcam.Method, c Curve) {
 // for this image, and the others are still measured.
 func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor, hm Heatmap, ex *gradcam.Explanation, idx int, wrong bool,
 	set *data.Set, threshold, tolerance float64, truth []*gradcam.Explanation, truthErr error, i int) {
-	// firstOf says whether mt is the first asked of a group of metrics that one measurement
-	// serves (it is measured there).
-	firstOf := func(mt Metric, group ...Metric) bool {
-		return a.metrics[slices.IndexFunc(a.metrics, func(m Metric) bool { return slices.Contains(group, m) })] == mt
-	}
-	confidence := []Metric{AverageDrop, IncreaseInConfidence, DropInConfidence}
-	road := []Metric{ROADMoRF, ROADLeRF, ROADCombined}
 	for _, mt := range a.metrics {
 		err := a.measureOne(ev, mt, method, img, hm, ex, idx, wrong, set, threshold, tolerance, truth, truthErr, i)
 		if err == nil {
@@ -434,12 +427,12 @@ func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor,
 		}
 		group := []Metric{mt}
 		switch {
-		case slices.Contains(confidence, mt):
-			group = confidence
-		case slices.Contains(road, mt):
-			group = road
+		case slices.Contains(confidenceGroup, mt):
+			group = confidenceGroup
+		case slices.Contains(roadGroup, mt):
+			group = roadGroup
 		}
-		if len(group) > 1 && !firstOf(mt, group...) {
+		if !a.firstOf(mt, group) {
 			continue
 		}
 		for _, m := range a.metrics {
@@ -448,6 +441,19 @@ func (a *accumulator) measure(ev *Evaluator, method string, img *tensors.Tensor,
 			}
 		}
 	}
+}
+
+// The groups of metrics one measurement serves: one forward of the image times the map for the
+// confidence metrics, one ROAD run for its three numbers.
+var (
+	confidenceGroup = []Metric{AverageDrop, IncreaseInConfidence, DropInConfidence}
+	roadGroup       = []Metric{ROADMoRF, ROADLeRF, ROADCombined}
+)
+
+// firstOf says whether mt is the first asked of group (the metrics one measurement serves): the
+// group is measured there, once.
+func (a *accumulator) firstOf(mt Metric, group []Metric) bool {
+	return a.metrics[slices.IndexFunc(a.metrics, func(m Metric) bool { return slices.Contains(group, m) })] == mt
 }
 
 // measureOne measures one metric of one image's map (the first asked of the confidence and ROAD
@@ -500,11 +506,7 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 		a.add(method, mt, idx, c.AUC())
 		a.addCurve(mt, gradcam.Method(method), c)
 	case AverageDrop, IncreaseInConfidence, DropInConfidence:
-		// One forward serves the three: measured at the first of them asked.
-		first := slices.IndexFunc(a.metrics, func(m Metric) bool {
-			return m == AverageDrop || m == IncreaseInConfidence || m == DropInConfidence
-		})
-		if a.metrics[first] != mt {
+		if !a.firstOf(mt, confidenceGroup) { // one forward serves the three
 			return nil
 		}
 		cc, err := ev.Confidence(img, hm, class)
@@ -535,8 +537,7 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 		}
 		a.add(method, mt, idx, r)
 	case ROADMoRF, ROADLeRF, ROADCombined:
-		first := slices.IndexFunc(a.metrics, func(m Metric) bool { return m == ROADMoRF || m == ROADLeRF || m == ROADCombined })
-		if a.metrics[first] != mt {
+		if !a.firstOf(mt, roadGroup) {
 			return nil
 		}
 		// A constant map (an all-zero CAM) is measured too: ROAD then removes pixels in a

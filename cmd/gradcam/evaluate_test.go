@@ -57,15 +57,7 @@ func TestEvaluateImageFolder(t *testing.T) {
 	if err := run([]string{"evaluate", "--model", "fashion-gap", "--data", images, "--method", "gradcam,saliency", "--out", dir}, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
-	f, err := os.Open(filepath.Join(dir, "per-image.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	per, err := metrics.ReadPerImageCSV(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	per := readPerImage(t, dir)
 	got := map[metrics.Metric]int{}
 	for _, v := range per {
 		got[v.Metric]++
@@ -139,15 +131,7 @@ func tableArgs(t *testing.T, name string) []string {
 // readTable reads a table's metrics.csv and per-image.csv.
 func readTable(t *testing.T, dir string) ([]metrics.Row, []metrics.ImageValue) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "metrics.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := metrics.ReadCSV(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readMetrics(t, dir)
 	g, err := os.Open(filepath.Join(dir, "per-image.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -259,15 +243,7 @@ func TestEvaluateCompletesOnTiedMaps(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
-	f, err := os.Open(filepath.Join(dir, "per-image.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	per, err := metrics.ReadPerImageCSV(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	per := readPerImage(t, dir)
 	counts := map[string]int{}
 	for _, v := range per {
 		if v.Failure != "" || math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
@@ -305,15 +281,7 @@ func TestEvaluateBoxesOnPhotos(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
-	f, err := os.Open(filepath.Join(dir, "metrics.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := metrics.ReadCSV(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readMetrics(t, dir)
 	got := map[string]float64{}
 	for _, r := range rows {
 		if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
@@ -359,4 +327,34 @@ func TestEvaluateBoxesOnPhotos(t *testing.T) {
 			t.Errorf("%v: %v, want one line containing %q", tc.args, err, tc.want)
 		}
 	}
+}
+
+// readPerImage reads an evaluation's per-image.csv.
+func readPerImage(t *testing.T, dir string) []metrics.ImageValue {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "per-image.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	per, err := metrics.ReadPerImageCSV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return per
+}
+
+// readMetrics reads an evaluation's metrics.csv.
+func readMetrics(t *testing.T, dir string) []metrics.Row {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "metrics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := metrics.ReadCSV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
