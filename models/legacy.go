@@ -39,8 +39,14 @@ func (c *anyClass) Call(...any) (any, error) { return c, nil }
 // anything, and refuses a storage whose declared size is larger than what is left of the file, or
 // a file that ends inside a storage's size: gopickle allocates the declared size before reading,
 // so a corrupt count would exhaust memory (a fatal error, not a panic). Where the pickles before
-// the storages do not parse, the loader reports the problem itself.
-func checkLegacyStorages(path string) error {
+// the storages do not parse (gopickle may even panic on them), the loader reports the problem
+// itself, under its own recover.
+func checkLegacyStorages(path string) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = nil // a pickle gopickle cannot walk: readPth says what is wrong with it
+		}
+	}()
 	f, err := os.Open(path)
 	if err != nil {
 		return err
