@@ -1,0 +1,367 @@
+// The explanation graph: one forward, one backward per rule and class, the maps as outputs.
+
+package gradcam
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/nn"
+)
+
+// explainExec returns the cached executor for a configuration.
+func (e *Explainer) explainExec(layers []string, methods []Method, target Target, numClasses int, eigenSmooth, counterfactual bool) (*context.Exec, error) {
+	names := make([]string, len(methods))
+	for i, m := range methods {
+		names[i] = string(m)
+	}
+	key := fmt.Sprintf("explain|%s|%s|%s|%d|%t|%t", strings.Join(layers, ","), strings.Join(names, ","), target.Name, numClasses,
+		eigenSmooth, counterfactual)
+	if exec, ok := e.execs[key]; ok {
+		return exec, nil
+	}
+	m := e.Model
+	exec, err := context.NewExec(m.Backend(), m.Context(), func(ctx *context.Context, inputs []*Node) []*Node {
+		e.stats.GraphBuilds++
+		g := &explanationGraph{m: m, ctx: ctx, layers: layers, methods: methods, target: target, eigenSmooth: eigenSmooth,
+			counterfactual: counterfactual, backwards: &e.stats.Backwards}
+		return g.build(inputs[0], inputs[1])
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.execs[key] = exec
+	return exec, nil
+}
+
+// explanationGraph builds one graph for a request: the forward once, then per class one backward
+// pass per ReLU rule the methods need, then the maps, in plan's order.
+type explanationGraph struct {
+	m              *models.Model
+	ctx            *context.Context
+	layers         []string
+	methods        []Method
+	target         Target
+	eigenSmooth    bool
+	counterfactual bool // negate the layer gradients
+	backwards      *int
+
+	fw      *nn.Forward
+	images  *Node
+	acts    []*Node // each layer's activations, channels-last
+	spatial [][]int // each layer's spatial axes
+}
+
+func (g *explanationGraph) has(ms ...Method) bool {
+	for _, x := range ms {
+		if slices.Contains(g.methods, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// gradients is what one class's backward passes give.
+type gradients struct {
+	y              *Node
+	dA             []*Node // per layer
+	dX             *Node   // backprop rule
+	guided, deconv *Node
+	dBias          []*Node // FullGrad: per bias of fw.Biases()
+}
+
+func (g *explanationGraph) build(images, classes *Node) []*Node {
+	g.images = images
+	if g.has(needsInputGradient...) {
+		g.fw = g.m.Forward(g.ctx, images)
+	} else {
+		g.fw = g.m.ForwardAbove(g.ctx, images, g.layers...) // gradients stop at the layers
+	}
+	logits := g.fw.Output
+	for _, l := range g.layers {
+		a, err := g.fw.TapChannelsLast(l)
+		if err != nil {
+			panic(err)
+		}
+		sp := make([]int, a.Rank()-2) // the layer's spatial axes: 1, 2 (NHWC) or 1 (NLC)
+		for i := range sp {
+			sp[i] = i + 1
+		}
+		g.acts, g.spatial = append(g.acts, a), append(g.spatial, sp)
+	}
+	numClasses := classes.Shape().Dimensions[1]
+	resolved := make([]*Node, numClasses)
+	for k := range numClasses {
+		resolved[k] = resolveClass(logits, Squeeze(Slice(classes, AxisRange(), AxisRange(k, k+1)), 1))
+	}
+	outs := []*Node{logits, Stack(resolved, 1)}
+	grads := make([]*gradients, numClasses)
+	low := map[output]*Node{}
+	for _, o := range plan(g.methods, numClasses, len(g.layers), g.eigenSmooth) {
+		if grads[o.class] == nil {
+			grads[o.class] = g.backward(ReduceAllSum(g.target.Fn(logits, resolved[o.class])))
+		}
+		gr := grads[o.class]
+		switch o.kind {
+		case lowMap:
+			x := g.layerMap(o.method, o.layer, gr, resolved[o.class])
+			low[o] = x
+			outs = append(outs, x)
+		case upMap:
+			x := low[output{o.method, o.class, o.layer, lowMap}]
+			outs = append(outs, scaleUpsample(relu(x), g.images.Shape().Dimensions[2:]))
+		case channelTerms:
+			outs = append(outs, g.terms(o.method, o.layer, gr, resolved[o.class]))
+		case inputMap:
+			outs = append(outs, g.inputMap(o.method, gr))
+		}
+	}
+	return outs
+}
+
+// backward builds the backward passes one class needs: one with the true gradient to the layers,
+// the input and the biases, and one per other ReLU rule.
+func (g *explanationGraph) backward(y *Node) *gradients {
+	gr := &gradients{y: y}
+	var wrt []*Node
+	if g.has(needsLayerGradient...) {
+		wrt = append(wrt, g.acts...)
+	}
+	if g.has(Saliency, InputXGradient, FullGrad) {
+		wrt = append(wrt, g.images)
+	}
+	var biases []nn.Bias
+	if g.has(FullGrad) {
+		biases = g.fw.Biases()
+		for _, b := range biases {
+			t, err := g.fw.TapChannelsLast(b.Layer)
+			if err != nil {
+				panic(err)
+			}
+			wrt = append(wrt, t)
+		}
+	}
+	if len(wrt) > len(g.acts) || g.has(GuidedBackprop, GuidedGradCAM, Deconvnet) {
+		if !g.has(needsInputGradient...) {
+			panic("internal error: a backward pass below the explained layers in a graph built with plain ReLUs there; " +
+				"add the method to needsInputGradient")
+		}
+	}
+	if len(wrt) > 0 {
+		*g.backwards++
+		d := g.fw.Gradient(y, nn.Backprop, wrt...)
+		if g.has(needsLayerGradient...) {
+			gr.dA, d = d[:len(g.acts)], d[len(g.acts):]
+			if g.counterfactual {
+				for l := range gr.dA {
+					gr.dA[l] = Neg(gr.dA[l])
+				}
+			}
+		}
+		if g.has(Saliency, InputXGradient, FullGrad) {
+			gr.dX, d = d[0], d[1:]
+		}
+		gr.dBias = d
+	}
+	if g.has(GuidedBackprop, GuidedGradCAM) {
+		*g.backwards++
+		gr.guided = g.fw.Gradient(y, nn.Guided, g.images)[0]
+	}
+	if g.has(Deconvnet) {
+		*g.backwards++
+		gr.deconv = g.fw.Gradient(y, nn.Deconvnet, g.images)[0]
+	}
+	return gr
+}
+
+// terms are a layer map's per-channel terms, [B, h, w, C]: the map is their sum over channels.
+func (g *explanationGraph) terms(method Method, l int, gr *gradients, class *Node) *Node {
+	a, sp := g.acts[l], g.spatial[l]
+	var dA *Node
+	if gr.dA != nil {
+		dA = gr.dA[l]
+	}
+	weighted := func(w *Node) *Node { // w [B, C]
+		for w.Rank() < a.Rank() {
+			w = ExpandAxes(w, 1)
+		}
+		return Mul(a, w)
+	}
+	switch method {
+	case EigenCAM, ScoreCAM, AblationCAM:
+		return a
+	case EigenGradCAM, HiResCAM:
+		return Mul(dA, a)
+	case GradCAM:
+		return weighted(ReduceMean(dA, sp...))
+	case Counterfactual:
+		return weighted(Neg(ReduceMean(dA, sp...)))
+	case CAM:
+		w, _, err := g.m.CAMWeights(g.ctx, a.Graph())
+		if err != nil {
+			panic(err)
+		}
+		return weighted(Einsum("bn,nc->bc", OneHot(class, w.Shape().Dimensions[0], w.DType()), w))
+	case GradCAMElementWise:
+		return relu(Mul(dA, a))
+	case LayerCAM:
+		return Mul(relu(dA), a)
+	case GradCAMPlusPlus:
+		g2 := Mul(dA, dA)
+		g3 := Mul(g2, dA)
+		sumA := ReduceAndKeep(a, ReduceSum, sp...)
+		alpha := Div(g2, AddScalar(Add(MulScalar(g2, 2), Mul(sumA, g3)), 1e-6))
+		alpha = Where(NotEqual(dA, ZerosLike(dA)), alpha, ZerosLike(alpha))
+		return weighted(ReduceSum(Mul(relu(dA), alpha), sp...))
+	case XGradCAM:
+		return weighted(Div(ReduceSum(Mul(dA, a), sp...), AddScalar(ReduceSum(a, sp...), 1e-7)))
+	case FEM:
+		mean := ReduceAndKeep(a, ReduceMean, sp...)
+		std := Sqrt(ReduceAndKeep(Square(Sub(a, mean)), ReduceMean, sp...))
+		above := ConvertDType(GreaterThan(a, Add(mean, MulScalar(std, 2))), a.DType())
+		return weighted(ReduceMean(above, sp...))
+	}
+	panic(fmt.Sprintf("terms: %s is not a layer map", method))
+}
+
+// layerMap is a layer map computed in the graph at the layer's resolution: the ReLU of the sum
+// of its terms; CAM's raw class map (with SqueezeNet's bias and ReLU where the head has them).
+func (g *explanationGraph) layerMap(method Method, l int, gr *gradients, class *Node) *Node {
+	m := ReduceSum(g.terms(method, l, gr, class), -1)
+	if method != CAM {
+		return relu(m)
+	}
+	if g.m.CAM.ReLUAfter {
+		// SqueezeNet: the class map is ReLU(conv(A) + b); its average is the logit.
+		_, b, err := g.m.CAMWeights(g.ctx, m.Graph())
+		if err != nil {
+			panic(err)
+		}
+		bc := ReduceSum(Mul(OneHot(class, b.Shape().Dimensions[0], b.DType()), ExpandLeftToRank(b, 2)), 1)
+		for bc.Rank() < m.Rank() {
+			bc = ExpandAxes(bc, -1) // [B] -> [B, 1, 1] (or [B, 1])
+		}
+		m = relu(Add(m, bc))
+	}
+	return m
+}
+
+// inputMap is a method's result at the input's size.
+func (g *explanationGraph) inputMap(method Method, gr *gradients) *Node {
+	switch method {
+	case Saliency:
+		return ReduceMax(Abs(gr.dX), 1)
+	case InputXGradient:
+		return Mul(g.images, gr.dX)
+	case GuidedBackprop, GuidedGradCAM:
+		return gr.guided
+	case Deconvnet:
+		return gr.deconv
+	case FullGrad:
+		return g.fullGrad(gr)
+	}
+	panic(fmt.Sprintf("inputMap: %s is not computed at the input's size", method))
+}
+
+// fullGrad is FullGrad's map before its final scaling (pytorch-grad-cam's FullGrad): |x dy/dx|
+// min-max scaled per image and channel, summed over channels, plus for every bias b of a
+// convolution or batch norm |b dy/dz| (z the layer's output) scaled per channel, summed over
+// channels and upsampled. Upsampling is linear, so the channels are summed before it, once per
+// layer instead of once per channel.
+func (g *explanationGraph) fullGrad(gr *gradients) *Node {
+	size := g.images.Shape().Dimensions[2:]
+	scaled := func(x *Node, axes []int) *Node {
+		x = Sub(x, ReduceAndKeep(x, ReduceMin, axes...))
+		return Div(x, AddScalar(ReduceAndKeep(x, ReduceMax, axes...), 1e-7))
+	}
+	inAxes := make([]int, g.images.Rank()-2)
+	for i := range inAxes {
+		inAxes[i] = i + 2
+	}
+	sum := ReduceSum(scaled(Abs(Mul(g.images, gr.dX)), inAxes), 1)
+	for j, b := range g.fw.Biases() {
+		d := gr.dBias[j]
+		axes := make([]int, d.Rank()-2)
+		for i := range axes {
+			axes[i] = i + 1
+		}
+		t := ReduceSum(scaled(Abs(Mul(d, ExpandLeftToRank(b.Value, d.Rank()))), axes), -1)
+		t = resizeLinear(t, size)
+		sum = Add(sum, t)
+	}
+	return sum
+}
+
+// relu is max(x, 0).
+func relu(x *Node) *Node { return Max(x, ScalarZero(x.Graph(), x.DType())) }
+
+// scaleUpsample is pytorch-grad-cam's scale_cam_image with a size: per image, x - min, then
+// divided by (max + 1e-7), then resized (bi)linearly with half-pixel centres to the input size.
+// The final min-max scaling after the layers are averaged is aggregateLayers'. A map of zeros
+// stays zeros.
+func scaleUpsample(low *Node, size []int) *Node {
+	axes := make([]int, low.Rank()-1)
+	for i := range axes {
+		axes[i] = i + 1
+	}
+	x := Sub(low, ReduceAndKeep(low, ReduceMin, axes...))
+	x = Div(x, AddScalar(ReduceAndKeep(x, ReduceMax, axes...), 1e-7))
+	return resizeLinear(x, size)
+}
+
+// resizeLinear resizes x [B, spatial...] (one or two spatial axes) to size, (bi)linearly with
+// half-pixel centres, as graph.Interpolate does (and PyTorch's interpolate with
+// align_corners=False, and cv2.resize): one product per axis with a constant matrix of
+// interpolation weights, which runs on the matrix multiply, where Interpolate gathers element
+// by element (a sixth of MobileNetV2's Grad-CAM at batch 8).
+func resizeLinear(x *Node, size []int) *Node {
+	d := x.Shape().Dimensions
+	if x.Rank() != len(size)+1 || len(size) > 2 {
+		return Interpolate(x, append([]int{-1}, size...)...).Done()
+	}
+	weights := func(axis int) *Node {
+		return ConvertDType(Const(x.Graph(), interpolationWeights(size[axis], d[axis+1])), x.DType())
+	}
+	if len(size) == 1 {
+		if d[1] == size[0] {
+			return x
+		}
+		return Einsum("bi,oi->bo", x, weights(0))
+	}
+	if d[1] != size[0] {
+		x = Einsum("bhw,oh->bow", x, weights(0))
+	}
+	if d[2] != size[1] {
+		x = Einsum("bhw,ow->bho", x, weights(1))
+	}
+	return x
+}
+
+// interpolationWeights is the [out, in] matrix of linear interpolation with half-pixel centres:
+// output i samples input coordinate (i+0.5)*in/out - 0.5 with a tent of width 1, the weights
+// that fall inside the input renormalized to sum 1 (at the edges: the nearest input), as
+// graph.Interpolate computes them.
+func interpolationWeights(out, in int) [][]float32 {
+	w := make([][]float32, out)
+	scale := float64(in) / float64(out)
+	for i := range w {
+		w[i] = make([]float32, in)
+		at := (float64(i)+0.5)*scale - 0.5
+		row := make([]float64, in)
+		sum := 0.0
+		for j := range in {
+			row[j] = max(1-math.Abs(float64(j)-at), 0)
+			sum += row[j]
+		}
+		for j := range in {
+			w[i][j] = float32(row[j] / sum)
+		}
+	}
+	return w
+}

@@ -1,0 +1,127 @@
+// Checking a request against the model, and filling in its defaults.
+
+package gradcam
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gradcam-go/gradcam/models"
+)
+
+// validate checks a request against the model and fills defaults.
+func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
+	if req.Target.Fn == nil {
+		req.Target = Logit
+	}
+	if req.Target.Name == "" {
+		return fmt.Errorf("the request's Target has no Name: name it (compiled graphs are cached by that name, so two " +
+			"unnamed targets would share one)")
+	}
+	if err := e.Model.CheckInput(images); err != nil {
+		return err
+	}
+	if len(req.Methods) == 0 {
+		return fmt.Errorf("no method given; methods: %s", methodList())
+	}
+	for _, m := range req.Methods {
+		if !slices.Contains(AllMethods, m) {
+			return fmt.Errorf("unknown method %q; methods: %s", m, methodList())
+		}
+	}
+	if len(req.ImageClasses) > 0 {
+		if len(req.Classes) > 0 {
+			return fmt.Errorf("give Classes (the same for every image) or ImageClasses (one per image), not both")
+		}
+		if b := images.Shape().Dimensions[0]; len(req.ImageClasses) != b {
+			return fmt.Errorf("ImageClasses has %d classes for %d images: give one per image", len(req.ImageClasses), b)
+		}
+	} else if len(req.Classes) == 0 {
+		req.Classes = []int{-1}
+	}
+	for _, c := range append(slices.Clone(req.Classes), req.ImageClasses...) {
+		if c < -1 || c >= e.Model.Outputs {
+			return fmt.Errorf("class %d out of range: %s has %d outputs, 0..%d (-1 for the top prediction)",
+				c, e.Model.Name, e.Model.Outputs, e.Model.Outputs-1)
+		}
+	}
+	if len(req.Layers) == 0 {
+		req.Layers = []string{e.Model.DefaultLayer()}
+	}
+	layers := e.Model.ExplainableLayers()
+	for i, l := range req.Layers {
+		if !slices.Contains(layers, l) {
+			return fmt.Errorf("unknown layer %q for %s; explainable layers: %s", l, e.Model.Name, strings.Join(layers, ", "))
+		}
+		if slices.Contains(req.Layers[:i], l) {
+			return fmt.Errorf("layer %q is listed twice", l)
+		}
+	}
+	if slices.Contains(req.Methods, CAM) {
+		if err := e.Model.CheckCAM(); err != nil {
+			return err
+		}
+		for _, l := range req.Layers {
+			if !slices.Contains(e.Model.CAM.Aliases, l) {
+				return fmt.Errorf("%w at layer %s of %s: CAM's class weights combine the channels of %s, the input of the "+
+					"global average pooling; use gradcam for other layers", models.ErrNoCAM, l, e.Model.Name, e.Model.CAM.Layer)
+			}
+		}
+	}
+	if slices.Contains(req.Methods, GuidedGradCAM) {
+		if req.GuidedCAM == "" {
+			req.GuidedCAM = GradCAM
+		}
+		if !slices.Contains(camMaps, req.GuidedCAM) {
+			return fmt.Errorf("Guided Grad-CAM multiplies guided backprop with a CAM map; %q is not one (use one of: %s)",
+				req.GuidedCAM, joinMethods(camMaps))
+		}
+	}
+	if slices.Contains(req.Methods, IntegratedGradients) {
+		req.IntegratedGradients = req.IntegratedGradients.withDefaults()
+		if err := req.IntegratedGradients.check(shapeSize(images.Shape().Dimensions[1:])); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(req.Methods, SmoothGrad) {
+		req.SmoothGrad = req.SmoothGrad.withDefaults()
+		if err := req.SmoothGrad.check(shapeSize(images.Shape().Dimensions[1:])); err != nil {
+			return err
+		}
+		if req.SmoothGrad.Method == IntegratedGradients {
+			req.IntegratedGradients = req.IntegratedGradients.withDefaults()
+			if err := req.IntegratedGradients.check(shapeSize(images.Shape().Dimensions[1:])); err != nil {
+				return err
+			}
+		}
+	}
+	req.Perturbation = req.Perturbation.withDefaults() // also for Guided Grad-CAM over Score-CAM or Ablation-CAM
+	if err := req.Perturbation.check(); err != nil {
+		return err
+	}
+	if slices.Contains(req.Methods, Occlusion) {
+		if images.Rank() != 4 {
+			return fmt.Errorf("occlusion slides a square patch over images; %s takes sequences", e.Model.Name)
+		}
+		d := images.Shape().Dimensions
+		req.Occlusion = req.Occlusion.withDefaults(d[2], d[3])
+		if err := req.Occlusion.check(d[2], d[3]); err != nil {
+			return err
+		}
+	}
+	if req.Counterfactual {
+		for _, m := range req.Methods {
+			if !slices.Contains(counterfactuals, m) {
+				return fmt.Errorf("Counterfactual negates the gradients of %s; %s cannot be asked with it",
+					joinMethods(counterfactuals), m)
+			}
+		}
+	}
+	if req.AugSmooth && images.Rank() != 4 {
+		return fmt.Errorf("AugSmooth flips images horizontally; %s takes sequences", e.Model.Name)
+	}
+	return nil
+}
