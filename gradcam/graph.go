@@ -227,6 +227,9 @@ func (g *explanationGraph) terms(method Method, l int, gr *gradients, class *Nod
 		above := ConvertDType(GreaterThan(a, Add(mean, MulScalar(std, 2))), a.DType())
 		return weighted(ReduceMean(above, sp...))
 	}
+	if t := registeredTerms(method, a, dA, sp); t != nil {
+		return t
+	}
 	panic(fmt.Sprintf("terms: %s is not a layer map", method))
 }
 

@@ -214,3 +214,34 @@ func TestGuidedGradCAMOverAnyCAM(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryMethodRunsAndIsNamed runs every method (the registered ones included) on a small
+// network and checks that each has a title and a summary, and a map without NaN.
+func TestEveryMethodRunsAndIsNamed(t *testing.T) {
+	m, x := smallCNNInput(t)
+	e := New(m)
+	for _, method := range AllMethods {
+		if MethodTitles[method] == "" || MethodSummaries[method] == "" {
+			t.Errorf("%s: title %q, summary %q", method, MethodTitles[method], MethodSummaries[method])
+		}
+		if method == CAM && m.CheckCAM() != nil {
+			continue
+		}
+		res, err := e.Explain(x, Request{Methods: []Method{method}, Classes: []int{1}})
+		if err != nil {
+			t.Errorf("%s: %v", method, err)
+			continue
+		}
+		mp := res[0].Maps[method]
+		if mp == nil || len(mp.Values) == 0 {
+			t.Errorf("%s: no map", method)
+			continue
+		}
+		for _, v := range mp.Values {
+			if v != v {
+				t.Errorf("%s: NaN in the map", method)
+				break
+			}
+		}
+	}
+}
