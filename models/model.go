@@ -72,6 +72,10 @@ func initWeights(spec *nn.Spec, seed uint64) map[string]*Tensor {
 			for i := range data {
 				data[i] = float32((rng.Float64()*2 - 1) * bound)
 			}
+		case nn.InitNormal:
+			for i := range data {
+				data[i] = float32(rng.NormFloat64())
+			}
 		}
 		weights[p.Key] = &Tensor{Shape: slices.Clone(p.Shape), Data: data}
 	}

@@ -33,6 +33,8 @@ const (
 	InitFanIn Init = iota
 	InitOnes
 	InitZeros
+	// InitNormal is N(0, 1), PyTorch's initialization of an embedding table.
+	InitNormal
 )
 
 // ParamSpec is one parameter a network declares: its PyTorch state_dict key and shape.
