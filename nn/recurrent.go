@@ -37,7 +37,9 @@ func (b *Builder) GRU(path string, x, lengths *graph.Node, hidden int) (states, 
 	g := x.Graph()
 	// The input's contribution for every step at once: [B, T, 3H].
 	gi := graph.Add(graph.Einsum("bti,gi->btg", x, wih), graph.ExpandLeftToRank(bih, 3))
-	gate := func(v *graph.Node, k int) *graph.Node { return graph.Slice(v, graph.AxisRange(), graph.AxisRange(k*hidden, (k+1)*hidden)) }
+	gate := func(v *graph.Node, k int) *graph.Node {
+		return graph.Slice(v, graph.AxisRange(), graph.AxisRange(k*hidden, (k+1)*hidden))
+	}
 	h := graph.Zeros(g, shapes.Make(x.DType(), batch, hidden))
 	out := make([]*graph.Node, steps)
 	for t := range steps {
