@@ -1,4 +1,4 @@
-package models
+package preprocess
 
 import (
 	"path/filepath"
