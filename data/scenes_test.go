@@ -132,3 +132,31 @@ func TestScenes(t *testing.T) {
 		t.Error("0 scenes accepted")
 	}
 }
+
+// TestBiased: the mark agrees with the label in the share asked (95%: squares show it, circles
+// do not, with 5% exceptions), never touches the shape, and the same seed gives the same set.
+func TestBiased(t *testing.T) {
+	for _, agreement := range []float64{0.95, 0.5} {
+		s := Biased(2000, 3, agreement)
+		if err := s.Check(); err != nil {
+			t.Fatal(err)
+		}
+		agree := 0
+		size := 3 * 64 * 64
+		for i := range s.Len() {
+			shown := s.Inputs[i*size+5*64+5] == 1
+			if shown == (s.Labels[i] == 1) {
+				agree++
+			}
+			if b := s.Boxes[i]; b.X0 < BiasCue.X1 || b.Y0 < BiasCue.Y1 {
+				t.Fatalf("picture %d: the shape %v touches the mark's corner", i, b)
+			}
+		}
+		if share := float64(agree) / 2000; share < agreement-0.03 || share > agreement+0.03 {
+			t.Errorf("the mark agrees with the label in %.3f of the pictures, want %.2f", share, agreement)
+		}
+	}
+	if a, b := Biased(5, 7, 0.9), Biased(5, 7, 0.9); !slices.Equal(a.Inputs, b.Inputs) || !slices.Equal(a.Labels, b.Labels) {
+		t.Error("the same seed gave another set")
+	}
+}
