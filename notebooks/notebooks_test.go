@@ -37,6 +37,7 @@ var minFigures = map[string]int{
 	"12_failure_modes_and_adversarial_noise.ipynb": 30, // four photos x two classes x three pictures, the attack, six maps
 	"13_faithfulness_and_localization.ipynb":       0,  // tables
 	"14_finetuning_like_the_blog.ipynb":            20, // five pictures, input and Grad-CAM, two models
+	"15_finding_bias.ipynb":                        24, // eight pictures, two networks x four pictures x (input, map)
 }
 
 // imageNet are the notebooks that explain the default ImageNet model (offline: the embedded one).
