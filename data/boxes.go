@@ -85,14 +85,18 @@ func BoxedImages(dir string, rows []BoxRow, t preprocess.Transform, classIndex f
 		class int
 	}
 	index := map[key]int{}
-	sizes := map[string]image.Point{}
+	// Each image is read, fitted and normalized once; its classes share the values.
+	type picture struct {
+		size   image.Point
+		values []float32
+	}
+	pictures := map[string]picture{}
 	for _, r := range rows {
 		class, err := classIndex(r.Class)
 		if err != nil {
 			return nil, fmt.Errorf("boxes file line %d: %w", r.Line, err)
 		}
-		size, seen := sizes[r.Image]
-		var fitted *tensors.Tensor
+		pic, seen := pictures[r.Image]
 		if !seen {
 			path := filepath.Join(dir, r.Image)
 			if _, err := os.Stat(path); err != nil {
@@ -102,17 +106,20 @@ func BoxedImages(dir string, rows []BoxRow, t preprocess.Transform, classIndex f
 			if err != nil {
 				return nil, fmt.Errorf("boxes file line %d: %w", r.Line, err)
 			}
-			size = img.Bounds().Size()
-			sizes[r.Image] = size
-			if fitted, err = t.Normalize(t.Fit(img)); err != nil {
+			x, err := t.Normalize(t.Fit(img))
+			if err != nil {
 				return nil, fmt.Errorf("boxes file line %d: %w", r.Line, err)
 			}
+			pic = picture{img.Bounds().Size(), tensors.MustCopyFlatData[float32](x)}
+			x.FinalizeAll()
+			pictures[r.Image] = pic
 		}
+		size := pic.size
 		if r.Box.X1 > size.X || r.Box.Y1 > size.Y {
 			return nil, fmt.Errorf("boxes file line %d: box %d,%d,%d,%d leaves the %dx%d image %s", r.Line, r.Box.X0, r.Box.Y0, r.Box.X1, r.Box.Y1,
 				size.X, size.Y, r.Image)
 		}
-		fb := t.FitBox(image.Rect(r.Box.X0, r.Box.Y0, r.Box.X1, r.Box.Y1), size.X, size.Y)
+		fb := t.FitBox(r.Box.Rect(), size.X, size.Y)
 		if fb.Empty() {
 			return nil, fmt.Errorf("boxes file line %d: box %d,%d,%d,%d of %s is cut off by the center crop", r.Line, r.Box.X0, r.Box.Y0, r.Box.X1, r.Box.Y1, r.Image)
 		}
@@ -122,19 +129,8 @@ func BoxedImages(dir string, rows []BoxRow, t preprocess.Transform, classIndex f
 			s.AllBoxes[i] = append(s.AllBoxes[i], box)
 			continue
 		}
-		if fitted == nil { // another class of an image already read: the same input again
-			first := 0
-			for kk, i := range index {
-				if kk.image == r.Image {
-					first = i
-					break
-				}
-			}
-			size := t.Channels * t.Height * t.Width
-			fitted = tensors.FromFlatDataAndDimensions(append([]float32(nil), s.Inputs[first*size:(first+1)*size]...), 1, t.Channels, t.Height, t.Width)
-		}
 		index[k] = len(s.Labels)
-		s.Inputs = append(s.Inputs, tensors.MustCopyFlatData[float32](fitted)...)
+		s.Inputs = append(s.Inputs, pic.values...)
 		s.Labels = append(s.Labels, int32(class))
 		s.Boxes = append(s.Boxes, box)
 		s.AllBoxes = append(s.AllBoxes, []Box{box})
