@@ -6,12 +6,12 @@ package data
 import (
 	"fmt"
 	"image"
-	"math"
 	"math/rand/v2"
 	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/preprocess"
 )
 
@@ -200,16 +200,7 @@ func (s *Set) Picture(i int) (*image.RGBA, error) {
 	if i < 0 || i >= s.Len() {
 		return nil, fmt.Errorf("dataset %q has examples 0..%d, not %d", s.Name, s.Len()-1, i)
 	}
-	v := s.Inputs[i*size : (i+1)*size]
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for p := range h * w {
-		for ch := range 3 {
-			x := v[(ch%c)*h*w+p]
-			img.Pix[4*p+ch] = uint8(math.Round(255 * float64(min(max(x, 0), 1))))
-		}
-		img.Pix[4*p+3] = 255
-	}
-	return img, nil
+	return render.PixelImage(s.Inputs[i*size:(i+1)*size], c, h, w)
 }
 
 // Transformed returns the set's images as the model's inputs: each drawn as a picture

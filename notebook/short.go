@@ -211,22 +211,9 @@ func FromSet(set *data.Set, idx ...int) *Batch {
 	if set == nil {
 		return nil
 	}
-	if len(set.Shape) != 3 || (set.Shape[0] != 1 && set.Shape[0] != 3) {
-		Error(fmt.Errorf("dataset %q holds %v examples, not 1- or 3-channel images", set.Name, set.Shape))
-		return nil
-	}
+	b := &Batch{}
 	for _, i := range idx {
-		if i < 0 || i >= set.Len() {
-			Error(fmt.Errorf("dataset %q has examples 0..%d, not %d", set.Name, set.Len()-1, i))
-			return nil
-		}
-	}
-	x, _ := set.Batch(idx)
-	c, h, w := set.Shape[0], set.Shape[1], set.Shape[2]
-	b := &Batch{Input: x}
-	size := c * h * w
-	for _, i := range idx {
-		img, err := render.PixelImage(set.Inputs[i*size:(i+1)*size], c, h, w)
+		img, err := set.Picture(i)
 		if Error(err) {
 			return nil
 		}
@@ -237,5 +224,6 @@ func FromSet(set *data.Set, idx ...int) *Batch {
 		}
 		b.Names = append(b.Names, name)
 	}
+	b.Input, _ = set.Batch(idx)
 	return b
 }
