@@ -2,10 +2,12 @@ package models
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -49,6 +51,26 @@ func TestActivationsOfAFeatureVector(t *testing.T) {
 			if got := gap.Data[b*channels+c]; math.Abs(float64(got)-mean) > 1e-6 {
 				t.Errorf("image %d channel %d: gap %g, mean of relu %g", b, c, got, mean)
 			}
+		}
+	}
+}
+
+// TestClassIndex: a class is named by its output index or its label; anything else is an error
+// naming the model's range.
+func TestClassIndex(t *testing.T) {
+	m, err := New(testnets.Regression, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Labels = []string{"value"}
+	for _, tc := range []struct {
+		class string
+		want  int
+		err   string
+	}{{"0", 0, ""}, {"value", 0, ""}, {"1", 0, "class 1 is out of range"}, {"-1", 0, "out of range"}, {"cat", 0, `class "cat" is neither`}} {
+		got, err := m.ClassIndex(tc.class)
+		if tc.err == "" && (err != nil || got != tc.want) || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%q: %d, %v", tc.class, got, err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -409,6 +410,21 @@ func (m *Model) CheckInput(inputs *tensors.Tensor) error {
 		return fmt.Errorf("%s takes a %s %s tensor%s, got %s", m.Name, strings.ToLower(m.dtype.String()), want, maker, s)
 	}
 	return nil
+}
+
+// ClassIndex reads a class as the model's output index ("243") or one of its labels ("bull
+// mastiff"): what a boxes file or a command line names a class by.
+func (m *Model) ClassIndex(class string) (int, error) {
+	if i, err := strconv.Atoi(class); err == nil {
+		if i < 0 || i >= m.Outputs {
+			return 0, fmt.Errorf("class %d is out of range: %s has %d outputs (0..%d)", i, m.Name, m.Outputs, m.Outputs-1)
+		}
+		return i, nil
+	}
+	if i := slices.Index(m.Labels, class); i >= 0 {
+		return i, nil
+	}
+	return 0, fmt.Errorf("class %q is neither an output index of %s nor one of its labels", class, m.Name)
 }
 
 // Label is the name of output i, or "" when the network has no labels.

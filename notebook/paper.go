@@ -151,13 +151,7 @@ func BoxedImages(m *models.Model, dir, boxesFile string) *data.Set {
 	if Error(err) {
 		return nil
 	}
-	set, err := data.BoxedImages(dir, rows, t, func(class string) (int, error) {
-		var c int
-		if _, err := fmt.Sscan(class, &c); err != nil || c < 0 || c >= m.Outputs {
-			return 0, fmt.Errorf("class %q is not an output index of %s", class, m.Name)
-		}
-		return c, nil
-	})
+	set, err := data.BoxedImages(dir, rows, t, m.ClassIndex)
 	if Error(err) {
 		return nil
 	}

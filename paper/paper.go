@@ -47,9 +47,9 @@ func ObjectsIn(boxesFile, dir, image string, m *models.Model, t models.Transform
 		if r.Image != image {
 			continue
 		}
-		var class int
-		if _, err := fmt.Sscan(r.Class, &class); err != nil || class < 0 || class >= m.Outputs {
-			return nil, fmt.Errorf("%s line %d: class %q is not an output index of %s", boxesFile, r.Line, r.Class, m.Name)
+		class, err := m.ClassIndex(r.Class)
+		if err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", boxesFile, r.Line, err)
 		}
 		b := t.FitBox(r.Box.Rect(), size.X, size.Y)
 		objs = append(objs, Object{Class: class, Label: m.Label(class), Box: data.Box{X0: b.Min.X, Y0: b.Min.Y, X1: b.Max.X, Y1: b.Max.Y}})

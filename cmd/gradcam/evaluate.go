@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -237,7 +236,7 @@ func evaluationSet(m *models.Model, dir string, limit int, crop bool, boxes []da
 		return nil, err
 	}
 	if boxes != nil {
-		set, err := data.BoxedImages(dir, boxes, t, func(class string) (int, error) { return classIndex(m, class) })
+		set, err := data.BoxedImages(dir, boxes, t, m.ClassIndex)
 		if err != nil {
 			return nil, err
 		}
@@ -280,20 +279,6 @@ func evaluationSet(m *models.Model, dir string, limit int, crop bool, boxes []da
 		set = set.Head(limit)
 	}
 	return set, nil
-}
-
-// classIndex reads a class as the model's output index or one of its labels.
-func classIndex(m *models.Model, class string) (int, error) {
-	if i, err := strconv.Atoi(class); err == nil {
-		if i < 0 || i >= m.Outputs {
-			return 0, fmt.Errorf("class %d is out of range: %s has %d outputs (0..%d)", i, m.Name, m.Outputs, m.Outputs-1)
-		}
-		return i, nil
-	}
-	if i := slices.Index(m.Labels, class); i >= 0 {
-		return i, nil
-	}
-	return 0, fmt.Errorf("class %q is neither an output index of %s nor one of its labels", class, m.Name)
 }
 
 // writeCurves draws the mean deletion or insertion curve of each method.
