@@ -8,6 +8,12 @@ import (
 // BiasCue is where Biased draws its spurious cue: a small bright square in the top-left corner.
 var BiasCue = Box{X0: 3, Y0: 3, X1: 13, Y1: 13}
 
+// ShowsBiasCue reports whether picture i of a Biased set shows the cue (its white square).
+func ShowsBiasCue(s *Set, i int) bool {
+	const side = 64
+	return s.Inputs[i*3*side*side+(BiasCue.Y0+2)*side+BiasCue.X0+2] == 1
+}
+
 // BiasClasses are Biased's two classes.
 var BiasClasses = []string{"circle", "square"}
 

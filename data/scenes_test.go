@@ -142,9 +142,8 @@ func TestBiased(t *testing.T) {
 			t.Fatal(err)
 		}
 		agree := 0
-		size := 3 * 64 * 64
 		for i := range s.Len() {
-			shown := s.Inputs[i*size+5*64+5] == 1
+			shown := ShowsBiasCue(s, i)
 			if shown == (s.Labels[i] == 1) {
 				agree++
 			}

@@ -1793,7 +1793,7 @@ for _, agreement := range []float64{0.95, 0.5} {
 	// Circles that show the mark: the biased network's failure case.
 	var idx []int
 	for i := range test.Len() {
-		if test.Labels[i] == 0 && test.Inputs[i*3*64*64+5*64+5] == 1 && len(idx) < 4 {
+		if test.Labels[i] == 0 && data.ShowsBiasCue(test, i) && len(idx) < 4 {
 			idx = append(idx, i)
 		}
 	}

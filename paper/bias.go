@@ -32,10 +32,9 @@ func BiasNetwork(agreement float64) (*models.Model, error) {
 // of the picture) and inside the object's box.
 func CueShare(m *models.Model, set *data.Set, n int) (cue, object float64, err error) {
 	e := gradcam.New(m)
-	size := 3 * 64 * 64
 	seen := 0
 	for i := 0; i < set.Len() && seen < n; i++ {
-		if set.Inputs[i*size+5*64+5] != 1 { // the cue's white square is absent
+		if !data.ShowsBiasCue(set, i) {
 			continue
 		}
 		seen++
