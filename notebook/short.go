@@ -45,8 +45,11 @@ func Error(err error) bool {
 // what was loaded; on failure it shows the error and returns nil.
 func Load(name string, checkpoint ...string) *models.Model {
 	r := catalog.Ref{Name: name}
-	if p := models.FindWeights(Shared("weights"), name); name != "" && len(checkpoint) == 0 && os.Getenv("GRADCAM_WEIGHTS") == "" && p != "" {
-		checkpoint = []string{p} // the real ImageNet weights beside the repository (SqueezeNet, MobileNetV2)
+	if name != "" && len(checkpoint) == 0 && os.Getenv("GRADCAM_WEIGHTS") == "" {
+		// The real ImageNet weights beside the repository (SqueezeNet, MobileNetV2), if any.
+		if p := models.FindWeights(Shared("weights"), name); p != "" {
+			checkpoint = []string{p}
+		}
 	}
 	if len(checkpoint) > 0 {
 		r = catalog.Ref{Name: cmp.Or(name, os.Getenv("GRADCAM_MODEL"), embedded.DefaultModel), Weights: checkpoint[0]}
