@@ -98,7 +98,7 @@ func Targeted(e *gradcam.Explainer, t models.Transform, img *image.RGBA, target 
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	m := e.Model
+	m := e.Describe()
 	if t.Channels != 3 {
 		return nil, fmt.Errorf("attack: %s takes %d-channel images; the attack works on RGB images", m.Name, t.Channels)
 	}
@@ -146,7 +146,7 @@ func Targeted(e *gradcam.Explainer, t models.Transform, img *image.RGBA, target 
 		return q
 	}
 	classify := func(p []float32) (top int, topP, targetP float64, err error) {
-		logits, err := m.Logits(normalize(p))
+		logits, err := e.Logits(normalize(p))
 		if err != nil {
 			return 0, 0, 0, err
 		}

@@ -39,6 +39,27 @@ type Set struct {
 	// Images name the image file of each example, when it came from one (BoxedImages); nil
 	// otherwise.
 	Images []string
+	// Side are inputs besides Inputs, one value array each (a VQA question's tokens and length):
+	// what networks with side inputs (nn.Network.Side) read by name.
+	Side []SideData
+}
+
+// SideData is one side input of every example of a set.
+type SideData struct {
+	Name string
+	// Shape is one example's ([12] for 12 tokens; empty for one value per example).
+	Shape []int
+	// Values holds the examples one after the other, Len() * prod(Shape) values.
+	Values []int32
+}
+
+// size is the number of values of one example.
+func (d SideData) size() int {
+	n := 1
+	for _, x := range d.Shape {
+		n *= x
+	}
+	return n
 }
 
 // BoxesOf returns example i's ground-truth boxes: AllBoxes[i], or Boxes[i] alone.
@@ -88,6 +109,11 @@ func (s *Set) Check() error {
 	case s.Images != nil && len(s.Images) != n:
 		return fmt.Errorf("dataset %q: %d image names for %d examples", s.Name, len(s.Images), n)
 	}
+	for _, d := range s.Side {
+		if len(d.Values) != n*d.size() {
+			return fmt.Errorf("dataset %q: side input %q has %d values for %d examples of shape %v", s.Name, d.Name, len(d.Values), n, d.Shape)
+		}
+	}
 	if len(s.Classes) > 0 {
 		for i, l := range s.Labels {
 			if l < 0 || int(l) >= len(s.Classes) {
@@ -102,6 +128,13 @@ func (s *Set) Check() error {
 func (s *Set) Subset(name string, idx []int) *Set {
 	size := s.exampleSize()
 	out := &Set{Name: name, Shape: slices.Clone(s.Shape), Classes: s.Classes, Inputs: make([]float32, 0, len(idx)*size)}
+	for _, d := range s.Side {
+		o := SideData{Name: d.Name, Shape: slices.Clone(d.Shape), Values: make([]int32, 0, len(idx)*d.size())}
+		for _, i := range idx {
+			o.Values = append(o.Values, d.Values[i*d.size():(i+1)*d.size()]...)
+		}
+		out.Side = append(out.Side, o)
+	}
 	for _, i := range idx {
 		out.Inputs = append(out.Inputs, s.Inputs[i*size:(i+1)*size]...)
 		if s.Labels != nil {
@@ -187,6 +220,20 @@ func (s *Set) Batch(idx []int) (inputs, labels *tensors.Tensor) {
 		y[j] = s.Targets[i]
 	}
 	return inputs, tensors.FromFlatDataAndDimensions(y, len(idx), 1)
+}
+
+// SideBatch returns the side inputs of the examples at idx, in Side's order: [len(idx), shape...]
+// each.
+func (s *Set) SideBatch(idx []int) []*tensors.Tensor {
+	var out []*tensors.Tensor
+	for _, d := range s.Side {
+		v := make([]int32, 0, len(idx)*d.size())
+		for _, i := range idx {
+			v = append(v, d.Values[i*d.size():(i+1)*d.size()]...)
+		}
+		out = append(out, tensors.FromFlatDataAndDimensions(v, append([]int{len(idx)}, d.Shape...)...))
+	}
+	return out
 }
 
 // Picture draws example i of a set of images with values in [0, 1] (1 channel as gray, 3 as

@@ -153,7 +153,7 @@ func (e *Explainer) gradientExec(target Target, rule nn.Rule) (*context.Exec, er
 	}
 	exec, err := context.NewExec(e.Model.Backend(), e.Model.Context(), func(ctx *context.Context, images, classes *Node) []*Node {
 		e.stats.GraphBuilds++
-		fw := e.Model.Forward(ctx, images)
+		fw := e.Model.ForwardWith(ctx, images, nn.Config{})
 		scores := target.Fn(fw.Output, classes)
 		return []*Node{scores, fw.Gradient(ReduceAllSum(scores), rule, images)[0]}
 	})
@@ -241,11 +241,11 @@ func (e *Explainer) integratedGradients(images *tensors.Tensor, target Target, o
 func (e *Explainer) LayerGradient(images *tensors.Tensor, layer string, target Target, classes []int) (acts, grads []float32, shape []int, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if err := e.Model.CheckInput(images); err != nil {
+	if err := e.desc.CheckInput(images, e.Model.DType()); err != nil {
 		return nil, nil, nil, err
 	}
-	if !slices.ContainsFunc(e.Model.Layers, func(l nn.LayerInfo) bool { return l.Name == layer }) {
-		return nil, nil, nil, fmt.Errorf("unknown layer %q of %s; the explainable layers are %s", layer, e.Model.Name, strings.Join(e.Model.ExplainableLayers(), ", "))
+	if !slices.ContainsFunc(e.desc.Layers, func(l nn.LayerInfo) bool { return l.Name == layer }) {
+		return nil, nil, nil, fmt.Errorf("unknown layer %q of %s; the explainable layers are %s", layer, e.desc.Name, strings.Join(e.desc.ExplainableLayers(), ", "))
 	}
 	b := images.Shape().Dimensions[0]
 	if len(classes) != b {
@@ -253,8 +253,8 @@ func (e *Explainer) LayerGradient(images *tensors.Tensor, layer string, target T
 	}
 	cls := make([]int32, b)
 	for i, c := range classes {
-		if c < 0 || c >= e.Model.Outputs {
-			return nil, nil, nil, fmt.Errorf("class %d is out of range: %s has %d outputs (0..%d)", c, e.Model.Name, e.Model.Outputs, e.Model.Outputs-1)
+		if c < 0 || c >= e.desc.Outputs {
+			return nil, nil, nil, fmt.Errorf("class %d is out of range: %s has %d outputs (0..%d)", c, e.desc.Name, e.desc.Outputs, e.desc.Outputs-1)
 		}
 		cls[i] = int32(c)
 	}
@@ -263,7 +263,7 @@ func (e *Explainer) LayerGradient(images *tensors.Tensor, layer string, target T
 	if !ok {
 		exec, err = context.NewExec(e.Model.Backend(), e.Model.Context(), func(ctx *context.Context, images, classes *Node) []*Node {
 			e.stats.GraphBuilds++
-			fw := e.Model.Forward(ctx, images)
+			fw := e.Model.ForwardWith(ctx, images, nn.Config{})
 			a, err := fw.TapChannelsLast(layer) // the node on the path (its channels-first view is not)
 			if err != nil {
 				panic(err)

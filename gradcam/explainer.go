@@ -6,12 +6,14 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/internal/catch"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/nn"
 )
 
 // Request says what to explain.
@@ -121,8 +123,9 @@ type Stats struct {
 // target, number of classes) and batch shape, so repeated calls do not recompile. It is safe
 // for concurrent use; calls are serialized.
 type Explainer struct {
-	Model *models.Model
+	Model Model
 
+	desc  *nn.Description
 	mu    sync.Mutex
 	execs map[string]*context.Exec
 	stats Stats
@@ -130,9 +133,10 @@ type Explainer struct {
 	wholeForwards map[string]bool
 }
 
-// New returns an explainer for the model.
-func New(m *models.Model) *Explainer {
-	return &Explainer{Model: m, execs: map[string]*context.Exec{}, wholeForwards: map[string]bool{}}
+// New returns an explainer for the model: a *models.Model, or a GoMLX model function adapted
+// by FromFunc.
+func New(m Model) *Explainer {
+	return &Explainer{Model: m, desc: m.Describe(), execs: map[string]*context.Exec{}, wholeForwards: map[string]bool{}}
 }
 
 // Stats returns the work counters.
@@ -245,7 +249,7 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("explaining with %s: %w", e.Model.Name, err)
+		return nil, fmt.Errorf("explaining with %s: %w", e.desc.Name, err)
 	}
 	e.stats.Executions++
 	defer func() {
@@ -256,7 +260,7 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 	logits := toFloat32(outs[0])
 	resolved := tensors.MustCopyFlatData[int32](outs[1])
 	result := make(Results, b*k)
-	n := e.Model.Outputs
+	n := e.desc.Outputs
 	for i := range b {
 		row := logits[i*n : (i+1)*n]
 		byClass := make([]float64, n)
@@ -265,7 +269,7 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 		}
 		for j := range k {
 			c := int(resolved[i*k+j])
-			result[i*k+j] = &Explanation{Image: i, Class: c, Label: e.Model.Label(c), Logit: row[c],
+			result[i*k+j] = &Explanation{Image: i, Class: c, Label: e.desc.Label(c), Logit: row[c],
 				Probability: byClass[c], SingleOutput: n == 1, Maps: map[Method]*Map{}}
 		}
 	}
@@ -341,4 +345,39 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 		}
 	}
 	return result, nil
+}
+
+// Describe is the explained model's description: name, input, outputs, labels, layers.
+func (e *Explainer) Describe() *nn.Description { return e.desc }
+
+// Logits runs the model on a batch [B, C, H, W] ([B, C, L]) and returns its outputs, [B][outputs].
+func (e *Explainer) Logits(images *tensors.Tensor) ([][]float32, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.desc.CheckInput(images, e.Model.DType()); err != nil {
+		return nil, err
+	}
+	const key = "logits"
+	exec, ok := e.execs[key]
+	if !ok {
+		var err error
+		exec, err = context.NewExec(e.Model.Backend(), e.Model.Context(), func(ctx *context.Context, x *graph.Node) *graph.Node {
+			e.stats.GraphBuilds++
+			return e.Model.ForwardWith(ctx, x, nn.Config{Plain: true}).Output
+		})
+		if err != nil {
+			return nil, err
+		}
+		e.execs[key] = exec
+	}
+	outs, err := e.run(exec, "forward", images)
+	if err != nil {
+		return nil, err
+	}
+	n := e.desc.Outputs
+	logits := make([][]float32, len(outs[0])/n)
+	for i := range logits {
+		logits[i] = outs[0][i*n : (i+1)*n]
+	}
+	return logits, nil
 }

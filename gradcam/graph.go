@@ -11,7 +11,6 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
-	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -43,7 +42,7 @@ func (e *Explainer) explainExec(layers []string, methods []Method, target Target
 // explanationGraph builds one graph for a request: the forward once, then per class one backward
 // pass per ReLU rule the methods need, then the maps, in plan's order.
 type explanationGraph struct {
-	m              *models.Model
+	m              Model
 	ctx            *context.Context
 	layers         []string
 	methods        []Method
@@ -79,9 +78,9 @@ type gradients struct {
 func (g *explanationGraph) build(images, classes *Node) []*Node {
 	g.images = images
 	if g.has(needsInputGradient...) {
-		g.fw = g.m.Forward(g.ctx, images)
+		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{})
 	} else {
-		g.fw = g.m.ForwardAbove(g.ctx, images, g.layers...) // gradients stop at the layers
+		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{RulesFrom: g.layers}) // gradients stop at the layers
 	}
 	logits := g.fw.Output
 	for _, l := range g.layers {
@@ -240,7 +239,7 @@ func (g *explanationGraph) layerMap(method Method, l int, gr *gradients, class *
 	if method != CAM {
 		return relu(m)
 	}
-	if g.m.CAM.ReLUAfter {
+	if g.m.Describe().CAM.ReLUAfter {
 		// SqueezeNet: the class map is ReLU(conv(A) + b); its average is the logit.
 		_, b, err := g.m.CAMWeights(g.ctx, m.Graph())
 		if err != nil {

@@ -67,14 +67,14 @@ func (o OcclusionOptions) check(h, w int) error {
 // batch-1 shapes to the input's size.
 func (e *Explainer) occlusionBatch(h, w int) int {
 	largest := 0
-	for _, l := range e.Model.Layers {
+	for _, l := range e.desc.Layers {
 		n := 1
 		for _, d := range l.Shape {
 			n *= d
 		}
 		largest = max(largest, n)
 	}
-	if in := e.Model.Input; len(in) == 3 && in[1] > 0 && in[2] > 0 {
+	if in := e.desc.Input; len(in) == 3 && in[1] > 0 && in[2] > 0 {
 		largest = largest * (h * w) / (in[1] * in[2])
 	}
 	per := int64(max(largest, 1)) * 4 * int64(e.Model.DType().Size())
@@ -99,7 +99,7 @@ func (e *Explainer) scoreExec(target Target) (*context.Exec, error) {
 	}
 	exec, err := context.NewExec(e.Model.Backend(), e.Model.Context(), func(ctx *context.Context, images, classes *Node) *Node {
 		e.stats.GraphBuilds++
-		logits := e.Model.ForwardInference(ctx, images).Output
+		logits := e.Model.ForwardWith(ctx, images, nn.Config{Plain: true}).Output
 		k := classes.Shape().Dimensions[1]
 		cols := make([]*Node, k)
 		for j := range k {
@@ -209,7 +209,7 @@ func (e *Explainer) Scores(images *tensors.Tensor, target Target, classes []int)
 	if dt := images.Shape().DType; dt != e.Model.DType() && (dt == dtypes.Float32 || dt == dtypes.Float64) {
 		images = fromFloat32(toFloat32(images), e.Model.DType(), images.Shape().Dimensions...)
 	}
-	if err := e.Model.CheckInput(images); err != nil {
+	if err := e.desc.CheckInput(images, e.Model.DType()); err != nil {
 		return nil, err
 	}
 	b := images.Shape().Dimensions[0]
@@ -218,8 +218,8 @@ func (e *Explainer) Scores(images *tensors.Tensor, target Target, classes []int)
 	}
 	cls := make([]int32, b)
 	for i, c := range classes {
-		if c < 0 || c >= e.Model.Outputs {
-			return nil, fmt.Errorf("class %d is out of range: %s has %d outputs (0..%d)", c, e.Model.Name, e.Model.Outputs, e.Model.Outputs-1)
+		if c < 0 || c >= e.desc.Outputs {
+			return nil, fmt.Errorf("class %d is out of range: %s has %d outputs (0..%d)", c, e.desc.Name, e.desc.Outputs, e.desc.Outputs-1)
 		}
 		cls[i] = int32(c)
 	}
@@ -244,7 +244,7 @@ func (e *Explainer) InputGradient(images *tensors.Tensor, target Target, classes
 	if dt := images.Shape().DType; dt != e.Model.DType() && (dt == dtypes.Float32 || dt == dtypes.Float64) {
 		images = fromFloat32(toFloat32(images), e.Model.DType(), images.Shape().Dimensions...)
 	}
-	if err := e.Model.CheckInput(images); err != nil {
+	if err := e.desc.CheckInput(images, e.Model.DType()); err != nil {
 		return nil, nil, err
 	}
 	b := images.Shape().Dimensions[0]
@@ -253,8 +253,8 @@ func (e *Explainer) InputGradient(images *tensors.Tensor, target Target, classes
 	}
 	cls := make([]int32, b)
 	for i, c := range classes {
-		if c < 0 || c >= e.Model.Outputs {
-			return nil, nil, fmt.Errorf("class %d is out of range: %s has %d outputs (0..%d)", c, e.Model.Name, e.Model.Outputs, e.Model.Outputs-1)
+		if c < 0 || c >= e.desc.Outputs {
+			return nil, nil, fmt.Errorf("class %d is out of range: %s has %d outputs (0..%d)", c, e.desc.Name, e.desc.Outputs, e.desc.Outputs-1)
 		}
 		cls[i] = int32(c)
 	}

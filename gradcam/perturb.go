@@ -13,6 +13,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/internal/catch"
+	"github.com/gradcam-go/gradcam/nn"
 )
 
 // PerturbationOptions configure the CAM methods that weight a layer's channels by forward passes
@@ -262,7 +263,7 @@ func (e *Explainer) ablationExec(key, layer string, target Target, atInput bool)
 			in = BroadcastToDims(image, append([]int{n}, image.Shape().Dimensions[1:]...)...)
 		}
 		var replaced *Node
-		fw := m.ForwardReplacing(ctx, in, func(path string, x *Node) *Node {
+		fw := m.ForwardWith(ctx, in, nn.Config{Plain: true, Replace: func(path string, x *Node) *Node {
 			if path != layer || x == replaced {
 				return x
 			}
@@ -288,7 +289,7 @@ func (e *Explainer) ablationExec(key, layer string, target Target, atInput bool)
 			value := Where(Equal(lowest, ScalarZero(g, x.DType())), ScalarZero(g, x.DType()), AddScalar(lowest, -1e7))
 			replaced = Where(BroadcastToDims(mask, d...), BroadcastToDims(value, d...), x)
 			return replaced
-		})
+		}})
 		logits := fw.Output
 		k := classes.Shape().Dimensions[1]
 		cols := make([]*Node, k)

@@ -21,7 +21,7 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		return fmt.Errorf("the request's Target has no Name: name it (compiled graphs are cached by that name, so two " +
 			"unnamed targets would share one)")
 	}
-	if err := e.Model.CheckInput(images); err != nil {
+	if err := e.desc.CheckInput(images, e.Model.DType()); err != nil {
 		return err
 	}
 	if len(req.Methods) == 0 {
@@ -30,6 +30,18 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 	for _, m := range req.Methods {
 		if !slices.Contains(AllMethods, m) {
 			return fmt.Errorf("unknown method %q; methods: %s", m, methodList())
+		}
+	}
+	if !e.desc.Biases && slices.Contains(req.Methods, FullGrad) {
+		return fmt.Errorf("FullGrad sums the gradients of every layer's bias, and %s does not record its biases "+
+			"(a GoMLX function): use another method, or define the network with package nn", e.desc.Name)
+	}
+	if e.desc.RuleReLUs == 0 {
+		for _, m := range req.Methods {
+			if m == GuidedBackprop || m == Deconvnet || m == GuidedGradCAM {
+				return fmt.Errorf("%s changes how ReLUs pass gradients back, and %s builds none with nn.ReLU: "+
+					"write its activations as nn.ReLU(ctx, x) instead of activations.Relu", MethodTitles[m], e.desc.Name)
+			}
 		}
 	}
 	if len(req.ImageClasses) > 0 {
@@ -43,31 +55,31 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		req.Classes = []int{-1}
 	}
 	for _, c := range append(slices.Clone(req.Classes), req.ImageClasses...) {
-		if c < -1 || c >= e.Model.Outputs {
+		if c < -1 || c >= e.desc.Outputs {
 			return fmt.Errorf("class %d out of range: %s has %d outputs, 0..%d (-1 for the top prediction)",
-				c, e.Model.Name, e.Model.Outputs, e.Model.Outputs-1)
+				c, e.desc.Name, e.desc.Outputs, e.desc.Outputs-1)
 		}
 	}
 	if len(req.Layers) == 0 {
-		req.Layers = []string{e.Model.DefaultLayer()}
+		req.Layers = []string{e.desc.DefaultLayer}
 	}
-	layers := e.Model.ExplainableLayers()
+	layers := e.desc.ExplainableLayers()
 	for i, l := range req.Layers {
 		if !slices.Contains(layers, l) {
-			return fmt.Errorf("unknown layer %q for %s; explainable layers: %s", l, e.Model.Name, strings.Join(layers, ", "))
+			return fmt.Errorf("unknown layer %q for %s; explainable layers: %s", l, e.desc.Name, strings.Join(layers, ", "))
 		}
 		if slices.Contains(req.Layers[:i], l) {
 			return fmt.Errorf("layer %q is listed twice", l)
 		}
 	}
 	if slices.Contains(req.Methods, CAM) {
-		if err := e.Model.CheckCAM(); err != nil {
+		if err := models.CheckCAM(e.desc); err != nil {
 			return err
 		}
 		for _, l := range req.Layers {
-			if !slices.Contains(e.Model.CAM.Aliases, l) {
+			if !slices.Contains(e.desc.CAM.Aliases, l) {
 				return fmt.Errorf("%w at layer %s of %s: CAM's class weights combine the channels of %s, the input of the "+
-					"global average pooling; use gradcam for other layers", models.ErrNoCAM, l, e.Model.Name, e.Model.CAM.Layer)
+					"global average pooling; use gradcam for other layers", models.ErrNoCAM, l, e.desc.Name, e.desc.CAM.Layer)
 			}
 		}
 	}
@@ -104,7 +116,7 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 	}
 	if slices.Contains(req.Methods, Occlusion) {
 		if images.Rank() != 4 {
-			return fmt.Errorf("occlusion slides a square patch over images; %s takes sequences", e.Model.Name)
+			return fmt.Errorf("occlusion slides a square patch over images; %s takes sequences", e.desc.Name)
 		}
 		d := images.Shape().Dimensions
 		req.Occlusion = req.Occlusion.withDefaults(d[2], d[3])
@@ -121,7 +133,7 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		}
 	}
 	if req.AugSmooth && images.Rank() != 4 {
-		return fmt.Errorf("AugSmooth flips images horizontally; %s takes sequences", e.Model.Name)
+		return fmt.Errorf("AugSmooth flips images horizontally; %s takes sequences", e.desc.Name)
 	}
 	return nil
 }

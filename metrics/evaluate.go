@@ -167,7 +167,7 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 	if ev == nil || ev.Explainer == nil {
 		return nil, fmt.Errorf("evaluate: no evaluator (use NewEvaluator)")
 	}
-	m := ev.Explainer.Model
+	m := ev.Explainer.Describe()
 	if set == nil || set.Len() == 0 {
 		return nil, fmt.Errorf("evaluate: the dataset is empty: give a folder with images or a dataset with examples")
 	}

@@ -107,7 +107,7 @@ func (ev *Evaluator) prepare(metric string, t *tensors.Tensor, hm Heatmap, class
 	if err := hm.check(metric, img.h, img.w); err != nil {
 		return image{}, err
 	}
-	if m := ev.Explainer.Model; class < 0 || class >= m.Outputs {
+	if m := ev.Explainer.Describe(); class < 0 || class >= m.Outputs {
 		return image{}, fmt.Errorf("%s: class %d is out of range: %s has %d outputs (0..%d)", metric, class, m.Name, m.Outputs, m.Outputs-1)
 	}
 	return img, nil

@@ -143,6 +143,23 @@ func MassInBox(hm Heatmap, box data.Box) (float64, error) {
 	if b.Area() == 0 {
 		return 0, fmt.Errorf("mass in box: the box %+v is empty or outside the %dx%d map", box, hm.W, hm.H)
 	}
+	return massIn(hm, func(x, y int) bool { return x >= b.X0 && x < b.X1 && y >= b.Y0 && y < b.Y1 }), nil
+}
+
+// MassInMask is MassInBox for a region given as a mask over the map's pixels (row-major, H*W):
+// the share of a VQA answer's map on the queried object's pixels, or on one colour's half.
+func MassInMask(hm Heatmap, mask []bool) (float64, error) {
+	if err := hm.check("mass in mask", hm.H, hm.W); err != nil {
+		return 0, err
+	}
+	if len(mask) != hm.H*hm.W {
+		return 0, fmt.Errorf("mass in mask: the mask has %d pixels, the map %dx%d", len(mask), hm.W, hm.H)
+	}
+	return massIn(hm, func(x, y int) bool { return mask[y*hm.W+x] }), nil
+}
+
+// massIn is the share of the map's positive mass where inside says.
+func massIn(hm Heatmap, inside func(x, y int) bool) float64 {
 	var in, total float64
 	for y := range hm.H {
 		for x := range hm.W {
@@ -151,13 +168,13 @@ func MassInBox(hm Heatmap, box data.Box) (float64, error) {
 				continue
 			}
 			total += v
-			if x >= b.X0 && x < b.X1 && y >= b.Y0 && y < b.Y1 {
+			if inside(x, y) {
 				in += v
 			}
 		}
 	}
 	if total == 0 {
-		return 0, nil
+		return 0
 	}
-	return in / total, nil
+	return in / total
 }

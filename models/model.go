@@ -269,7 +269,7 @@ func (m *Model) Context() *context.Context { return m.ctx }
 // normalized as Preprocess does, or [B, C, L] sequences), in the graph being built by a
 // context.Exec over m.Context(). Explanations take gradients through it under nn.Rule.
 func (m *Model) Forward(ctx *context.Context, inputs *Node) *nn.Forward {
-	return m.build(ctx, inputs, nn.Config{})
+	return m.ForwardWith(ctx, inputs, nn.Config{})
 }
 
 // ForwardAbove is Forward for graphs whose gradients go down to layers and no further
@@ -277,32 +277,33 @@ func (m *Model) Forward(ctx *context.Context, inputs *Node) *nn.Forward {
 // (nn.Config.RulesFrom), which saves the rules' extra work there. A gradient taken below those
 // layers would follow graph's default rule, not an nn.Rule.
 func (m *Model) ForwardAbove(ctx *context.Context, inputs *Node, layers ...string) *nn.Forward {
-	return m.build(ctx, inputs, nn.Config{RulesFrom: layers})
+	return m.ForwardWith(ctx, inputs, nn.Config{RulesFrom: layers})
 }
 
 // ForwardInference is Forward for graphs that take no gradients through the network (scores for
 // occlusion, predictions): plain ReLUs, without the custom-gradient identities, so it is a little
 // cheaper. Gradient through its ReLUs follows graph's default rule, not an nn.Rule.
 func (m *Model) ForwardInference(ctx *context.Context, inputs *Node) *nn.Forward {
-	return m.build(ctx, inputs, nn.Config{Plain: true})
+	return m.ForwardWith(ctx, inputs, nn.Config{Plain: true})
 }
 
 // ForwardReplacing is ForwardInference with replace applied to every recorded layer output (see
 // nn.Config.Replace): what it returns for a layer takes that layer's place downstream.
 func (m *Model) ForwardReplacing(ctx *context.Context, inputs *Node, replace func(layer string, x *Node) *Node) *nn.Forward {
-	return m.build(ctx, inputs, nn.Config{Plain: true, Replace: replace})
+	return m.ForwardWith(ctx, inputs, nn.Config{Plain: true, Replace: replace})
 }
 
 // ForwardTraining is Forward in training mode: batch norm normalizes with the batch's statistics
 // and updates its running ones, dropout drops. The modules frozen names (nil: none) run as at
 // inference instead (nn.Config.Frozen). GoMLX's trainer calls it through package train.
 func (m *Model) ForwardTraining(ctx *context.Context, inputs *Node, frozen func(path string) bool) *nn.Forward {
-	return m.build(ctx, inputs, nn.Config{Training: true, Frozen: frozen})
+	return m.ForwardWith(ctx, inputs, nn.Config{Training: true, Frozen: frozen})
 }
 
-// build builds the network with cfg's options (Plain, RulesFrom, Training, Replace); it fills in the
-// parameters, the context and the convolution path.
-func (m *Model) build(ctx *context.Context, inputs *Node, cfg nn.Config) *nn.Forward {
+// ForwardWith builds the network with cfg's options (Plain, RulesFrom, Training, Frozen, Replace);
+// it fills in cfg's parameters, context and convolution path. Forward, ForwardAbove,
+// ForwardInference, ForwardReplacing and ForwardTraining are its common cases.
+func (m *Model) ForwardWith(ctx *context.Context, inputs *Node, cfg nn.Config) *nn.Forward {
 	m.forwardBuilds.Add(1)
 	g := inputs.Graph()
 	variable := func(key string) *context.Variable {
@@ -365,26 +366,35 @@ func (m *Model) Float64() (*Model, error) {
 func (m *Model) ForwardBuilds() int64 { return m.forwardBuilds.Load() }
 
 // Logits runs the model on a preprocessed batch and returns its outputs, [B][outputs] (class
-// scores of a classifier, values of a regression head).
-func (m *Model) Logits(inputs *tensors.Tensor) (logits [][]float32, err error) {
+// scores of a classifier, values of a regression head). A network with side inputs
+// (nn.Network.Side) takes them after the batch, in its Side order, each [B, shape...].
+func (m *Model) Logits(inputs *tensors.Tensor, side ...*tensors.Tensor) (logits [][]float32, err error) {
 	if m.dtype != dtypes.Float32 {
 		return nil, fmt.Errorf("Logits returns float32: use a float32 model")
 	}
 	if err := m.CheckInput(inputs); err != nil {
 		return nil, err
 	}
+	if len(side) != len(m.Side) {
+		names := make([]string, len(m.Side))
+		for i, in := range m.Side {
+			names[i] = in.Name
+		}
+		return nil, fmt.Errorf("%s takes %d side inputs (%s) after the batch, got %d", m.Name, len(m.Side), strings.Join(names, ", "), len(side))
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.predict == nil {
-		m.predict, err = context.NewExec(m.backend, m.ctx, func(ctx *context.Context, x *Node) *Node {
-			return m.ForwardInference(ctx, x).Output
+		m.predict, err = context.NewExec(m.backend, m.ctx, func(ctx *context.Context, inputs []*Node) *Node {
+			return m.ForwardWith(ctx, inputs[0], nn.Config{Plain: true, Side: m.sideInputs(inputs[1:])}).Output
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
 	var out []*tensors.Tensor
-	if err := catch.Panic(func() (err error) { out, err = m.predict.Exec(inputs); return err }); err != nil {
+	args := append([]any{inputs}, anys(side)...)
+	if err := catch.Panic(func() (err error) { out, err = m.predict.Exec(args...); return err }); err != nil {
 		return nil, fmt.Errorf("%s forward: %w", m.Name, err)
 	}
 	defer out[0].FinalizeAll()
@@ -396,20 +406,44 @@ func (m *Model) Logits(inputs *tensors.Tensor) (logits [][]float32, err error) {
 	return logits, nil
 }
 
+// sideInputs names the side input nodes, given in the network's Side order; nil for none.
+func (m *Model) sideInputs(nodes []*Node) map[string]*Node {
+	if len(nodes) == 0 {
+		return nil
+	}
+	side := map[string]*Node{}
+	for i, in := range m.Side {
+		side[in.Name] = nodes[i]
+	}
+	return side
+}
+
+// ForwardWithSide is ForwardWith for a batch with side inputs in the network's Side order, as
+// Logits and package train give them.
+func (m *Model) ForwardWithSide(ctx *context.Context, inputs *Node, side []*Node, cfg nn.Config) *nn.Forward {
+	cfg.Side = m.sideInputs(side)
+	return m.ForwardWith(ctx, inputs, cfg)
+}
+
+func anys(ts []*tensors.Tensor) []any {
+	out := make([]any, len(ts))
+	for i, t := range ts {
+		out[i] = t
+	}
+	return out
+}
+
 // CheckInput validates an input batch: [batch, C, H, W] (any H and W) for image networks,
 // [batch, C, L] (any L) for sequence networks, in the model's precision.
 func (m *Model) CheckInput(inputs *tensors.Tensor) error {
-	s := inputs.Shape()
-	want := fmt.Sprintf("[batch, %d, height, width]", m.Input[0])
-	maker := " (models.Preprocess makes one)"
-	if len(m.Input) == 2 {
-		want, maker = fmt.Sprintf("[batch, %d, length]", m.Input[0]), ""
-	}
-	if s.DType != m.dtype || s.Rank() != len(m.Input)+1 || s.Dimensions[0] < 1 || s.Dimensions[1] != m.Input[0] ||
-		slices.Contains(s.Dimensions, 0) {
-		return fmt.Errorf("%s takes a %s %s tensor%s, got %s", m.Name, strings.ToLower(m.dtype.String()), want, maker, s)
-	}
-	return nil
+	d := m.Describe()
+	return d.CheckInput(inputs, m.dtype)
+}
+
+// Describe is what explanations need to know of the network (gradcam.Model).
+func (m *Model) Describe() *nn.Description {
+	return &nn.Description{Name: m.Name, Input: m.Input, Outputs: m.Outputs, Labels: m.Labels, Layers: m.Layers,
+		DefaultLayer: m.Spec.DefaultLayer, CAM: m.CAM, NoCAM: m.NoCAM, RuleReLUs: -1, Biases: true}
 }
 
 // ClassIndex reads a class as the model's output index ("243") or one of its labels ("bull
@@ -444,7 +478,7 @@ func (m *Model) ExplainableLayers() []string { return m.Spec.ExplainableLayers()
 var ErrNoCAM = errors.New("CAM does not apply")
 
 // CheckCAM says whether CAM applies to the model: nil, or an ErrNoCAM error explaining why not.
-func (m *Model) CheckCAM() error { return checkCAM(m.Name, m.Spec) }
+func (m *Model) CheckCAM() error { return CheckCAM(m.Describe()) }
 
 // CheckCAM says whether CAM applies to the architecture, as Model.CheckCAM.
 func (a *Arch) CheckCAM() error {
@@ -452,13 +486,16 @@ func (a *Arch) CheckCAM() error {
 	if err != nil {
 		return err
 	}
-	return checkCAM(a.Name, spec)
+	return CheckCAM(&nn.Description{Name: a.Name, CAM: spec.CAM, NoCAM: spec.NoCAM})
 }
 
-func checkCAM(name string, spec *nn.Spec) error {
-	if spec.CAM == nil {
+// CheckCAM says whether CAM applies to the described network: nil, or an ErrNoCAM error
+// explaining why not.
+func CheckCAM(d *nn.Description) error {
+	name := d.Name
+	if d.CAM == nil {
 		return fmt.Errorf("%w to %s: %s; use gradcam, which generalizes CAM to any architecture (or give the network "+
-			"global average pooling + one linear layer and retrain it)", ErrNoCAM, name, spec.NoCAM)
+			"global average pooling + one linear layer and retrain it)", ErrNoCAM, name, d.NoCAM)
 	}
 	return nil
 }

@@ -91,6 +91,8 @@ type Config struct {
 	// takes the output's place downstream (Ablation-CAM sets one layer's channels this way). It
 	// returns x itself for the layers it leaves alone.
 	Replace func(path string, x *graph.Node) *graph.Node
+	// Side holds the network's side inputs by name (Network.Side), batch first.
+	Side map[string]*graph.Node
 }
 
 // Builder builds a network's graph. Network.Build receives one; its methods are the blocks.
@@ -103,6 +105,9 @@ type Builder struct {
 	fw      *Forward
 	prov    map[*graph.Node]provenance
 	windows map[*graph.Node]fieldWindow // the spatial geometry of convolutions and pools, for receptive fields
+
+	channelsFirst bool // a GoMLX function that computes in NCHW / NCL (BuildFunction)
+	relus         int  // the rule-aware ReLUs a GoMLX function built with ReLU
 }
 
 // provenance is what produced a node, recorded to find a CAM head.
@@ -116,7 +121,7 @@ type provenance struct {
 // receives the result.
 func NewBuilder(cfg Config) *Builder {
 	r := Backprop
-	return &Builder{cfg: cfg, plain: cfg.Plain || len(cfg.RulesFrom) > 0, fw: &Forward{taps: map[string]*graph.Node{}, rule: &r},
+	return &Builder{cfg: cfg, plain: cfg.Plain || len(cfg.RulesFrom) > 0, fw: &Forward{taps: map[string]*graph.Node{}, rule: &r, ruleReLUs: -1},
 		prov: map[*graph.Node]provenance{}, windows: map[*graph.Node]fieldWindow{}}
 }
 
@@ -127,6 +132,16 @@ func (b *Builder) Forward() *Forward { return b.fw }
 func (b *Builder) Finish(input, output *graph.Node) *Forward {
 	b.fw.Input, b.fw.Output = input, output
 	return b.fw
+}
+
+// Side returns the side input of that name (Network.Side): [B, shape...].
+func (b *Builder) Side(name string) *graph.Node {
+	x, ok := b.cfg.Side[name]
+	if !ok {
+		panic(fmt.Sprintf("the network reads side input %q, which was not given (models.Model.Given holds side inputs "+
+			"fixed for explanations)", name))
+	}
+	return x
 }
 
 // Training reports whether the graph is a training step (batch statistics, dropout).

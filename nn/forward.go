@@ -69,7 +69,14 @@ type Forward struct {
 	order  []string
 	biases []Bias
 	rule   *Rule // read by the ReLU custom gradients while graph.Gradient builds the backward graph.
+	// ruleReLUs counts the ReLUs built with nn.ReLU in a GoMLX model function (BuildFunction);
+	// -1 for a Network, whose ReLUs all follow the rules.
+	ruleReLUs int
 }
+
+// RuleReLUs counts the ReLUs of a GoMLX model function built with ReLU, which follow the
+// explanation's Rule; it is -1 for a Network, whose ReLUs all do.
+func (f *Forward) RuleReLUs() int { return f.ruleReLUs }
 
 // Tap returns the activation recorded under this module path ("layer4", "features.29").
 // Spatial activations are channels-first, as in PyTorch (NCHW, NCL): the result is a transposed

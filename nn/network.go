@@ -39,9 +39,21 @@ type Network struct {
 	// Mean and Std normalize image pixels (RGB / 255, or gray / 255) channel by channel; nil
 	// means no normalization beyond / 255.
 	Mean, Std []float32
+	// Side are the inputs besides x the network takes (a question's tokens, its length), which
+	// Build reads with Builder.Side. Explanations hold them fixed (models.Model.Given) and explain
+	// x.
+	Side []SideInput
 	// Build builds the network on x (channels-last: [B, H, W, C] or [B, L, C]) and returns its
 	// output, [B, outputs].
 	Build func(b *Builder, x *graph.Node) *graph.Node
+}
+
+// SideInput is an input of a network besides the explained one.
+type SideInput struct {
+	Name string
+	// Shape is one example's ([12] for 12 tokens; empty for one value per example).
+	Shape []int
+	DType dtypes.DType
 }
 
 // LayerInfo describes a recorded activation at the network's input size.
@@ -107,7 +119,11 @@ func (n *Network) Spec() (*Spec, error) {
 		g := graph.NewGraph(be, "spec-"+n.Name)
 		defer g.Finalize()
 		seen := map[string]int{}
-		b := NewBuilder(Config{Param: func(p ParamSpec) *graph.Node {
+		side := map[string]*graph.Node{}
+		for _, in := range n.Side {
+			side[in.Name] = graph.Parameter(g, in.Name, shapes.Make(in.DType, append([]int{1}, in.Shape...)...))
+		}
+		b := NewBuilder(Config{Side: side, Param: func(p ParamSpec) *graph.Node {
 			if i, ok := seen[p.Key]; ok {
 				if !slices.Equal(s.Params[i].Shape, p.Shape) {
 					panic(fmt.Sprintf("parameter %s declared twice with shapes %v and %v (two blocks share a module path?)",

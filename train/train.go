@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -24,6 +25,7 @@ import (
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/internal/catch"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/nn"
 )
 
 // Options configure Fit. The zero value trains one epoch with Adam (learning rate 1e-3) in
@@ -136,7 +138,7 @@ func Fit(m *models.Model, set *data.Set, opts Options) (*Result, error) {
 		loss = losses.SparseCategoricalCrossEntropyLogits
 		trainMetrics = append(trainMetrics, metrics.NewMovingAverageSparseCategoricalAccuracy("Moving Average Accuracy", "~acc", 0.01))
 	}
-	ds := &batches{set: set, size: opts.BatchSize, seed: opts.Seed}
+	ds := &batches{model: m, set: set, size: opts.BatchSize, seed: opts.Seed}
 	steps := opts.Epochs * ds.perEpoch()
 	// A new run restarts the schedule's own step counter.
 	_ = ctx.DeleteVariable(context.ScopeSeparator+optimizers.Scope+context.ScopeSeparator+cosineschedule.Scope,
@@ -146,9 +148,9 @@ func Fit(m *models.Model, set *data.Set, opts Options) (*Result, error) {
 			if opts.Cosine {
 				cosineschedule.New(ctx, g, dtypes.Float32).LearningRate(lr).PeriodSteps(steps).Done()
 			}
-			return []*graph.Node{m.ForwardTraining(ctx, inputs[0], frozen).Output}
+			return []*graph.Node{m.ForwardWithSide(ctx, inputs[0], inputs[1:], nn.Config{Training: true, Frozen: frozen}).Output}
 		}
-		return []*graph.Node{m.ForwardInference(ctx, inputs[0]).Output}
+		return []*graph.Node{m.ForwardWithSide(ctx, inputs[0], inputs[1:], nn.Config{Plain: true}).Output}
 	}
 	res := &Result{Accuracy: math.NaN()}
 	err := catch.Panic(func() error {
@@ -211,6 +213,12 @@ func checkSet(m *models.Model, set *data.Set) error {
 	if len(set.Shape) != len(m.Input) || set.Shape[0] != m.Input[0] {
 		return fmt.Errorf("dataset %q has examples of shape %v; %s takes %v", set.Name, set.Shape, m.Name, m.Input)
 	}
+	for _, in := range m.Side {
+		i := slices.IndexFunc(set.Side, func(d data.SideData) bool { return d.Name == in.Name })
+		if i < 0 || !slices.Equal(set.Side[i].Shape, in.Shape) {
+			return fmt.Errorf("dataset %q lacks %s's side input %q of shape %v", set.Name, m.Name, in.Name, in.Shape)
+		}
+	}
 	if set.Labels == nil && set.Targets == nil {
 		return fmt.Errorf("dataset %q has neither labels nor targets: training and evaluating need one per example", set.Name)
 	}
@@ -231,6 +239,7 @@ func checkSet(m *models.Model, set *data.Set) error {
 // batches feeds a Set to GoMLX's loop, in a new seeded order each epoch (the last batch may be
 // smaller, as PyTorch's DataLoader without drop_last).
 type batches struct {
+	model *models.Model
 	set   *data.Set
 	size  int
 	seed  uint64
@@ -239,7 +248,23 @@ type batches struct {
 	next  int
 }
 
-func (b *batches) Name() string  { return b.set.Name }
+func (b *batches) Name() string { return b.set.Name }
+
+// side is the batch's side inputs in the model's Side order.
+func (b *batches) side(idx []int) []*tensors.Tensor { return sideOf(b.model, b.set, idx) }
+
+// sideOf returns the side inputs of the examples at idx, in m's Side order.
+func sideOf(m *models.Model, set *data.Set, idx []int) []*tensors.Tensor {
+	if len(m.Side) == 0 {
+		return nil
+	}
+	all := set.SideBatch(idx)
+	out := make([]*tensors.Tensor, len(m.Side))
+	for i, in := range m.Side {
+		out[i] = all[slices.IndexFunc(set.Side, func(d data.SideData) bool { return d.Name == in.Name })]
+	}
+	return out
+}
 func (b *batches) perEpoch() int { return (b.set.Len() + b.size - 1) / b.size }
 
 // Reset starts the next epoch.
@@ -265,7 +290,7 @@ func (b *batches) Yield() (spec any, inputs, labels []*tensors.Tensor, err error
 	idx := b.order[b.next:min(b.next+b.size, len(b.order))]
 	b.next += len(idx)
 	x, y := b.set.Batch(idx)
-	return nil, []*tensors.Tensor{x}, []*tensors.Tensor{y}, nil
+	return nil, append([]*tensors.Tensor{x}, b.side(idx)...), []*tensors.Tensor{y}, nil
 }
 
 // Evaluate runs the model over a set in batches and returns its mean loss and accuracy
@@ -286,8 +311,12 @@ func Evaluate(m *models.Model, set *data.Set, batchSize int) (loss, accuracy flo
 			idx = append(idx, i)
 		}
 		x, _ := set.Batch(idx)
-		out, err := m.Logits(x)
+		side := sideOf(m, set, idx)
+		out, err := m.Logits(x, side...)
 		x.FinalizeAll()
+		for _, t := range side {
+			t.FinalizeAll()
+		}
 		if err != nil {
 			return 0, 0, err
 		}

@@ -3,14 +3,12 @@ package main
 import (
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"image"
 	"image/png"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/internal/atomicfile"
+	"github.com/gradcam-go/gradcam/internal/npy"
 )
 
 func explain(args []string, stdout, stderr io.Writer) error {
@@ -104,23 +103,30 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	if ex.SingleOutput {
 		title = fmt.Sprintf("%s: %s = %.3f", m.Name, cmp.Or(ex.Label, "output"), ex.Logit)
 	}
-	grid := &render.Grid{Title: title,
-		Rows: [][]render.Cell{{{Image: in.images[0], Caption: filepath.Base(mf.image)}}}}
+	return writeMaps(*out, ex, methods, in.images[0], filepath.Base(mf.image), title, cm, stdout)
+}
+
+// writeMaps writes each method's map of an explanation into dir (METHOD.npy, METHOD_lowres.npy
+// for the CAM family, METHOD.png over the image) and figure.png (the image, then every map),
+// printing METHOD<TAB>PNG lines and the figure's.
+func writeMaps(dir string, ex *gradcam.Explanation, methods []gradcam.Method, img *image.RGBA, caption, title string,
+	cm render.Colormap, stdout io.Writer) error {
+	grid := &render.Grid{Title: title, Rows: [][]render.Cell{{{Image: img, Caption: caption}}}}
 	for _, method := range methods {
 		mp := ex.Maps[method]
-		if err := writeMap(*out, string(method), mp.Values, mp.Shape); err != nil {
+		if err := writeMap(dir, string(method), mp.Values, mp.Shape); err != nil {
 			return err
 		}
 		if mp.LowRes != nil {
-			if err := writeMap(*out, string(method)+"_lowres", mp.LowRes, mp.LowResShape); err != nil {
+			if err := writeMap(dir, string(method)+"_lowres", mp.LowRes, mp.LowResShape); err != nil {
 				return err
 			}
 		}
-		pic, err := render.Picture(mp.Values, mp.Shape, in.images[0], cm, 0.5)
+		pic, err := render.Picture(mp.Values, mp.Shape, img, cm, 0.5)
 		if err != nil {
 			return err
 		}
-		if err := writePNG(filepath.Join(*out, string(method)+".png"), pic); err != nil {
+		if err := writePNG(filepath.Join(dir, string(method)+".png"), pic); err != nil {
 			return err
 		}
 		grid.Rows[0] = append(grid.Rows[0], render.Cell{Image: pic, Caption: gradcam.MethodTitles[method]})
@@ -128,41 +134,22 @@ func explain(args []string, stdout, stderr io.Writer) error {
 		if mp.AllZero {
 			note = " (all zero: nothing in this layer supports the class)"
 		}
-		fmt.Fprintf(stdout, "%s\t%s%s\n", method, filepath.Join(*out, string(method)+".png"), note)
+		fmt.Fprintf(stdout, "%s\t%s%s\n", method, filepath.Join(dir, string(method)+".png"), note)
 	}
 	fig, err := grid.Render()
 	if err != nil {
 		return err
 	}
-	if err := writePNG(filepath.Join(*out, "figure.png"), fig); err != nil {
+	if err := writePNG(filepath.Join(dir, "figure.png"), fig); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "figure\t%s\n", filepath.Join(*out, "figure.png"))
+	fmt.Fprintf(stdout, "figure\t%s\n", filepath.Join(dir, "figure.png"))
 	return nil
 }
 
-// writeMap writes a float32 NumPy array (format 1.0, little-endian, C order) with the map's
-// shape, atomically: an interrupted run leaves the whole file or none.
+// writeMap writes the map as DIR/NAME.npy, atomically.
 func writeMap(dir, name string, v []float32, shape []int) error {
-	dims := ""
-	for _, d := range shape {
-		dims += fmt.Sprintf("%d, ", d)
-	}
-	if len(shape) > 1 {
-		dims = dims[:len(dims)-2]
-	}
-	header := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", dims)
-	// Magic (6) + version (2) + length (2) + header + newline, padded to a multiple of 64.
-	pad := 64 - (10+len(header)+1)%64
-	header += strings.Repeat(" ", pad%64) + "\n"
-	buf := make([]byte, 0, 10+len(header)+4*len(v))
-	buf = append(buf, "\x93NUMPY\x01\x00"...)
-	buf = binary.LittleEndian.AppendUint16(buf, uint16(len(header)))
-	buf = append(buf, header...)
-	for _, x := range v {
-		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
-	}
-	return atomicfile.Write(filepath.Join(dir, name+".npy"), buf)
+	return npy.Write(filepath.Join(dir, name+".npy"), v, shape)
 }
 
 // writePNG writes an image as PNG, atomically: an interrupted run leaves the whole file or none.

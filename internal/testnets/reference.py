@@ -140,9 +140,12 @@ def occlusion(model, x, cls, patch, stride):
     return total / count
 
 
-def explain(name, model, x0, layer, classes, cam_key, patch, stride, out):
+def explain(name, model, x0, layer, classes, cam_key, patch, stride, out, factory=None):
+    """Writes every method's arrays; factory makes a fresh module of the model's class (default: by name)."""
     state = {"rule": "backprop"}
-    ruled = CNN2D() if name == "cnn2d" else CharCNN() if name == "charcnn" else Regression()
+    if factory is None:
+        factory = CNN2D if name == "cnn2d" else CharCNN if name == "charcnn" else Regression
+    ruled = factory()
     ruled.load_state_dict(model.state_dict())
     ruled.eval()
     for n, child in list(ruled.named_children()):

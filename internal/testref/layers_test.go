@@ -13,8 +13,8 @@ var floors = map[string]int{
 	// 0: no package of the module
 	"internal/catch": 0, "internal/atomicfile": 0, "internal/testref": 0, "internal/sgpoly": 0, "internal/fastvjp": 0,
 	"preprocess": 0, "gradcam/render": 0,
-	// 1: the network blocks, the data sets, the matrix multiply
-	"nn": 1, "data": 1, "internal/sgemm": 1,
+	// 1: the network blocks, the data sets, the matrix multiply, NumPy files
+	"nn": 1, "data": 1, "internal/sgemm": 1, "internal/npy": 1,
 	// 2: the fast executors, the ONNX reader, the test networks
 	"internal/fastdot": 2, "internal/onnxnet": 2, "internal/testnets": 2,
 	// 3: the backend, which installs the executors and chooses the convolution path
@@ -22,11 +22,11 @@ var floors = map[string]int{
 	// 4: models: networks with weights
 	"models": 4,
 	// 5: what explains, trains or ships a model
-	"gradcam": 5, "train": 5, "models/embedded": 5, "models/disks": 5,
+	"gradcam": 5, "train": 5, "models/embedded": 5, "models/disks": 5, "models/vqa": 5,
 	// 6: what builds on explanations and training
 	"text": 6, "metrics": 6, "features": 6, "visualize": 6, "attack": 6, "models/fashion": 6,
 	// 7: what builds on those
-	"models/langid": 7, "paper": 7, "catalog": 7, "models/disks/retrain": 7,
+	"models/langid": 7, "paper": 7, "catalog": 7, "models/disks/retrain": 7, "models/vqa/retrain": 7,
 	// 8: the entry points
 	"cmd/gradcam": 8, "cmd/install-pjrt": 8, "notebook": 8, "notebooks": 8, "bench/measure": 8, "models/langid/retrain": 8,
 }
