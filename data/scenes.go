@@ -94,11 +94,7 @@ func Scenes(n int, seed uint64, o ScenesOptions) ([]Scene, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("%d scenes: ask for at least 1", n)
 	}
-	colors := make([]string, 0, len(SceneColors))
-	for c := range SceneColors {
-		colors = append(colors, c)
-	}
-	slices.Sort(colors)
+	colors := SceneColorNames()
 	r := rand.New(rand.NewPCG(seed, 0x5343454e4553)) // "SCENES"
 	out := make([]Scene, n)
 	for i := range out {
@@ -289,4 +285,28 @@ func RunLengths(mask []bool) [][2]int {
 		runs = append(runs, [2]int{start, p - start})
 	}
 	return runs
+}
+
+// Coverage is the share of a mask's pixels that are set: an object's share of its scene.
+func Coverage(mask []bool) float64 {
+	if len(mask) == 0 {
+		return 0
+	}
+	n := 0
+	for _, on := range mask {
+		if on {
+			n++
+		}
+	}
+	return float64(n) / float64(len(mask))
+}
+
+// SceneColorNames are SceneColors' names, sorted.
+func SceneColorNames() []string {
+	names := make([]string, 0, len(SceneColors))
+	for c := range SceneColors {
+		names = append(names, c)
+	}
+	slices.Sort(names)
+	return names
 }

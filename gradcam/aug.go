@@ -20,7 +20,7 @@ var augmentations = []augmentation{{false, 0.9}, {false, 1.1}, {true, 0.9}, {tru
 func (e *Explainer) augSmooth(images *tensors.Tensor, req Request, result Results) error {
 	var methods []Method
 	for _, m := range req.Methods {
-		if slices.Contains(camMaps, m) {
+		if m.spec().Scaled {
 			methods = append(methods, m)
 		}
 	}

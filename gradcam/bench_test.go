@@ -176,7 +176,7 @@ func BenchmarkMethods(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, method := range AllMethods {
+		for _, method := range Methods() {
 			if method == CAM && m.CAM == nil {
 				continue
 			}

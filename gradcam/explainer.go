@@ -164,14 +164,42 @@ type output struct {
 	kind   outputKind
 }
 
-// plan lists the graph's outputs after the logits and the resolved classes.
+// store decodes one image's part of this output (its values and shape) into its explanation:
+// a map at the input's size directly, a layer's map or terms into the explanation's per-layer
+// results (of numLayers layers), which the host then aggregates.
+func (o output) store(ex *Explanation, layerResults map[*Explanation]map[Method][]layerResult, numLayers int, vals []float32, shape []int) {
+	if o.kind == inputMap {
+		ex.Maps[o.method] = &Map{Method: o.method, Values: vals, Shape: shape}
+		return
+	}
+	if layerResults[ex] == nil {
+		layerResults[ex] = map[Method][]layerResult{}
+	}
+	lr := layerResults[ex][o.method]
+	if len(lr) == 0 {
+		lr = make([]layerResult, numLayers)
+		layerResults[ex][o.method] = lr
+	}
+	switch o.kind {
+	case lowMap:
+		lr[o.layer].low, lr[o.layer].lowShape = vals, shape
+	case upMap:
+		lr[o.layer].up = vals
+	case channelTerms:
+		lr[o.layer].terms, lr[o.layer].termsShape = vals, shape
+	}
+}
+
+// plan lists the graph's outputs after the logits and the resolved classes. explainExec hands the
+// same plan to the graph it builds and to the caller, which decodes each output with its entry
+// (output.store).
 func plan(methods []Method, numClasses, numLayers int, eigenSmooth bool) []output {
 	var outs []output
 	for k := range numClasses {
 		for _, m := range methods {
 			switch {
-			case m == Occlusion || m == IntegratedGradients || m == SmoothGrad: // host loops
-			case slices.Contains(layerMaps, m):
+			case m.spec().Family == Sampled: // host loops
+			case m.spec().Family == LayerMap:
 				for l := range numLayers {
 					if m.finishedOnHost(eigenSmooth) {
 						outs = append(outs, output{m, k, l, channelTerms})
@@ -224,7 +252,7 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 		methods = append(methods, req.GuidedCAM)
 	}
 	sort.Slice(methods, func(a, b int) bool {
-		return slices.Index(AllMethods, methods[a]) < slices.Index(AllMethods, methods[b])
+		return methods[a].rank() < methods[b].rank()
 	})
 	b, k := images.Shape().Dimensions[0], len(req.Classes)
 	classes := make([]int32, b*max(k, 1))
@@ -239,7 +267,7 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 			classes[i] = int32(c)
 		}
 	}
-	exec, err := e.explainExec(req.Layers, methods, req.Target, k, req.EigenSmooth, req.Counterfactual)
+	exec, planned, err := e.explainExec(req.Layers, methods, req.Target, k, req.EigenSmooth, req.Counterfactual)
 	if err != nil {
 		return nil, err
 	}
@@ -275,34 +303,13 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 	}
 	// Per image and class, each layer map's per-layer results, gathered before aggregation.
 	layerResults := map[*Explanation]map[Method][]layerResult{}
-	for idx, o := range plan(methods, k, len(req.Layers), req.EigenSmooth) {
+	for idx, o := range planned {
 		t := outs[2+idx]
 		flat := toFloat32(t)
 		dims := t.Shape().Dimensions
 		per := len(flat) / b
 		for i := range b {
-			ex := result[i*k+o.class]
-			vals := slices.Clone(flat[i*per : (i+1)*per])
-			if o.kind == inputMap {
-				ex.Maps[o.method] = &Map{Method: o.method, Values: vals, Shape: slices.Clone(dims[1:])}
-				continue
-			}
-			if layerResults[ex] == nil {
-				layerResults[ex] = map[Method][]layerResult{}
-			}
-			lr := layerResults[ex][o.method]
-			if len(lr) == 0 {
-				lr = make([]layerResult, len(req.Layers))
-				layerResults[ex][o.method] = lr
-			}
-			switch o.kind {
-			case lowMap:
-				lr[o.layer].low, lr[o.layer].lowShape = vals, slices.Clone(dims[1:])
-			case upMap:
-				lr[o.layer].up = vals
-			case channelTerms:
-				lr[o.layer].terms, lr[o.layer].termsShape = vals, slices.Clone(dims[1:])
-			}
+			o.store(result[i*k+o.class], layerResults, len(req.Layers), slices.Clone(flat[i*per:(i+1)*per]), slices.Clone(dims[1:]))
 		}
 	}
 	size := images.Shape().Dimensions[2:]
@@ -313,7 +320,7 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 		for method, lr := range layerResults[ex] {
 			mp, err := aggregateLayers(method, lr, size, req.EigenSmooth)
 			if err != nil {
-				return nil, fmt.Errorf("%s of image %d: %w", MethodTitles[method], ex.Image, err)
+				return nil, fmt.Errorf("%s of image %d: %w", method.Title(), ex.Image, err)
 			}
 			ex.Maps[method] = mp
 		}
@@ -323,7 +330,7 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 		for _, mp := range ex.Maps {
 			if mp.LowRes != nil {
 				// Raw CAM and projections are ReLU'd only for display.
-				mp.AllZero = allZero(mp.LowRes, mp.Method == CAM || mp.Method.finishedOnHost(req.EigenSmooth))
+				mp.AllZero = allZero(mp.LowRes, mp.Method.spec().RawMap || mp.Method.finishedOnHost(req.EigenSmooth))
 			} else {
 				mp.AllZero = allZero(mp.Values, false)
 			}

@@ -14,29 +14,31 @@ import (
 	"github.com/gradcam-go/gradcam/nn"
 )
 
-// explainExec returns the cached executor for a configuration.
-func (e *Explainer) explainExec(layers []string, methods []Method, target Target, numClasses int, eigenSmooth, counterfactual bool) (*context.Exec, error) {
+// explainExec returns the cached executor for a configuration and its plan: what each of its
+// outputs after the logits and the classes is, in order.
+func (e *Explainer) explainExec(layers []string, methods []Method, target Target, numClasses int, eigenSmooth, counterfactual bool) (*context.Exec, []output, error) {
 	names := make([]string, len(methods))
 	for i, m := range methods {
 		names[i] = string(m)
 	}
 	key := fmt.Sprintf("explain|%s|%s|%s|%d|%t|%t", strings.Join(layers, ","), strings.Join(names, ","), target.Name, numClasses,
 		eigenSmooth, counterfactual)
+	planned := plan(methods, numClasses, len(layers), eigenSmooth)
 	if exec, ok := e.execs[key]; ok {
-		return exec, nil
+		return exec, planned, nil
 	}
 	m := e.Model
 	exec, err := context.NewExec(m.Backend(), m.Context(), func(ctx *context.Context, inputs []*Node) []*Node {
 		e.stats.GraphBuilds++
 		g := &explanationGraph{m: m, ctx: ctx, layers: layers, methods: methods, target: target, eigenSmooth: eigenSmooth,
-			counterfactual: counterfactual, backwards: &e.stats.Backwards}
+			counterfactual: counterfactual, backwards: &e.stats.Backwards, plan: planned}
 		return g.build(inputs[0], inputs[1])
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e.execs[key] = exec
-	return exec, nil
+	return exec, planned, nil
 }
 
 // explanationGraph builds one graph for a request: the forward once, then per class one backward
@@ -50,6 +52,7 @@ type explanationGraph struct {
 	eigenSmooth    bool
 	counterfactual bool // negate the layer gradients
 	backwards      *int
+	plan           []output // the outputs to build, in order (after the logits and the classes)
 
 	fw      *nn.Forward
 	images  *Node
@@ -66,6 +69,11 @@ func (g *explanationGraph) has(ms ...Method) bool {
 	return false
 }
 
+// hasAny reports whether one of the graph's methods has the property.
+func (g *explanationGraph) hasAny(has func(MethodSpec) bool) bool {
+	return slices.ContainsFunc(g.methods, func(m Method) bool { return has(m.spec()) })
+}
+
 // gradients is what one class's backward passes give.
 type gradients struct {
 	y              *Node
@@ -77,7 +85,7 @@ type gradients struct {
 
 func (g *explanationGraph) build(images, classes *Node) []*Node {
 	g.images = images
-	if g.has(needsInputGradient...) {
+	if g.hasAny(func(s MethodSpec) bool { return s.InputGradient }) {
 		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{})
 	} else {
 		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{RulesFrom: g.layers}) // gradients stop at the layers
@@ -102,7 +110,7 @@ func (g *explanationGraph) build(images, classes *Node) []*Node {
 	outs := []*Node{logits, Stack(resolved, 1)}
 	grads := make([]*gradients, numClasses)
 	low := map[output]*Node{}
-	for _, o := range plan(g.methods, numClasses, len(g.layers), g.eigenSmooth) {
+	for _, o := range g.plan {
 		if grads[o.class] == nil {
 			grads[o.class] = g.backward(ReduceAllSum(g.target.Fn(logits, resolved[o.class])))
 		}
@@ -129,7 +137,7 @@ func (g *explanationGraph) build(images, classes *Node) []*Node {
 func (g *explanationGraph) backward(y *Node) *gradients {
 	gr := &gradients{y: y}
 	var wrt []*Node
-	if g.has(needsLayerGradient...) {
+	if g.hasAny(func(s MethodSpec) bool { return s.LayerGradient }) {
 		wrt = append(wrt, g.acts...)
 	}
 	if g.has(Saliency, InputXGradient, FullGrad) {
@@ -147,15 +155,15 @@ func (g *explanationGraph) backward(y *Node) *gradients {
 		}
 	}
 	if len(wrt) > len(g.acts) || g.has(GuidedBackprop, GuidedGradCAM, Deconvnet) {
-		if !g.has(needsInputGradient...) {
+		if !g.hasAny(func(s MethodSpec) bool { return s.InputGradient }) {
 			panic("internal error: a backward pass below the explained layers in a graph built with plain ReLUs there; " +
-				"add the method to needsInputGradient")
+				"give the method InputGradient")
 		}
 	}
 	if len(wrt) > 0 {
 		*g.backwards++
 		d := g.fw.Gradient(y, nn.Backprop, wrt...)
-		if g.has(needsLayerGradient...) {
+		if g.hasAny(func(s MethodSpec) bool { return s.LayerGradient }) {
 			gr.dA, d = d[:len(g.acts)], d[len(g.acts):]
 			if g.counterfactual {
 				for l := range gr.dA {
@@ -179,64 +187,30 @@ func (g *explanationGraph) backward(y *Node) *gradients {
 	return gr
 }
 
-// terms are a layer map's per-channel terms, [B, h, w, C]: the map is their sum over channels.
+// terms are a layer map's per-channel terms at layer l (MethodSpec.Terms).
 func (g *explanationGraph) terms(method Method, l int, gr *gradients, class *Node) *Node {
-	a, sp := g.acts[l], g.spatial[l]
-	var dA *Node
-	if gr.dA != nil {
-		dA = gr.dA[l]
+	spec := method.spec()
+	if spec.Terms == nil {
+		panic(fmt.Sprintf("terms: %s is not a layer map", method))
 	}
-	weighted := func(w *Node) *Node { // w [B, C]
-		for w.Rank() < a.Rank() {
-			w = ExpandAxes(w, 1)
-		}
-		return Mul(a, w)
-	}
-	switch method {
-	case EigenCAM, ScoreCAM, AblationCAM:
-		return a
-	case EigenGradCAM, HiResCAM:
-		return Mul(dA, a)
-	case GradCAM:
-		return weighted(ReduceMean(dA, sp...))
-	case Counterfactual:
-		return weighted(Neg(ReduceMean(dA, sp...)))
-	case CAM:
-		w, _, err := g.m.CAMWeights(g.ctx, a.Graph())
+	in := TermInputs{A: g.acts[l], Spatial: g.spatial[l], Class: class, CAMWeights: func() *Node {
+		w, _, err := g.m.CAMWeights(g.ctx, g.acts[l].Graph())
 		if err != nil {
 			panic(err)
 		}
-		return weighted(Einsum("bn,nc->bc", OneHot(class, w.Shape().Dimensions[0], w.DType()), w))
-	case GradCAMElementWise:
-		return relu(Mul(dA, a))
-	case LayerCAM:
-		return Mul(relu(dA), a)
-	case GradCAMPlusPlus:
-		g2 := Mul(dA, dA)
-		g3 := Mul(g2, dA)
-		sumA := ReduceAndKeep(a, ReduceSum, sp...)
-		alpha := Div(g2, AddScalar(Add(MulScalar(g2, 2), Mul(sumA, g3)), 1e-6))
-		alpha = Where(NotEqual(dA, ZerosLike(dA)), alpha, ZerosLike(alpha))
-		return weighted(ReduceSum(Mul(relu(dA), alpha), sp...))
-	case XGradCAM:
-		return weighted(Div(ReduceSum(Mul(dA, a), sp...), AddScalar(ReduceSum(a, sp...), 1e-7)))
-	case FEM:
-		mean := ReduceAndKeep(a, ReduceMean, sp...)
-		std := Sqrt(ReduceAndKeep(Square(Sub(a, mean)), ReduceMean, sp...))
-		above := ConvertDType(GreaterThan(a, Add(mean, MulScalar(std, 2))), a.DType())
-		return weighted(ReduceMean(above, sp...))
+		return w
+	}}
+	if gr.dA != nil {
+		in.G = gr.dA[l]
 	}
-	if t := registeredTerms(method, a, dA, sp); t != nil {
-		return t
-	}
-	panic(fmt.Sprintf("terms: %s is not a layer map", method))
+	return spec.Terms(in)
 }
 
 // layerMap is a layer map computed in the graph at the layer's resolution: the ReLU of the sum
 // of its terms; CAM's raw class map (with SqueezeNet's bias and ReLU where the head has them).
 func (g *explanationGraph) layerMap(method Method, l int, gr *gradients, class *Node) *Node {
 	m := ReduceSum(g.terms(method, l, gr, class), -1)
-	if method != CAM {
+	if !method.spec().RawMap {
 		return relu(m)
 	}
 	if g.m.Describe().CAM.ReLUAfter {

@@ -44,7 +44,7 @@ func aggregateLayers(method Method, lr []layerResult, size []int, eigenSmooth bo
 					}
 				}
 			}
-			if method.isEigen() || eigenSmooth {
+			if method.spec().Eigen || eigenSmooth {
 				p, err := principalProjection(r.terms, n, c)
 				if err != nil {
 					return nil, err

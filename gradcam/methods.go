@@ -85,79 +85,17 @@ const (
 	SmoothGrad          Method = "smoothgrad"
 )
 
-// AllMethods lists every method in a stable order.
-var AllMethods = []Method{GradCAM, Counterfactual, CAM, Saliency, GuidedBackprop, Deconvnet, GuidedGradCAM, Occlusion,
-	HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM, FEM, EigenCAM, EigenGradCAM,
-	ScoreCAM, AblationCAM, FullGrad, InputXGradient, IntegratedGradients, SmoothGrad}
-
-// MethodSummaries say in one line what each method computes (gradcam methods lists them).
-var MethodSummaries = map[Method]string{
-	GradCAM:             "activations weighted by their spatially averaged gradients, ReLU (Selvaraju et al. 2017)",
-	Counterfactual:      "Grad-CAM with negated gradients: regions whose removal would raise the score",
-	CAM:                 "activations weighted by the classifier's weights; GAP + linear heads only (Zhou et al. 2016)",
-	Saliency:            "max over colour channels of |d score / d pixel| (Simonyan et al. 2014)",
-	GuidedBackprop:      "input gradient passing only positive gradients through positive ReLUs (Springenberg et al. 2015)",
-	Deconvnet:           "input gradient passing only positive gradients through every ReLU (Zeiler & Fergus 2014)",
-	GuidedGradCAM:       "guided backprop times a CAM map (Grad-CAM unless GuidedCAM says otherwise)",
-	Occlusion:           "score drop when a grey patch covers each pixel (Zeiler & Fergus 2014)",
-	HiResCAM:            "sum over channels of gradient times activation, no pooling (Draelos & Carin 2020)",
-	GradCAMElementWise:  "sum over channels of ReLU(gradient times activation)",
-	GradCAMPlusPlus:     "activations weighted by positive gradients with higher-order alphas (Chattopadhyay et al. 2018)",
-	XGradCAM:            "activations weighted by activation-normalized gradient sums (Fu et al. 2020)",
-	LayerCAM:            "sum over channels of ReLU(gradient) times activation (Jiang et al. 2021)",
-	FEM:                 "activations weighted by how often they exceed mean + 2 std; no gradients (Fuad et al. 2020)",
-	EigenCAM:            "first principal component of the activations; no gradients, no class (Muhammad & Yeasin 2020)",
-	EigenGradCAM:        "first principal component of gradient times activation",
-	ScoreCAM:            "activations weighted by the softmax of the scores of the image masked by each channel (Wang et al. 2020)",
-	AblationCAM:         "activations weighted by the score drop when each channel is zeroed (Desai & Ramaswamy 2020)",
-	FullGrad:            "|input x gradient| plus |bias x gradient| of every convolution and batch norm (Srinivas & Fleuret 2019)",
-	InputXGradient:      "input times its gradient, per colour channel (Shrikumar et al. 2016)",
-	IntegratedGradients: "input gradient integrated along the path from a baseline (Sundararajan et al. 2017)",
-	SmoothGrad:          "a gradient method averaged over noisy copies of the input (Smilkov et al. 2017)",
-}
-
-// layerMaps are the methods whose result is a heatmap computed at the explained layers (a
-// low-resolution map, then the upsampled one).
-var layerMaps = []Method{GradCAM, Counterfactual, CAM, HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM,
-	FEM, EigenCAM, EigenGradCAM, ScoreCAM, AblationCAM}
-
-// camMaps are the heatmaps scaled to [0, 1] as pytorch-grad-cam scales them, which AugSmooth
-// averages: the layer maps and FullGrad.
-var camMaps = append(slices.Clone(layerMaps), FullGrad)
-
-// eigenSmoothable are the methods EigenSmooth changes.
-var eigenSmoothable = []Method{GradCAM, Counterfactual, HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM,
-	FEM, ScoreCAM, AblationCAM}
-
-// counterfactuals are the methods Request.Counterfactual applies to.
-var counterfactuals = []Method{GradCAM, HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM}
-
-// smoothGradBases are the methods SmoothGrad can average.
-var smoothGradBases = []Method{Saliency, InputXGradient, GuidedBackprop, Deconvnet, IntegratedGradients}
-
-// needsLayerGradient are the methods that use dy/dA at the explained layer.
-var needsLayerGradient = []Method{GradCAM, Counterfactual, HiResCAM, GradCAMElementWise, GradCAMPlusPlus,
-	XGradCAM, LayerCAM, EigenGradCAM}
-
-// needsInputGradient are the methods whose backward passes go below the explained layers (to
-// the image, or to every bias): their graphs keep the ReLU rules all the way down.
-var needsInputGradient = []Method{Saliency, InputXGradient, FullGrad, GuidedBackprop, GuidedGradCAM, Deconvnet}
-
 // IsGradientImage reports whether the method's result is an image-sized gradient with three
-// channels (guided backprop, deconvnet, Guided Grad-CAM) rather than a heatmap.
-func (m Method) IsGradientImage() bool {
-	return m == GuidedBackprop || m == Deconvnet || m == GuidedGradCAM || m == InputXGradient || m == IntegratedGradients ||
-		m == SmoothGrad
-}
-
-// isEigen reports the eigen methods (the SVD of each image's activations, on the host).
-func (m Method) isEigen() bool { return m == EigenCAM || m == EigenGradCAM }
+// channels (guided backprop, deconvnet, Guided Grad-CAM, the input attributions) rather than a
+// heatmap.
+func (m Method) IsGradientImage() bool { return m.spec().GradientImage }
 
 // finishedOnHost reports the layer maps the graph returns as per-channel terms [B, h, w, C] for
 // the host to weight and reduce: the eigen methods, the perturbation methods and, with
 // EigenSmooth, every method it applies to.
 func (m Method) finishedOnHost(eigenSmooth bool) bool {
-	return m.isEigen() || m == ScoreCAM || m == AblationCAM || (eigenSmooth && slices.Contains(eigenSmoothable, m))
+	s := m.spec()
+	return s.Eigen || s.Perturbation || (eigenSmooth && s.EigenSmooth)
 }
 
 // ParseMethods parses a comma-separated list of method names.
@@ -169,7 +107,7 @@ func ParseMethods(list string) ([]Method, error) {
 			continue
 		}
 		m := Method(strings.ToLower(s))
-		if !slices.Contains(AllMethods, m) {
+		if !m.known() {
 			return nil, fmt.Errorf("unknown method %q; methods: %s", s, methodList())
 		}
 		if !slices.Contains(out, m) {
@@ -182,7 +120,7 @@ func ParseMethods(list string) ([]Method, error) {
 	return out, nil
 }
 
-func methodList() string { return joinMethods(AllMethods) }
+func methodList() string { return joinMethods(Methods()) }
 
 // joinMethods lists method names, comma-separated.
 func joinMethods(ms []Method) string {

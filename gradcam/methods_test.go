@@ -220,9 +220,9 @@ func TestGuidedGradCAMOverAnyCAM(t *testing.T) {
 func TestEveryMethodRunsAndIsNamed(t *testing.T) {
 	m, x := smallCNNInput(t)
 	e := New(m)
-	for _, method := range AllMethods {
-		if MethodTitles[method] == "" || MethodSummaries[method] == "" {
-			t.Errorf("%s: title %q, summary %q", method, MethodTitles[method], MethodSummaries[method])
+	for _, method := range Methods() {
+		if method.Title() == "" || method.Summary() == "" {
+			t.Errorf("%s: title %q, summary %q", method, method.Title(), method.Summary())
 		}
 		if method == CAM && m.CheckCAM() != nil {
 			continue

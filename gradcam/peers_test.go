@@ -66,7 +66,7 @@ func peerMaps(t *testing.T, m *models.Model, name string, x, small *tensors.Tens
 	never := func(Method) bool { return false }
 	explain(x, Request{Methods: camFamilyMethods}, self, func(m Method) bool { return m != FullGrad })
 	explain(small, Request{Methods: []Method{ScoreCAM}, Layers: []string{peerLayers[name].score}}, self, always)
-	explain(x, Request{Methods: counterfactuals, Counterfactual: true}, func(m Method) string { return string(m) + "_cf" }, always)
+	explain(x, Request{Methods: []Method{GradCAM, HiResCAM, GradCAMElementWise, GradCAMPlusPlus, XGradCAM, LayerCAM}, Counterfactual: true}, func(m Method) string { return string(m) + "_cf" }, always)
 	explain(x, Request{Methods: []Method{GradCAM}, EigenSmooth: true}, named("gradcam_eigen"), always)
 	explain(x, Request{Methods: []Method{GradCAM}, AugSmooth: true}, named("gradcam_aug"), never)
 	explain(x, Request{Methods: []Method{GradCAM}, Layers: peerLayers[name].multi}, named("gradcam_multi"), never)
@@ -167,7 +167,7 @@ func comparePeer(t *testing.T, dir, name string, mp *Map, class int, withLowRes 
 		if !slices.Equal(mp.LowResShape, lowShape) {
 			return fmt.Sprintf("low-res shape %v, pytorch-grad-cam %v", mp.LowResShape, lowShape)
 		}
-		projection := mp.Method.isEigen() || name == "gradcam_eigen"
+		projection := mp.Method.spec().Eigen || name == "gradcam_eigen"
 		if projection && testref.Pearson(mp.LowRes, low) < 0 {
 			for i := range low {
 				low[i] = -low[i]

@@ -82,7 +82,7 @@ func (e *Explainer) perturbationWeights(images *tensors.Tensor, req Request, met
 				first := layerResults[result[i*k]][method][l]
 				c := first.termsShape[len(first.termsShape)-1]
 				if c == 0 {
-					return fmt.Errorf("%s needs a layer with channels; %s has none", MethodTitles[method], layer)
+					return fmt.Errorf("%s needs a layer with channels; %s has none", method.Title(), layer)
 				}
 				var weights [][]float32
 				var err error
@@ -92,7 +92,7 @@ func (e *Explainer) perturbationWeights(images *tensors.Tensor, req Request, met
 					weights, err = e.ablationWeights(x, dims[1:], first.terms, first.termsShape, layer, classes, req)
 				}
 				if err != nil {
-					return fmt.Errorf("%s at %s: %w", MethodTitles[method], layer, err)
+					return fmt.Errorf("%s at %s: %w", method.Title(), layer, err)
 				}
 				for j := range k {
 					lr := layerResults[result[i*k+j]][method]

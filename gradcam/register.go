@@ -2,9 +2,6 @@ package gradcam
 
 import (
 	"fmt"
-	"regexp"
-	"slices"
-	"sync"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 )
@@ -24,52 +21,16 @@ type CAMMethod struct {
 	Weights func(a, g *Node, spatial []int) *Node
 }
 
-var (
-	registerMu sync.Mutex
-	registered = map[Method]CAMMethod{}
-	validName  = regexp.MustCompile(`^[a-z][a-z0-9+-]*$`)
-)
-
 // RegisterCAM adds a CAM-family method. It then works wherever the built-in CAM methods do:
 // Explain (with Counterfactual, EigenSmooth, AugSmooth, as Guided Grad-CAM's CAM), ParseMethods
-// and so the command line's --method, `gradcam methods`, figure titles (MethodTitles), and the
+// and so the command line's --method, `gradcam methods`, figure titles (Method.Title), and the
 // metrics. Register from an init function, before any explanation: registering is not safe
 // alongside Explain calls.
 func RegisterCAM(m CAMMethod) error {
-	registerMu.Lock()
-	defer registerMu.Unlock()
-	switch {
-	case !validName.MatchString(string(m.Name)):
-		return fmt.Errorf("register %q: a method's name is lower case letters, digits, '-' and '+'", m.Name)
-	case slices.Contains(AllMethods, m.Name):
-		return fmt.Errorf("register %q: there is already a method of that name", m.Name)
-	case m.Title == "" || m.Summary == "":
-		return fmt.Errorf("register %q: give it a title (figure captions) and a summary (gradcam methods)", m.Name)
-	case m.Weights == nil:
+	if m.Weights == nil {
 		return fmt.Errorf("register %q: no Weights function", m.Name)
 	}
-	registered[m.Name] = m
-	AllMethods = append(AllMethods, m.Name)
-	MethodTitles[m.Name] = m.Title
-	MethodSummaries[m.Name] = m.Summary
-	layerMaps = append(layerMaps, m.Name)
-	camMaps = append(camMaps, m.Name)
-	needsLayerGradient = append(needsLayerGradient, m.Name)
-	eigenSmoothable = append(eigenSmoothable, m.Name)
-	counterfactuals = append(counterfactuals, m.Name)
-	return nil
-}
-
-// registeredTerms are a registered method's per-channel terms w_k A_k, or nil for a method that
-// is not registered.
-func registeredTerms(method Method, a, g *Node, spatial []int) *Node {
-	m, ok := registered[method]
-	if !ok {
-		return nil
-	}
-	w := m.Weights(a, g, spatial)
-	for w.Rank() < a.Rank() {
-		w = ExpandAxes(w, 1)
-	}
-	return Mul(a, w)
+	return register(MethodSpec{Name: m.Name, Title: m.Title, Summary: m.Summary, Family: LayerMap,
+		LayerGradient: true, Scaled: true, Counterfactual: true, EigenSmooth: true,
+		Terms: func(in TermInputs) *Node { return in.Weighted(m.Weights(in.A, in.G, in.Spatial)) }})
 }

@@ -28,7 +28,7 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		return fmt.Errorf("no method given; methods: %s", methodList())
 	}
 	for _, m := range req.Methods {
-		if !slices.Contains(AllMethods, m) {
+		if !m.known() {
 			return fmt.Errorf("unknown method %q; methods: %s", m, methodList())
 		}
 	}
@@ -40,7 +40,7 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		for _, m := range req.Methods {
 			if m == GuidedBackprop || m == Deconvnet || m == GuidedGradCAM {
 				return fmt.Errorf("%s changes how ReLUs pass gradients back, and %s builds none with nn.ReLU: "+
-					"write its activations as nn.ReLU(ctx, x) instead of activations.Relu", MethodTitles[m], e.desc.Name)
+					"write its activations as nn.ReLU(ctx, x) instead of activations.Relu", m.Title(), e.desc.Name)
 			}
 		}
 	}
@@ -87,9 +87,9 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		if req.GuidedCAM == "" {
 			req.GuidedCAM = GradCAM
 		}
-		if !slices.Contains(camMaps, req.GuidedCAM) {
+		if !req.GuidedCAM.spec().Scaled {
 			return fmt.Errorf("Guided Grad-CAM multiplies guided backprop with a CAM map; %q is not one (use one of: %s)",
-				req.GuidedCAM, joinMethods(camMaps))
+				req.GuidedCAM, joinMethods(methodsWith(func(s MethodSpec) bool { return s.Scaled })))
 		}
 	}
 	if slices.Contains(req.Methods, IntegratedGradients) {
@@ -126,9 +126,9 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 	}
 	if req.Counterfactual {
 		for _, m := range req.Methods {
-			if !slices.Contains(counterfactuals, m) {
+			if !m.spec().Counterfactual {
 				return fmt.Errorf("Counterfactual negates the gradients of %s; %s cannot be asked with it",
-					joinMethods(counterfactuals), m)
+					joinMethods(methodsWith(func(s MethodSpec) bool { return s.Counterfactual })), m)
 			}
 		}
 	}

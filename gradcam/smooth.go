@@ -65,8 +65,8 @@ func (o SmoothGradOptions) withDefaults() SmoothGradOptions {
 }
 
 func (o SmoothGradOptions) check(exampleSize int) error {
-	if !slices.Contains(smoothGradBases, o.Method) {
-		return fmt.Errorf("SmoothGrad averages a gradient method; %q is not one (use one of: %s)", o.Method, joinMethods(smoothGradBases))
+	if !o.Method.spec().SmoothGradBase {
+		return fmt.Errorf("SmoothGrad averages a gradient method; %q is not one (use one of: %s)", o.Method, joinMethods(methodsWith(func(s MethodSpec) bool { return s.SmoothGradBase })))
 	}
 	if o.Type != SmoothGradMean && o.Type != SmoothGradSquared && o.Type != VarGrad {
 		return fmt.Errorf("unknown SmoothGrad type %q; types: %s, %s, %s", o.Type, SmoothGradMean, SmoothGradSquared, VarGrad)

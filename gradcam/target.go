@@ -54,3 +54,30 @@ func resolveClass(logits, class *Node) *Node {
 	top := ConvertDType(ArgMax(logits, 1), dtypes.Int32)
 	return Where(GreaterOrEqual(class, ZerosLike(class)), class, top)
 }
+
+// StepLogProbability targets a word's log-probability at its step, for models that score a
+// vocabulary of words at each of several steps, outputs [B, steps*words] (a captioner): class
+// k*words + w is word w at step k, scored by the log-softmax over step k's words.
+func StepLogProbability(words int) Target {
+	return Target{Name: "step-logprob:" + strconv.Itoa(words), Fn: func(logits, class *Node) *Node {
+		b := logits.Shape().Dimensions[0]
+		logp := Reshape(LogSoftmax(Reshape(logits, b, -1, words), -1), b, -1)
+		return Logit.Fn(logp, class)
+	}}
+}
+
+// SequenceLogProbability targets the log-probability of a whole sequence of words, one per step
+// (a caption, its end included): the sum of StepLogProbability over the steps. The per-image class
+// is ignored.
+func SequenceLogProbability(words int, sequence []int) Target {
+	key := make([]string, len(sequence))
+	classes := make([]int, len(sequence))
+	for k, w := range sequence {
+		key[k], classes[k] = strconv.Itoa(w), k*words+w
+	}
+	return Target{Name: "sequence-logprob:" + strconv.Itoa(words) + "[" + strings.Join(key, ",") + "]", Fn: func(logits, _ *Node) *Node {
+		b := logits.Shape().Dimensions[0]
+		logp := Reshape(LogSoftmax(Reshape(logits, b, -1, words), -1), b, -1)
+		return ClassSum("", classes...).Fn(logp, nil)
+	}}
+}

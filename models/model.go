@@ -1,6 +1,7 @@
 package models
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -525,3 +526,13 @@ func (m *Model) CAMWeights(ctx *context.Context, g *Graph) (w, b *Node, err erro
 
 // DefaultLayer is the layer explanations use when none is asked (nn.Spec.DefaultLayer).
 func (m *Model) DefaultLayer() string { return m.Spec.DefaultLayer }
+
+// LoadEmbedded binds a network to a checkpoint embedded in the program (a shipped model's
+// .safetensors bytes); what names it in messages ("the embedded VQA model").
+func LoadEmbedded(net *nn.Network, checkpoint []byte, what string, b backends.Backend) (*Model, error) {
+	w, err := ReadSafetensors(bytes.NewReader(checkpoint), int64(len(checkpoint)), net.Name+".safetensors")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return NewModel(net, w, what, b)
+}

@@ -92,12 +92,12 @@ func Grid(g *render.Grid) error {
 // model's value).
 func Caption(ex *gradcam.Explanation, m gradcam.Method) string {
 	if ex.SingleOutput {
-		return fmt.Sprintf("%s: %s = %.3f", gradcam.MethodTitles[m], cmp.Or(ex.Label, "output"), ex.Logit)
+		return fmt.Sprintf("%s: %s = %.3f", m.Title(), cmp.Or(ex.Label, "output"), ex.Logit)
 	}
 	if ex.Label == "" {
-		return fmt.Sprintf("%s: output %d = %.3f", gradcam.MethodTitles[m], ex.Class, ex.Logit)
+		return fmt.Sprintf("%s: output %d = %.3f", m.Title(), ex.Class, ex.Logit)
 	}
-	return fmt.Sprintf("%s: %s (%d) p=%.3f", gradcam.MethodTitles[m], ex.Label, ex.Class, ex.Probability)
+	return fmt.Sprintf("%s: %s (%d) p=%.3f", m.Title(), ex.Label, ex.Class, ex.Probability)
 }
 
 // ExplanationFigures renders an explanation's maps, in the order given, after the original image

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"html"
 	"image"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -164,8 +166,8 @@ type Style struct {
 // Explain explains the batch with the request, shows one row per image and class (the image,
 // then each method's picture, captioned with the class and its probability), and returns the
 // results (results.At(image, k)). On failure it shows the error and returns nil.
-func Explain(m *models.Model, b *Batch, req gradcam.Request, style ...Style) gradcam.Results {
-	if m == nil || b == nil {
+func Explain(m gradcam.Model, b *Batch, req gradcam.Request, style ...Style) gradcam.Results {
+	if missing(m) || b == nil {
 		return nil
 	}
 	res, err := ExplainerOf(m).Explain(b.Input, req)
@@ -192,7 +194,7 @@ func Explain(m *models.Model, b *Batch, req gradcam.Request, style ...Style) gra
 // ExplainerOf returns the model's explainer, made on first use and kept for the cell's run, so
 // that Explain, Explore and the figure helpers reuse its compiled graphs: a second explanation of
 // the same model and request shape compiles nothing.
-func ExplainerOf(m *models.Model) *gradcam.Explainer {
+func ExplainerOf(m gradcam.Model) *gradcam.Explainer {
 	explainersMu.Lock()
 	defer explainersMu.Unlock()
 	e := explainers[m]
@@ -205,8 +207,17 @@ func ExplainerOf(m *models.Model) *gradcam.Explainer {
 
 var (
 	explainersMu sync.Mutex
-	explainers   = map[*models.Model]*gradcam.Explainer{}
+	explainers   = map[gradcam.Model]*gradcam.Explainer{}
 )
+
+// missing reports whether m is nil, or a nil model in an interface (what Load returns on failure).
+func missing(m gradcam.Model) bool {
+	if m == nil {
+		return true
+	}
+	v := reflect.ValueOf(m)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
 
 // FromSet takes examples of a dataset (data.Set, e.g. Fashion-MNIST) as a batch; their
 // pictures are drawn from the values, which must be pixels in [0, 1] (1 or 3 channels).
@@ -229,4 +240,31 @@ func FromSet(set *data.Set, idx ...int) *Batch {
 	}
 	b.Input, _ = set.Batch(idx)
 	return b
+}
+
+// Accuracy is the share of a labelled set's examples whose top output is their label, for any
+// model the explainer takes (a GoMLX function through gradcam.FromFunc too). On failure it shows
+// the error and returns NaN.
+func Accuracy(m gradcam.Model, set *data.Set) float64 {
+	if missing(m) || set == nil {
+		return math.NaN()
+	}
+	e := ExplainerOf(m)
+	right := 0
+	err := set.ForEachBatch(250, func(idx []int, inputs *tensors.Tensor) error {
+		logits, err := e.Logits(inputs)
+		if err != nil {
+			return err
+		}
+		for j, row := range logits {
+			if models.TopK(row, nil, 1)[0].Class == int(set.Labels[idx[j]]) {
+				right++
+			}
+		}
+		return nil
+	})
+	if Error(err) || set.Len() == 0 {
+		return math.NaN()
+	}
+	return float64(right) / float64(set.Len())
 }

@@ -27,8 +27,8 @@ var minFigures = map[string]int{
 	"02_cam_vs_gradcam.ipynb":                      3,
 	"03_gradcam_layers_and_classes.ipynb":          2,
 	"04_cnn_visualization_lab.ipynb":               4,
-	"05_your_own_network.ipynb":                    30,
-	"06_text_gradcam.ipynb":                        0, // coloured text (HTML), no pictures
+	"05_your_own_network.ipynb":                    42, // ... and the GoMLX-layers network's three rows of four
+	"06_text_gradcam.ipynb":                        0,  // coloured text (HTML), no pictures
 	"07_regression_activation_maps.ipynb":          6,
 	"08_every_cam_method.ipynb":                    20,
 	"09_cam_vs_gradcam_measured.ipynb":             4,  // maps with boxes, two curves, the sanity check
@@ -38,6 +38,7 @@ var minFigures = map[string]int{
 	"13_faithfulness_and_localization.ipynb":       0,  // tables
 	"14_finetuning_like_the_blog.ipynb":            20, // five pictures, input and Grad-CAM, two models
 	"15_finding_bias.ipynb":                        24, // eight pictures, two networks x four pictures x (input, map)
+	"16_vqa_and_captioning.ipynb":                  20, // four scenes, three answers x four pictures, two failure rows, the caption's words
 }
 
 // imageNet are the notebooks that explain the default ImageNet model (offline: the embedded one).
@@ -46,14 +47,16 @@ var imageNet = map[string]bool{"02_cam_vs_gradcam.ipynb": true,
 	"10_what_a_cnn_learned.ipynb": true}
 
 // mustSay is text a notebook's outputs must contain: what shows a section worked.
-var mustSay = map[string]string{
-	"01_gradcam_figure1.ipynb":            "in the tiger cat box",                          // the measured masses under the figures
-	"05_your_own_network.ipynb":           "fashion_effnet (10 outputs, 52 layers; CAM at", // the ONNX model from PyTorch
-	"06_text_gradcam.ipynb":               "</b>: de, probability",                         // a German text, coloured
-	"07_regression_activation_maps.ipynb": "of the mass on red disks",
-	"08_every_cam_method.ipynb":           "9 methods in one call", // and one backward pass
-	"09_cam_vs_gradcam_measured.ipynb":    "| fashion-gap | cam |", // the committed table, and the live one
-	"10_what_a_cnn_learned.ipynb":         "nearest neighbour of the same class:",
+var mustSay = map[string][]string{
+	"01_gradcam_figure1.ipynb": {"in the tiger cat box"}, // the measured masses under the figures
+	"05_your_own_network.ipynb": {"fashion_effnet (10 outputs, 52 layers; CAM at", // the ONNX model from PyTorch
+		"gomlx-fashion, GoMLX layers: test accuracy"}, // the GoMLX-layers network, trained and explained
+	"16_vqa_and_captioning.ipynb":         {"| answer accuracy |", "| greedy captions equal to the truth |"},
+	"06_text_gradcam.ipynb":               {"</b>: de, probability"}, // a German text, coloured
+	"07_regression_activation_maps.ipynb": {"of the mass on red disks"},
+	"08_every_cam_method.ipynb":           {"9 methods in one call"}, // and one backward pass
+	"09_cam_vs_gradcam_measured.ipynb":    {"| fashion-gap | cam |"}, // the committed table, and the live one
+	"10_what_a_cnn_learned.ipynb":         {"nearest neighbour of the same class:"},
 }
 
 // expectedErrors are the errors a notebook shows on purpose (notebook.Error's red box): any
@@ -140,8 +143,10 @@ func TestNotebooks(t *testing.T) {
 			if offline && imageNet[name] && !bytes.Contains(data, []byte("using the embedded ImageNet MobileNetV2")) {
 				t.Error("offline, the notebook does not say it fell back to the embedded model")
 			}
-			if want, ok := mustSay[name]; ok && !bytes.Contains(data, []byte(want)) {
-				t.Errorf("the outputs do not say %q", want)
+			for _, want := range mustSay[name] {
+				if !bytes.Contains(data, []byte(want)) {
+					t.Errorf("the outputs do not say %q", want)
+				}
 			}
 			if figures < minFigures[name] {
 				t.Errorf("%d figures, want at least %d", figures, minFigures[name])

@@ -104,7 +104,7 @@ func MassMarkdown(exps []*gradcam.Explanation, method gradcam.Method, objs []Obj
 		return "", err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "| %s of | p |", gradcam.MethodTitles[method])
+	fmt.Fprintf(&b, "| %s of | p |", method.Title())
 	for _, o := range objs {
 		fmt.Fprintf(&b, " in the %s box |", o.Label)
 	}

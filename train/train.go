@@ -53,6 +53,11 @@ type Options struct {
 	// with a frozen backbone. With a checkpoint whose batch norms were folded (identity running
 	// statistics) this wipes the features and the head does not learn.
 	FrozenTrainMode bool
+	// StepLabels names a side input of the set (data.SideData) holding a label per step,
+	// [steps] int32, -1 where there is none (past a caption's end). The network's outputs are then
+	// steps x classes scores, [B, steps*classes] (a captioner trained with teacher forcing), and
+	// the loss is the mean over the labelled steps of their cross-entropy.
+	StepLabels string
 	// Cosine anneals the learning rate from LearningRate to 0 along a half cosine over the run
 	// (PyTorch's CosineAnnealingLR with T_max = the number of steps); the default keeps it
 	// constant.
@@ -85,7 +90,7 @@ type Result struct {
 // Fit trains the model on the set with GoMLX's trainer and loop. The model's weights are
 // updated in place; save them with models.Save.
 func Fit(m *models.Model, set *data.Set, opts Options) (*Result, error) {
-	if err := checkSet(m, set); err != nil {
+	if err := checkSet(m, set, opts.StepLabels); err != nil {
 		return nil, err
 	}
 	if opts.Epochs == 0 {
@@ -134,11 +139,18 @@ func Fit(m *models.Model, set *data.Set, opts Options) (*Result, error) {
 	classify := set.Labels != nil
 	loss := losses.MeanSquaredError
 	var trainMetrics []metrics.Interface
-	if classify {
+	if opts.StepLabels != "" {
+		i := slices.IndexFunc(set.Side, func(d data.SideData) bool { return d.Name == opts.StepLabels })
+		if i < 0 || len(set.Side[i].Shape) != 1 || m.Outputs%set.Side[i].Shape[0] != 0 {
+			return nil, fmt.Errorf("StepLabels %q: the set needs a side input of that name, [steps], and %s outputs a multiple of steps "+
+				"(%d)", opts.StepLabels, m.Name, m.Outputs)
+		}
+		loss, classify = stepLoss(set.Side[i].Shape[0]), false
+	} else if classify {
 		loss = losses.SparseCategoricalCrossEntropyLogits
 		trainMetrics = append(trainMetrics, metrics.NewMovingAverageSparseCategoricalAccuracy("Moving Average Accuracy", "~acc", 0.01))
 	}
-	ds := &batches{model: m, set: set, size: opts.BatchSize, seed: opts.Seed}
+	ds := &batches{model: m, set: set, stepLabels: opts.StepLabels, size: opts.BatchSize, seed: opts.Seed}
 	steps := opts.Epochs * ds.perEpoch()
 	// A new run restarts the schedule's own step counter.
 	_ = ctx.DeleteVariable(context.ScopeSeparator+optimizers.Scope+context.ScopeSeparator+cosineschedule.Scope,
@@ -192,6 +204,21 @@ func Fit(m *models.Model, set *data.Set, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// stepLoss is the mean cross-entropy of the labelled steps: predictions [B, steps*classes],
+// labels [B, steps] with -1 where a step has none.
+func stepLoss(steps int) gomlxtrain.LossFn {
+	return func(labels, predictions []*graph.Node) *graph.Node {
+		p, y := predictions[0], labels[0]
+		b := p.Shape().Dimensions[0]
+		logp := graph.LogSoftmax(graph.Reshape(p, b, steps, -1), -1) // [B, T, V]
+		has := graph.GreaterOrEqual(y, graph.ScalarZero(y.Graph(), y.DType()))
+		idx := graph.ConvertDType(graph.Max(y, graph.ScalarZero(y.Graph(), y.DType())), dtypes.Int32)
+		picked := graph.ReduceSum(graph.Mul(logp, graph.OneHot(idx, logp.Shape().Dimensions[2], p.DType())), -1) // [B, T]
+		mask := graph.ConvertDType(has, p.DType())
+		return graph.Div(graph.Neg(graph.ReduceAllSum(graph.Mul(picked, mask))), graph.Max(graph.ReduceAllSum(mask), graph.OnePlus(graph.ScalarZero(p.Graph(), p.DType()))))
+	}
+}
+
 func scalar(t *tensors.Tensor) float64 {
 	switch v := t.Value().(type) {
 	case float32:
@@ -203,7 +230,7 @@ func scalar(t *tensors.Tensor) float64 {
 }
 
 // checkSet validates a dataset against a model: shapes, label range, kind of head.
-func checkSet(m *models.Model, set *data.Set) error {
+func checkSet(m *models.Model, set *data.Set, stepLabels string) error {
 	if set == nil {
 		return fmt.Errorf("no dataset")
 	}
@@ -218,6 +245,9 @@ func checkSet(m *models.Model, set *data.Set) error {
 		if i < 0 || !slices.Equal(set.Side[i].Shape, in.Shape) {
 			return fmt.Errorf("dataset %q lacks %s's side input %q of shape %v", set.Name, m.Name, in.Name, in.Shape)
 		}
+	}
+	if stepLabels != "" {
+		return nil
 	}
 	if set.Labels == nil && set.Targets == nil {
 		return fmt.Errorf("dataset %q has neither labels nor targets: training and evaluating need one per example", set.Name)
@@ -239,7 +269,9 @@ func checkSet(m *models.Model, set *data.Set) error {
 // batches feeds a Set to GoMLX's loop, in a new seeded order each epoch (the last batch may be
 // smaller, as PyTorch's DataLoader without drop_last).
 type batches struct {
-	model *models.Model
+	model      *models.Model
+	stepLabels string // the side input that holds the labels (Options.StepLabels), or ""
+
 	set   *data.Set
 	size  int
 	seed  uint64
@@ -290,13 +322,17 @@ func (b *batches) Yield() (spec any, inputs, labels []*tensors.Tensor, err error
 	idx := b.order[b.next:min(b.next+b.size, len(b.order))]
 	b.next += len(idx)
 	x, y := b.set.Batch(idx)
+	if b.stepLabels != "" {
+		i := slices.IndexFunc(b.set.Side, func(d data.SideData) bool { return d.Name == b.stepLabels })
+		y = b.set.SideBatch(idx)[i]
+	}
 	return nil, append([]*tensors.Tensor{x}, b.side(idx)...), []*tensors.Tensor{y}, nil
 }
 
 // Evaluate runs the model over a set in batches and returns its mean loss and accuracy
 // (cross-entropy for labelled sets; mean squared error and NaN accuracy for regression).
 func Evaluate(m *models.Model, set *data.Set, batchSize int) (loss, accuracy float64, err error) {
-	if err := checkSet(m, set); err != nil {
+	if err := checkSet(m, set, ""); err != nil {
 		return 0, 0, err
 	}
 	if batchSize < 1 {

@@ -129,7 +129,7 @@ func writeMaps(dir string, ex *gradcam.Explanation, methods []gradcam.Method, im
 		if err := writePNG(filepath.Join(dir, string(method)+".png"), pic); err != nil {
 			return err
 		}
-		grid.Rows[0] = append(grid.Rows[0], render.Cell{Image: pic, Caption: gradcam.MethodTitles[method]})
+		grid.Rows[0] = append(grid.Rows[0], render.Cell{Image: pic, Caption: method.Title()})
 		note := ""
 		if mp.AllZero {
 			note = " (all zero: nothing in this layer supports the class)"
@@ -163,8 +163,9 @@ func writePNG(path string, img image.Image) error {
 
 // methodNames lists the methods --method takes.
 func methodNames() string {
-	names := make([]string, len(gradcam.AllMethods))
-	for i, m := range gradcam.AllMethods {
+	all := gradcam.Methods()
+	names := make([]string, len(all))
+	for i, m := range all {
 		names[i] = string(m)
 	}
 	return strings.Join(names, ", ")

@@ -59,6 +59,8 @@ commands:
   predict   print the top classes of an image: INDEX<TAB>LABEL<TAB>PROBABILITY
   explain   write explanation maps (METHOD.npy, METHOD.png) for a class of an image
   finetune  train a new head (one output per class folder) on a model, save .safetensors
+  explain-vqa   answer a question about a scene (ANSWER<TAB>PROBABILITY) and explain an answer's maps
+  explain-caption  caption a scene (or take --caption) and explain the whole caption and each word
   explain-text  Grad-CAM over the characters of a text (language ID by default): colours, --html or --json
   evaluate  measure explanation methods over a dataset (localization, deletion/insertion, ROAD, ...): metrics.csv
   train-demo  retrain the demo networks fashion-gap and fashion-fc (models/fashion) from scratch
@@ -83,6 +85,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return explain(args[1:], stdout, stderr)
 	case "finetune":
 		return finetune(args[1:], stdout, stderr)
+	case "explain-vqa":
+		return explainVQA(args[1:], stdout, stderr)
+	case "explain-caption":
+		return explainCaption(args[1:], stdout, stderr)
 	case "explain-text":
 		return explainText(args[1:], stdout, stderr)
 	case "train-demo":
@@ -92,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "attack":
 		return attackCommand(args[1:], stdout, stderr)
 	case "scenes":
-		return scenes(args[1:], stdout, stderr)
+		return scenesCommand(args[1:], stdout, stderr)
 	case "visualize":
 		return visualizeCommand(args[1:], stdout, stderr)
 	case "models":
@@ -102,8 +108,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	case "methods":
-		for _, m := range gradcam.AllMethods {
-			fmt.Fprintf(stdout, "%-21s %s\n", m, gradcam.MethodSummaries[m])
+		for _, m := range gradcam.Methods() {
+			fmt.Fprintf(stdout, "%-21s %s\n", m, m.Summary())
 		}
 		return nil
 	case "backend":

@@ -95,7 +95,7 @@ func TestRegisteredMethod(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if gradcam.MethodTitles[gradcamAbs] != "Grad-CAM |g|" {
-		t.Errorf("figure title %q", gradcam.MethodTitles[gradcamAbs])
+	if gradcamAbs.Title() != "Grad-CAM |g|" {
+		t.Errorf("figure title %q", gradcamAbs.Title())
 	}
 }

@@ -14,7 +14,7 @@ import (
 
 // scenes writes generated scenes (data.Scenes): DIR/NNNN.png and DIR/NNNN.json with the objects'
 // shapes, colours, boxes and masks, questions with their answers, and the caption.
-func scenes(args []string, stdout, stderr io.Writer) error {
+func scenesCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("scenes", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	n := fs.Int("n", 100, "number of scenes")

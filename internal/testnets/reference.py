@@ -148,9 +148,10 @@ def explain(name, model, x0, layer, classes, cam_key, patch, stride, out, factor
     ruled = factory()
     ruled.load_state_dict(model.state_dict())
     ruled.eval()
-    for n, child in list(ruled.named_children()):
-        if isinstance(child, tnn.ReLU):
-            setattr(ruled, n, RuleModule(None, state))
+    for parent in list(ruled.modules()):  # every ReLU, nested ones too
+        for n, child in list(parent.named_children()):
+            if isinstance(child, tnn.ReLU):
+                setattr(parent, n, RuleModule(None, state))
     modules = dict(model.named_modules())
     store = {}
 

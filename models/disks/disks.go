@@ -5,9 +5,7 @@
 package disks
 
 import (
-	"bytes"
 	_ "embed"
-	"fmt"
 
 	"github.com/gomlx/gomlx/backends"
 
@@ -42,9 +40,5 @@ var weights []byte
 
 // Load returns the shipped model on backend b (nil: backend.New()).
 func Load(b backends.Backend) (*models.Model, error) {
-	w, err := models.ReadSafetensors(bytes.NewReader(weights), int64(len(weights)), "disks.safetensors")
-	if err != nil {
-		return nil, fmt.Errorf("the embedded disks model: %w", err)
-	}
-	return models.NewModel(Network(), w, "embedded disks regression model (models/disks)", b)
+	return models.LoadEmbedded(Network(), weights, "the embedded disks regression model (models/disks)", b)
 }

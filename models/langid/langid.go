@@ -6,7 +6,6 @@ package langid
 import (
 	"bytes"
 	_ "embed"
-	"fmt"
 
 	"github.com/gomlx/gomlx/backends"
 
@@ -37,12 +36,8 @@ func Load(b backends.Backend) (*text.Explainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := models.ReadSafetensors(bytes.NewReader(weights), int64(len(weights)), "langid.safetensors")
-	if err != nil {
-		return nil, fmt.Errorf("the embedded language-ID model: %w", err)
-	}
 	net := text.CharCNN("langid", v.Size(), Length, Embed, Filters, text.Languages)
-	m, err := models.NewModel(net, w, "embedded language-ID model (models/langid)", b)
+	m, err := models.LoadEmbedded(net, weights, "the embedded language-ID model (models/langid)", b)
 	if err != nil {
 		return nil, err
 	}

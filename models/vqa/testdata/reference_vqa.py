@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""PyTorch reference for the shipped VQA model (models/vqa): the same network in PyTorch on the
+same weights, with the question held fixed, explained as internal/testnets/reference.py explains
+the nn networks (autograd and hooks).
+
+Inputs (written by models/vqa's test): WEIGHTS (vqa.safetensors) and CASES, a folder with
+cases.json [{"tokens": [...], "length": L, "answers": [a, b]}] and image_K.npy ([1, 3, S, S]) per
+case K. For each case it writes OUT/K/logits.npy and OUT/K/0/<answer>/<method>.npy.
+
+Usage: reference_vqa.py PATCH STRIDE WEIGHTS CASES OUT
+"""
+# depends on: internal/testnets/reference.py
+import importlib.util
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as tnn
+import torch.nn.functional as F
+
+
+class FiLM(tnn.Module):
+    """A 3x3 convolution whose channels the question scales by (1 + scale(q)) and shifts by
+    shift(q), then ReLU."""
+
+    def __init__(self, channels, hidden):
+        super().__init__()
+        self.conv = tnn.Conv2d(channels, channels, 3, padding=1)
+        self.scale, self.shift = tnn.Linear(hidden, channels), tnn.Linear(hidden, channels)
+        self.relu = tnn.ReLU()
+
+    def forward(self, f, q):
+        return self.relu(self.conv(f) * (1 + self.scale(q))[:, :, None, None] + self.shift(q)[:, :, None, None])
+
+
+class VQA(tnn.Module):
+    """conv16-ReLU-pool, conv32-ReLU-pool, conv64-ReLU; embedding, GRU over the question; two FiLM
+    blocks (film1, fused); global average pooling; [pooled, question] -> linear 128, ReLU -> answers.
+    The question is held fixed (buffers), so the module maps an image batch to answer logits."""
+
+    def __init__(self, vocab, answers, tokens, length):
+        super().__init__()
+        self.conv1, self.relu1, self.pool1 = tnn.Conv2d(3, 16, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2)
+        self.conv2, self.relu2, self.pool2 = tnn.Conv2d(16, 32, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2)
+        self.conv3, self.features = tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU()
+        self.embed = tnn.Embedding(vocab, 32)
+        self.gru = tnn.GRU(32, 64, batch_first=True)
+        self.film1, self.fused = FiLM(64, 64), FiLM(64, 64)
+        self.fuse, self.relu5 = tnn.Linear(128, 128), tnn.ReLU()
+        self.answer = tnn.Linear(128, answers)
+        self.tokens, self.length = tokens, length
+
+    def forward(self, x):
+        b = x.shape[0]
+        f = self.features(self.conv3(self.pool2(self.relu2(self.conv2(self.pool1(self.relu1(self.conv1(x))))))))
+        words = self.embed(self.tokens.expand(b, -1))
+        packed = tnn.utils.rnn.pack_padded_sequence(words, self.length.expand(b), batch_first=True, enforce_sorted=False)
+        _, h = self.gru(packed)
+        q = h[0]
+        f = self.fused(self.film1(f, q), q)
+        return self.answer(self.relu5(self.fuse(torch.cat([f.mean((2, 3)), q], -1))))
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        assert v["dtype"] == "F32", v["dtype"]
+        a, b = v["data_offsets"]
+        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype=np.float32).copy().reshape(v["shape"]))
+    return out
+
+
+def load(path):
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+    spec = importlib.util.spec_from_file_location(path.replace("/", "_")[:-3], os.path.join(root, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main():
+    patch, stride, weights, cases_dir, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+    testnets = load("internal/testnets/reference.py")
+    state = read_safetensors(weights)
+    vocab, answers = state["embed.weight"].shape[0], state["answer.weight"].shape[0]
+    with open(os.path.join(cases_dir, "cases.json")) as f:
+        cases = json.load(f)
+    for k, case in enumerate(cases):
+        tokens = torch.tensor([case["tokens"]], dtype=torch.long)
+        length = torch.tensor([case["length"]], dtype=torch.long)
+        make = lambda: VQA(vocab, answers, tokens, length)
+        model = make()
+        model.load_state_dict(state)
+        model.eval()
+        x = torch.from_numpy(np.load(os.path.join(cases_dir, f"image_{k}.npy")))
+        d = os.path.join(out, str(k))
+        os.makedirs(d, exist_ok=True)
+        with torch.no_grad():
+            np.save(os.path.join(d, "logits.npy"), model(x).numpy())
+        testnets.explain("vqa", model, x, "fused", case["answers"], None, patch, stride, d, factory=make)
+        print("case", k, "done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
