@@ -43,7 +43,7 @@ echo "== PyTorch: the explanation matrix"
 echo "== loading"
 /usr/bin/python3 bench/load.py .cache/models-ref "$out/load.json"
 echo "== training step"
-go test ./models/fashion -run '^$' -bench TrainStep -benchtime 5x | tee "$out/train_go.txt"
+go test ./pretrained/fashion -run '^$' -bench TrainStep -benchtime 5x | tee "$out/train_go.txt"
 /usr/bin/python3 bench/torch_bench.py train "$out/train_torch.json"
 echo "== notebook 01 on VGG-16: peak memory"
 bash bench/memory.sh after

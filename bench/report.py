@@ -117,8 +117,8 @@ def train_section(go_path, torch_path):
         return
     go_s = float(m.group(1))
     print("\n## Training step\n")
-    print("The Fashion-MNIST demo CNN (models/fashion's fashion-gap), batch 64 of 64x64, Adam: "
-          "`go test ./models/fashion -bench TrainStep` against `torch_bench.py train` (median of 30 steps).\n")
+    print("The Fashion-MNIST demo CNN (pretrained/fashion's fashion-gap), batch 64 of 64x64, Adam: "
+          "`go test ./pretrained/fashion -bench TrainStep` against `torch_bench.py train` (median of 30 steps).\n")
     print("| network | Go s/step | PyTorch s/step | Go/PyTorch | target | met |")
     print("|---|---|---|---|---|---|")
     print(f"| fashion-gap | {go_s:.4f} | {pt:.4f} | {ratio(go_s / pt)} | <= 3x | {'yes' if go_s / pt <= 3 else '**no**'} |")

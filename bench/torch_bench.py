@@ -238,7 +238,7 @@ def load(arch, path):
 
 
 def train(out_path):
-    """Training steps of the Fashion-MNIST demo CNN (models/fashion's fashion-gap: four
+    """Training steps of the Fashion-MNIST demo CNN (pretrained/fashion's fashion-gap: four
     conv-BN-ReLU blocks of 8, 16, 32, 32 channels, 2x2 max pooling after the first two, GAP,
     linear), Adam, batch 64 of 1x64x64, cross-entropy: median seconds per step."""
     torch.manual_seed(0)

@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/embedded"
-	"github.com/gradcam-go/gradcam/models/fashion"
+	"github.com/gradcam-go/gradcam/pretrained/embedded"
+	"github.com/gradcam-go/gradcam/pretrained/fashion"
 )
 
 // Ref names a model.

@@ -14,7 +14,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/gradcam-go/gradcam/internal/testref"
-	"github.com/gradcam-go/gradcam/models/fashion"
+	"github.com/gradcam-go/gradcam/pretrained/fashion"
 )
 
 // clusters are k well separated Gaussian clusters of m points each in dim dimensions (centres

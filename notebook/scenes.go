@@ -12,9 +12,9 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/metrics"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/caption"
-	"github.com/gradcam-go/gradcam/models/scenes"
-	"github.com/gradcam-go/gradcam/models/vqa"
+	"github.com/gradcam-go/gradcam/pretrained/caption"
+	"github.com/gradcam-go/gradcam/pretrained/scenes"
+	"github.com/gradcam-go/gradcam/pretrained/vqa"
 )
 
 // Scenes makes n generated scenes of coloured shapes (data.Scenes, at the size the VQA and
@@ -66,7 +66,7 @@ func shipped(m **models.Model, load func() (*models.Model, error)) *models.Model
 	return *m
 }
 
-// Ask asks the shipped VQA model (models/vqa) a question about a picture, shows its top three
+// Ask asks the shipped VQA model (pretrained/vqa) a question about a picture, shows its top three
 // answers and, for each answer given (none: its best), one row of the methods' maps (default
 // Grad-CAM, guided backpropagation and Guided Grad-CAM). It returns one explanation per answer.
 func Ask(img *image.RGBA, question string, answers []string, methods ...gradcam.Method) gradcam.Results {
@@ -111,7 +111,7 @@ func Ask(img *image.RGBA, question string, answers []string, methods ...gradcam.
 		gradcam.Request{Methods: methods, Classes: classes, Layers: []string{vqa.Layer}}, Style{Zoom: 3})
 }
 
-// ExplainCaption captions a picture with the shipped captioner (models/caption), or takes the caption
+// ExplainCaption captions a picture with the shipped captioner (pretrained/caption), or takes the caption
 // given, and shows Grad-CAM of the whole caption's log-probability and of each word's given the
 // words before it. It returns the caption's words and their explanations, then the whole
 // caption's explanation.

@@ -20,7 +20,7 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/embedded"
+	"github.com/gradcam-go/gradcam/pretrained/embedded"
 )
 
 // Error shows err in the cell as one red line and reports whether there was one. The helpers

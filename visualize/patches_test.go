@@ -10,7 +10,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/fashion"
+	"github.com/gradcam-go/gradcam/pretrained/fashion"
 )
 
 func fashionGAP(t *testing.T) (*models.Model, *data.Set) {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
-	"github.com/gradcam-go/gradcam/models/caption"
-	"github.com/gradcam-go/gradcam/models/scenes"
+	"github.com/gradcam-go/gradcam/pretrained/caption"
+	"github.com/gradcam-go/gradcam/pretrained/scenes"
 	"github.com/gradcam-go/gradcam/preprocess"
 )
 

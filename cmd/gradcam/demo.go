@@ -8,14 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gradcam-go/gradcam/models/fashion"
+	"github.com/gradcam-go/gradcam/pretrained/fashion"
 )
 
 // trainDemo retrains the shipped demo networks (package fashion) and writes their checkpoints.
 func trainDemo(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("train-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.String("out", filepath.Join("models", "fashion"), "folder to write NAME.safetensors into (the package's folder replaces the shipped ones)")
+	out := fs.String("out", filepath.Join("pretrained", "fashion"), "folder to write NAME.safetensors into (the package's folder replaces the shipped ones)")
 	only := fs.String("model", strings.Join(fashion.Names, ","), "which demo networks to train")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}

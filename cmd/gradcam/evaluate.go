@@ -22,8 +22,8 @@ import (
 	"github.com/gradcam-go/gradcam/internal/atomicfile"
 	"github.com/gradcam-go/gradcam/metrics"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/embedded"
-	"github.com/gradcam-go/gradcam/models/fashion"
+	"github.com/gradcam-go/gradcam/pretrained/embedded"
+	"github.com/gradcam-go/gradcam/pretrained/fashion"
 )
 
 // clutteredData is --data's name for the demo networks' held-out set.

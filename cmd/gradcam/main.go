@@ -12,7 +12,7 @@
 //	gradcam finetune --model NAME --data DIR --out FILE.safetensors [--epochs N] [--weights FILE]
 //	gradcam evaluate --model LIST --data DIR|cluttered-fashion-mnist --method LIST [--metric LIST] --out DIR
 //	        [--limit N] [--layer NAME]
-//	gradcam train-demo [--model fashion-gap,fashion-fc] [--out models/fashion]
+//	gradcam train-demo [--model fashion-gap,fashion-fc] [--out pretrained/fashion]
 //	gradcam visualize [--model NAME] (--class C | --layer NAME --channel K) --out FILE.png [--steps N]
 //
 // A fine-tuned checkpoint is used with --weights (its labels are read from beside it).
@@ -34,7 +34,7 @@ import (
 	"github.com/gradcam-go/gradcam/catalog"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/embedded"
+	"github.com/gradcam-go/gradcam/pretrained/embedded"
 )
 
 // usageError marks errors in the command line itself (exit status 2).
@@ -63,7 +63,7 @@ commands:
   explain-caption  caption a scene (or take --caption) and explain the whole caption and each word
   explain-text  Grad-CAM over the characters of a text (language ID by default): colours, --html or --json
   evaluate  measure explanation methods over a dataset (localization, deletion/insertion, ROAD, ...): metrics.csv
-  train-demo  retrain the demo networks fashion-gap and fashion-fc (models/fashion) from scratch
+  train-demo  retrain the demo networks fashion-gap and fashion-fc (pretrained/fashion) from scratch
   attack    a targeted adversarial image (PGD under an L∞ budget), written as an 8-bit PNG that stays adversarial
   scenes    generated scenes of coloured shapes with their masks, questions, answers and captions (DIR/NNNN.png, .json)
   visualize  gradient ascent: the image that maximizes a class (or a channel of a layer), as PNG

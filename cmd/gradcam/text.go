@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/gradcam-go/gradcam/gradcam/render"
-	"github.com/gradcam-go/gradcam/models/langid"
+	"github.com/gradcam-go/gradcam/pretrained/langid"
 	"github.com/gradcam-go/gradcam/text"
 )
 

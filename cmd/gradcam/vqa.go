@@ -11,8 +11,8 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/scenes"
-	"github.com/gradcam-go/gradcam/models/vqa"
+	"github.com/gradcam-go/gradcam/pretrained/scenes"
+	"github.com/gradcam-go/gradcam/pretrained/vqa"
 	"github.com/gradcam-go/gradcam/preprocess"
 )
 

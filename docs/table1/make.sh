@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the miniature Table 1 in this folder: the explanation methods of the two demo
-# networks (models/fashion: fashion-gap, fashion-fc) measured over the first 500 held-out items of
+# networks (pretrained/fashion: fashion-gap, fashion-fc) measured over the first 500 held-out items of
 # cluttered Fashion-MNIST; and, in imagenet/, the faithfulness metrics of the real ImageNet
 # MobileNetV2 (../shared/weights) on the images of ../shared/images. cmd/gradcam's
 # TestTable1IsReproduced reads the arguments below, checks that each metrics.csv is the aggregate

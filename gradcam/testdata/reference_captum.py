@@ -18,7 +18,7 @@ Writes OUT/<class>/:
 Usage: reference_captum.py SHARED_DIR TESTNETS_REF_DIR OUT
 """
 # depends on: internal/testnets/reference.py
-# depends on: models/disks/testdata/reference.py
+# depends on: pretrained/disks/testdata/reference.py
 import importlib.util
 import os
 import sys
@@ -61,7 +61,7 @@ def noise_tunnel(model, method, nt_type, x, cls):
 def main():
     torch.set_num_threads(os.cpu_count() or 1)
     testnets = load("testnets_reference", "internal/testnets/reference.py")
-    disks = load("disks_reference", "models/disks/testdata/reference.py")
+    disks = load("disks_reference", "pretrained/disks/testdata/reference.py")
     model = testnets.CNN2D().eval()
     missing, unexpected = model.load_state_dict(disks.read_safetensors(os.path.join(REF, "cnn2d", "weights.safetensors")), strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)

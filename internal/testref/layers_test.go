@@ -22,13 +22,13 @@ var floors = map[string]int{
 	// 4: models: networks with weights
 	"models": 4,
 	// 5: what explains, trains or ships a model
-	"gradcam": 5, "train": 5, "models/embedded": 5, "models/disks": 5, "models/scenes": 5,
+	"gradcam": 5, "train": 5, "pretrained/embedded": 5, "pretrained/disks": 5, "pretrained/scenes": 5,
 	// 6: what builds on explanations and training
-	"text": 6, "metrics": 6, "features": 6, "visualize": 6, "attack": 6, "models/fashion": 6,
+	"text": 6, "metrics": 6, "features": 6, "visualize": 6, "attack": 6, "pretrained/fashion": 6,
 	// 7: what builds on those
-	"models/langid": 7, "paper": 7, "catalog": 7, "models/disks/retrain": 7, "models/vqa": 7, "models/caption": 7,
+	"pretrained/langid": 7, "paper": 7, "catalog": 7, "pretrained/disks/retrain": 7, "pretrained/vqa": 7, "pretrained/caption": 7,
 	// 8: the entry points
-	"cmd/gradcam": 8, "cmd/install-pjrt": 8, "notebook": 8, "notebooks": 8, "bench/measure": 8, "models/langid/retrain": 8, "models/scenes/retrain": 8,
+	"cmd/gradcam": 8, "cmd/install-pjrt": 8, "notebook": 8, "notebooks": 8, "bench/measure": 8, "pretrained/langid/retrain": 8, "pretrained/scenes/retrain": 8,
 }
 
 // backendOnly are packages only the backend (and these packages themselves) may import: the

@@ -1,8 +1,8 @@
 // Command retrain trains the models shipped for generated scenes and writes them into their
 // packages:
 //
-//	go run ./models/scenes/retrain -model vqa      # models/vqa/vqa.safetensors
-//	go run ./models/scenes/retrain -model caption  # models/caption/caption.safetensors
+//	go run ./pretrained/scenes/retrain -model vqa      # pretrained/vqa/vqa.safetensors
+//	go run ./pretrained/scenes/retrain -model caption  # pretrained/caption/caption.safetensors
 //
 // It prints the held-out score (answer accuracy, exact-match rate of greedy captions); the
 // packages' tests assert the shipped models'.
@@ -16,9 +16,9 @@ import (
 
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/caption"
-	"github.com/gradcam-go/gradcam/models/scenes"
-	"github.com/gradcam-go/gradcam/models/vqa"
+	"github.com/gradcam-go/gradcam/pretrained/caption"
+	"github.com/gradcam-go/gradcam/pretrained/scenes"
+	"github.com/gradcam-go/gradcam/pretrained/vqa"
 	"github.com/gradcam-go/gradcam/nn"
 	"github.com/gradcam-go/gradcam/train"
 )
@@ -62,7 +62,7 @@ var recipes = map[string]recipe{
 
 func main() {
 	name := flag.String("model", "", "the model to retrain: vqa or caption")
-	out := flag.String("out", "", "folder to write NAME.safetensors into; default: the model's package, models/NAME")
+	out := flag.String("out", "", "folder to write NAME.safetensors into; default: the model's package, pretrained/NAME")
 	n := flag.Int("n", 0, "training scenes; default: the shipped model's")
 	epochs := flag.Int("epochs", 0, "epochs; default: the shipped model's")
 	flag.Parse()
@@ -72,7 +72,7 @@ func main() {
 		os.Exit(2)
 	}
 	if *out == "" {
-		*out = filepath.Join("models", *name)
+		*out = filepath.Join("pretrained", *name)
 	}
 	if *n > 0 {
 		r.n = *n

@@ -1,6 +1,6 @@
 // Package langid is the language-identification character CNN shipped with the toolkit: a
 // text.CharCNN trained in GoMLX on Debian's fortunes (text.LanguageID) to tell text.Languages
-// apart. Retrain it with "go run ./models/langid/retrain".
+// apart. Retrain it with "go run ./pretrained/langid/retrain".
 package langid
 
 import (
@@ -37,7 +37,7 @@ func Load(b backends.Backend) (*text.Explainer, error) {
 		return nil, err
 	}
 	net := text.CharCNN("langid", v.Size(), Length, Embed, Filters, text.Languages)
-	m, err := models.LoadEmbedded(net, weights, "the embedded language-ID model (models/langid)", b)
+	m, err := models.LoadEmbedded(net, weights, "the embedded language-ID model (pretrained/langid)", b)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/scenes"
+	"github.com/gradcam-go/gradcam/pretrained/scenes"
 )
 
 func load(t *testing.T) *models.Model {
@@ -89,8 +89,8 @@ func TestVQAMatchesPyTorch(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cases.json"), js, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ref := testref.Ensure(t, "models/vqa/testdata/reference_vqa.py", "vqa-ref", fmt.Sprint(testnets.OcclusionPatch),
-		fmt.Sprint(testnets.OcclusionStride), filepath.Join(testref.Root(), "models", "vqa", "vqa.safetensors"), dir)
+	ref := testref.Ensure(t, "pretrained/vqa/testdata/reference_vqa.py", "vqa-ref", fmt.Sprint(testnets.OcclusionPatch),
+		fmt.Sprint(testnets.OcclusionStride), filepath.Join(testref.Root(), "pretrained", "vqa", "vqa.safetensors"), dir)
 	methods := []gradcam.Method{gradcam.GradCAM, gradcam.Counterfactual, gradcam.Saliency, gradcam.GuidedBackprop, gradcam.Deconvnet,
 		gradcam.GuidedGradCAM, gradcam.Occlusion}
 	for k, c := range cases {

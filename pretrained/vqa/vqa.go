@@ -5,7 +5,7 @@
 // SHAPE?" (one colour, or two: "yellow and red") and "what shape is the COLOR object?".
 //
 // Grad-CAM explains any answer with the question held fixed (models.Model.Given): the map of an
-// answer is where the image supports it. Retrain it with "go run ./models/vqa/retrain".
+// answer is where the image supports it. Retrain it with "go run ./pretrained/vqa/retrain".
 package vqa
 
 import (
@@ -22,7 +22,7 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/metrics"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/scenes"
+	"github.com/gradcam-go/gradcam/pretrained/scenes"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -146,7 +146,7 @@ var weights []byte
 
 // Load returns the shipped model on backend b (nil: backend.New()).
 func Load(b backends.Backend) (*models.Model, error) {
-	return models.LoadEmbedded(Network(), weights, "the embedded VQA model (models/vqa)", b)
+	return models.LoadEmbedded(Network(), weights, "the embedded VQA model (pretrained/vqa)", b)
 }
 
 // Ask holds a question fixed on the model, for explaining and answering it: gradcam.New(given)

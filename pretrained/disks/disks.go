@@ -1,7 +1,7 @@
 // Package disks is the regression CNN shipped for Regression Activation Maps (RAM): a
 // models.SmallCNN with global average pooling and one linear output, trained in GoMLX to
 // estimate the red disks' area (percent of the image) in data.GenerateDisks images. RAM is CAM
-// with the regression unit's weights. Retrain it with "go run ./models/disks/retrain".
+// with the regression unit's weights. Retrain it with "go run ./pretrained/disks/retrain".
 package disks
 
 import (
@@ -40,5 +40,5 @@ var weights []byte
 
 // Load returns the shipped model on backend b (nil: backend.New()).
 func Load(b backends.Backend) (*models.Model, error) {
-	return models.LoadEmbedded(Network(), weights, "the embedded disks regression model (models/disks)", b)
+	return models.LoadEmbedded(Network(), weights, "the embedded disks regression model (pretrained/disks)", b)
 }

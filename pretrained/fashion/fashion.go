@@ -107,7 +107,7 @@ func Load(name string, b backends.Backend) (*models.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the embedded %s model: %w", name, err)
 	}
-	return models.NewModel(net, w, fmt.Sprintf("embedded %s (models/fashion)", name), b)
+	return models.NewModel(net, w, fmt.Sprintf("embedded %s (pretrained/fashion)", name), b)
 }
 
 // IsDemo says whether name is one of the shipped networks.

@@ -5,7 +5,7 @@
 //
 // Grad-CAM explains the whole caption's log-probability (gradcam.SequenceLogProbability) and
 // each word's given the words before it (gradcam.StepLogProbability), with the caption held fixed
-// (models.Model.Given). Retrain it with "go run ./models/caption/retrain".
+// (models.Model.Given). Retrain it with "go run ./pretrained/caption/retrain".
 package caption
 
 import (
@@ -24,7 +24,7 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/metrics"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/scenes"
+	"github.com/gradcam-go/gradcam/pretrained/scenes"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -142,7 +142,7 @@ var weights []byte
 
 // Load returns the shipped model on backend b (nil: backend.New()).
 func Load(b backends.Backend) (*models.Model, error) {
-	return models.LoadEmbedded(Network(), weights, "the embedded captioning model (models/caption)", b)
+	return models.LoadEmbedded(Network(), weights, "the embedded captioning model (pretrained/caption)", b)
 }
 
 // Given holds a caption fixed on the model, for explaining it: gradcam.New(given) with the

@@ -1,6 +1,6 @@
 // Command retrain trains the regression CNN shipped in package disks and writes it there:
 //
-//	go run ./models/disks/retrain [-out models/disks]
+//	go run ./pretrained/disks/retrain [-out pretrained/disks]
 //
 // It prints the held-out root mean squared error; package disks's test asserts the shipped one's.
 package main
@@ -14,12 +14,12 @@ import (
 
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/disks"
+	"github.com/gradcam-go/gradcam/pretrained/disks"
 	"github.com/gradcam-go/gradcam/train"
 )
 
 func main() {
-	out := flag.String("out", filepath.Join("models", "disks"), "folder to write disks.safetensors into")
+	out := flag.String("out", filepath.Join("pretrained", "disks"), "folder to write disks.safetensors into")
 	flag.Parse()
 	if err := run(*out); err != nil {
 		fmt.Fprintln(os.Stderr, "retrain:", err)

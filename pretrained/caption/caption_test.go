@@ -15,7 +15,7 @@ import (
 	"github.com/gradcam-go/gradcam/internal/npy"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/scenes"
+	"github.com/gradcam-go/gradcam/pretrained/scenes"
 )
 
 func load(t *testing.T) *models.Model {
@@ -66,8 +66,8 @@ func TestCaptionMatchesPyTorch(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cases.json"), js, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ref := testref.Ensure(t, "models/caption/testdata/reference_caption.py", "caption-ref",
-		filepath.Join(testref.Root(), "models", "caption", "caption.safetensors"), dir)
+	ref := testref.Ensure(t, "pretrained/caption/testdata/reference_caption.py", "caption-ref",
+		filepath.Join(testref.Root(), "pretrained", "caption", "caption.safetensors"), dir)
 	compare := func(what string, got []float32, file string) {
 		t.Helper()
 		want, _ := testref.ReadNPY(t, file)

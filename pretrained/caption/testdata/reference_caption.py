@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""PyTorch reference for the shipped captioning model (models/caption): the same network in
+"""PyTorch reference for the shipped captioning model (pretrained/caption): the same network in
 PyTorch on the same weights, with the caption held fixed, and Grad-CAM of each word's
 log-probability given the words before it and of the whole caption's (autograd and hooks).
 
-Inputs (written by models/caption's test): WEIGHTS (caption.safetensors) and CASES, a folder with
+Inputs (written by pretrained/caption's test): WEIGHTS (caption.safetensors) and CASES, a folder with
 cases.json [{"tokens": [...], "length": L, "next": [...]}] ("next": the word each step should
 predict, -1 after the end) and image_K.npy ([1, 3, S, S]) per case K. For each case it writes
 OUT/K/logits.npy ([1, steps*words], float32; zeros past the caption's end, where the Go model's
@@ -14,7 +14,7 @@ gradcam_lowres.npy, and OUT/K/whole/...
 Usage: reference_caption.py WEIGHTS CASES OUT
 """
 # depends on: internal/testnets/reference.py
-# depends on: models/vqa/testdata/reference_vqa.py
+# depends on: pretrained/vqa/testdata/reference_vqa.py
 import importlib.util
 import json
 import os
@@ -67,7 +67,7 @@ def load(path):
 def main():
     weights, cases_dir, out = sys.argv[1], sys.argv[2], sys.argv[3]
     testnets = load("internal/testnets/reference.py")
-    vqa = load("models/vqa/testdata/reference_vqa.py")
+    vqa = load("pretrained/vqa/testdata/reference_vqa.py")
     state = vqa.read_safetensors(weights)
     vocab, image_dim, hidden = state["embed.weight"].shape[0], state["image.weight"].shape[0], state["gru.weight_hh_l0"].shape[1]
     with open(os.path.join(cases_dir, "cases.json")) as f:

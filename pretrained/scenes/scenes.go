@@ -1,4 +1,4 @@
-// Package scenes holds what the models shipped for generated scenes (models/vqa, models/caption)
+// Package scenes holds what the models shipped for generated scenes (pretrained/vqa, pretrained/caption)
 // share: the scenes they are trained and measured on, how a picture becomes their input, and
 // their CNN trunk.
 package scenes

@@ -1,7 +1,7 @@
 // Command retrain trains the language-ID character CNN shipped in package langid on Debian's
 // fortunes and writes it there (langid.safetensors, langid.labels.txt, langid.vocab.txt):
 //
-//	go run ./models/langid/retrain [-out models/langid] [-epochs 3]
+//	go run ./pretrained/langid/retrain [-out pretrained/langid] [-epochs 3]
 //
 // It prints the test accuracy; package langid's test asserts the shipped model's.
 package main
@@ -13,13 +13,13 @@ import (
 	"path/filepath"
 
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/langid"
+	"github.com/gradcam-go/gradcam/pretrained/langid"
 	"github.com/gradcam-go/gradcam/text"
 	"github.com/gradcam-go/gradcam/train"
 )
 
 func main() {
-	out := flag.String("out", filepath.Join("models", "langid"), "folder to write the model into")
+	out := flag.String("out", filepath.Join("pretrained", "langid"), "folder to write the model into")
 	epochs := flag.Int("epochs", 3, "passes over the training texts")
 	flag.Parse()
 	if err := run(*out, *epochs); err != nil {

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""PyTorch reference for the shipped VQA model (models/vqa): the same network in PyTorch on the
+"""PyTorch reference for the shipped VQA model (pretrained/vqa): the same network in PyTorch on the
 same weights, with the question held fixed, explained as internal/testnets/reference.py explains
 the nn networks (autograd and hooks).
 
-Inputs (written by models/vqa's test): WEIGHTS (vqa.safetensors) and CASES, a folder with
+Inputs (written by pretrained/vqa's test): WEIGHTS (vqa.safetensors) and CASES, a folder with
 cases.json [{"tokens": [...], "length": L, "answers": [a, b]}] and image_K.npy ([1, 3, S, S]) per
 case K. For each case it writes OUT/K/logits.npy and OUT/K/0/<answer>/<method>.npy.
 

@@ -87,10 +87,10 @@ func TestRAMLightsRedDisks(t *testing.T) {
 	}
 }
 
-// TestRAMMatchesPyTorch: the shipped network written in PyTorch (models/disks/testdata/reference.py)
+// TestRAMMatchesPyTorch: the shipped network written in PyTorch (pretrained/disks/testdata/reference.py)
 // gives the same output, RAM and Grad-CAM.
 func TestRAMMatchesPyTorch(t *testing.T) {
-	ref := testref.Ensure(t, "models/disks/testdata/reference.py", "disks-ref", filepath.Join(testref.Root(), "models", "disks", "disks.safetensors"))
+	ref := testref.Ensure(t, "pretrained/disks/testdata/reference.py", "disks-ref", filepath.Join(testref.Root(), "pretrained", "disks", "disks.safetensors"))
 	m, err := Load(nil)
 	if err != nil {
 		t.Fatal(err)
