@@ -62,17 +62,17 @@ func Load(r Ref, log io.Writer) (*models.Model, error) {
 	}
 	switch {
 	case r.ONNX != "":
-		return models.LoadONNX(r.ONNX, nil)
+		return models.LoadONNX(r.ONNX)
 	case fashion.IsDemo(r.Name) && r.Weights != "":
 		net, err := fashion.Network(r.Name)
 		if err != nil {
 			return nil, err
 		}
-		return models.LoadNetwork(net, r.Weights, nil)
+		return models.LoadNetwork(net, r.Weights)
 	case fashion.IsDemo(r.Name):
-		return fashion.Load(r.Name, nil)
+		return fashion.Load(r.Name)
 	case r.Weights != "":
-		return models.LoadFile(r.Name, r.Weights, nil)
+		return models.LoadFile(r.Name, r.Weights)
 	}
 	return embedded.Load(r.Name, log)
 }

@@ -169,7 +169,7 @@ func TestTrustworthinessMatchesScikitLearn(t *testing.T) {
 // same class far more often than its nearest neighbour in pixel space, where clutter and
 // position dominate.
 func TestFeatureNeighboursShareTheClass(t *testing.T) {
-	m, err := fashion.Load(fashion.GAP, nil)
+	m, err := fashion.Load(fashion.GAP)
 	if err != nil {
 		t.Fatal(err)
 	}

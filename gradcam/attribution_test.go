@@ -62,7 +62,7 @@ func TestAttributionsMatchCaptum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := models.NewModel(testnets.CNN2D, w, "reference", nil)
+	m, err := models.NewModel(testnets.CNN2D, w, "reference")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func BenchmarkExplain(b *testing.B) {
 		if name == "mobilenet_v2" {
 			path = filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth")
 		}
-		m, err := models.LoadFile(name, path, nil)
+		m, err := models.LoadFile(name, path)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func BenchmarkExplain(b *testing.B) {
 					resetPeakRSS()
 					for b.Loop() {
 						b.StopTimer()
-						m2, err := models.LoadFile(name, path, nil) // a fresh model: nothing compiled
+						m2, err := models.LoadFile(name, path) // a fresh model: nothing compiled
 						if err != nil {
 							b.Fatal(err)
 						}
@@ -172,7 +172,7 @@ func BenchmarkMethods(b *testing.B) {
 	modelsRef := testref.Ensure(b, "models/testdata/reference.py", "models-ref", filepath.Join(testref.Shared(), "images"))
 	x := benchBatch(b, 1)
 	for _, name := range selected {
-		m, err := models.LoadFile(name, filepath.Join(modelsRef, name+".pth"), nil)
+		m, err := models.LoadFile(name, filepath.Join(modelsRef, name+".pth"))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gradcam-go/gradcam/heatmap"
 	"gonum.org/v1/gonum/mat"
-
-	"github.com/gradcam-go/gradcam/gradcam/render"
 )
 
 // principalProjection projects each of the n rows of x (n x c, row-major) on the first principal
@@ -61,7 +60,7 @@ func upsample(m []float32, spatial, size []int) []float32 {
 	if len(spatial) == 2 {
 		h, w, oh, ow = spatial[0], spatial[1], size[0], size[1]
 	}
-	return render.Resize(m, h, w, oh, ow)
+	return heatmap.Resize(m, h, w, oh, ow)
 }
 
 func shapeSize(d []int) int {

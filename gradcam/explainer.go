@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
-	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/heatmap"
 	"github.com/gradcam-go/gradcam/internal/catch"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/nn"
@@ -325,7 +325,7 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 			ex.Maps[method] = mp
 		}
 		if mp := ex.Maps[FullGrad]; mp != nil {
-			mp.Values = render.Normalize(mp.Values)
+			mp.Values = heatmap.Normalize(mp.Values)
 		}
 		for _, mp := range ex.Maps {
 			if mp.LowRes != nil {

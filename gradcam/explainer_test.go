@@ -261,7 +261,7 @@ func TestOcclusionStrideLongerThanPatch(t *testing.T) {
 // classes and layers, so graphs are built and cached concurrently) and render the results at
 // once; every result equals the one computed alone. Run with -race in CI.
 func TestConcurrentExplain(t *testing.T) {
-	m, err := models.New(testnets.CNN2D, 3, nil)
+	m, err := models.New(testnets.CNN2D, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func TestOcclusionDefaultsKeepStrideAndBatch(t *testing.T) {
 // occlusion loop (a small network runs many occluded forwards quickly).
 func smallCNNInput(t *testing.T) (*models.Model, *tensors.Tensor) {
 	t.Helper()
-	m, err := models.New(testnets.CNN2D, 3, nil)
+	m, err := models.New(testnets.CNN2D, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

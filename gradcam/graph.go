@@ -4,13 +4,13 @@ package gradcam
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/gradcam-go/gradcam/heatmap"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -319,25 +319,16 @@ func resizeLinear(x *Node, size []int) *Node {
 	return x
 }
 
-// interpolationWeights is the [out, in] matrix of linear interpolation with half-pixel centres:
-// output i samples input coordinate (i+0.5)*in/out - 0.5 with a tent of width 1, the weights
-// that fall inside the input renormalized to sum 1 (at the edges: the nearest input), as
-// graph.Interpolate computes them.
+// interpolationWeights is heatmap.LinearWeights (half-pixel centres, no antialias) as an
+// [out, in] float32 matrix: graph.Interpolate's weights.
 func interpolationWeights(out, in int) [][]float32 {
-	w := make([][]float32, out)
-	scale := float64(in) / float64(out)
-	for i := range w {
-		w[i] = make([]float32, in)
-		at := (float64(i)+0.5)*scale - 0.5
-		row := make([]float64, in)
-		sum := 0.0
-		for j := range in {
-			row[j] = max(1-math.Abs(float64(j)-at), 0)
-			sum += row[j]
-		}
-		for j := range in {
-			w[i][j] = float32(row[j] / sum)
+	w := heatmap.LinearWeights(out, in, false)
+	m := make([][]float32, out)
+	for i, row := range w {
+		m[i] = make([]float32, in)
+		for j, v := range row {
+			m[i][j] = float32(v)
 		}
 	}
-	return w
+	return m
 }

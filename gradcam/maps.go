@@ -7,8 +7,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
-
-	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/heatmap"
 )
 
 // layerResult is what the graph returned for one layer map at one layer, for one image and class.
@@ -65,7 +64,7 @@ func aggregateLayers(method Method, lr []layerResult, size []int, eigenSmooth bo
 			for i, v := range r.low {
 				pos[i] = max(v, 0)
 			}
-			r.up = upsample(render.Normalize(pos), spatial, size)
+			r.up = upsample(heatmap.Normalize(pos), spatial, size)
 		}
 		if sum == nil {
 			sum = make([]float32, len(r.up))
@@ -77,7 +76,7 @@ func aggregateLayers(method Method, lr []layerResult, size []int, eigenSmooth bo
 	for i := range sum {
 		sum[i] /= float32(len(lr))
 	}
-	mp.Values = render.Normalize(sum)
+	mp.Values = heatmap.Normalize(sum)
 	if len(lr) == 1 {
 		mp.LowRes, mp.LowResShape = lr[0].low, lr[0].lowShape
 	}

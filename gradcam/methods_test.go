@@ -59,7 +59,7 @@ func smallInput() *tensors.Tensor {
 // runs whole forwards and gives the same weights as the fast graph would; forcing the whole
 // forwards where the fast graph works gives the same map.
 func TestAblationFallsBackToWholeForwards(t *testing.T) {
-	m, err := models.New(smallNet, 7, nil)
+	m, err := models.New(smallNet, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestAblationFallsBackToWholeForwards(t *testing.T) {
 
 // TestMethodOptionErrors: bad options of the newer methods are one-line errors, never panics.
 func TestMethodOptionErrors(t *testing.T) {
-	m, err := models.New(smallNet, 7, nil)
+	m, err := models.New(smallNet, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +99,12 @@ func TestMethodOptionErrors(t *testing.T) {
 			x = b.ReLU("a", b.Conv2D("conv1", x, nn.Conv{Out: 4, Kernel: 3, Padding: 1}))
 			b.Tap("none", graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, 0)))
 			return b.Linear("fc", b.GlobalAvgPool("gap", x), 2)
-		}}, 1, nil)
+		}}, 1)
+
 	if err != nil {
 		t.Fatal(err)
 	}
-	seq, err := models.New(testnets.CharCNN, 1, nil)
+	seq, err := models.New(testnets.CharCNN, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestMethodOptionErrors(t *testing.T) {
 // TestSmoothGradSeeded: the same seed gives the same map, another seed another one, and a tiny
 // std gives the plain gradient method.
 func TestSmoothGradSeeded(t *testing.T) {
-	m, err := models.New(smallNet, 7, nil)
+	m, err := models.New(smallNet, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func TestSmoothGradSeeded(t *testing.T) {
 // TestGuidedGradCAMOverAnyCAM: Guided Grad-CAM with GuidedCAM set is guided backprop times that
 // method's map, pixel by pixel.
 func TestGuidedGradCAMOverAnyCAM(t *testing.T) {
-	m, err := models.New(smallNet, 7, nil)
+	m, err := models.New(smallNet, 7)
 	if err != nil {
 		t.Fatal(err)
 	}

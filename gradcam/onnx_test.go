@@ -33,7 +33,7 @@ func TestONNXParityWithPyTorch(t *testing.T) {
 	}
 	for _, arch := range onnxArchs {
 		t.Run(arch, func(t *testing.T) {
-			m, err := models.LoadONNX(filepath.Join(ref, arch+".onnx"), nil)
+			m, err := models.LoadONNX(filepath.Join(ref, arch+".onnx"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +80,7 @@ func TestONNXSmallNetworks(t *testing.T) {
 	ref := onnxReference(t)
 	for _, name := range []string{"tiny_matmul", "tiny_conv1d"} {
 		t.Run(name, func(t *testing.T) {
-			m, err := models.LoadONNX(filepath.Join(ref, name+".onnx"), nil)
+			m, err := models.LoadONNX(filepath.Join(ref, name+".onnx"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +123,7 @@ func TestONNXSmallNetworks(t *testing.T) {
 // batch size 1 into Reshape shapes, as ShuffleNet's channel shuffle has them).
 func TestONNXBatch(t *testing.T) {
 	ref := onnxReference(t)
-	m, err := models.LoadONNX(filepath.Join(ref, "shufflenet_v2_x1_0.onnx"), nil)
+	m, err := models.LoadONNX(filepath.Join(ref, "shufflenet_v2_x1_0.onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestONNXBadInput(t *testing.T) {
 		{"unsupported op", filepath.Join(ref, "unsupported.onnx"), []string{`Resize node`, "not convert", "supported ops: Abs, Add"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := testref.NoPanic(t, func() error { _, err := models.LoadONNX(tc.path, nil); return err })
+			err := testref.NoPanic(t, func() error { _, err := models.LoadONNX(tc.path); return err })
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -194,7 +194,7 @@ func TestONNXBadInput(t *testing.T) {
 		})
 	}
 	t.Run("unknown layer", func(t *testing.T) {
-		m, err := models.LoadONNX(filepath.Join(ref, "tiny_matmul.onnx"), nil)
+		m, err := models.LoadONNX(filepath.Join(ref, "tiny_matmul.onnx"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func TestONNXBadInput(t *testing.T) {
 // (notebooks/data/fashion_effnet.onnx, made by fashion_effnet.py beside it) loads with its
 // labels and CAM head and classifies as it did in PyTorch (85.6% on the whole test set there).
 func TestShippedONNXModel(t *testing.T) {
-	m, err := models.LoadONNX(filepath.Join(testref.Root(), "notebooks", "data", "fashion_effnet.onnx"), nil)
+	m, err := models.LoadONNX(filepath.Join(testref.Root(), "notebooks", "data", "fashion_effnet.onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func loadTestModel(t testing.TB, name string) *models.Model {
 	case "squeezenet1_0":
 		path = filepath.Join(testref.Shared(), "weights", "squeezenet1_0_deepcompression.pth")
 	}
-	m, err := models.LoadFile(name, path, nil)
+	m, err := models.LoadFile(name, path)
 	if err != nil {
 		t.Fatal(err)
 	}

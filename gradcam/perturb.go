@@ -11,7 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
-	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/heatmap"
 	"github.com/gradcam-go/gradcam/internal/catch"
 	"github.com/gradcam-go/gradcam/nn"
 )
@@ -136,7 +136,7 @@ func (e *Explainer) scoreCAMWeights(x []float32, inDims []int, a []float32, aSha
 			for p := range h * w {
 				channel[p] = a[p*c+start+r]
 			}
-			mask := render.ResizeAlignCorners(channel, h, w, oh, ow)
+			mask := heatmap.ResizeAlignCorners(channel, h, w, oh, ow)
 			lo, hi := slices.Min(mask), slices.Max(mask)
 			for p, v := range mask {
 				mask[p] = (v - lo) / (hi - lo + 1e-8)

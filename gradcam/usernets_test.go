@@ -25,7 +25,7 @@ func TestUserNetworksParity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := models.NewModel(tc.Net, w, "reference", nil)
+			m, err := models.NewModel(tc.Net, w, "reference")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,7 +21,7 @@ func tinySet(t *testing.T, n int) (*models.Model, *data.Set) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := models.New(net, 3, nil)
+	m, err := models.New(net, 3)
 	if err != nil {
 		t.Fatal(err)
 	}

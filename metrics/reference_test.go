@@ -74,7 +74,7 @@ func closeTo(t *testing.T, what string, got, want []float32, tol float64) {
 // on the real MobileNetV2 and the same image and maps (reference_metrics.py).
 func TestFaithfulnessMatchesReferences(t *testing.T) {
 	r := loadReference(t)
-	m, err := models.LoadFile("mobilenet_v2", filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth"), nil)
+	m, err := models.LoadFile("mobilenet_v2", filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestRandomizedReinitializesOnlyTheLayersGiven(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh, err := models.New(m.Network, 9, nil)
+	fresh, err := models.New(m.Network, 9)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func TestCAMHeadsOfTheZoo(t *testing.T) {
 // TestFloat64Model: Float64 returns an error instead of panicking (here: none), and Logits
 // refuses a float64 model before building or running anything.
 func TestFloat64Model(t *testing.T) {
-	m, err := New(archs["squeezenet1_1"].Network, 1, nil)
+	m, err := New(archs["squeezenet1_1"].Network, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func TestCheckpointFormatsAgree(t *testing.T) {
 					t.Fatalf("%s differs between resnet18.pth and %s", p.Key, file)
 				}
 			}
-			if _, err := NewModel(archs["resnet18"].Network, other, file, nil); err != nil {
+			if _, err := NewModel(archs["resnet18"].Network, other, file); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -80,31 +80,31 @@ func TestBadInputErrors(t *testing.T) {
 		want []string // substrings of the error
 	}{
 		{"truncated zip .pth", func() error {
-			_, err := LoadFile("resnet18", truncate("resnet18.pth", "r18.pth", 0.5), nil)
+			_, err := LoadFile("resnet18", truncate("resnet18.pth", "r18.pth", 0.5))
 			return err
 		}, []string{"truncated or corrupt"}},
 		{"truncated legacy .pth", func() error {
-			_, err := LoadFile("resnet18", truncate("resnet18_legacy.pth", "r18_legacy.pth", 0.5), nil)
+			_, err := LoadFile("resnet18", truncate("resnet18_legacy.pth", "r18_legacy.pth", 0.5))
 			return err
 		}, []string{"truncated"}},
 		{"truncated safetensors", func() error {
-			_, err := LoadFile("resnet18", truncate("resnet18.safetensors", "r18.safetensors", 0.5), nil)
+			_, err := LoadFile("resnet18", truncate("resnet18.safetensors", "r18.safetensors", 0.5))
 			return err
 		}, []string{"truncated"}},
 		{"another architecture", func() error {
-			_, err := LoadFile("resnet34", filepath.Join(ref, "resnet18.pth"), nil)
+			_, err := LoadFile("resnet34", filepath.Join(ref, "resnet18.pth"))
 			return err
 		}, []string{"not a resnet34 checkpoint", "missing keys", "layer1.2.conv1.weight", "looks like a resnet18 checkpoint"}},
 		{"shape mismatch", func() error {
-			_, err := LoadFile("squeezenet1_1", filepath.Join(ref, "squeezenet1_0.pth"), nil)
+			_, err := LoadFile("squeezenet1_1", filepath.Join(ref, "squeezenet1_0.pth"))
 			return err
 		}, []string{"not a squeezenet1_1 checkpoint", "shape mismatches", "features.0.weight is [96 3 7 7]", "looks like a squeezenet1_0"}},
 		{"not a checkpoint", func() error {
-			_, err := LoadFile("resnet18", notCheckpoint, nil)
+			_, err := LoadFile("resnet18", notCheckpoint)
 			return err
 		}, []string{"not a PyTorch checkpoint"}},
 		{"a folder", func() error {
-			_, err := LoadFile("resnet18", dir, nil)
+			_, err := LoadFile("resnet18", dir)
 			return err
 		}, []string{"is a folder, not a file"}},
 		{"safetensors with a negative shape", func() error {
@@ -121,7 +121,7 @@ func TestBadInputErrors(t *testing.T) {
 		}, []string{"larger than the"}},
 		{"fine-tuned checkpoint with labels of another head", func() error {
 			p := filepath.Join(dir, "ft.safetensors")
-			m, err := New(archs["resnet18"].Network, 1, nil)
+			m, err := New(archs["resnet18"].Network, 1)
 			if err != nil {
 				return err
 			}
@@ -131,15 +131,15 @@ func TestBadInputErrors(t *testing.T) {
 			if err := os.WriteFile(LabelsPath(p), []byte("a\nb\n"), 0o644); err != nil {
 				return err
 			}
-			_, err = LoadFile("resnet18", p, nil)
+			_, err = LoadFile("resnet18", p)
 			return err
 		}, []string{"has 1000 outputs but its labels", "name 2 classes"}},
 		{"missing weights file", func() error {
-			_, err := LoadFile("resnet18", filepath.Join(dir, "nope.pth"), nil)
+			_, err := LoadFile("resnet18", filepath.Join(dir, "nope.pth"))
 			return err
 		}, []string{"no such file"}},
 		{"unknown model", func() error {
-			_, err := LoadFile("resnet9000", filepath.Join(ref, "resnet18.pth"), nil)
+			_, err := LoadFile("resnet9000", filepath.Join(ref, "resnet18.pth"))
 			return err
 		}, []string{`unknown model "resnet9000"`, "resnet50"}},
 		{"not an image", func() error {
@@ -192,7 +192,7 @@ func TestParamAndActivations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewModel(archs["mobilenet_v2"].Network, w, "mobilenet_v2.pth", nil)
+	m, err := NewModel(archs["mobilenet_v2"].Network, w, "mobilenet_v2.pth")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func writeSafetensorsHeader(t *testing.T, path, header string, n int) {
 // TestActivationsReuseTheirGraph: a second Activations call with the same layers and batch shape
 // builds no graph (the batch loops of features and visualize call it once per batch).
 func TestActivationsReuseTheirGraph(t *testing.T) {
-	m, err := New(testnets.CNN2D, 1, nil)
+	m, err := New(testnets.CNN2D, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func TestActivationsOfAFeatureVector(t *testing.T) {
 		x = b.ReLU("relu", b.BatchNorm("bn", b.Conv2D("conv", x, nn.Conv{Out: channels, Kernel: 3, Padding: 1, NoBias: true})))
 		return b.Linear("fc", b.GlobalAvgPool("gap", x), 10)
 	}}
-	m, err := New(net, 3, nil)
+	m, err := New(net, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestActivationsOfAFeatureVector(t *testing.T) {
 // TestClassIndex: a class is named by its output index or its label; anything else is an error
 // naming the model's range.
 func TestClassIndex(t *testing.T) {
-	m, err := New(testnets.Regression, 1, nil)
+	m, err := New(testnets.Regression, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func BenchmarkLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 		path := filepath.Join(dir, name+".safetensors")
-		m, err := New(a.Network, 1, nil)
+		m, err := New(a.Network, 1)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -36,11 +36,11 @@ func BenchmarkLoad(b *testing.B) {
 			b.Run(name+"/"+mode, func(b *testing.B) {
 				if mode == "checkpoint" {
 					b.Setenv("GRADCAM_LOAD_CACHE", "off")
-				} else if _, err := LoadFile(name, path, nil); err != nil { // writes the cache
+				} else if _, err := LoadFile(name, path); err != nil { // writes the cache
 					b.Fatal(err)
 				}
 				for b.Loop() {
-					if _, err := LoadFile(name, path, nil); err != nil {
+					if _, err := LoadFile(name, path); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -26,7 +26,7 @@ func TestLoadCache(t *testing.T) {
 	ckpt := filepath.Join(dir, "sq.safetensors")
 	save := func(seed uint64, mtime time.Time) {
 		t.Helper()
-		m, err := New(archs[arch].Network, seed, nil)
+		m, err := New(archs[arch].Network, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func TestLoadCache(t *testing.T) {
 	load := func() ([]float32, bool) {
 		t.Helper()
 		before := loadCacheHits.Load()
-		m, err := LoadFile(arch, ckpt, nil)
+		m, err := LoadFile(arch, ckpt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func TestLoadCache(t *testing.T) {
 		}
 	})
 	t.Run("wrong architecture", func(t *testing.T) {
-		_, err := LoadFile("squeezenet1_0", ckpt, nil)
+		_, err := LoadFile("squeezenet1_0", ckpt)
 		if err == nil || !strings.Contains(err.Error(), "is not a squeezenet1_0 checkpoint") {
 			t.Errorf("error %v, want the checkpoint's mismatch error", err)
 		}

@@ -47,14 +47,36 @@ type Model struct {
 	forwardBuilds atomic.Int64
 }
 
+// Option configures how a model is made: every constructor of the toolkit takes them last.
+type Option func(*options)
+
+type options struct {
+	backend backends.Backend
+}
+
+// OnBackend builds the model on backend b; without it, models compute on backend.New(), the
+// process-wide backend.
+func OnBackend(b backends.Backend) Option { return func(o *options) { o.backend = b } }
+
+// backendOf is the backend the options ask for, or backend.New()'s.
+func backendOf(opts []Option) (backends.Backend, error) {
+	var o options
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return orDefault(o.backend)
+}
+
 // New creates a model of the network with PyTorch's default initialization (see nn.Init),
-// deterministic from seed, on backend b (nil: backend.New()): the start of training.
-func New(net *nn.Network, seed uint64, b backends.Backend) (*Model, error) {
+// deterministic from seed: the start of training.
+func New(net *nn.Network, seed uint64, opts ...Option) (*Model, error) {
 	spec, err := net.Spec()
 	if err != nil {
 		return nil, err
 	}
-	return NewModel(net, initWeights(spec, seed), fmt.Sprintf("random init (seed %d)", seed), b)
+	return NewModel(net, initWeights(spec, seed), fmt.Sprintf("random init (seed %d)", seed), opts...)
 }
 
 // initWeights draws every parameter of spec as PyTorch initializes it, in spec order from one
@@ -84,10 +106,14 @@ func initWeights(spec *nn.Spec, seed uint64) map[string]*Tensor {
 	return weights
 }
 
-// NewModel binds a network to weights (PyTorch state_dict keys) on a backend (nil:
-// backend.New()). Every expected key must be present with the right shape; extra keys are an
-// error too (it is most likely another network's checkpoint), except num_batches_tracked.
-func NewModel(net *nn.Network, weights map[string]*Tensor, source string, b backends.Backend) (*Model, error) {
+// NewModel binds a network to weights (PyTorch state_dict keys). Every expected key must be
+// present with the right shape; extra keys are an error too (it is most likely another network's
+// checkpoint), except num_batches_tracked.
+func NewModel(net *nn.Network, weights map[string]*Tensor, source string, opts ...Option) (*Model, error) {
+	b, err := backendOf(opts)
+	if err != nil {
+		return nil, err
+	}
 	return newModel(net, weights, source, b, nil)
 }
 
@@ -529,10 +555,10 @@ func (m *Model) DefaultLayer() string { return m.Spec.DefaultLayer }
 
 // LoadEmbedded binds a network to a checkpoint embedded in the program (a shipped model's
 // .safetensors bytes); what names it in messages ("the embedded VQA model").
-func LoadEmbedded(net *nn.Network, checkpoint []byte, what string, b backends.Backend) (*Model, error) {
+func LoadEmbedded(net *nn.Network, checkpoint []byte, what string, opts ...Option) (*Model, error) {
 	w, err := ReadSafetensors(bytes.NewReader(checkpoint), int64(len(checkpoint)), net.Name+".safetensors")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return NewModel(net, w, what, b)
+	return NewModel(net, w, what, opts...)
 }

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gomlx/gomlx/backends"
-
 	"github.com/gradcam-go/gradcam/internal/onnxnet"
 	"github.com/gradcam-go/gradcam/preprocess"
 )
@@ -23,7 +21,7 @@ import (
 // Labels come from FILE.labels.txt beside the model (LabelsPath), else ImageNet's when the model
 // has 1000 outputs. A 3-channel input is normalized with ImageNet's mean and std (torchvision's
 // preprocessing); set the model's Mean and Std for another normalization.
-func LoadONNX(path string, b backends.Backend) (*Model, error) {
+func LoadONNX(path string, opts ...Option) (*Model, error) {
 	g, err := onnxnet.Read(path)
 	if err != nil {
 		return nil, err
@@ -47,7 +45,7 @@ func LoadONNX(path string, b backends.Backend) (*Model, error) {
 	for k, v := range weights.Map() {
 		w[k] = &Tensor{Shape: v.Shape, Data: v.Data}
 	}
-	return NewModel(net, w, path, b)
+	return NewModel(net, w, path, opts...)
 }
 
 // ONNXOps lists the ONNX operators LoadONNX converts.

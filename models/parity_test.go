@@ -44,7 +44,7 @@ func TestParityWithPyTorch(t *testing.T) {
 			if testing.Short() && name != "resnet18" && name != "squeezenet1_0" && name != "mobilenet_v2" {
 				t.Skip("short mode: only resnet18, squeezenet1_0 and mobilenet_v2")
 			}
-			m, err := LoadFile(name, filepath.Join(ref, name+".pth"), nil)
+			m, err := LoadFile(name, filepath.Join(ref, name+".pth"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +122,7 @@ func TestNativeConvolutionMatchesIm2col(t *testing.T) {
 	input := tensors.FromFlatDataAndDimensions(data, shape...)
 	for _, name := range []string{"squeezenet1_1", "mobilenet_v2"} {
 		t.Run(name, func(t *testing.T) {
-			m, err := LoadFile(name, filepath.Join(ref, name+".pth"), nil)
+			m, err := LoadFile(name, filepath.Join(ref, name+".pth"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -49,7 +49,7 @@ func (m *Model) Randomized(layers []string, seed uint64) (*Model, error) {
 		}
 		weights[p.Key] = t
 	}
-	out, err := NewModel(m.Network, weights, fmt.Sprintf("%s with %s re-initialized (seed %d)", m.Source, strings.Join(layers, ", "), seed), m.Backend())
+	out, err := NewModel(m.Network, weights, fmt.Sprintf("%s with %s re-initialized (seed %d)", m.Source, strings.Join(layers, ", "), seed), OnBackend(m.Backend()))
 	if err != nil {
 		return nil, err
 	}

@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gomlx/gomlx/backends"
-
 	"github.com/gradcam-go/gradcam/internal/atomicfile"
 	"github.com/gradcam-go/gradcam/nn"
 )
@@ -99,7 +97,7 @@ func ReadLabels(path string) ([]string, error) {
 // (a pretrained body) and initializing the others as New does (a new head), deterministic from
 // seed. It returns the keys it initialized. This is fine-tuning's start: an ImageNet ResNet-18's
 // weights adapted to Arch.WithOutputs(10, labels), or VGG-16's features under a new GAP head.
-func Adapt(net *nn.Network, weights map[string]*Tensor, seed uint64, b backends.Backend) (*Model, []string, error) {
+func Adapt(net *nn.Network, weights map[string]*Tensor, seed uint64, opts ...Option) (*Model, []string, error) {
 	spec, err := net.Spec()
 	if err != nil {
 		return nil, nil, err
@@ -116,6 +114,6 @@ func Adapt(net *nn.Network, weights map[string]*Tensor, seed uint64, b backends.
 	if len(initialized) == len(spec.Params) {
 		return nil, nil, fmt.Errorf("no parameter of the checkpoint fits %s (no key with a matching shape): is it another architecture?", net.Name)
 	}
-	m, err := NewModel(net, all, "adapted", b)
+	m, err := NewModel(net, all, "adapted", opts...)
 	return m, initialized, err
 }

@@ -16,23 +16,22 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/gradcam-go/gradcam/nn"
 )
 
 // LoadFile builds the named architecture with the weights in a checkpoint file (.pth or
-// .safetensors), on backend b (nil: backend.New()). A fine-tuned checkpoint (its head has
+// .safetensors). A fine-tuned checkpoint (its head has
 // another number of outputs than ImageNet's 1000) gets the labels saved beside it
 // (LabelsPath), or in its metadata, or none. A large checkpoint's later loads are served by
 // the load cache (one read into the backend's buffers; GRADCAM_LOAD_CACHE=off turns it off).
-func LoadFile(name, weightsPath string, b backends.Backend) (*Model, error) {
+func LoadFile(name, weightsPath string, opts ...Option) (*Model, error) {
 	a, err := LookupArch(name)
 	if err != nil {
 		return nil, err
 	}
-	return loadCached(weightsPath, b, func(w map[string]*Tensor) (*nn.Network, error) { return archNetwork(a, w, weightsPath) })
+	return loadCached(weightsPath, opts, func(w map[string]*Tensor) (*nn.Network, error) { return archNetwork(a, w, weightsPath) })
 }
 
 // archNetwork is architecture a with the head the checkpoint's weights w have (a fine-tuned
@@ -64,15 +63,15 @@ func archNetwork(a *Arch, w map[string]*Tensor, weightsPath string) (*nn.Network
 
 // LoadNetwork binds a network defined with package nn to the weights of a checkpoint file
 // (.safetensors as Model.Save writes it, or a PyTorch .pth of the same network).
-func LoadNetwork(net *nn.Network, path string, b backends.Backend) (*Model, error) {
-	return loadCached(path, b, func(map[string]*Tensor) (*nn.Network, error) { return net, nil })
+func LoadNetwork(net *nn.Network, path string, opts ...Option) (*Model, error) {
+	return loadCached(path, opts, func(map[string]*Tensor) (*nn.Network, error) { return net, nil })
 }
 
 // loadCached loads checkpoint path into the network that network returns for its state dict's
 // shapes: from the load cache when it holds this checkpoint (see loadcache.go), else from the
 // checkpoint, then writing the cache.
-func loadCached(path string, b backends.Backend, network func(map[string]*Tensor) (*nn.Network, error)) (*Model, error) {
-	b, err := orDefault(b)
+func loadCached(path string, opts []Option, network func(map[string]*Tensor) (*nn.Network, error)) (*Model, error) {
+	b, err := backendOf(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +94,7 @@ func loadCached(path string, b backends.Backend, network func(map[string]*Tensor
 	if err != nil {
 		return nil, err
 	}
-	m, err := NewModel(net, w, path, b)
+	m, err := NewModel(net, w, path, OnBackend(b))
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +109,8 @@ func fileExists(p string) bool {
 }
 
 // Load builds the named architecture with its pretrained ImageNet weights, found or downloaded
-// by the store the environment configures (see NewStoreFromEnv), on the default backend.
-func Load(name string) (*Model, error) {
+// by the store the environment configures (see NewStoreFromEnv).
+func Load(name string, opts ...Option) (*Model, error) {
 	a, err := LookupArch(name)
 	if err != nil {
 		return nil, err
@@ -120,7 +119,7 @@ func Load(name string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return LoadFile(name, p, nil)
+	return LoadFile(name, p, opts...)
 }
 
 // Store finds model weights on disk and downloads missing ones.

@@ -198,7 +198,7 @@ func NewHead(name string, classes []string) *models.Model {
 	if Error(err) {
 		return nil
 	}
-	m, fresh, err := models.Adapt(net, pretrained, 1, nil)
+	m, fresh, err := models.Adapt(net, pretrained, 1)
 	if Error(err) {
 		return nil
 	}

@@ -39,12 +39,12 @@ func Scenes(n int, seed uint64) []data.Scene {
 // VQA and CaptionModel are the shipped VQA and captioning models, loaded once per session; nil
 // after showing the error when they cannot be.
 func VQA() *models.Model {
-	return shipped(&vqaModel, func() (*models.Model, error) { return vqa.Load(nil) })
+	return shipped(&vqaModel, func() (*models.Model, error) { return vqa.Load() })
 }
 
 // CaptionModel is the shipped captioner (see VQA).
 func CaptionModel() *models.Model {
-	return shipped(&captionModel, func() (*models.Model, error) { return caption.Load(nil) })
+	return shipped(&captionModel, func() (*models.Model, error) { return caption.Load() })
 }
 
 var (

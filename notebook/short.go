@@ -85,7 +85,7 @@ func LoadONNX(path string) *models.Model {
 	if _, err := os.Stat(path); err != nil && !filepath.IsAbs(path) && os.Getenv("GONB_DIR") != "" {
 		path = filepath.Join(os.Getenv("GONB_DIR"), path)
 	}
-	m, err := models.LoadONNX(path, nil)
+	m, err := models.LoadONNX(path)
 	if Error(err) {
 		return nil
 	}

@@ -17,7 +17,7 @@ func BiasNetwork(agreement float64) (*models.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := models.New(net, 1, nil)
+	m, err := models.New(net, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ var weights = map[string]string{"squeezenet1_0": "squeezenet1_0_deepcompression.
 
 func load(t *testing.T, name string) *models.Model {
 	t.Helper()
-	m, err := models.LoadFile(name, filepath.Join(testref.Shared(), "weights", weights[name]), nil)
+	m, err := models.LoadFile(name, filepath.Join(testref.Shared(), "weights", weights[name]))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,8 @@ package preprocess
 
 import (
 	"image"
-	"math"
+
+	"github.com/gradcam-go/gradcam/heatmap"
 )
 
 // resizeBilinear resizes an RGB image exactly as PIL's Image.resize(size, Image.BILINEAR) does
@@ -29,41 +30,33 @@ func resizeBilinear(src *image.RGBA, w, h int) *image.RGBA {
 
 const precisionBits = 32 - 8 - 2
 
-// pilCoeffs is PIL's precompute_coeffs + normalize_coeffs_8bpc for the bilinear filter.
+// pilCoeffs is PIL's precompute_coeffs + normalize_coeffs_8bpc for the bilinear filter: the
+// antialiased LinearWeights, each output's span of inputs (bounds: first, count) and its weights
+// in PIL's fixed point.
 func pilCoeffs(inSize, outSize int) (bounds []int, kk [][]int32) {
-	scale := float64(inSize) / float64(outSize)
-	filterScale := max(scale, 1)
-	support := 1.0 * filterScale
+	weights := heatmap.LinearWeights(outSize, inSize, true)
 	bounds = make([]int, 2*outSize)
 	kk = make([][]int32, outSize)
-	for xx := range outSize {
-		center := (float64(xx) + 0.5) * scale
-		ss := 1 / filterScale
-		xmin := max(int(center-support+0.5), 0)
-		xmax := min(int(center+support+0.5), inSize) - xmin
-		k := make([]float64, xmax)
-		var ww float64
-		for x := range xmax {
-			v := math.Abs((float64(x+xmin) - center + 0.5) * ss)
-			if v < 1 {
-				k[x] = 1 - v
-			} else {
-				k[x] = 0
-			}
-			ww += k[x]
-		}
-		kk[xx] = make([]int32, xmax)
-		for x := range xmax {
-			if ww != 0 {
-				k[x] /= ww
-			}
-			if k[x] < 0 {
-				kk[xx][x] = int32(-0.5 + k[x]*(1<<precisionBits))
-			} else {
-				kk[xx][x] = int32(0.5 + k[x]*(1<<precisionBits))
+	for xx, row := range weights {
+		first, last := 0, -1
+		for x, k := range row {
+			if k != 0 {
+				if last < 0 {
+					first = x
+				}
+				last = x
 			}
 		}
-		bounds[2*xx], bounds[2*xx+1] = xmin, xmax
+		kk[xx] = make([]int32, last-first+1)
+		for x := range kk[xx] {
+			k := row[first+x]
+			if k < 0 {
+				kk[xx][x] = int32(-0.5 + k*(1<<precisionBits))
+			} else {
+				kk[xx][x] = int32(0.5 + k*(1<<precisionBits))
+			}
+		}
+		bounds[2*xx], bounds[2*xx+1] = first, last-first+1
 	}
 	return bounds, kk
 }

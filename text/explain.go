@@ -7,11 +7,10 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/gradcam-go/gradcam/gradcam"
-	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/heatmap"
 	"github.com/gradcam-go/gradcam/models"
 )
 
@@ -113,7 +112,7 @@ func (e *Explainer) Explain(s string, class int, counterfactual bool) (*Explanat
 // Upsample resizes a 1-D map to n values by linear interpolation with half-sample centres
 // (PyTorch's F.interpolate(mode="linear", align_corners=False)).
 func Upsample(m []float32, n int) []float64 {
-	up := render.Resize(m, 1, len(m), 1, n)
+	up := heatmap.Resize(m, 1, len(m), 1, n)
 	out := make([]float64, n)
 	for i, v := range up {
 		out[i] = float64(v)
@@ -155,8 +154,8 @@ func VocabularyPath(path string) string {
 
 // Load reads a CharCNN checkpoint (as Model.Save writes it; its sizes are read from its weights),
 // its vocabulary (VocabularyPath) and labels (models.LabelsPath), for texts of up to length
-// characters, on backend b (nil: backend.New()).
-func Load(path string, length int, b backends.Backend) (*Explainer, error) {
+// characters.
+func Load(path string, length int, opts ...models.Option) (*Explainer, error) {
 	v, err := ReadVocabulary(VocabularyPath(path))
 	if err != nil {
 		return nil, fmt.Errorf("%w (a text model needs its vocabulary beside it)", err)
@@ -185,7 +184,7 @@ func Load(path string, length int, b backends.Backend) (*Explainer, error) {
 		}
 	}
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	m, err := models.NewModel(CharCNN(name, v.Size(), length, embed.Shape[0], conv.Shape[0], labels), w, path, b)
+	m, err := models.NewModel(CharCNN(name, v.Size(), length, embed.Shape[0], conv.Shape[0], labels), w, path, opts...)
 	if err != nil {
 		return nil, err
 	}

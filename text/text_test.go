@@ -23,7 +23,7 @@ const refV, refL, refE, refFilters, refText = 30, 40, 8, 6, 32
 func referenceModel(t *testing.T) (*models.Model, *Vocabulary, string, string) {
 	ref := testref.Ensure(t, "text/testdata/reference.py", "text-ref")
 	net := CharCNN("charcnn-ref", refV, refL, refE, refFilters, []string{"a", "b", "c", "d", "e"})
-	m, err := models.LoadNetwork(net, filepath.Join(ref, "weights.pth"), nil)
+	m, err := models.LoadNetwork(net, filepath.Join(ref, "weights.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestVocabularyRoundTrip(t *testing.T) {
 // back with its sizes read from the weights; a vocabulary of another size is refused.
 func TestLoadCheckpoint(t *testing.T) {
 	v := NewVocabulary([]rune("abcdefgh "))
-	m, err := models.New(CharCNN("tiny", v.Size(), 20, 4, 3, []string{"x", "y"}), 1, nil)
+	m, err := models.New(CharCNN("tiny", v.Size(), 20, 4, 3, []string{"x", "y"}), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func TestFinetuneResNet18(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, fresh, err := models.Adapt(net, pretrained, 1, nil)
+	m, fresh, err := models.Adapt(net, pretrained, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestFinetuneResNet18(t *testing.T) {
 	if err := m.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	re, err := models.LoadFile("resnet18", path, nil)
+	re, err := models.LoadFile("resnet18", path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestFinetuneResNet18(t *testing.T) {
 	if err := os.WriteFile(models.LabelsPath(path), []byte(strings.Join(classes[:9], "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = testref.NoPanic(t, func() error { _, err := models.LoadFile("resnet18", path, nil); return err })
+	err = testref.NoPanic(t, func() error { _, err := models.LoadFile("resnet18", path); return err })
 	if err == nil || !strings.Contains(err.Error(), "has 10 outputs but its labels") {
 		t.Errorf("mismatched labels: %v", err)
 	}
@@ -153,7 +153,7 @@ func TestFinetuneVGGGAP(t *testing.T) {
 	}
 	net := &nn.Network{Name: "vgg16-gap", Input: []int{3, 224, 224}, Labels: classes, Mean: preprocess.ImageNetMean(), Std: preprocess.ImageNetStd(),
 		Build: func(b *nn.Builder, x *nn.Node) *nn.Node { return models.VGGGAP(b, x, models.VGG16, len(classes)) }}
-	m, fresh, err := models.Adapt(net, vgg, 1, nil)
+	m, fresh, err := models.Adapt(net, vgg, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

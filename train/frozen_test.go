@@ -34,7 +34,7 @@ func realMobileNetV2(t *testing.T, classes []string, w, b []float32) *models.Mod
 		t.Fatal(err)
 	}
 	if w == nil {
-		m, _, err := models.Adapt(net, pretrained, 1, nil)
+		m, _, err := models.Adapt(net, pretrained, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +42,7 @@ func realMobileNetV2(t *testing.T, classes []string, w, b []float32) *models.Mod
 	}
 	pretrained["classifier.1.weight"] = &models.Tensor{Shape: []int{len(classes), 1280}, Data: w}
 	pretrained["classifier.1.bias"] = &models.Tensor{Shape: []int{len(classes)}, Data: b}
-	m, err := models.NewModel(net, pretrained, "test", nil)
+	m, err := models.NewModel(net, pretrained, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

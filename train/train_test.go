@@ -30,7 +30,7 @@ func TestOneStepMatchesPyTorch(t *testing.T) {
 		lr        float64
 	}{{"sgd", 0.1}, {"adam", 0.01}} {
 		t.Run(tc.optimizer, func(t *testing.T) {
-			m, err := models.NewModel(testnets.CNN2D, init, "init", nil)
+			m, err := models.NewModel(testnets.CNN2D, init, "init")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +101,7 @@ func TestTrainFashionMNIST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := models.New(net, 1, nil)
+	m, err := models.New(net, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestTrainFashionMNIST(t *testing.T) {
 
 // TestFitErrors: bad datasets and options are one-line errors.
 func TestFitErrors(t *testing.T) {
-	m, err := models.New(testnets.CNN2D, 1, nil)
+	m, err := models.New(testnets.CNN2D, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,7 @@ var tiny = &nn.Network{Name: "tiny", Input: []int{3, 16, 16}, Mean: []float32{0.
 // random draws) changes them. The run is also repeated: the same seed gives the same image,
 // another seed another.
 func TestGradientAscentGolden(t *testing.T) {
-	m, err := models.New(tiny, 7, nil)
+	m, err := models.New(tiny, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func stats(a *Ascent) string {
 // TestGradientAscentErrors checks one-line errors for bad objectives and options.
 func TestGradientAscentErrors(t *testing.T) {
 	m, _ := fashionGAP(t)
-	seq, err := models.New(testnets.CharCNN, 1, nil)
+	seq, err := models.New(testnets.CharCNN, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

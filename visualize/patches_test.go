@@ -15,7 +15,7 @@ import (
 
 func fashionGAP(t *testing.T) (*models.Model, *data.Set) {
 	t.Helper()
-	m, err := fashion.Load(fashion.GAP, nil)
+	m, err := fashion.Load(fashion.GAP)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func run(what, model, weights, image string) (map[string]any, error) {
 		return nil, err
 	}
 	start := time.Now()
-	m, err := models.LoadFile(model, weights, nil)
+	m, err := models.LoadFile(model, weights)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func TestAttackCommand(t *testing.T) {
 	if !strings.Contains(stdout.String(), "target 1 (goldfish) p=") {
 		t.Errorf("output does not give the target's probability:\n%s", stdout.String())
 	}
-	m, err := models.LoadFile("squeezenet1_0", squeezeNet[3], nil)
+	m, err := models.LoadFile("squeezenet1_0", squeezeNet[3])
 	if err != nil {
 		t.Fatal(err)
 	}

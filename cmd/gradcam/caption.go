@@ -12,9 +12,9 @@ import (
 
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/preprocess"
 	"github.com/gradcam-go/gradcam/pretrained/caption"
 	"github.com/gradcam-go/gradcam/pretrained/scenes"
-	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // explainCaption captions an image with the shipped captioner (or takes the caption given) and
@@ -53,7 +53,7 @@ func explainCaption(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := caption.Load(nil)
+	m, err := caption.Load()
 	if err != nil {
 		return err
 	}

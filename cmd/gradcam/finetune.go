@@ -66,7 +66,7 @@ func finetune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, fresh, err := models.Adapt(net, pretrained, *seed, nil)
+	m, fresh, err := models.Adapt(net, pretrained, *seed)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func TestRegisteredMethod(t *testing.T) {
 	}
 
 	weights := filepath.Join(testref.Shared(), "weights", "squeezenet1_0_deepcompression.pth")
-	m, err := models.LoadFile("squeezenet1_0", weights, nil)
+	m, err := models.LoadFile("squeezenet1_0", weights)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,9 +47,9 @@ func explainText(args []string, stdout, stderr io.Writer) error {
 	}
 	var ex *text.Explainer
 	if *model != "" {
-		ex, err = text.Load(*model, *length, nil)
+		ex, err = text.Load(*model, *length)
 	} else {
-		ex, err = langid.Load(nil)
+		ex, err = langid.Load()
 	}
 	if err != nil {
 		return err

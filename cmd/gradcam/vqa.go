@@ -11,9 +11,9 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 	"github.com/gradcam-go/gradcam/pretrained/scenes"
 	"github.com/gradcam-go/gradcam/pretrained/vqa"
-	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // explainVQA answers a question about an image with the shipped VQA model and explains an answer.
@@ -61,7 +61,7 @@ func explainVQA(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := vqa.Load(nil)
+	m, err := vqa.Load()
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+
+	"github.com/gradcam-go/gradcam/heatmap"
 )
 
 // FilterMosaic draws the first k filters of a first-layer convolution kernel in PyTorch's layout,
@@ -30,7 +32,7 @@ func FilterMosaic(kernel []float32, shape []int, k, cols, cell int) (*image.RGBA
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	size := ch * kh * kw
 	for f := range k {
-		norm := Normalize(kernel[f*size : (f+1)*size])
+		norm := heatmap.Normalize(kernel[f*size : (f+1)*size])
 		x0, y0 := gutter+(f%cols)*(cell+gutter), gutter+(f/cols)*(cell+gutter)
 		for y := range cell {
 			for x := range cell {

@@ -10,6 +10,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/gradcam-go/gradcam/heatmap"
 )
 
 // Colormap maps [0, 1] to colours.
@@ -234,68 +236,6 @@ func DrawBox(img *image.RGBA, r image.Rectangle, c color.RGBA, thickness int) {
 	}
 }
 
-// Resize resizes an h x w map (row-major) to oh x ow bilinearly with half-pixel centres and
-// edge values repeated: PyTorch's F.interpolate(align_corners=False) and OpenCV's INTER_LINEAR
-// when enlarging. A 1-D map is 1 x w.
-func Resize(m []float32, h, w, oh, ow int) []float32 {
-	return resize(m, h, w, oh, ow, func(o, in, out int) float64 {
-		return max((float64(o)+0.5)*float64(in)/float64(out)-0.5, 0)
-	})
-}
-
-// ResizeAlignCorners resizes an h x w map to oh x ow bilinearly with the corner pixels'
-// centres aligned: PyTorch's UpsamplingBilinear2d (align_corners=True).
-func ResizeAlignCorners(m []float32, h, w, oh, ow int) []float32 {
-	return resize(m, h, w, oh, ow, func(o, in, out int) float64 {
-		if out == 1 {
-			return 0
-		}
-		return float64(o) * float64(in-1) / float64(out-1)
-	})
-}
-
-// resize interpolates bilinearly; source maps an output index to its input coordinate.
-func resize(m []float32, h, w, oh, ow int, source func(o, in, out int) float64) []float32 {
-	coord := func(o, in, out int) (int, int, float32) {
-		s := source(o, in, out)
-		i0 := min(int(s), in-1)
-		return i0, min(i0+1, in-1), float32(s - float64(i0))
-	}
-	out := make([]float32, oh*ow)
-	for y := range oh {
-		y0, y1, fy := coord(y, h, oh)
-		for x := range ow {
-			x0, x1, fx := coord(x, w, ow)
-			top := m[y0*w+x0]*(1-fx) + m[y0*w+x1]*fx
-			bot := m[y1*w+x0]*(1-fx) + m[y1*w+x1]*fx
-			out[y*ow+x] = top*(1-fy) + bot*fy
-		}
-	}
-	return out
-}
-
-// Normalize min-max scales a map to [0, 1] the way pytorch-grad-cam does (x - min, then
-// divided by max + 1e-7); a constant map becomes zeros. The input is not modified.
-func Normalize(m []float32) []float32 {
-	if len(m) == 0 {
-		return nil
-	}
-	lo := m[0]
-	for _, v := range m {
-		lo = min(lo, v)
-	}
-	var hi float32
-	out := make([]float32, len(m))
-	for i, v := range m {
-		out[i] = v - lo
-		hi = max(hi, out[i])
-	}
-	for i := range out {
-		out[i] /= hi + 1e-7
-	}
-	return out
-}
-
 // Picture draws an explanation map for people: a [3, H, W] gradient image as pytorch-grad-cam's
 // deprocess_image ([1, H, W], of a gray input, in gray); an [H, W] heatmap normalized and
 // blended over img (H x W) with the colormap, img weighing imageWeight (pytorch-grad-cam's
@@ -310,7 +250,7 @@ func Picture(values []float32, shape []int, img image.Image, cm Colormap, imageW
 		if imageWeight == 0 {
 			imageWeight = 0.5
 		}
-		return Overlay(img, Normalize(values), cm, imageWeight)
+		return Overlay(img, heatmap.Normalize(values), cm, imageWeight)
 	}
 	return nil, fmt.Errorf("a map of shape %v is neither an [H, W] heatmap nor a [3, H, W] gradient image", shape)
 }

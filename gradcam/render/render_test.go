@@ -149,15 +149,3 @@ func TestPictureShapes(t *testing.T) {
 		t.Error("a [1, H, W] gradient image is not drawn as its gray [3, H, W] copy")
 	}
 }
-
-// TestResize: half-pixel centres with edges repeated, as F.interpolate(align_corners=False).
-func TestResize(t *testing.T) {
-	got := Resize([]float32{0, 4}, 1, 2, 1, 4)
-	if want := []float32{0, 1, 3, 4}; !slices.Equal(got, want) {
-		t.Errorf("1x2 -> 1x4: %v, want %v", got, want)
-	}
-	got = Resize([]float32{0, 4, 8, 12}, 2, 2, 4, 4) // rows 0..4 and 8..12
-	if got[0] != 0 || got[15] != 12 || got[5] != 3 {
-		t.Errorf("2x2 -> 4x4: %v", got)
-	}
-}

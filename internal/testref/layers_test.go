@@ -10,13 +10,13 @@ import (
 // floors is the house's layering (README, Layout; docs/DESIGN.md): a package imports only
 // packages on lower floors. A new package must be given a floor here.
 var floors = map[string]int{
-	// 0: no package of the module
+	// 0: no package of the module; heatmap: the map maths and the one linear resize
 	"internal/catch": 0, "internal/atomicfile": 0, "internal/testref": 0, "internal/sgpoly": 0, "internal/fastvjp": 0,
-	"preprocess": 0, "gradcam/render": 0,
-	// 1: the network blocks, the data sets, the matrix multiply, NumPy files
-	"nn": 1, "data": 1, "internal/sgemm": 1, "internal/npy": 1,
-	// 2: the fast executors, the ONNX reader, the test networks
-	"internal/fastdot": 2, "internal/onnxnet": 2, "internal/testnets": 2,
+	"heatmap": 0,
+	// 1: the network blocks, the matrix multiply, NumPy files, image preprocessing, drawing
+	"nn": 1, "internal/sgemm": 1, "internal/npy": 1, "preprocess": 1, "gradcam/render": 1,
+	// 2: the fast executors, the ONNX reader, the test networks, the data sets
+	"internal/fastdot": 2, "internal/onnxnet": 2, "internal/testnets": 2, "data": 2,
 	// 3: the backend, which installs the executors and chooses the convolution path
 	"backend": 3,
 	// 4: models: networks with weights

@@ -64,6 +64,23 @@ def randomize_batchnorm(model, gen):
             m.bias.data.copy_(torch.randn(c, generator=gen) * 0.1)
 
 
+def read_safetensors(path):
+    """Reads a .safetensors file (float32 and int64 tensors) into a state dict; Debian has no
+    safetensors package."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        dtype = {"F32": "<f4", "I64": "<i8"}[info["dtype"]]
+        a, b = info["data_offsets"]
+        out[key] = torch.from_numpy(np.frombuffer(data[a:b], dtype=dtype).reshape(info["shape"]).copy())
+    return out
+
+
 def save_safetensors(state, path):
     header, blobs, offset = {}, [], 0
     for k, v in state.items():

@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
@@ -24,8 +23,8 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/metrics"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/pretrained/scenes"
 	"github.com/gradcam-go/gradcam/nn"
+	"github.com/gradcam-go/gradcam/pretrained/scenes"
 )
 
 // How the shipped model is made (the retrain command's settings).
@@ -140,9 +139,9 @@ const StepLabels = sideNext
 //go:embed caption.safetensors
 var weights []byte
 
-// Load returns the shipped model on backend b (nil: backend.New()).
-func Load(b backends.Backend) (*models.Model, error) {
-	return models.LoadEmbedded(Network(), weights, "the embedded captioning model (pretrained/caption)", b)
+// Load returns the shipped model (models.OnBackend chooses its backend).
+func Load(opts ...models.Option) (*models.Model, error) {
+	return models.LoadEmbedded(Network(), weights, "the embedded captioning model (pretrained/caption)", opts...)
 }
 
 // Given holds a caption fixed on the model, for explaining it: gradcam.New(given) with the
@@ -243,10 +242,12 @@ func logOf(p float64) float64 { return math.Log(max(p, 1e-45)) }
 type Measures struct {
 	Scenes     int
 	ExactMatch float64 // share of greedy captions equal to the scene's
-	// ShapeMass is the mean share of a shape word's Grad-CAM (given the true caption's words
-	// before it) on its object's pixels; ShapeArea the mean share of the image those pixels are.
-	ShapeWords           int
-	ShapeMass, ShapeArea float64
+	// ObjectMass is the mean share of an object word's Grad-CAM (its colours and its shape, each
+	// given the true caption's words before it) on its object's pixels; ObjectArea the mean share
+	// of the image those pixels are. ShapeMass is ObjectMass over the shape words alone.
+	ObjectWords            int
+	ObjectMass, ObjectArea float64
+	ShapeMass              float64
 }
 
 // Measure captions every scene greedily and explains every shape word of its true caption: what
@@ -254,7 +255,7 @@ type Measures struct {
 func Measure(m *models.Model, all []data.Scene) (Measures, error) {
 	r := Measures{Scenes: len(all)}
 	exact := 0
-	var mass, area []float64
+	var mass, area, shapes []float64
 	for _, sc := range all {
 		got, _, err := Describe(m, sc.Image)
 		if err != nil {
@@ -267,27 +268,29 @@ func Measure(m *models.Model, all []data.Scene) (Measures, error) {
 		if err != nil {
 			return r, err
 		}
-		for i, obj := range Ordered(sc) {
-			step := ShapeStep(sc, i)
-			if words[step].Word != obj.Shape {
-				return r, fmt.Errorf("%q: word %d is %q, not %s", sc.Caption, step, words[step].Word, obj.Shape)
+		for _, ow := range ObjectWordsOf(sc) {
+			if w := words[ow.Step].Word; w != ow.Word {
+				return r, fmt.Errorf("%q: word %d is %q, not %q", sc.Caption, ow.Step, w, ow.Word)
 			}
-			hm, err := metrics.HeatmapOf(perWord[step].Maps[gradcam.GradCAM])
+			hm, err := metrics.HeatmapOf(perWord[ow.Step].Maps[gradcam.GradCAM])
 			if err != nil {
 				return r, err
 			}
-			s, err := metrics.MassInMask(hm, obj.Mask)
+			s, err := metrics.MassInMask(hm, ow.Object.Mask)
 			if err != nil {
 				return r, err
 			}
-			mass, area = append(mass, s), append(area, data.Coverage(obj.Mask))
+			mass, area = append(mass, s), append(area, data.Coverage(ow.Object.Mask))
+			if ow.Word == ow.Object.Shape {
+				shapes = append(shapes, s)
+			}
 		}
 	}
 	if len(all) == 0 {
 		return r, fmt.Errorf("no scenes to measure")
 	}
 	r.ExactMatch = float64(exact) / float64(len(all))
-	r.ShapeWords, r.ShapeMass, r.ShapeArea = len(mass), scenes.Mean(mass), scenes.Mean(area)
+	r.ObjectWords, r.ObjectMass, r.ObjectArea, r.ShapeMass = len(mass), scenes.Mean(mass), scenes.Mean(area), scenes.Mean(shapes)
 	return r, nil
 }
 
@@ -336,15 +339,32 @@ func Ordered(sc data.Scene) []data.SceneObject {
 	return objs
 }
 
-// ShapeStep is the step of the i-th object's shape word in its scene's caption: each object is
-// "a C shape" or "a C and C shape", joined by "and".
-func ShapeStep(sc data.Scene, i int) int {
-	step := -1
-	for j, o := range Ordered(sc)[:i+1] {
+// ObjectWord is a word of a scene's caption that names an object: one of its colours or its shape.
+type ObjectWord struct {
+	Word   string
+	Step   int // its place in the caption, from 0
+	Object data.SceneObject
+}
+
+// ObjectWordsOf lists the words of a scene's caption that name an object, in order: each object is
+// "a C shape" or "a C and C shape", left to right, joined by "and".
+func ObjectWordsOf(sc data.Scene) []ObjectWord {
+	var out []ObjectWord
+	step := 0
+	for j, o := range Ordered(sc) {
 		if j > 0 {
 			step++ // "and"
 		}
-		step += 1 + 2*len(o.Colors) // "a", the colours (with "and" between two), the shape
+		step++ // "a"
+		for k, c := range o.Colors {
+			if k > 0 {
+				step++ // "and"
+			}
+			out = append(out, ObjectWord{c, step, o})
+			step++
+		}
+		out = append(out, ObjectWord{o.Shape, step, o})
+		step++
 	}
-	return step
+	return out
 }

@@ -20,7 +20,7 @@ import (
 
 func load(t *testing.T) *models.Model {
 	t.Helper()
-	m, err := Load(nil)
+	m, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,20 +114,23 @@ func TestCaptionMatchesPyTorch(t *testing.T) {
 }
 
 // TestCaptionHeldOut measures the shipped captioner on 100 held-out scenes (Measure): the
-// exact-match rate of its greedy captions, and the share of each shape word's Grad-CAM (given the
-// true caption's words before it) on its object's pixels against the object's share of the image.
+// exact-match rate of its greedy captions, and the share of each object word's Grad-CAM (its
+// colours and its shape, given the true caption's words before it) on its object's pixels against
+// the object's share of the image.
 func TestCaptionHeldOut(t *testing.T) {
 	r, err := Measure(load(t), heldOut(t, 100))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("greedy captions: exact match %.3f on %d held-out scenes", r.ExactMatch, r.Scenes)
-	t.Logf("a shape word's Grad-CAM on its object (%d words): %.3f of the mass; the object is %.3f of the image", r.ShapeWords, r.ShapeMass, r.ShapeArea)
+	t.Logf("an object word's Grad-CAM on its object (%d words): %.3f of the mass (shape words %.3f); the object is %.3f of the image",
+		r.ObjectWords, r.ObjectMass, r.ShapeMass, r.ObjectArea)
+	// Measured when the model shipped: 0.560; 0.257 against 0.078 (583 words).
 	if r.ExactMatch < 0.45 {
 		t.Errorf("exact match %.3f, want >= 0.45", r.ExactMatch)
 	}
-	if r.ShapeMass < 2*r.ShapeArea {
-		t.Errorf("a shape word's map on its object %.3f, want at least twice its area share %.3f", r.ShapeMass, r.ShapeArea)
+	if r.ObjectMass < 2*r.ObjectArea {
+		t.Errorf("an object word's map on its object %.3f, want at least twice its area share %.3f", r.ObjectMass, r.ObjectArea)
 	}
 }
 

@@ -7,8 +7,6 @@ package disks
 import (
 	_ "embed"
 
-	"github.com/gomlx/gomlx/backends"
-
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/nn"
 )
@@ -38,7 +36,7 @@ func Network() *nn.Network {
 //go:embed disks.safetensors
 var weights []byte
 
-// Load returns the shipped model on backend b (nil: backend.New()).
-func Load(b backends.Backend) (*models.Model, error) {
-	return models.LoadEmbedded(Network(), weights, "the embedded disks regression model (pretrained/disks)", b)
+// Load returns the shipped model (models.OnBackend chooses its backend).
+func Load(opts ...models.Option) (*models.Model, error) {
+	return models.LoadEmbedded(Network(), weights, "the embedded disks regression model (pretrained/disks)", opts...)
 }

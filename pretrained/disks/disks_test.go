@@ -25,7 +25,7 @@ const (
 
 // TestShippedModelEstimatesRedArea: the shipped regression CNN's error on held-out images.
 func TestShippedModelEstimatesRedArea(t *testing.T) {
-	m, err := Load(nil)
+	m, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestShippedModelEstimatesRedArea(t *testing.T) {
 // concentrate on the red disks (several times their area) and give the blue ones less than their
 // area, on held-out images.
 func TestRAMLightsRedDisks(t *testing.T) {
-	m, err := Load(nil)
+	m, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestRAMLightsRedDisks(t *testing.T) {
 // gives the same output, RAM and Grad-CAM.
 func TestRAMMatchesPyTorch(t *testing.T) {
 	ref := testref.Ensure(t, "pretrained/disks/testdata/reference.py", "disks-ref", filepath.Join(testref.Root(), "pretrained", "disks", "disks.safetensors"))
-	m, err := Load(nil)
+	m, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/gomlx/gomlx/backends"
-
 	"github.com/gradcam-go/gradcam/models"
 )
 
@@ -27,8 +25,8 @@ const Arch = "mobilenet_v2"
 // DefaultModel is the model explained when none is named: VGG-16, the Grad-CAM paper's.
 const DefaultModel = "vgg16"
 
-// Model returns the embedded MobileNetV2 on backend b (nil: the default backend).
-func Model(b backends.Backend) (*models.Model, error) {
+// Model returns the embedded MobileNetV2.
+func Model(opts ...models.Option) (*models.Model, error) {
 	w, err := models.ReadSafetensors(bytes.NewReader(mobilenetV2), int64(len(mobilenetV2)), "embedded mobilenet_v2")
 	if err != nil {
 		return nil, err
@@ -37,7 +35,7 @@ func Model(b backends.Backend) (*models.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return models.NewModel(a.Network, w, "embedded ImageNet MobileNetV2 (float16)", b)
+	return models.NewModel(a.Network, w, "embedded ImageNet MobileNetV2 (float16)", opts...)
 }
 
 // Load returns the named torchvision model with its ImageNet weights (models.Load). With no
@@ -59,5 +57,5 @@ func Load(name string, w io.Writer) (*models.Model, error) {
 	if w != nil {
 		fmt.Fprintf(w, "gradcam: %s's weights are not available offline; using the embedded ImageNet MobileNetV2 instead\n", name)
 	}
-	return Model(nil)
+	return Model()
 }

@@ -15,11 +15,11 @@ import (
 // checkpoint in ../shared/weights predicts: the same top-3 classes on the four test images,
 // probabilities within 0.02.
 func TestEmbeddedMatchesFullPrecision(t *testing.T) {
-	m, err := Model(nil)
+	m, err := Model()
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, err := models.LoadFile(Arch, filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth"), nil)
+	full, err := models.LoadFile(Arch, filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}

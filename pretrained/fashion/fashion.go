@@ -12,8 +12,6 @@ import (
 	"io"
 	"slices"
 
-	"github.com/gomlx/gomlx/backends"
-
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/nn"
@@ -96,8 +94,8 @@ var (
 	fcWeights []byte
 )
 
-// Load returns a shipped network (GAP or FC) on backend b (nil: backend.New()).
-func Load(name string, b backends.Backend) (*models.Model, error) {
+// Load returns a shipped network (GAP or FC).
+func Load(name string, opts ...models.Option) (*models.Model, error) {
 	net, err := Network(name)
 	if err != nil {
 		return nil, err
@@ -107,7 +105,7 @@ func Load(name string, b backends.Backend) (*models.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the embedded %s model: %w", name, err)
 	}
-	return models.NewModel(net, w, fmt.Sprintf("embedded %s (pretrained/fashion)", name), b)
+	return models.NewModel(net, w, fmt.Sprintf("embedded %s (pretrained/fashion)", name), opts...)
 }
 
 // IsDemo says whether name is one of the shipped networks.
@@ -136,7 +134,7 @@ func train(name string, n, epochs, test int, progress io.Writer) (*models.Model,
 	if err != nil {
 		return nil, 0, err
 	}
-	m, err := models.New(net, TrainSeed, nil)
+	m, err := models.New(net, TrainSeed)
 	if err != nil {
 		return nil, 0, err
 	}

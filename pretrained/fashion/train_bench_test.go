@@ -25,7 +25,7 @@ func BenchmarkTrainStep(b *testing.B) {
 		b.Fatal(err)
 	}
 	fit := func(steps int) time.Duration {
-		m, err := models.New(net, TrainSeed, nil)
+		m, err := models.New(net, TrainSeed)
 		if err != nil {
 			b.Fatal(err)
 		}

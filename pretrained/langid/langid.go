@@ -7,8 +7,6 @@ import (
 	"bytes"
 	_ "embed"
 
-	"github.com/gomlx/gomlx/backends"
-
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/text"
 )
@@ -30,14 +28,14 @@ var (
 	vocab []byte
 )
 
-// Load returns the shipped model and its vocabulary, on backend b (nil: backend.New()).
-func Load(b backends.Backend) (*text.Explainer, error) {
+// Load returns the shipped model and its vocabulary.
+func Load(opts ...models.Option) (*text.Explainer, error) {
 	v, err := text.ParseVocabulary(bytes.NewReader(vocab), "langid.vocab.txt")
 	if err != nil {
 		return nil, err
 	}
 	net := text.CharCNN("langid", v.Size(), Length, Embed, Filters, text.Languages)
-	m, err := models.LoadEmbedded(net, weights, "the embedded language-ID model (pretrained/langid)", b)
+	m, err := models.LoadEmbedded(net, weights, "the embedded language-ID model (pretrained/langid)", opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ const minAccuracy = 0.95
 // TestShippedModelAccuracy: the shipped model on the corpus's test split (fortunes never trained
 // on), from Debian's fortunes packages.
 func TestShippedModelAccuracy(t *testing.T) {
-	ex, err := Load(nil)
+	ex, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestShippedModelAccuracy(t *testing.T) {
 // TestExplainSentences: sentences the model never saw get their language, with one weight per
 // character (not all zero) and their words listed.
 func TestExplainSentences(t *testing.T) {
-	ex, err := Load(nil)
+	ex, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}

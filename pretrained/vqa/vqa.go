@@ -15,15 +15,14 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/metrics"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/pretrained/scenes"
 	"github.com/gradcam-go/gradcam/nn"
+	"github.com/gradcam-go/gradcam/pretrained/scenes"
 )
 
 // How the shipped model is made (the retrain command's settings).
@@ -76,7 +75,7 @@ func Network() *nn.Network {
 			channel := func(v *graph.Node) *graph.Node { return graph.Reshape(v, v.Shape().Dimensions[0], 1, 1, Channels) }
 			for _, name := range []string{"film1", Layer} {
 				scale, shift := b.Linear(nn.Path(name, "scale"), q, Channels), b.Linear(nn.Path(name, "shift"), q, Channels)
-				g := b.Conv2D(nn.Path(name, "conv"), f, nn.Conv{Out: Channels, Kernel: 3, Padding: 1})
+				g := b.BatchNorm(nn.Path(name, "bn"), b.Conv2D(nn.Path(name, "conv"), f, nn.Conv{Out: Channels, Kernel: 3, Padding: 1, NoBias: true}))
 				f = b.ReLU(name, graph.Add(graph.Mul(g, graph.OnePlus(channel(scale))), channel(shift)))
 			}
 			// Global average pooling: each position's share of the answer is its features' share.
@@ -144,9 +143,9 @@ func Examples(name string, all []data.Scene) (*data.Set, error) {
 //go:embed vqa.safetensors
 var weights []byte
 
-// Load returns the shipped model on backend b (nil: backend.New()).
-func Load(b backends.Backend) (*models.Model, error) {
-	return models.LoadEmbedded(Network(), weights, "the embedded VQA model (pretrained/vqa)", b)
+// Load returns the shipped model (models.OnBackend chooses its backend).
+func Load(opts ...models.Option) (*models.Model, error) {
+	return models.LoadEmbedded(Network(), weights, "the embedded VQA model (pretrained/vqa)", opts...)
 }
 
 // Ask holds a question fixed on the model, for explaining and answering it: gradcam.New(given)

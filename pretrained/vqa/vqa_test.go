@@ -21,7 +21,7 @@ import (
 
 func load(t *testing.T) *models.Model {
 	t.Helper()
-	m, err := Load(nil)
+	m, err := Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,13 +169,14 @@ func TestVQAHeldOut(t *testing.T) {
 	t.Logf("answer accuracy %.3f on %d held-out questions", r.Accuracy, r.Questions)
 	t.Logf("right answer's Grad-CAM on the queried object: %.3f of the mass; the object is %.3f of the image", r.ObjectMass, r.ObjectArea)
 	t.Logf("two-coloured objects (%d colour maps): own colour's half %.3f, the other half %.3f", r.TwoColourMaps, r.OwnHalf, r.OtherHalf)
-	if r.Accuracy < 0.8 {
-		t.Errorf("answer accuracy %.3f, want >= 0.8", r.Accuracy)
+	// Measured when the model shipped: 0.993; 0.599 against 0.080; 0.358 against 0.102 (168 maps).
+	if r.Accuracy < 0.95 {
+		t.Errorf("answer accuracy %.3f, want >= 0.95", r.Accuracy)
 	}
-	if r.ObjectMass < 3*r.ObjectArea {
-		t.Errorf("Grad-CAM mass on the queried object %.3f, want at least 3x its area share %.3f", r.ObjectMass, r.ObjectArea)
+	if r.ObjectMass < 5*r.ObjectArea {
+		t.Errorf("Grad-CAM mass on the queried object %.3f, want at least 5x its area share %.3f", r.ObjectMass, r.ObjectArea)
 	}
-	if r.TwoColourMaps < 20 || r.OwnHalf < r.OtherHalf+0.05 {
-		t.Errorf("a colour's map on its own half %.3f (%d maps), want above the other half's %.3f by 0.05", r.OwnHalf, r.TwoColourMaps, r.OtherHalf)
+	if r.TwoColourMaps < 100 || r.OwnHalf < r.OtherHalf+0.15 {
+		t.Errorf("a colour's map on its own half %.3f (%d maps), want above the other half's %.3f by 0.15", r.OwnHalf, r.TwoColourMaps, r.OtherHalf)
 	}
 }

@@ -14,7 +14,7 @@ gradcam_lowres.npy, and OUT/K/whole/...
 Usage: reference_caption.py WEIGHTS CASES OUT
 """
 # depends on: internal/testnets/reference.py
-# depends on: pretrained/vqa/testdata/reference_vqa.py
+# depends on: models/testdata/reference.py
 import importlib.util
 import json
 import os
@@ -67,8 +67,7 @@ def load(path):
 def main():
     weights, cases_dir, out = sys.argv[1], sys.argv[2], sys.argv[3]
     testnets = load("internal/testnets/reference.py")
-    vqa = load("pretrained/vqa/testdata/reference_vqa.py")
-    state = vqa.read_safetensors(weights)
+    state = testnets.models_ref.read_safetensors(weights)
     vocab, image_dim, hidden = state["embed.weight"].shape[0], state["image.weight"].shape[0], state["gru.weight_hh_l0"].shape[1]
     with open(os.path.join(cases_dir, "cases.json")) as f:
         cases = json.load(f)

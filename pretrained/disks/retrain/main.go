@@ -36,7 +36,7 @@ func run(out string) error {
 	if err != nil {
 		return err
 	}
-	m, err := models.New(disks.Network(), disks.TrainSeed, nil)
+	m, err := models.New(disks.Network(), disks.TrainSeed)
 	if err != nil {
 		return err
 	}

@@ -2,16 +2,16 @@
 """PyTorch reference for the shipped disks regression CNN (package disks): its output, RAM and
 Grad-CAM of the regression output at block3.relu, on a random input.
 
-Reads the shipped weights (.safetensors, parsed here: Debian has no safetensors package) into the
+Reads the shipped weights (.safetensors, parsed by models/testdata/reference.py) into the
 same network written in PyTorch, and writes OUT/input.npy (1x3x48x48, uniform in [0, 1),
 torch.manual_seed(0)), OUT/output.npy, OUT/ram_lowres.npy (sum_k w_k A_k, the fc weights, no
 ReLU) and OUT/gradcam_lowres.npy (ReLU(sum_k mean(dy/dA_k) A_k)).
 
 Usage: reference.py WEIGHTS.safetensors OUT
 """
-import json
+# depends on: models/testdata/reference.py
+import importlib.util
 import os
-import struct
 import sys
 
 import numpy as np
@@ -19,19 +19,16 @@ import torch
 from torch import nn
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for key, info in header.items():
-        if key == "__metadata__":
-            continue
-        dtype = {"F32": "<f4", "I64": "<i8"}[info["dtype"]]
-        a, b = info["data_offsets"]
-        out[key] = torch.from_numpy(np.frombuffer(data[a:b], dtype=dtype).reshape(info["shape"]).copy())
-    return out
+def load(path):
+    """Imports a reference script of the repository by path."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+    spec = importlib.util.spec_from_file_location(path.replace("/", "_")[:-3], os.path.join(root, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+read_safetensors = load("models/testdata/reference.py").read_safetensors
 
 
 class Block(nn.Module):

@@ -40,7 +40,7 @@ func run(out string, epochs int) error {
 	}
 	fmt.Printf("%d training and %d test texts, %d characters in the vocabulary\n", trainSet.Len(), testSet.Len(), v.Size())
 	net := text.CharCNN("langid", v.Size(), langid.Length, langid.Embed, langid.Filters, text.Languages)
-	m, err := models.New(net, langid.Seed, nil)
+	m, err := models.New(net, langid.Seed)
 	if err != nil {
 		return err
 	}

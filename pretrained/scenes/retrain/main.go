@@ -16,10 +16,10 @@ import (
 
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/nn"
 	"github.com/gradcam-go/gradcam/pretrained/caption"
 	"github.com/gradcam-go/gradcam/pretrained/scenes"
 	"github.com/gradcam-go/gradcam/pretrained/vqa"
-	"github.com/gradcam-go/gradcam/nn"
 	"github.com/gradcam-go/gradcam/train"
 )
 
@@ -95,7 +95,7 @@ func run(name string, r recipe, out string) error {
 	if err != nil {
 		return err
 	}
-	m, err := models.New(r.network(), scenes.TrainSeed, nil)
+	m, err := models.New(r.network(), scenes.TrainSeed)
 	if err != nil {
 		return err
 	}

@@ -10,10 +10,10 @@ case K. For each case it writes OUT/K/logits.npy and OUT/K/0/<answer>/<method>.n
 Usage: reference_vqa.py PATCH STRIDE WEIGHTS CASES OUT
 """
 # depends on: internal/testnets/reference.py
+# depends on: models/testdata/reference.py
 import importlib.util
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -23,17 +23,18 @@ import torch.nn.functional as F
 
 
 class FiLM(tnn.Module):
-    """A 3x3 convolution whose channels the question scales by (1 + scale(q)) and shifts by
-    shift(q), then ReLU."""
+    """A 3x3 convolution and batch norm whose channels the question scales by (1 + scale(q)) and
+    shifts by shift(q), then ReLU."""
 
     def __init__(self, channels, hidden):
         super().__init__()
-        self.conv = tnn.Conv2d(channels, channels, 3, padding=1)
+        self.conv = tnn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn = tnn.BatchNorm2d(channels)
         self.scale, self.shift = tnn.Linear(hidden, channels), tnn.Linear(hidden, channels)
         self.relu = tnn.ReLU()
 
     def forward(self, f, q):
-        return self.relu(self.conv(f) * (1 + self.scale(q))[:, :, None, None] + self.shift(q)[:, :, None, None])
+        return self.relu(self.bn(self.conv(f)) * (1 + self.scale(q))[:, :, None, None] + self.shift(q)[:, :, None, None])
 
 
 class VQA(tnn.Module):
@@ -64,21 +65,6 @@ class VQA(tnn.Module):
         return self.answer(self.relu5(self.fuse(torch.cat([f.mean((2, 3)), q], -1))))
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        assert v["dtype"] == "F32", v["dtype"]
-        a, b = v["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype=np.float32).copy().reshape(v["shape"]))
-    return out
-
-
 def load(path):
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
     spec = importlib.util.spec_from_file_location(path.replace("/", "_")[:-3], os.path.join(root, path))
@@ -90,7 +76,7 @@ def load(path):
 def main():
     patch, stride, weights, cases_dir, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
     testnets = load("internal/testnets/reference.py")
-    state = read_safetensors(weights)
+    state = testnets.models_ref.read_safetensors(weights)
     vocab, answers = state["embed.weight"].shape[0], state["answer.weight"].shape[0]
     with open(os.path.join(cases_dir, "cases.json")) as f:
         cases = json.load(f)
@@ -99,7 +85,8 @@ def main():
         length = torch.tensor([case["length"]], dtype=torch.long)
         make = lambda: VQA(vocab, answers, tokens, length)
         model = make()
-        model.load_state_dict(state)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
         model.eval()
         x = torch.from_numpy(np.load(os.path.join(cases_dir, f"image_{k}.npy")))
         d = os.path.join(out, str(k))

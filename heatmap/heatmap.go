@@ -1,0 +1,69 @@
+// Package heatmap is the maths of explanation maps on the host: min-max scaling as
+// pytorch-grad-cam scales them, and linear resizing, whose interpolation weights are the
+// toolkit's one definition of a linear resize (images, maps on the host, maps in graphs).
+package heatmap
+
+// Resize resizes an h x w map (row-major) to oh x ow bilinearly with half-pixel centres and
+// edge values repeated: PyTorch's F.interpolate(align_corners=False) and OpenCV's INTER_LINEAR
+// when enlarging (LinearWeights without antialias). A 1-D map is 1 x w.
+func Resize(m []float32, h, w, oh, ow int) []float32 {
+	return separable(m, h, w, LinearWeights(oh, h, false), LinearWeights(ow, w, false))
+}
+
+// ResizeAlignCorners resizes an h x w map to oh x ow bilinearly with the corner pixels'
+// centres aligned: PyTorch's UpsamplingBilinear2d (align_corners=True).
+func ResizeAlignCorners(m []float32, h, w, oh, ow int) []float32 {
+	return separable(m, h, w, AlignCornersWeights(oh, h), AlignCornersWeights(ow, w))
+}
+
+// separable applies the row weights wy [oh][h] and the column weights wx [ow][w] to an h x w
+// map: wy · m · wxᵀ.
+func separable(m []float32, h, w int, wy, wx [][]float64) []float32 {
+	oh, ow := len(wy), len(wx)
+	rows := make([]float64, oh*w) // wy · m
+	for y, r := range wy {
+		for i, k := range r {
+			if k == 0 {
+				continue
+			}
+			for x := range w {
+				rows[y*w+x] += k * float64(m[i*w+x])
+			}
+		}
+	}
+	out := make([]float32, oh*ow)
+	for y := range oh {
+		for x, c := range wx {
+			s := 0.0
+			for j, k := range c {
+				if k != 0 {
+					s += k * rows[y*w+j]
+				}
+			}
+			out[y*ow+x] = float32(s)
+		}
+	}
+	return out
+}
+
+// Normalize min-max scales a map to [0, 1] the way pytorch-grad-cam does (x - min, then
+// divided by max + 1e-7); a constant map becomes zeros. The input is not modified.
+func Normalize(m []float32) []float32 {
+	if len(m) == 0 {
+		return nil
+	}
+	lo := m[0]
+	for _, v := range m {
+		lo = min(lo, v)
+	}
+	var hi float32
+	out := make([]float32, len(m))
+	for i, v := range m {
+		out[i] = v - lo
+		hi = max(hi, out[i])
+	}
+	for i := range out {
+		out[i] /= hi + 1e-7
+	}
+	return out
+}

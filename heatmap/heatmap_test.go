@@ -1,0 +1,55 @@
+package heatmap
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestResize: half-pixel centres with edges repeated, as F.interpolate(align_corners=False).
+func TestResize(t *testing.T) {
+	got := Resize([]float32{0, 4}, 1, 2, 1, 4)
+	if want := []float32{0, 1, 3, 4}; !slices.Equal(got, want) {
+		t.Errorf("1x2 -> 1x4: %v, want %v", got, want)
+	}
+	got = Resize([]float32{0, 4, 8, 12}, 2, 2, 4, 4) // rows 0..4 and 8..12
+	if got[0] != 0 || got[15] != 12 || got[5] != 3 {
+		t.Errorf("2x2 -> 4x4: %v", got)
+	}
+}
+
+// TestResizeAlignCorners: the corners' centres aligned, as UpsamplingBilinear2d.
+func TestResizeAlignCorners(t *testing.T) {
+	got := ResizeAlignCorners([]float32{0, 3}, 1, 2, 1, 4)
+	if want := []float32{0, 1, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("1x2 -> 1x4: %v, want %v", got, want)
+	}
+}
+
+// TestNormalize: min-max to [0, 1] as pytorch-grad-cam, zeros for a constant map.
+func TestNormalize(t *testing.T) {
+	got := Normalize([]float32{2, 4, 6})
+	if got[0] != 0 || got[1] < 0.49 || got[1] > 0.51 || got[2] < 0.99 || got[2] > 1 {
+		t.Errorf("%v", got)
+	}
+	if got := Normalize([]float32{5, 5}); got[0] != 0 || got[1] != 0 {
+		t.Errorf("constant map: %v", got)
+	}
+}
+
+// TestLinearWeightsAntialias: shrinking 4 to 2, output 0 samples input coordinate 0.5. Without
+// antialias it takes inputs 0 and 1 equally; with it (PIL's bilinear) the tent is twice as wide:
+// 0.75, 0.75, 0.25 on inputs 0, 1, 2, renormalized (input -1 is outside).
+func TestLinearWeightsAntialias(t *testing.T) {
+	w := LinearWeights(2, 4, false)[0]
+	if !slices.Equal(w, []float64{0.5, 0.5, 0, 0}) {
+		t.Errorf("plain row %v", w)
+	}
+	w = LinearWeights(2, 4, true)[0]
+	want := []float64{0.75 / 1.75, 0.75 / 1.75, 0.25 / 1.75, 0}
+	for i := range w {
+		if d := w[i] - want[i]; d > 1e-12 || d < -1e-12 {
+			t.Errorf("antialiased row %v, want %v", w, want)
+			break
+		}
+	}
+}
