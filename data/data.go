@@ -222,18 +222,23 @@ func (s *Set) Batch(idx []int) (inputs, labels *tensors.Tensor) {
 	return inputs, tensors.FromFlatDataAndDimensions(y, len(idx), 1)
 }
 
-// SideBatch returns the side inputs of the examples at idx, in Side's order: [len(idx), shape...]
-// each.
-func (s *Set) SideBatch(idx []int) []*tensors.Tensor {
-	var out []*tensors.Tensor
-	for _, d := range s.Side {
+// SideBatch returns the named side inputs of the examples at idx, in the order named:
+// [len(idx), shape...] each.
+func (s *Set) SideBatch(idx []int, names ...string) ([]*tensors.Tensor, error) {
+	out := make([]*tensors.Tensor, len(names))
+	for k, name := range names {
+		j := slices.IndexFunc(s.Side, func(d SideData) bool { return d.Name == name })
+		if j < 0 {
+			return nil, fmt.Errorf("dataset %q has no side input %q", s.Name, name)
+		}
+		d := s.Side[j]
 		v := make([]int32, 0, len(idx)*d.size())
 		for _, i := range idx {
 			v = append(v, d.Values[i*d.size():(i+1)*d.size()]...)
 		}
-		out = append(out, tensors.FromFlatDataAndDimensions(v, append([]int{len(idx)}, d.Shape...)...))
+		out[k] = tensors.FromFlatDataAndDimensions(v, append([]int{len(idx)}, d.Shape...)...)
 	}
-	return out
+	return out, nil
 }
 
 // Picture draws example i of a set of images with values in [0, 1] (1 channel as gray, 3 as

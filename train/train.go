@@ -283,20 +283,17 @@ type batches struct {
 func (b *batches) Name() string { return b.set.Name }
 
 // side is the batch's side inputs in the model's Side order.
-func (b *batches) side(idx []int) []*tensors.Tensor { return sideOf(b.model, b.set, idx) }
+func (b *batches) side(idx []int) ([]*tensors.Tensor, error) { return sideOf(b.model, b.set, idx) }
 
 // sideOf returns the side inputs of the examples at idx, in m's Side order.
-func sideOf(m *models.Model, set *data.Set, idx []int) []*tensors.Tensor {
-	if len(m.Side) == 0 {
-		return nil
-	}
-	all := set.SideBatch(idx)
-	out := make([]*tensors.Tensor, len(m.Side))
+func sideOf(m *models.Model, set *data.Set, idx []int) ([]*tensors.Tensor, error) {
+	names := make([]string, len(m.Side))
 	for i, in := range m.Side {
-		out[i] = all[slices.IndexFunc(set.Side, func(d data.SideData) bool { return d.Name == in.Name })]
+		names[i] = in.Name
 	}
-	return out
+	return set.SideBatch(idx, names...)
 }
+
 func (b *batches) perEpoch() int { return (b.set.Len() + b.size - 1) / b.size }
 
 // Reset starts the next epoch.
@@ -323,10 +320,17 @@ func (b *batches) Yield() (spec any, inputs, labels []*tensors.Tensor, err error
 	b.next += len(idx)
 	x, y := b.set.Batch(idx)
 	if b.stepLabels != "" {
-		i := slices.IndexFunc(b.set.Side, func(d data.SideData) bool { return d.Name == b.stepLabels })
-		y = b.set.SideBatch(idx)[i]
+		labels, err := b.set.SideBatch(idx, b.stepLabels)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		y = labels[0]
 	}
-	return nil, append([]*tensors.Tensor{x}, b.side(idx)...), []*tensors.Tensor{y}, nil
+	side, err := b.side(idx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return nil, append([]*tensors.Tensor{x}, side...), []*tensors.Tensor{y}, nil
 }
 
 // Evaluate runs the model over a set in batches and returns its mean loss and accuracy
@@ -347,7 +351,11 @@ func Evaluate(m *models.Model, set *data.Set, batchSize int) (loss, accuracy flo
 			idx = append(idx, i)
 		}
 		x, _ := set.Batch(idx)
-		side := sideOf(m, set, idx)
+		side, err := sideOf(m, set, idx)
+		if err != nil {
+			x.FinalizeAll()
+			return 0, 0, err
+		}
 		out, err := m.Logits(x, side...)
 		x.FinalizeAll()
 		for _, t := range side {
