@@ -16,6 +16,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // Options configure Targeted. The zero value is the usual ImageNet budget: ε = 8/255, at most 40
@@ -93,7 +94,7 @@ func (r *Result) Reached() bool { return r.Top == r.Target }
 // x ← clip(x + StepSize·sign(∇ log p_target), x₀ ± Epsilon, [0, 1]), the gradient taken through
 // the model's normalization (t.Mean, t.Std). The budget is kept on 8-bit values: each pixel's
 // allowed range is rounded inwards to whole levels, so the rounded image stays within Epsilon.
-func Targeted(e *gradcam.Explainer, t models.Transform, img *image.RGBA, target int, o Options) (*Result, error) {
+func Targeted(e *gradcam.Explainer, t preprocess.Transform, img *image.RGBA, target int, o Options) (*Result, error) {
 	o = o.withDefaults()
 	if err := o.check(); err != nil {
 		return nil, err
@@ -166,7 +167,7 @@ func Targeted(e *gradcam.Explainer, t models.Transform, img *image.RGBA, target 
 	cur := append([]float32(nil), x0...)
 	step := float32(o.StepSize)
 	for res.Steps < o.Steps {
-		_, grad, err := e.InputGradient(normalize(cur), LogProbability, []int{target})
+		_, grad, err := e.InputGradient(normalize(cur), LogProbability(), []int{target})
 		if err != nil {
 			return nil, fmt.Errorf("attack: step %d: %w", res.Steps+1, err)
 		}
@@ -220,6 +221,8 @@ func abs(x int) int {
 
 // LogProbability targets the log-softmax of the class: the attack's loss, steeper than the
 // probability where the target is unlikely.
-var LogProbability = gradcam.Target{Name: "log-probability", Fn: func(logits, class *Node) *Node {
-	return gradcam.Logit.Fn(LogSoftmax(logits, 1), class)
-}}
+func LogProbability() gradcam.Target {
+	return gradcam.Target{Name: "log-probability", Fn: func(logits, class *Node) *Node {
+		return gradcam.Logit().Fn(LogSoftmax(logits, 1), class)
+	}}
+}

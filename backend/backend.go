@@ -1,22 +1,23 @@
 // Package backend chooses the GoMLX backend the toolkit computes on.
 //
-// GOMLX_BACKEND is respected when set ("go" for the pure-Go backend, "xla:cpu", "xla:cuda", ...).
-// When it is unset, XLA is used if a PJRT plugin is installed on this machine, otherwise the
-// pure-Go backend ("go", simplego). Nothing is ever downloaded: GoMLX's automatic PJRT plugin
-// installation is turned off unless GOMLX_BACKEND asks for XLA explicitly.
+// Settings.Config chooses it ("go" for the pure-Go backend, "xla:cpu", "xla:cuda", ...); when it
+// is empty, XLA is used if a PJRT plugin is installed on this machine, otherwise the pure-Go
+// backend ("go", simplego). Nothing is ever downloaded: GoMLX's automatic PJRT plugin
+// installation is turned off unless the configuration asks for XLA explicitly. The commands and
+// notebooks read the settings from the environment (GOMLX_BACKEND, GRADCAM_SIMD, GRADCAM_CONV)
+// and pass them to Use.
 //
 // The pure-Go backend of gomlx v0.26.0 lacks ops that gradients of convolutions, slices and
-// pooling need (Pad, Reverse, SelectAndScatter); New wraps it with polyfills for them, and
+// pooling need (Pad, Reverse, SelectAndScatter); Open wraps it with polyfills for them, and
 // replaces graph's gradient of DotGeneral with one that does not materialize huge temporaries.
 // On x86-64 CPUs with AVX2 and FMA it also runs the pure-Go backend's float32 matrix multiplies
-// (DotGeneral, where convolutions spend their time) with SIMD kernels (internal/fastdot);
-// GRADCAM_SIMD=off keeps simplego's own scalar loops.
+// (DotGeneral, where convolutions spend their time) with SIMD kernels (internal/fastdot), unless
+// Settings.ScalarMatmul keeps simplego's own scalar loops.
 package backend
 
 import (
 	"fmt"
 	"io"
-	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -24,35 +25,66 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // registers "go"
 	"github.com/gomlx/gomlx/backends/xla"
-	"github.com/gradcam-go/gradcam/internal/fastdot"
-	"github.com/gradcam-go/gradcam/internal/fastvjp" // DotGeneral and ConvGeneral gradients (installed on import)
-	"github.com/gradcam-go/gradcam/internal/sgemm"
-	"github.com/gradcam-go/gradcam/internal/sgpoly"
+	"github.com/gradcam-go/gradcam/backend/internal/fastdot"
+	"github.com/gradcam-go/gradcam/backend/internal/fastvjp" // DotGeneral and ConvGeneral gradients (installed on import)
+	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
+	"github.com/gradcam-go/gradcam/backend/internal/sgpoly"
 )
 
 // Go is the configuration name of GoMLX's pure-Go backend.
 const Go = "go"
 
-var (
-	mu     sync.Mutex
-	shared backends.Backend
-	// Announce is where New writes the one line saying which backend was chosen: stderr, except
-	// in a GoNB notebook cell, where stderr shows as a warning box on every cell (notebook.Load
-	// says which backend instead). Set it to io.Discard to silence it.
-	Announce io.Writer = announceTo()
-)
-
-func announceTo() io.Writer {
-	if os.Getenv("GONB_DIR") != "" {
-		return io.Discard
-	}
-	return os.Stderr
+// Settings choose the backend and how it computes. The zero value is the default: XLA when a
+// PJRT plugin is installed, else the pure-Go backend with its SIMD kernels and fast convolutions.
+type Settings struct {
+	// Config is GoMLX's backend configuration ("go", "xla:cpu", ...); "" chooses as the package
+	// doc says.
+	Config string
+	// ScalarMatmul keeps the pure-Go backend's own scalar matrix multiply instead of
+	// internal/fastdot's AVX2/FMA kernels (for comparisons and debugging; about 50 times slower).
+	ScalarMatmul bool
+	// Im2colConvolutions builds convolutions on the pure-Go backend as strided slices and one
+	// matrix multiply (the formulation before the fast convolution executor). It changes
+	// numbers: the same values are added in another order, so results differ in the last bits
+	// (the shipped demo networks were trained this way and retrain byte for byte with it).
+	Im2colConvolutions bool
+	// Announce receives the one line saying which backend was chosen when the process-wide
+	// backend is created; nil says nothing.
+	Announce io.Writer
 }
 
-// Config returns the backend configuration New will use: GOMLX_BACKEND if set, else "xla" when
-// a PJRT plugin is installed, else "go".
+var (
+	mu       sync.Mutex
+	shared   backends.Backend
+	settings Settings
+	// im2col holds the pure-Go backends that build convolutions by im2col.
+	im2col sync.Map
+)
+
+// Use sets the settings the process-wide backend (New) is created with. It is for a program's
+// start (the commands and notebooks call it with what they read from the environment): once
+// the backend exists, other settings are an error.
+func Use(s Settings) error {
+	mu.Lock()
+	defer mu.Unlock()
+	if shared != nil && s != settings {
+		return fmt.Errorf("the backend is already in use with other settings: choose them before the first model is made")
+	}
+	settings = s
+	return nil
+}
+
+// Config returns the backend configuration New will use: the settings' Config if set, else
+// "xla" when a PJRT plugin is installed, else "go".
 func Config() string {
-	if c, ok := os.LookupEnv(backends.ConfigEnvVar); ok && c != "" {
+	mu.Lock()
+	c := settings.Config
+	mu.Unlock()
+	return chooseConfig(c)
+}
+
+func chooseConfig(c string) string {
+	if c != "" {
 		return c
 	}
 	xla.EnableAutoInstall(false)
@@ -62,27 +94,37 @@ func Config() string {
 	return Go
 }
 
-// New returns the process-wide backend, creating it on first use (see the package doc for the
-// choice). Backends hold device state, so one is shared by every model and explainer.
+// New returns the process-wide backend, creating it on first use with the settings given to Use
+// (see the package doc for the choice). Backends hold device state, so one is shared by every
+// model and explainer.
 func New() (backends.Backend, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if shared != nil {
 		return shared, nil
 	}
-	b, err := NewWithConfig(Config())
+	s := settings
+	s.Config = chooseConfig(s.Config)
+	b, err := Open(s)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(Announce, "gradcam: using backend %s\n", Summary(b))
+	if s.Announce != nil {
+		fmt.Fprintf(s.Announce, "gradcam: using backend %s\n", Summary(b))
+	}
 	shared = b
 	return shared, nil
 }
 
-// NewWithConfig creates a new backend from a GoMLX configuration string ("go", "xla:cpu", ...),
-// adding the pure-Go backend's missing gradient ops where needed.
-func NewWithConfig(config string) (b backends.Backend, err error) {
-	if strings.HasPrefix(config, "xla") && os.Getenv(backends.ConfigEnvVar) == "" {
+// NewWithConfig creates a new backend from a GoMLX configuration string ("go", "xla:cpu", ...)
+// with the default settings otherwise (Open).
+func NewWithConfig(config string) (backends.Backend, error) { return Open(Settings{Config: config}) }
+
+// Open creates a new backend with settings s (Config "" chooses as New does), adding the
+// pure-Go backend's missing gradient ops where needed.
+func Open(s Settings) (b backends.Backend, err error) {
+	config := chooseConfig(s.Config)
+	if strings.HasPrefix(config, "xla") && s.Config == "" {
 		xla.EnableAutoInstall(false)
 	}
 	defer func() {
@@ -98,13 +140,16 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 		b = sgpoly.Wrap(b)
 	}
 	if IsPureGo(b) {
-		why := fmt.Errorf("%s=off", SIMDEnvVar)
-		if os.Getenv(SIMDEnvVar) != "off" {
+		why := fmt.Errorf("scalar matrix multiply asked for (GRADCAM_SIMD=off)")
+		if !s.ScalarMatmul {
 			why = fastdot.Install()
+		}
+		if s.Im2colConvolutions {
+			im2col.Store(b, true)
 		}
 		// With fastdot's convolutions, a zero Pad (the gradient of max pooling's strided
 		// windows) is one depthwise convolution.
-		sgpoly.ConvolutionPad.Store(fastdot.Installed())
+		sgpoly.UseConvolutionPad(fastdot.Installed())
 		simdMu.Lock()
 		simdErr = why
 		simdMu.Unlock()
@@ -112,21 +157,14 @@ func NewWithConfig(config string) (b backends.Backend, err error) {
 	return b, nil
 }
 
-// ConvEnvVar names the variable that, set to "im2col", builds convolutions on the pure-Go backend
-// as strided slices and one matrix multiply (the formulation before the fast convolution
-// executor): the same values added in another order, so results differ in the last bits.
-const ConvEnvVar = "GRADCAM_CONV"
-
 // FastConvolutions reports whether convolutions on b should be graph convolutions run by the
-// fast executor (internal/fastdot): the pure-Go backend with the kernels installed, unless
-// GRADCAM_CONV=im2col. The convolution path is chosen here, where the executors are installed.
+// fast executor (internal/fastdot): the pure-Go backend with the kernels installed, unless b was
+// opened with Settings.Im2colConvolutions. The convolution path is chosen here, where the
+// executors are installed.
 func FastConvolutions(b backends.Backend) bool {
-	return IsPureGo(b) && fastdot.Installed() && os.Getenv(ConvEnvVar) != "im2col"
+	_, byIm2col := im2col.Load(b)
+	return IsPureGo(b) && fastdot.Installed() && !byIm2col
 }
-
-// SIMDEnvVar names the variable that, set to "off", keeps the pure-Go backend's own scalar matrix
-// multiply instead of internal/fastdot's AVX2/FMA kernels (for comparisons and debugging).
-const SIMDEnvVar = "GRADCAM_SIMD"
 
 // simdErr says why the pure-Go backend does not use the SIMD kernels (guarded by simdMu:
 // NewWithConfig may run in several goroutines).
@@ -175,7 +213,7 @@ func Report(b backends.Backend) string {
 	if fastvjp.Installed() {
 		vjp = "yes"
 	}
-	if !fastdot.Installed() && sgemm.Available {
+	if !fastdot.Installed() && sgemm.Available() {
 		kernel += " (available, not used)"
 	}
 	return fmt.Sprintf("backend: %s (%s)\ngomlx: %s\nmatrix multiply kernel: %s\nfastdot: %s\nfastvjp: %s\n",
@@ -225,3 +263,7 @@ func needsPolyfill(b backends.Backend) bool {
 
 // IsPureGo reports whether b is GoMLX's pure-Go backend (possibly wrapped).
 func IsPureGo(b backends.Backend) bool { return b.String() == Go }
+
+// PanicInWorkersForTest makes the next tasks of the matrix multiply's worker goroutines panic
+// while on: tests use it to show that such a panic becomes an error of the call that ran it.
+func PanicInWorkersForTest(on bool) { sgemm.PanicInWorkersForTest(on) }

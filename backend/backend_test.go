@@ -6,21 +6,48 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/backends/xla"
+	"github.com/gradcam-go/gradcam/backend/internal/fastdot"
 )
 
 func TestConfig(t *testing.T) {
-	t.Setenv("GOMLX_BACKEND", "xla:cuda")
-	if got := Config(); got != "xla:cuda" {
-		t.Errorf("GOMLX_BACKEND=xla:cuda: Config() = %q", got)
+	if got := chooseConfig("xla:cuda"); got != "xla:cuda" {
+		t.Errorf("Config xla:cuda: chosen %q", got)
 	}
-	t.Setenv("GOMLX_BACKEND", "")
 	xla.EnableAutoInstall(false)
 	want := Go
 	if len(xla.GetAvailablePlugins()) > 0 {
 		want = "xla"
 	}
-	if got := Config(); got != want {
-		t.Errorf("GOMLX_BACKEND unset: Config() = %q, want %q", got, want)
+	if got := chooseConfig(""); got != want {
+		t.Errorf("no Config: chosen %q, want %q", got, want)
+	}
+}
+
+// TestSettings: Use refuses other settings once the process-wide backend exists, and
+// Im2colConvolutions turns the fast convolutions off on the backend it opens, and only there.
+func TestSettings(t *testing.T) {
+	if err := Use(Settings{Config: Go}); err != nil {
+		t.Fatal(err)
+	}
+	shared, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Use(Settings{Config: Go}); err != nil {
+		t.Errorf("the same settings again: %v", err)
+	}
+	if err := Use(Settings{Config: Go, ScalarMatmul: true}); err == nil || !strings.Contains(err.Error(), "already in use") {
+		t.Errorf("other settings after first use: %v", err)
+	}
+	im2col, err := Open(Settings{Config: Go, Im2colConvolutions: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if FastConvolutions(im2col) {
+		t.Error("Im2colConvolutions: the backend still uses the fast convolutions")
+	}
+	if fastdot.Installed() && !FastConvolutions(shared) {
+		t.Error("the default backend does not use the fast convolutions")
 	}
 }
 
@@ -42,7 +69,6 @@ func TestXLAWithoutPluginIsAnError(t *testing.T) {
 	if len(xla.GetAvailablePlugins()) > 0 {
 		t.Skip("a PJRT plugin is installed; XLA is available here")
 	}
-	t.Setenv("GOMLX_BACKEND", "")
 	_, err := NewWithConfig("xla:cpu")
 	if err == nil {
 		t.Fatal("no error without a PJRT plugin")

@@ -47,8 +47,8 @@ def main():
     print("# Speed and memory: Go (GoMLX pure-Go backend) vs PyTorch on the same machine\n")
     print(f"Machine: {cpu}, {os.cpu_count()} cores, {mem} GiB; {sh('go version')}; "
           f"PyTorch {torch.__version__} CPU ({os.cpu_count()} threads, set by torch_bench.py); backend GOMLX_BACKEND=go, "
-          "convolutions, matrix multiplies, element-wise ops, comparisons, broadcasts and slices on internal/fastdot "
-          "(internal/sgemm's kernels: AVX-512 for the matrix multiply where the CPU has it, as here, AVX2/FMA "
+          "convolutions, matrix multiplies, element-wise ops, comparisons, broadcasts and slices on backend/internal/fastdot "
+          "(backend/internal/sgemm's kernels: AVX-512 for the matrix multiply where the CPU has it, as here, AVX2/FMA "
           "elsewhere).\n")
     print("Written by `bench/report.py` from `bench/compare.sh` (Go: `go test ./gradcam -bench Explain`, one process per model, 2 iterations; "
           "PyTorch: `bench/torch_bench.py`, median of 3-10 runs after 3 warm-up calls). Times in seconds per call "

@@ -12,17 +12,19 @@ import (
 	"strings"
 
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/zoo"
 	"github.com/gradcam-go/gradcam/pretrained/embedded"
 	"github.com/gradcam-go/gradcam/pretrained/fashion"
 )
 
 // Ref names a model.
 type Ref struct {
-	// Name is a torchvision architecture (models.Names) or a demo network (fashion.Names); ""
-	// is $GRADCAM_MODEL, else the default model (embedded.Load).
+	// Name is a torchvision architecture (zoo.Names) or a demo network (fashion.Names); "" is
+	// the default model (embedded.Load; the commands and notebooks put $GRADCAM_MODEL here).
 	Name string
 	// Weights is a checkpoint (.pth or .safetensors) for Name; "" takes the architecture's
-	// ImageNet weights ($GRADCAM_WEIGHTS, the cache, or a download) or the demo network's own.
+	// ImageNet weights (found or downloaded by the store the options give) or the demo
+	// network's own.
 	Weights string
 	// ONNX is an ONNX model file, instead of Name and Weights.
 	ONNX string
@@ -30,7 +32,7 @@ type Ref struct {
 
 // Names are the model names Ref.Name takes: the torchvision architectures, then the demo
 // networks.
-func Names() []string { return append(models.Names(), fashion.Names...) }
+func Names() []string { return append(zoo.Names(), fashion.Names()...) }
 
 // RefError is Check's error: the reference itself is wrong (the caller's input), whatever the
 // machine has. A command line reports it as a usage error.
@@ -54,25 +56,25 @@ func (r Ref) Check() error {
 	return nil
 }
 
-// Load checks r and loads the model it names. Messages (the offline fallback to the embedded
-// model) go to log.
-func Load(r Ref, log io.Writer) (*models.Model, error) {
+// Load checks r and loads the model it names, with opts (the backend, the store of torchvision
+// checkpoints, the load cache). Messages (the offline fallback to the embedded model) go to log.
+func Load(r Ref, log io.Writer, opts ...models.Option) (*models.Model, error) {
 	if err := r.Check(); err != nil {
 		return nil, err
 	}
 	switch {
 	case r.ONNX != "":
-		return models.LoadONNX(r.ONNX)
+		return models.LoadONNX(r.ONNX, opts...)
 	case fashion.IsDemo(r.Name) && r.Weights != "":
 		net, err := fashion.Network(r.Name)
 		if err != nil {
 			return nil, err
 		}
-		return models.LoadNetwork(net, r.Weights)
+		return models.LoadNetwork(net, r.Weights, opts...)
 	case fashion.IsDemo(r.Name):
-		return fashion.Load(r.Name)
+		return fashion.Load(r.Name, opts...)
 	case r.Weights != "":
-		return models.LoadFile(r.Name, r.Weights)
+		return models.LoadFile(r.Name, r.Weights, opts...)
 	}
-	return embedded.Load(r.Name, log)
+	return embedded.Load(r.Name, log, opts...)
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/gradcam-go/gradcam/internal/testref"
-	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // TestReadBoxesErrors: a malformed row is one line naming the row's line and what is wrong.
@@ -40,7 +40,7 @@ func TestReadBoxesErrors(t *testing.T) {
 // unknown class are errors naming the row.
 func TestBoxedImages(t *testing.T) {
 	dir := filepath.Join(testref.Shared(), "images")
-	tr := models.ImageNet(models.Stretch)
+	tr := preprocess.ImageNet(preprocess.Stretch)
 	classOf := func(s string) (int, error) { return strconv.Atoi(s) }
 	rows, err := ReadBoxes(strings.NewReader(`horses.jpg,339,160,121,198,160
 horses.jpg,339,262,130,337,186
@@ -95,9 +95,9 @@ horses.jpg,340,0,0,425,280
 // TestFitBox: boxes follow the image through the stretch and through torchvision's
 // Resize(256) + CenterCrop(224), clipped to the crop.
 func TestFitBox(t *testing.T) {
-	stretch, crop := models.ImageNet(models.Stretch), models.ImageNet(models.CenterCrop)
+	stretch, crop := preprocess.ImageNet(preprocess.Stretch), preprocess.ImageNet(preprocess.CenterCrop)
 	for _, tc := range []struct {
-		tr   models.Transform
+		tr   preprocess.Transform
 		box  image.Rectangle
 		w, h int
 		want image.Rectangle
@@ -123,7 +123,7 @@ func TestTransformed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = s.Head(3)
-	tr := models.Transform{Height: 64, Width: 64, Channels: 3, Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.5, 0.5, 0.5}}
+	tr := preprocess.Transform{Height: 64, Width: 64, Channels: 3, Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.5, 0.5, 0.5}}
 	out, err := s.Transformed(tr)
 	if err != nil {
 		t.Fatal(err)

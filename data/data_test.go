@@ -45,8 +45,7 @@ func TestFashionMNIST(t *testing.T) {
 
 // TestFashionMNISTMissing names the Debian package when the files are not there.
 func TestFashionMNISTMissing(t *testing.T) {
-	t.Setenv("GRADCAM_FASHION_MNIST", t.TempDir())
-	_, err := FashionMNIST("train")
+	_, err := FashionMNISTIn(t.TempDir(), "train")
 	if err == nil || !strings.Contains(err.Error(), "apt-get install dataset-fashion-mnist") {
 		t.Errorf("error %v does not name the package", err)
 	}

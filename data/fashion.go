@@ -9,26 +9,29 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
-// FashionMNISTDir is where Debian's dataset-fashion-mnist package installs the IDX files;
-// $GRADCAM_FASHION_MNIST overrides it.
+// FashionMNISTDir is where Debian's dataset-fashion-mnist package installs the IDX files.
 const FashionMNISTDir = "/usr/share/datasets/fashion-mnist"
 
-// FashionMNISTClasses are Fashion-MNIST's ten class names, in label order.
-var FashionMNISTClasses = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+// FashionMNISTClasses returns Fashion-MNIST's ten class names, in label order.
+func FashionMNISTClasses() []string { return slices.Clone(fashionMNISTClasses) }
+
+var fashionMNISTClasses = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
 	"Sneaker", "Bag", "Ankle boot"}
 
-// FashionMNIST reads the "train" (60,000 images) or "test" (10,000) split: 1x28x28 gray images
-// as pixel/255 in [0, 1] (torchvision's ToTensor), with their class labels.
-func FashionMNIST(split string) (*Set, error) {
+// FashionMNIST reads the "train" (60,000 images) or "test" (10,000) split from FashionMNISTDir
+// (FashionMNISTIn).
+func FashionMNIST(split string) (*Set, error) { return FashionMNISTIn(FashionMNISTDir, split) }
+
+// FashionMNISTIn reads the "train" (60,000 images) or "test" (10,000) split from the IDX files
+// in dir: 1x28x28 gray images as pixel/255 in [0, 1] (torchvision's ToTensor), with their class
+// labels.
+func FashionMNISTIn(dir, split string) (*Set, error) {
 	prefix := map[string]string{"train": "train", "test": "t10k"}[split]
 	if prefix == "" {
 		return nil, fmt.Errorf("Fashion-MNIST has the splits train and test, not %q", split)
-	}
-	dir := FashionMNISTDir
-	if d := os.Getenv("GRADCAM_FASHION_MNIST"); d != "" {
-		dir = d
 	}
 	images, err := readIDX(filepath.Join(dir, prefix+"-images-idx3-ubyte.gz"), 3)
 	if err != nil {
@@ -41,7 +44,7 @@ func FashionMNIST(split string) (*Set, error) {
 	if images.dims[0] != labels.dims[0] || images.dims[1] != 28 || images.dims[2] != 28 {
 		return nil, fmt.Errorf("Fashion-MNIST %s: %v images for %d labels (want N x 28 x 28 and N labels)", split, images.dims, labels.dims[0])
 	}
-	s := &Set{Name: "fashion-mnist-" + split, Shape: []int{1, 28, 28}, Classes: FashionMNISTClasses,
+	s := &Set{Name: "fashion-mnist-" + split, Shape: []int{1, 28, 28}, Classes: FashionMNISTClasses(),
 		Inputs: make([]float32, len(images.data)), Labels: make([]int32, len(labels.data))}
 	for i, p := range images.data {
 		s.Inputs[i] = float32(p) / 255
@@ -66,7 +69,7 @@ func readIDX(path string, rank int) (*idx, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("Fashion-MNIST is not installed: %s is missing (apt-get install dataset-fashion-mnist, "+
-			"or point GRADCAM_FASHION_MNIST at a folder with the IDX files)", path)
+			"or read a folder with the IDX files with data.FashionMNISTIn)", path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading Fashion-MNIST: %w", err)

@@ -11,14 +11,16 @@ import (
 	"strings"
 )
 
-// SceneColors are the colours scenes paint objects with, by name.
-var SceneColors = map[string]color.RGBA{
+// sceneColors are the colours scenes paint objects with, by name (SceneColorNames).
+var sceneColors = map[string]color.RGBA{
 	"red": {220, 30, 30, 255}, "green": {30, 170, 50, 255}, "blue": {40, 70, 220, 255},
 	"yellow": {240, 210, 20, 255}, "purple": {140, 50, 170, 255}, "white": {245, 245, 245, 255},
 }
 
-// SceneShapes are the shapes scenes draw.
-var SceneShapes = []string{"circle", "square", "triangle", "cross"}
+// SceneShapes returns the shapes scenes draw.
+func SceneShapes() []string { return slices.Clone(sceneShapes) }
+
+var sceneShapes = []string{"circle", "square", "triangle", "cross"}
 
 // SceneObject is one object of a scene: a shape in one colour, or in two (the top half in the
 // first, the bottom half in the second: the paper's "yellow and red" fire hydrant).
@@ -122,7 +124,7 @@ func newScene(r *rand.Rand, o ScenesOptions, colors []string) Scene {
 		var obj SceneObject
 		placed := false
 		for try := 0; try < 50 && !placed; try++ {
-			obj = SceneObject{Shape: SceneShapes[r.IntN(len(SceneShapes))], Colors: []string{colors[r.IntN(len(colors))]}}
+			obj = SceneObject{Shape: sceneShapes[r.IntN(len(sceneShapes))], Colors: []string{colors[r.IntN(len(colors))]}}
 			if r.Float64() < o.TwoColor {
 				second := colors[r.IntN(len(colors))]
 				for second == obj.Colors[0] {
@@ -167,7 +169,7 @@ func newScene(r *rand.Rand, o ScenesOptions, colors []string) Scene {
 				k = 1
 			}
 			obj.ColorMasks[k][p] = true
-			c := SceneColors[obj.Colors[k]]
+			c := sceneColors[obj.Colors[k]]
 			shade := r.IntN(21) - 10
 			img.SetRGBA(p%s, p/s, color.RGBA{clamp(int(c.R) + shade), clamp(int(c.G) + shade), clamp(int(c.B) + shade), 255})
 		}
@@ -301,10 +303,10 @@ func Coverage(mask []bool) float64 {
 	return float64(n) / float64(len(mask))
 }
 
-// SceneColorNames are SceneColors' names, sorted.
+// SceneColorNames are sceneColors' names, sorted.
 func SceneColorNames() []string {
-	names := make([]string, 0, len(SceneColors))
-	for c := range SceneColors {
+	names := make([]string, 0, len(sceneColors))
+	for c := range sceneColors {
 		names = append(names, c)
 	}
 	slices.Sort(names)

@@ -58,7 +58,7 @@ func TestScenes(t *testing.T) {
 					t.Fatalf("scene %d: a %s pixel (%d, %d) outside its box %v", i, o.Shape, x, y, o.Box)
 				}
 				k := slices.IndexFunc(o.ColorMasks, func(m []bool) bool { return m[p] })
-				want := SceneColors[o.Colors[k]]
+				want := sceneColors[o.Colors[k]]
 				got := sc.Image.RGBAAt(x, y)
 				if d := int(got.R) - int(want.R) + int(got.G) - int(want.G); d > 20 || d < -20 {
 					t.Fatalf("scene %d: pixel (%d, %d) of the %s %s is %v, not %s", i, x, y, o.ColorName(), o.Shape, got, o.Colors[k])
@@ -147,7 +147,7 @@ func TestBiased(t *testing.T) {
 			if shown == (s.Labels[i] == 1) {
 				agree++
 			}
-			if b := s.Boxes[i]; b.X0 < BiasCue.X1 || b.Y0 < BiasCue.Y1 {
+			if b := s.Boxes[i]; b.X0 < biasCue.X1 || b.Y0 < biasCue.Y1 {
 				t.Fatalf("picture %d: the shape %v touches the mark's corner", i, b)
 			}
 		}

@@ -181,7 +181,7 @@ func TestFeatureNeighboursShareTheClass(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if emb.N != 300 || emb.Dim != fashion.Widths[len(fashion.Widths)-1] {
+	if emb.N != 300 || emb.Dim != slices.Max(fashion.Widths()) {
 		t.Fatalf("embeddings: %d points of %d coordinates", emb.N, emb.Dim)
 	}
 	px, err := Pixels(set)

@@ -10,9 +10,10 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/testnets"
 )
 
 // TestPathPoints: Gauss-Legendre nodes and weights are numpy's leggauss (3 points: 0, ±sqrt(3/5),
@@ -51,14 +52,14 @@ func TestPathPoints(t *testing.T) {
 }
 
 // TestAttributionsMatchCaptum runs Captum itself (../shared/peers, through
-// gradcam/testdata/reference_captum.py) on the user-defined cnn2d (internal/testnets) for two
+// gradcam/testdata/reference_captum.py) on the user-defined cnn2d (testnets) for two
 // images and two classes: Input x Gradient, and Integrated Gradients with Gauss-Legendre (50
 // steps), midpoint and trapezoid (20 steps) rules, with their convergence deltas. Our trapezoid
 // rule weighs steps 1/(n-1) where Captum's weighs 1/n: the attributions differ by exactly n/(n-1).
 func TestAttributionsMatchCaptum(t *testing.T) {
 	ref := testref.Ensure(t, "gradcam/testdata/reference_captum.py", "captum-ref", testref.Shared(), testnets.Reference(t))
 	dir := testnets.Dir(t, testnets.CNN2D)
-	w, err := models.ReadCheckpoint(filepath.Join(dir, "weights.safetensors"))
+	w, err := checkpoint.Read(filepath.Join(dir, "weights.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // Benchmarks of the explanation matrix: models x methods x batch size, with the first call of
@@ -74,7 +75,7 @@ func benchBatch(b *testing.B, n int) *tensors.Tensor {
 	for i := range paths {
 		paths[i] = testref.Image(names[i%len(names)])
 	}
-	x, _, err := models.Preprocess(models.Stretch, paths...)
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, paths...)
 	if err != nil {
 		b.Fatal(err)
 	}

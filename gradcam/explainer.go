@@ -216,7 +216,7 @@ func plan(methods []Method, numClasses, numLayers int, eigenSmooth bool) []outpu
 }
 
 // Explain computes the requested methods for every image of the batch (preprocessed NCHW, see
-// models.Transform, or NCL sequences) and every requested class. The result holds one
+// preprocess.Transform, or NCL sequences) and every requested class. The result holds one
 // Explanation per image and class, image-major: result.At(i, k) = result[i*len(classes)+k].
 func (e *Explainer) Explain(images *tensors.Tensor, req Request) (Results, error) {
 	if err := e.validate(images, &req); err != nil {

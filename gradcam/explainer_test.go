@@ -12,15 +12,17 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/gradcam/render"
-	"github.com/gradcam-go/gradcam/internal/sgemm"
-	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/nn"
+	"github.com/gradcam-go/gradcam/preprocess"
+	"github.com/gradcam-go/gradcam/testnets"
 )
 
 func catDog(t testing.TB) *tensors.Tensor {
-	x, _, err := models.Preprocess(models.Stretch, testref.Image("cat_dog.png"))
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +116,7 @@ func TestTargets(t *testing.T) {
 	if exps[0].Class != top[0][0].Class || exps[0].Class != 243 {
 		t.Errorf("default class %d, top-1 %d (README: 243 bull mastiff)", exps[0].Class, top[0][0].Class)
 	}
-	prob, err := e.Explain(x, Request{Methods: []Method{GradCAM}, Target: Probability, Classes: []int{282}})
+	prob, err := e.Explain(x, Request{Methods: []Method{GradCAM}, Target: Probability(), Classes: []int{282}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,14 +167,14 @@ func TestBadRequests(t *testing.T) {
 		{"no methods", squeeze, x, Request{}, []string{"no method given", "gradcam"}, nil},
 		{"unknown method", squeeze, x, Request{Methods: []Method{"lime"}}, []string{`unknown method "lime"`}, nil},
 		{"CAM without GAP", alex, x, Request{Methods: []Method{CAM}},
-			[]string{"CAM does not apply to alexnet", "use gradcam"}, models.ErrNoCAM},
+			[]string{"CAM does not apply to alexnet", "use gradcam"}, nn.ErrNoCAM},
 		{"CAM at another layer", squeeze, x, Request{Methods: []Method{CAM}, Layers: []string{"features.7"}},
-			[]string{"CAM does not apply at layer features.7", "features.12"}, models.ErrNoCAM},
+			[]string{"CAM does not apply at layer features.7", "features.12"}, nn.ErrNoCAM},
 		{"grayscale tensor", squeeze, tensors.FromFlatDataAndDimensions(make([]float32, 224*224), 1, 1, 224, 224), Request{Methods: []Method{GradCAM}},
 			[]string{"squeezenet1_0 takes a float32 [batch, 3, height, width] tensor", "[1 1 224 224]"}, nil},
 		{"too small", squeeze, tensors.FromFlatDataAndDimensions(make([]float32, 3*16*16), 1, 3, 16, 16),
 			Request{Methods: []Method{GradCAM}}, []string{"pooling features.", "too small for this network"}, nil},
-		{"unnamed target", squeeze, x, Request{Methods: []Method{GradCAM}, Target: Target{Fn: Logit.Fn}},
+		{"unnamed target", squeeze, x, Request{Methods: []Method{GradCAM}, Target: Target{Fn: Logit().Fn}},
 			[]string{"Target has no Name"}, nil},
 		{"image classes and classes", squeeze, x, Request{Methods: []Method{GradCAM}, Classes: []int{1}, ImageClasses: []int{2}},
 			[]string{"not both"}, nil},
@@ -207,7 +209,7 @@ func TestBadRequests(t *testing.T) {
 func TestImageClassesAndAt(t *testing.T) {
 	m := loadTestModel(t, "squeezenet1_0")
 	e := New(m)
-	x, _, err := models.Preprocess(models.Stretch, testref.Image("cat_dog.png"), testref.Image("snake.png"))
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"), testref.Image("snake.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,22 +321,20 @@ func TestConcurrentExplain(t *testing.T) {
 }
 
 // TestOcclusionSizedByMemory: with BatchSize 0 the occluded images per forward follow
-// OcclusionMemory (7 for a small network, 1 when the budget is tiny), and the map is the same
-// whatever the batch.
+// OcclusionOptions.Memory (7 for a small network, 1 when the budget is tiny), and the map is the
+// same whatever the batch.
 func TestOcclusionSizedByMemory(t *testing.T) {
 	m, x := smallCNNInput(t)
-	defer func(v int64) { OcclusionMemory = v }(OcclusionMemory)
 	var maps [][]float32
 	for _, tc := range []struct {
 		memory int64
 		batch  int
-	}{{512 << 20, 7}, {1, 1}} {
-		OcclusionMemory = tc.memory
+	}{{DefaultOcclusionMemory, 7}, {1, 1}} {
 		e := New(m)
-		if got := e.occlusionBatch(32, 48); got != tc.batch {
-			t.Errorf("OcclusionMemory %d: batch %d, want %d", tc.memory, got, tc.batch)
+		if got := e.occlusionBatch(32, 48, tc.memory); got != tc.batch {
+			t.Errorf("memory %d: batch %d, want %d", tc.memory, got, tc.batch)
 		}
-		res, err := e.Explain(x, Request{Methods: []Method{Occlusion}, Classes: []int{1}, Occlusion: OcclusionOptions{Patch: 8, Stride: 8}})
+		res, err := e.Explain(x, Request{Methods: []Method{Occlusion}, Classes: []int{1}, Occlusion: OcclusionOptions{Patch: 8, Stride: 8, Memory: tc.memory}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -353,9 +353,9 @@ func TestWorkerPanicIsAnError(t *testing.T) {
 	m := loadTestModel(t, "squeezenet1_0")
 	e := New(m)
 	x := catDog(t)
-	sgemm.PanicInWorkerForTest.Store(true)
+	backend.PanicInWorkersForTest(true)
 	_, err := e.Explain(x, Request{Methods: []Method{GradCAM, GuidedBackprop}})
-	sgemm.PanicInWorkerForTest.Store(false)
+	backend.PanicInWorkersForTest(false)
 	if err == nil || !strings.Contains(err.Error(), "a worker panicked (forced by a test)") {
 		t.Fatalf("Explain with a worker panic: %v", err)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/internal/catch"
-	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -178,7 +177,7 @@ func (m *funcModel) ForwardWith(ctx *context.Context, inputs *graph.Node, cfg nn
 }
 
 func (m *funcModel) CAMWeights(ctx *context.Context, g *graph.Graph) (w, b *graph.Node, err error) {
-	if err := models.CheckCAM(m.desc); err != nil {
+	if err := m.desc.CheckCAM(); err != nil {
 		return nil, nil, err
 	}
 	w = graph.Transpose(m.denseVariable("weights").ValueGraph(g), 0, 1)

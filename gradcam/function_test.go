@@ -23,9 +23,9 @@ import (
 
 	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/internal/npy"
-	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/nn"
+	"github.com/gradcam-go/gradcam/testnets"
 )
 
 // patternNet is a CNN written with GoMLX's own layers, as a GoMLX user writes one: conv-BN-ReLU,

@@ -8,10 +8,10 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/nn"
+	"github.com/gradcam-go/gradcam/testnets"
 )
 
 // TestAllGradientCAMsOneForwardOneBackward: every CAM method computed from the activations and

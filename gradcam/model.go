@@ -28,6 +28,6 @@ type Model interface {
 	// sequences) with cfg's options: Plain (no rule-aware ReLUs), RulesFrom, Replace.
 	ForwardWith(ctx *context.Context, inputs *graph.Node, cfg nn.Config) *nn.Forward
 	// CAMWeights returns, in the graph being built, the class weights [classes, channels] and
-	// biases [classes] of the CAM head, or an error wrapping models.ErrNoCAM.
+	// biases [classes] of the CAM head, or an error wrapping nn.ErrNoCAM.
 	CAMWeights(ctx *context.Context, g *graph.Graph) (w, b *graph.Node, err error)
 }

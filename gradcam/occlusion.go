@@ -17,23 +17,22 @@ import (
 type OcclusionOptions struct {
 	Patch  int // side of the square patch, pixels; 0: a quarter of the image's shorter side
 	Stride int // step between patch positions, pixels (the last position touches the edge); 0: half the patch
-	// BatchSize is the number of occluded images per forward execution; 0 sizes it by memory
-	// (OcclusionMemory).
+	// BatchSize is the number of occluded images per forward execution; 0 sizes it by Memory.
 	BatchSize int
+	// Memory bounds the activation memory of one forward pass when BatchSize is 0, in bytes (0:
+	// DefaultOcclusionMemory): as many occluded images as fit, at most 7 (49 positions = 7 x 7,
+	// one compiled batch shape for every chunk; larger batches are no faster on the pure-Go
+	// backend), at least 1.
+	Memory int64
 }
 
-// DefaultOcclusion is, for 224x224 images, a 56-pixel patch every 28 pixels (49 positions), in
-// forward passes sized by memory. Other sizes get the same geometry scaled (DefaultOcclusionFor).
-var DefaultOcclusion = OcclusionOptions{Patch: 56, Stride: 28}
+// DefaultOcclusionMemory is OcclusionOptions.Memory's default. VGG-16 at 224x224 takes 7 images
+// a pass with it (notebook 01's figure on VGG-16 peaks at 1.5 GB); a 512x512 input to it, 2.
+const DefaultOcclusionMemory = 512 << 20
 
-// OcclusionMemory bounds the activation memory of one occlusion forward pass when BatchSize is 0:
-// as many occluded images as fit, at most 7 (49 positions = 7 x 7, one compiled batch shape for
-// every chunk; larger batches are no faster on the pure-Go backend), at least 1. VGG-16 at 224x224
-// takes 7 (notebook 01's figure on VGG-16 peaks at 1.5 GB); a 512x512 input to it, 2.
-var OcclusionMemory int64 = 512 << 20
-
-// DefaultOcclusionFor is DefaultOcclusion scaled to h x w images: a patch of a quarter of the
-// shorter side, every half patch.
+// DefaultOcclusionFor is the occlusion geometry for h x w images: a patch of a quarter of the
+// shorter side, every half patch (for 224x224 images, a 56-pixel patch every 28 pixels: 49
+// positions), in forward passes sized by memory.
 func DefaultOcclusionFor(h, w int) OcclusionOptions {
 	patch := max(1, min(h, w)/4)
 	return OcclusionOptions{Patch: patch, Stride: max(1, patch/2)}
@@ -54,9 +53,9 @@ func (o OcclusionOptions) withDefaults(h, w int) OcclusionOptions {
 
 // check validates the options for h x w images.
 func (o OcclusionOptions) check(h, w int) error {
-	if o.Patch < 1 || o.Patch > min(h, w) || o.Stride < 1 || o.BatchSize < 0 {
-		return fmt.Errorf("occlusion needs 1 <= patch <= %d (the image's shorter side), stride >= 1 and batch size >= 0 "+
-			"(0: sized by memory); got patch %d, stride %d, batch %d", min(h, w), o.Patch, o.Stride, o.BatchSize)
+	if o.Patch < 1 || o.Patch > min(h, w) || o.Stride < 1 || o.BatchSize < 0 || o.Memory < 0 {
+		return fmt.Errorf("occlusion needs 1 <= patch <= %d (the image's shorter side), stride >= 1, batch size >= 0 "+
+			"(0: sized by memory) and memory >= 0; got patch %d, stride %d, batch %d, memory %d", min(h, w), o.Patch, o.Stride, o.BatchSize, o.Memory)
 	}
 	return nil
 }
@@ -65,7 +64,10 @@ func (o OcclusionOptions) check(h, w int) error {
 // image's forward pass holds about four activations of its largest layer at once (a layer's
 // input and output, a convolution's patch tile, the next output), scaled from the network's
 // batch-1 shapes to the input's size.
-func (e *Explainer) occlusionBatch(h, w int) int {
+func (e *Explainer) occlusionBatch(h, w int, memory int64) int {
+	if memory == 0 {
+		memory = DefaultOcclusionMemory
+	}
 	largest := 0
 	for _, l := range e.desc.Layers {
 		n := 1
@@ -78,7 +80,7 @@ func (e *Explainer) occlusionBatch(h, w int) int {
 		largest = largest * (h * w) / (in[1] * in[2])
 	}
 	per := int64(max(largest, 1)) * 4 * int64(e.Model.DType().Size())
-	return int(min(7, max(1, OcclusionMemory/per)))
+	return int(min(7, max(1, memory/per)))
 }
 
 // positions lists the patch offsets along one side: every stride, plus one flush with the end.
@@ -141,7 +143,7 @@ func (e *Explainer) occlude(images *tensors.Tensor, target Target, o OcclusionOp
 	}
 	batchSize := o.BatchSize
 	if batchSize == 0 {
-		batchSize = e.occlusionBatch(height, width)
+		batchSize = e.occlusionBatch(height, width, o.Memory)
 	}
 	for i := range b {
 		img := pixels[i*ch*hw : (i+1)*ch*hw]

@@ -11,6 +11,7 @@ import (
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 	"github.com/gradcam-go/gradcam/train"
 )
 
@@ -27,7 +28,7 @@ func onnxReference(t testing.TB) string {
 // layer named by its ONNX node output, within the bounds of TestParityWithPyTorch.
 func TestONNXParityWithPyTorch(t *testing.T) {
 	ref := onnxReference(t)
-	x, _, err := models.Preprocess(models.Stretch, testref.Image("cat_dog.png"))
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestONNXBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, _, err := models.Preprocess(models.Stretch, testref.Image("cat_dog.png"), testref.Image("cat_dog.png"))
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"), testref.Image("cat_dog.png"))
 	if err != nil {
 		t.Fatal(err)
 	}

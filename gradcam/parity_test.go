@@ -11,6 +11,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // Occlusion settings shared with the reference run (large patches keep the test fast).
@@ -49,7 +50,7 @@ func loadTestModel(t testing.TB, name string) *models.Model {
 // and max error <= 1% of the reference's largest magnitude.
 func TestParityWithPyTorch(t *testing.T) {
 	_, ref := references(t)
-	x, _, err := models.Preprocess(models.Stretch, testref.Image("cat_dog.png"))
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"))
 	if err != nil {
 		t.Fatal(err)
 	}

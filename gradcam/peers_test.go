@@ -12,6 +12,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // camFamilyMethods are the methods compared with pytorch-grad-cam's own code at the default layer.
@@ -90,7 +91,7 @@ func peerMaps(t *testing.T, m *models.Model, name string, x, small *tensors.Tens
 func TestCAMFamilyMatchesPytorchGradCAM(t *testing.T) {
 	modelsRef, _ := references(t)
 	ref := testref.Ensure(t, "gradcam/testdata/reference_peers.py", "peers-ref", testref.Shared(), modelsRef)
-	x, _, err := models.Preprocess(models.Stretch, testref.Image("cat_dog.png"))
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,14 +8,13 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
-
-	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/nn"
 )
 
 // validate checks a request against the model and fills defaults.
 func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 	if req.Target.Fn == nil {
-		req.Target = Logit
+		req.Target = Logit()
 	}
 	if req.Target.Name == "" {
 		return fmt.Errorf("the request's Target has no Name: name it (compiled graphs are cached by that name, so two " +
@@ -73,13 +72,13 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		}
 	}
 	if slices.Contains(req.Methods, CAM) {
-		if err := models.CheckCAM(e.desc); err != nil {
+		if err := e.desc.CheckCAM(); err != nil {
 			return err
 		}
 		for _, l := range req.Layers {
 			if !slices.Contains(e.desc.CAM.Aliases, l) {
 				return fmt.Errorf("%w at layer %s of %s: CAM's class weights combine the channels of %s, the input of the "+
-					"global average pooling; use gradcam for other layers", models.ErrNoCAM, l, e.desc.Name, e.desc.CAM.Layer)
+					"global average pooling; use gradcam for other layers", nn.ErrNoCAM, l, e.desc.Name, e.desc.CAM.Layer)
 			}
 		}
 	}

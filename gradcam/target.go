@@ -22,14 +22,17 @@ type Target struct {
 }
 
 // Logit is the default target: the pre-softmax score of the class, as in the Grad-CAM paper.
-var Logit = Target{Name: "logit", Fn: func(logits, class *Node) *Node {
-	return ReduceSum(Mul(logits, OneHot(class, logits.Shape().Dimensions[1], logits.DType())), 1)
-}}
+func Logit() Target { return Target{Name: "logit", Fn: classScore} }
+
+// classScore is each image's score of its class, scores [B, classes].
+func classScore(scores, class *Node) *Node {
+	return ReduceSum(Mul(scores, OneHot(class, scores.Shape().Dimensions[1], scores.DType())), 1)
+}
 
 // Probability targets the softmax probability of the class.
-var Probability = Target{Name: "probability", Fn: func(logits, class *Node) *Node {
-	return Logit.Fn(Softmax(logits, 1), class)
-}}
+func Probability() Target {
+	return Target{Name: "probability", Fn: func(logits, class *Node) *Node { return classScore(Softmax(logits, 1), class) }}
+}
 
 // ClassSum targets the sum of the logits of fixed classes (e.g. every dog breed); the per-image
 // class is ignored. Its Name is name followed by the classes, so two sums under one name over
@@ -62,7 +65,7 @@ func StepLogProbability(words int) Target {
 	return Target{Name: "step-logprob:" + strconv.Itoa(words), Fn: func(logits, class *Node) *Node {
 		b := logits.Shape().Dimensions[0]
 		logp := Reshape(LogSoftmax(Reshape(logits, b, -1, words), -1), b, -1)
-		return Logit.Fn(logp, class)
+		return classScore(logp, class)
 	}}
 }
 

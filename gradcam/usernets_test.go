@@ -7,21 +7,22 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/testnets"
 )
 
 // TestUserNetworksParity: networks defined with package nn (a 2-D CNN on non-square images with
 // dilated and grouped convolutions, a character CNN over sequences, a regression CNN) match the
-// same networks in PyTorch (internal/testnets/reference.py): outputs, activations, and every
+// same networks in PyTorch (testnets/reference.py): outputs, activations, and every
 // method's arrays for two inputs and two classes (the regression's one output), within the
 // bounds of TestParityWithPyTorch.
 func TestUserNetworksParity(t *testing.T) {
 	for _, tc := range testnets.All {
 		t.Run(tc.Net.Name, func(t *testing.T) {
 			dir := testnets.Dir(t, tc.Net)
-			w, err := models.ReadCheckpoint(filepath.Join(dir, "weights.safetensors"))
+			w, err := checkpoint.Read(filepath.Join(dir, "weights.safetensors"))
 			if err != nil {
 				t.Fatal(err)
 			}

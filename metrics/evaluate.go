@@ -53,9 +53,11 @@ const (
 	OcclusionCorrelation Metric = "occlusion-correlation"
 )
 
-// AllMetrics are the metrics in the order tables show them.
-var AllMetrics = []Metric{ClassificationError, LocalizationError, PointingGameAccuracy, DeletionAUC, InsertionAUC, AverageDrop,
-	IncreaseInConfidence, DropInConfidence, ROADMoRF, ROADLeRF, ROADCombined, OcclusionCorrelation}
+// All returns the metrics in the order tables show them.
+func All() []Metric {
+	return []Metric{ClassificationError, LocalizationError, PointingGameAccuracy, DeletionAUC, InsertionAUC, AverageDrop,
+		IncreaseInConfidence, DropInConfidence, ROADMoRF, ROADLeRF, ROADCombined, OcclusionCorrelation}
+}
 
 // needsBoxes are the metrics that need ground-truth boxes; needsLabels those that need labels.
 var (
@@ -66,7 +68,7 @@ var (
 // ParseMetrics reads a comma-separated list of metric names ("all": every metric).
 func ParseMetrics(list string) ([]Metric, error) {
 	if strings.TrimSpace(list) == "all" {
-		return slices.Clone(AllMetrics), nil
+		return slices.Clone(All()), nil
 	}
 	var out []Metric
 	for _, s := range strings.Split(list, ",") {
@@ -75,9 +77,9 @@ func ParseMetrics(list string) ([]Metric, error) {
 			continue
 		}
 		m := Metric(s)
-		if !slices.Contains(AllMetrics, m) {
-			names := make([]string, len(AllMetrics))
-			for i, m := range AllMetrics {
+		if !slices.Contains(All(), m) {
+			names := make([]string, len(All()))
+			for i, m := range All() {
 				names[i] = string(m)
 			}
 			return nil, fmt.Errorf("unknown metric %q: the metrics are %s (or all)", s, strings.Join(names, ", "))
@@ -179,7 +181,7 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 	}
 	metrics := o.Metrics
 	if len(metrics) == 0 {
-		for _, mt := range AllMetrics {
+		for _, mt := range All() {
 			if mt == OcclusionCorrelation {
 				continue // asked by name only: it runs occlusion on every image
 			}
@@ -584,7 +586,7 @@ func (a *accumulator) report(model string, images int) *Report {
 }
 
 // Aggregate averages per-image values into rows, one per (model, method, metric) in the order
-// they first appear (per-model metrics first within a model, metrics in AllMetrics order): the
+// they first appear (per-model metrics first within a model, metrics in All() order): the
 // mean over the images, except for the pointing game, whose accuracy is averaged over the
 // classes present (TorchRay).
 func Aggregate(values []ImageValue) []Row {
@@ -629,7 +631,7 @@ func Aggregate(values []ImageValue) []Row {
 			return map[bool]int{true: 0, false: 1}[a == "-"] - map[bool]int{true: 0, false: 1}[b == "-"]
 		})
 		for _, method := range ms {
-			for _, mt := range AllMetrics {
+			for _, mt := range All() {
 				s := sums[key{model, method, mt}]
 				if s == nil {
 					continue

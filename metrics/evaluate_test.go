@@ -11,13 +11,14 @@ import (
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/zoo"
 )
 
 // tinySet is a random 1x32x32 set with labels and boxes, and a random GAP network for it.
 func tinySet(t *testing.T, n int) (*models.Model, *data.Set) {
 	t.Helper()
 	labels := []string{"a", "b", "c"}
-	net, err := models.SmallCNN("tiny", []int{1, 32, 32}, labels, "gap", 4, 8)
+	net, err := zoo.SmallCNN("tiny", []int{1, 32, 32}, labels, "gap", 4, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestEvaluateReportsEveryMetric(t *testing.T) {
 	if !slices.Equal(progress, []int{2, 4, 5}) {
 		t.Errorf("progress %v, want [2 4 5]", progress)
 	}
-	want := 1 + len(methods)*(len(AllMetrics)-2) // classification error is per model; occlusion correlation asked by name only
+	want := 1 + len(methods)*(len(All())-2) // classification error is per model; occlusion correlation asked by name only
 	if len(rep.Rows) != want {
 		t.Fatalf("%d rows, want %d", len(rep.Rows), want)
 	}

@@ -13,9 +13,9 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 )
 
-// DefaultROADPercentiles are the percentiles ROAD's averages run over (pytorch-grad-cam's
+// DefaultROADPercentiles returns the percentiles ROAD's averages run over (pytorch-grad-cam's
 // ROAD*Average and ROADCombined).
-var DefaultROADPercentiles = []float64{10, 20, 30, 40, 50, 60, 70, 80, 90}
+func DefaultROADPercentiles() []float64 { return []float64{10, 20, 30, 40, 50, 60, 70, 80, 90} }
 
 // DefaultROADNoise is the standard deviation of the noise ROAD's imputer adds to every filled
 // value, in input units (pytorch-grad-cam's NoisyLinearImputer).
@@ -32,7 +32,7 @@ type Evaluator struct {
 	// Explainer runs the model; evaluating with the explainer that made the maps shares its
 	// compiled graphs.
 	Explainer *gradcam.Explainer
-	// Target is the score the metrics follow; NewEvaluator sets gradcam.Probability, the softmax
+	// Target is the score the metrics follow; NewEvaluator sets gradcam.Probability(), the softmax
 	// probability of the class, as RISE and pytorch-grad-cam's examples use.
 	Target gradcam.Target
 	// BatchSize is the number of perturbed images per model execution.
@@ -53,8 +53,8 @@ type Evaluator struct {
 
 // NewEvaluator returns an Evaluator of the explainer's model with the reference defaults.
 func NewEvaluator(e *gradcam.Explainer) *Evaluator {
-	return &Evaluator{Explainer: e, Target: gradcam.Probability, BatchSize: 32,
-		ROADPercentiles: DefaultROADPercentiles, ROADNoise: DefaultROADNoise}
+	return &Evaluator{Explainer: e, Target: gradcam.Probability(), BatchSize: 32,
+		ROADPercentiles: DefaultROADPercentiles(), ROADNoise: DefaultROADNoise}
 }
 
 // image is one model input, [C, H, W] row-major.

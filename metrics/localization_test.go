@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -167,5 +168,30 @@ func TestSpearmanHandComputed(t *testing.T) {
 		if d := got - c.want; d > 1e-12 || d < -1e-12 {
 			t.Errorf("Spearman(%v, %v) = %.15f, want %.15f", c.a, c.b, got, c.want)
 		}
+	}
+}
+
+// TestPearsonHandComputed checks correlations computed by hand.
+func TestPearsonHandComputed(t *testing.T) {
+	for _, c := range []struct {
+		a, b []float32
+		want float64
+	}{
+		{[]float32{1, 2, 3, 4}, []float32{10, 20, 30, 40}, 1},
+		{[]float32{1, 2, 3, 4}, []float32{4, 3, 2, 1}, -1},
+		// Deviations -1.5 -0.5 0.5 1.5 against -4.75 0.25 0.25 4.25: 13.5 / sqrt(5 * 40.75).
+		{[]float32{1, 2, 3, 4}, []float32{0, 5, 5, 9}, 13.5 / math.Sqrt(5*40.75)},
+		{[]float32{1, 2, 3}, []float32{7, 7, 7}, 0},
+	} {
+		got, err := Pearson(c.a, c.b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := got - c.want; d > 1e-12 || d < -1e-12 {
+			t.Errorf("Pearson(%v, %v) = %.15f, want %.15f", c.a, c.b, got, c.want)
+		}
+	}
+	if _, err := Pearson(make([]float32, 3), make([]float32, 4)); err == nil || !strings.Contains(err.Error(), "3 and 4") {
+		t.Errorf("different sizes: %v", err)
 	}
 }

@@ -105,7 +105,7 @@ func ReadCSV(r io.Reader) ([]Row, error) {
 // ("n/a" where every image failed), and below it the count of failed measurements, if any.
 func Markdown(w io.Writer, rows []Row) error {
 	var cols []Metric
-	for _, mt := range AllMetrics {
+	for _, mt := range All() {
 		if slices.ContainsFunc(rows, func(r Row) bool { return r.Metric == mt }) {
 			cols = append(cols, mt)
 		}

@@ -26,19 +26,27 @@ type SanityStep struct {
 
 // CascadingRandomization is Adebayo et al.'s model-parameter randomization test (2018), cascading
 // from the top: the layers with parameters are re-initialized one at a time from the output
-// down (models.Model.Randomized, seeded), each step keeping the earlier ones random, and every
+// down (seeded), each step keeping the earlier ones random, and every
 // method's maps of each step are compared with the trained model's. The images are explained for
 // the trained model's top-1 classes throughout (req.Classes and ImageClasses are set here). A
 // method that explains the model changes its maps as the weights go; one that does not (guided
 // backprop, in their paper) keeps them. The result has one step per layer plus the first, the
 // trained model, per method.
-func CascadingRandomization(m *models.Model, images *tensors.Tensor, req gradcam.Request, seed uint64) (map[gradcam.Method][]SanityStep, error) {
+//
+// The model is a *models.Model, whose layers are initialized again as the network initializes
+// them (models.Model.Randomized), or a GoMLX function (gradcam.FromFunc), whose context scopes are
+// drawn again with their trained values' mean and spread.
+func CascadingRandomization(m gradcam.Model, images *tensors.Tensor, req gradcam.Request, seed uint64) (map[gradcam.Method][]SanityStep, error) {
 	if len(req.Methods) == 0 {
 		return nil, fmt.Errorf("sanity check: no method")
 	}
-	layers := m.ParamLayers()
+	r, ok := m.(randomizable)
+	if !ok {
+		return nil, fmt.Errorf("sanity check: %s cannot re-initialize its layers (a models.Model or a gradcam.FromFunc model can)", m.Describe().Name)
+	}
+	layers := r.ParamLayers()
 	if len(layers) == 0 {
-		return nil, fmt.Errorf("sanity check: %s has no layers with parameters", m.Name)
+		return nil, fmt.Errorf("sanity check: %s has no layers with parameters", m.Describe().Name)
 	}
 	req.Classes = nil
 	req.ImageClasses = nil
@@ -73,7 +81,7 @@ func CascadingRandomization(m *models.Model, images *tensors.Tensor, req gradcam
 		steps[method] = []SanityStep{{Spearman: 1, SSIM: 1, Maps: hms}}
 	}
 	for k := len(layers) - 1; k >= 0; k-- {
-		rm, err := m.Randomized(layers[k:], seed)
+		rm, err := randomized(m, layers[k:], seed)
 		if err != nil {
 			return nil, fmt.Errorf("sanity check: %w", err)
 		}
@@ -118,4 +126,24 @@ func scaled(hm Heatmap) Heatmap {
 		}
 	}
 	return out
+}
+
+// randomizable models list the layers that own parameters (models.Model, gradcam.FromFunc's).
+type randomizable interface{ ParamLayers() []string }
+
+// randomized is m with the parameters of layers initialized again from seed.
+func randomized(m gradcam.Model, layers []string, seed uint64) (gradcam.Model, error) {
+	switch r := m.(type) {
+	case *models.Model:
+		rm, err := r.Randomized(layers, seed)
+		if err != nil {
+			return nil, err
+		}
+		return rm, nil
+	case interface {
+		Randomized([]string, uint64) (gradcam.Model, error)
+	}:
+		return r.Randomized(layers, seed)
+	}
+	return nil, fmt.Errorf("%s cannot re-initialize its layers", m.Describe().Name)
 }

@@ -17,6 +17,19 @@ func Spearman(a, b []float32) (float64, error) {
 	return pearson(ranks(a), ranks(b)), nil
 }
 
+// Pearson is the Pearson correlation of two maps of the same size (numpy.corrcoef's). It is 0
+// when either map is constant.
+func Pearson(a, b []float32) (float64, error) {
+	if len(a) != len(b) || len(a) < 2 {
+		return 0, fmt.Errorf("pearson: maps of %d and %d values (need the same size, at least 2)", len(a), len(b))
+	}
+	fa, fb := make([]float64, len(a)), make([]float64, len(b))
+	for i := range a {
+		fa[i], fb[i] = float64(a[i]), float64(b[i])
+	}
+	return pearson(fa, fb), nil
+}
+
 // ranks are 1-based ranks with ties averaged.
 func ranks(v []float32) []float64 {
 	idx := make([]int, len(v))

@@ -11,26 +11,28 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/preprocess"
+	"github.com/gradcam-go/gradcam/testnets"
 )
 
 // TestCheckpointFormatsAgree reads the same resnet18 weights from the zip and legacy .pth
 // formats and from .safetensors, and requires identical tensors.
 func TestCheckpointFormatsAgree(t *testing.T) {
 	ref := reference(t)
-	zip, err := ReadCheckpoint(filepath.Join(ref, "resnet18.pth"))
+	zip, err := checkpoint.Read(filepath.Join(ref, "resnet18.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec, err := archs["resnet18"].Spec()
+	spec, err := lookup("resnet18").Spec()
 	if err != nil {
 		t.Fatal(err)
 	}
 	params := spec.Params
 	for _, file := range []string{"resnet18_legacy.pth", "resnet18.safetensors"} {
 		t.Run(file, func(t *testing.T) {
-			other, err := ReadCheckpoint(filepath.Join(ref, file))
+			other, err := checkpoint.Read(filepath.Join(ref, file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,7 +45,7 @@ func TestCheckpointFormatsAgree(t *testing.T) {
 					t.Fatalf("%s differs between resnet18.pth and %s", p.Key, file)
 				}
 			}
-			if _, err := NewModel(archs["resnet18"].Network, other, file); err != nil {
+			if _, err := NewModel(lookup("resnet18").Network, other, file); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -110,25 +112,25 @@ func TestBadInputErrors(t *testing.T) {
 		{"safetensors with a negative shape", func() error {
 			p := filepath.Join(dir, "neg.safetensors")
 			writeSafetensorsHeader(t, p, `{"w": {"dtype": "F32", "shape": [-4, 1], "data_offsets": [0, 16]}}`, 16)
-			_, err := ReadCheckpoint(p)
+			_, err := checkpoint.Read(p)
 			return err
 		}, []string{"tensor w has shape [-4 1]"}},
 		{"safetensors with a huge shape", func() error {
 			p := filepath.Join(dir, "huge.safetensors")
 			writeSafetensorsHeader(t, p, `{"w": {"dtype": "F32", "shape": [4611686018427387904, 4], "data_offsets": [0, 0]}}`, 16)
-			_, err := ReadCheckpoint(p)
+			_, err := checkpoint.Read(p)
 			return err
 		}, []string{"larger than the"}},
 		{"fine-tuned checkpoint with labels of another head", func() error {
 			p := filepath.Join(dir, "ft.safetensors")
-			m, err := New(archs["resnet18"].Network, 1)
+			m, err := New(lookup("resnet18").Network, 1)
 			if err != nil {
 				return err
 			}
 			if err := m.Save(p); err != nil {
 				return err
 			}
-			if err := os.WriteFile(LabelsPath(p), []byte("a\nb\n"), 0o644); err != nil {
+			if err := os.WriteFile(checkpoint.LabelsPath(p), []byte("a\nb\n"), 0o644); err != nil {
 				return err
 			}
 			_, err = LoadFile("resnet18", p)
@@ -143,7 +145,7 @@ func TestBadInputErrors(t *testing.T) {
 			return err
 		}, []string{`unknown model "resnet9000"`, "resnet50"}},
 		{"not an image", func() error {
-			_, _, err := Preprocess(Stretch, notImage)
+			_, _, err := preprocess.Preprocess(preprocess.Stretch, notImage)
 			return err
 		}, []string{"not a PNG or JPEG image"}},
 		{"image declaring a huge size", func() error {
@@ -156,11 +158,11 @@ func TestBadInputErrors(t *testing.T) {
 			if err := os.WriteFile(p, png, 0o644); err != nil {
 				return err
 			}
-			_, _, err := Preprocess(Stretch, p)
+			_, _, err := preprocess.Preprocess(preprocess.Stretch, p)
 			return err
 		}, []string{"declares a 100000x100000 image, too large"}},
 		{"missing image", func() error {
-			_, _, err := Preprocess(Stretch, filepath.Join(dir, "nope.png"))
+			_, _, err := preprocess.Preprocess(preprocess.Stretch, filepath.Join(dir, "nope.png"))
 			return err
 		}, []string{"no such file"}},
 	}
@@ -188,11 +190,11 @@ func TestBadInputErrors(t *testing.T) {
 // Activations the forward's taps.
 func TestParamAndActivations(t *testing.T) {
 	ref := reference(t)
-	w, err := ReadCheckpoint(filepath.Join(ref, "mobilenet_v2.pth"))
+	w, err := checkpoint.Read(filepath.Join(ref, "mobilenet_v2.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewModel(archs["mobilenet_v2"].Network, w, "mobilenet_v2.pth")
+	m, err := NewModel(lookup("mobilenet_v2").Network, w, "mobilenet_v2.pth")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +210,7 @@ func TestParamAndActivations(t *testing.T) {
 	if _, err := m.Param("features.99.weight"); err == nil {
 		t.Error("no error for an unknown parameter")
 	}
-	x, _, err := Preprocess(Stretch, testref.Image("cat_dog.png"))
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"))
 	if err != nil {
 		t.Fatal(err)
 	}

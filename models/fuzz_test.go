@@ -6,12 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/preprocess"
+	"github.com/gradcam-go/gradcam/testnets"
 )
 
 // Fuzz targets for every reader of outside input in this package. Their seeds are real files:
-// small checkpoints in all three formats (internal/testnets/reference.py writes them with
+// small checkpoints in all three formats (testnets/reference.py writes them with
 // PyTorch) and the shared test images. CI runs each for a bounded time (.ci/run); a crasher
 // found goes to testdata/fuzz/NAME and stays as a regression case.
 
@@ -41,13 +43,13 @@ func FuzzReadCheckpoint(f *testing.F) {
 	seedFiles(f, filepath.Join(ref, "weights.safetensors"), filepath.Join(ref, "weights.pth"), filepath.Join(ref, "weights_legacy.pth"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := writeTemp(t, "ckpt", data)
-		var w map[string]*Tensor
+		var w map[string]*checkpoint.Tensor
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			testref.NoPanic(t, func() error {
 				var err error
-				w, err = ReadCheckpoint(p)
+				w, err = checkpoint.Read(p)
 				return err
 			})
 		}()
@@ -71,8 +73,8 @@ func FuzzPreprocess(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := writeTemp(t, "img", data)
 		testref.NoPanic(t, func() error {
-			x, _, err := Preprocess(Stretch, p)
-			if err == nil && x.Shape().Dimensions[2] != InputSize {
+			x, _, err := preprocess.Preprocess(preprocess.Stretch, p)
+			if err == nil && x.Shape().Dimensions[2] != preprocess.InputSize {
 				t.Errorf("input %v", x.Shape())
 			}
 			return err
@@ -87,6 +89,6 @@ func FuzzReadLabels(f *testing.F) {
 	f.Add([]byte(""))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := writeTemp(t, "labels.txt", data)
-		testref.NoPanic(t, func() error { _, err := ReadLabels(p); return err })
+		testref.NoPanic(t, func() error { _, err := checkpoint.ReadLabels(p); return err })
 	})
 }

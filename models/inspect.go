@@ -10,12 +10,13 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gradcam-go/gradcam/internal/catch"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
 // Param returns a parameter by its torchvision key, in torchvision's layout (convolution
 // kernels [out, in, kh, kw]), e.g. "features.0.weight" for the first-layer filters.
-func (m *Model) Param(key string) (*Tensor, error) {
+func (m *Model) Param(key string) (*checkpoint.Tensor, error) {
 	i := slices.IndexFunc(m.Params, func(p nn.ParamSpec) bool { return p.Key == key })
 	if i < 0 {
 		return nil, fmt.Errorf("model %s has no parameter %q", m.Name, key)
@@ -26,7 +27,7 @@ func (m *Model) Param(key string) (*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tensor{Shape: slices.Clone(p.Shape), Data: nn.FromInternal(toFloat32s(t), p.Shape, p.Layout)}, nil
+	return &checkpoint.Tensor{Shape: slices.Clone(p.Shape), Data: nn.FromInternal(toFloat32s(t), p.Shape, p.Layout)}, nil
 }
 
 func toFloat32s(t *tensors.Tensor) []float32 {
@@ -47,7 +48,7 @@ func toFloat32s(t *tensors.Tensor) []float32 {
 
 // Activations runs the model on a preprocessed batch and returns the named layers' outputs in
 // PyTorch's layout (NCHW or NCL for spatial activations).
-func (m *Model) Activations(images *tensors.Tensor, layers ...string) (map[string]*Tensor, error) {
+func (m *Model) Activations(images *tensors.Tensor, layers ...string) (map[string]*checkpoint.Tensor, error) {
 	if err := m.CheckInput(images); err != nil {
 		return nil, err
 	}
@@ -66,9 +67,9 @@ func (m *Model) Activations(images *tensors.Tensor, layers ...string) (map[strin
 	if err != nil {
 		return nil, fmt.Errorf("%s activations: %w", m.Name, err)
 	}
-	res := map[string]*Tensor{}
+	res := map[string]*checkpoint.Tensor{}
 	for i, l := range layers {
-		res[l] = &Tensor{Shape: slices.Clone(outs[i].Shape().Dimensions), Data: toFloat32s(outs[i])}
+		res[l] = &checkpoint.Tensor{Shape: slices.Clone(outs[i].Shape().Dimensions), Data: toFloat32s(outs[i])}
 		outs[i].FinalizeAll()
 	}
 	return res, nil

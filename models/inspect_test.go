@@ -7,8 +7,8 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/nn"
+	"github.com/gradcam-go/gradcam/testnets"
 )
 
 // TestActivationsOfAFeatureVector taps a [batch, features] layer whose output comes before the

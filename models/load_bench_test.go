@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gradcam-go/gradcam/models/loadcache"
+	"github.com/gradcam-go/gradcam/models/zoo"
 )
 
 // BenchmarkLoad measures LoadFile on random-weight checkpoints of the given architectures
@@ -16,10 +19,10 @@ func BenchmarkLoad(b *testing.B) {
 	if v := os.Getenv("GRADCAM_BENCH_LOAD"); v != "" {
 		names = strings.Split(v, ",")
 	}
-	b.Setenv("GRADCAM_CACHE", b.TempDir())
+	cache := WithLoadCache(loadcache.Folder{Dir: b.TempDir(), MinSize: loadcache.DefaultMinSize})
 	dir := b.TempDir()
 	for _, name := range names {
-		a, err := LookupArch(name)
+		a, err := zoo.Lookup(name)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -34,13 +37,14 @@ func BenchmarkLoad(b *testing.B) {
 		m = nil
 		for _, mode := range []string{"checkpoint", "cached"} {
 			b.Run(name+"/"+mode, func(b *testing.B) {
+				opt := cache
 				if mode == "checkpoint" {
-					b.Setenv("GRADCAM_LOAD_CACHE", "off")
-				} else if _, err := LoadFile(name, path); err != nil { // writes the cache
+					opt = WithLoadCache(loadcache.Folder{})
+				} else if _, err := LoadFile(name, path, opt); err != nil { // writes the cache
 					b.Fatal(err)
 				}
 				for b.Loop() {
-					if _, err := LoadFile(name, path); err != nil {
+					if _, err := LoadFile(name, path, opt); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -10,23 +10,22 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gradcam-go/gradcam/models/loadcache"
 )
 
 // TestLoadCache: a checkpoint's second load comes from the cache and computes exactly what the
-// first did; a damaged cache file, a changed checkpoint and GRADCAM_LOAD_CACHE=off all read the
+// first did; a damaged cache file, a changed checkpoint and a cache turned off all read the
 // checkpoint; a wrong architecture still gets the checkpoint's own error.
 func TestLoadCache(t *testing.T) {
-	t.Setenv("GRADCAM_CACHE", t.TempDir())
-	t.Setenv("GRADCAM_LOAD_CACHE", "")
-	defer func(v int64) { loadCacheMin = v }(loadCacheMin)
-	loadCacheMin = 0
+	folder := loadcache.Folder{Dir: t.TempDir(), MinSize: 0}
+	cache := WithLoadCache(folder)
 
 	const arch = "squeezenet1_1"
 	dir := t.TempDir()
 	ckpt := filepath.Join(dir, "sq.safetensors")
 	save := func(seed uint64, mtime time.Time) {
 		t.Helper()
-		m, err := New(archs[arch].Network, seed)
+		m, err := New(lookup(arch).Network, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +46,7 @@ func TestLoadCache(t *testing.T) {
 	load := func() ([]float32, bool) {
 		t.Helper()
 		before := loadCacheHits.Load()
-		m, err := LoadFile(arch, ckpt)
+		m, err := LoadFile(arch, ckpt, cache)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +57,7 @@ func TestLoadCache(t *testing.T) {
 		return l[0], loadCacheHits.Load() > before
 	}
 	cacheFiles := func() []string {
-		files, _ := filepath.Glob(filepath.Join(loadCacheDir(), "*.weights"))
+		files, _ := filepath.Glob(filepath.Join(folder.Dir, "*.weights"))
 		return files
 	}
 
@@ -107,15 +106,17 @@ func TestLoadCache(t *testing.T) {
 		}
 	})
 	t.Run("wrong architecture", func(t *testing.T) {
-		_, err := LoadFile("squeezenet1_0", ckpt)
+		_, err := LoadFile("squeezenet1_0", ckpt, cache)
 		if err == nil || !strings.Contains(err.Error(), "is not a squeezenet1_0 checkpoint") {
 			t.Errorf("error %v, want the checkpoint's mismatch error", err)
 		}
 	})
 	t.Run("off", func(t *testing.T) {
-		t.Setenv("GRADCAM_LOAD_CACHE", "off")
+		on := cache
+		cache = WithLoadCache(loadcache.Folder{})
+		defer func() { cache = on }()
 		if _, hit := load(); hit {
-			t.Error("GRADCAM_LOAD_CACHE=off still used the cache")
+			t.Error("a zero loadcache.Folder still used the cache")
 		}
 	})
 	t.Run("checkpoint gone", func(t *testing.T) {

@@ -2,10 +2,10 @@ package models
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -22,6 +22,10 @@ import (
 
 	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/internal/catch"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/models/loadcache"
+	"github.com/gradcam-go/gradcam/models/store"
+	"github.com/gradcam-go/gradcam/models/zoo"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -51,22 +55,43 @@ type Model struct {
 type Option func(*options)
 
 type options struct {
-	backend backends.Backend
+	backend   backends.Backend
+	store     *store.Store
+	loadCache *loadcache.Folder
 }
 
 // OnBackend builds the model on backend b; without it, models compute on backend.New(), the
 // process-wide backend.
 func OnBackend(b backends.Backend) Option { return func(o *options) { o.backend = b } }
 
-// backendOf is the backend the options ask for, or backend.New()'s.
-func backendOf(opts []Option) (backends.Backend, error) {
+// FromStore finds (or downloads) the weights Load needs with store s; without it, Load uses a
+// zero store.Store (no search folders, store.DefaultCacheDir, torchvision's address).
+func FromStore(s *store.Store) Option { return func(o *options) { o.store = s } }
+
+// WithLoadCache keeps the load cache of large checkpoints in folder f (a zero Folder turns it
+// off); without it, the cache is the store's folder's "loaded" subfolder.
+func WithLoadCache(f loadcache.Folder) Option { return func(o *options) { o.loadCache = &f } }
+
+// optionsOf applies opts over the defaults.
+func optionsOf(opts []Option) options {
 	var o options
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
 		}
 	}
-	return orDefault(o.backend)
+	if o.store == nil {
+		o.store = &store.Store{}
+	}
+	if o.loadCache == nil {
+		o.loadCache = &loadcache.Folder{Dir: filepath.Join(o.store.Dir(), "loaded"), MinSize: loadcache.DefaultMinSize}
+	}
+	return o
+}
+
+// backendOf is the backend the options ask for, or backend.New()'s.
+func backendOf(opts []Option) (backends.Backend, error) {
+	return orDefault(optionsOf(opts).backend)
 }
 
 // New creates a model of the network with PyTorch's default initialization (see nn.Init),
@@ -81,9 +106,9 @@ func New(net *nn.Network, seed uint64, opts ...Option) (*Model, error) {
 
 // initWeights draws every parameter of spec as PyTorch initializes it, in spec order from one
 // seeded generator, in PyTorch's layout.
-func initWeights(spec *nn.Spec, seed uint64) map[string]*Tensor {
+func initWeights(spec *nn.Spec, seed uint64) map[string]*checkpoint.Tensor {
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-	weights := map[string]*Tensor{}
+	weights := map[string]*checkpoint.Tensor{}
 	for _, p := range spec.Params {
 		data := make([]float32, shapeSize(p.Shape))
 		switch p.Init {
@@ -101,7 +126,7 @@ func initWeights(spec *nn.Spec, seed uint64) map[string]*Tensor {
 				data[i] = float32(rng.NormFloat64())
 			}
 		}
-		weights[p.Key] = &Tensor{Shape: slices.Clone(p.Shape), Data: data}
+		weights[p.Key] = &checkpoint.Tensor{Shape: slices.Clone(p.Shape), Data: data}
 	}
 	return weights
 }
@@ -109,7 +134,7 @@ func initWeights(spec *nn.Spec, seed uint64) map[string]*Tensor {
 // NewModel binds a network to weights (PyTorch state_dict keys). Every expected key must be
 // present with the right shape; extra keys are an error too (it is most likely another network's
 // checkpoint), except num_batches_tracked.
-func NewModel(net *nn.Network, weights map[string]*Tensor, source string, opts ...Option) (*Model, error) {
+func NewModel(net *nn.Network, weights map[string]*checkpoint.Tensor, source string, opts ...Option) (*Model, error) {
 	b, err := backendOf(opts)
 	if err != nil {
 		return nil, err
@@ -118,7 +143,7 @@ func NewModel(net *nn.Network, weights map[string]*Tensor, source string, opts .
 }
 
 // newModel is NewModel with a choice of convolution (nil: by backend; tests force one).
-func newModel(net *nn.Network, weights map[string]*Tensor, source string, b backends.Backend, force *nn.ConvImpl) (*Model, error) {
+func newModel(net *nn.Network, weights map[string]*checkpoint.Tensor, source string, b backends.Backend, force *nn.ConvImpl) (*Model, error) {
 	return buildModel(net, weights, source, b, force, func(p nn.ParamSpec, _ []int, dst []float32) error {
 		copy(dst, nn.ToInternal(weights[p.Key].Data, p.Shape, p.Layout))
 		return nil
@@ -130,7 +155,7 @@ type paramFill func(p nn.ParamSpec, internal []int, dst []float32) error
 
 // buildModel checks that weights (the shapes of a state dict) fit the network, then creates
 // each parameter's buffer on the backend and has fill write its values there: one copy.
-func buildModel(net *nn.Network, weights map[string]*Tensor, source string, b backends.Backend, force *nn.ConvImpl, fill paramFill) (*Model, error) {
+func buildModel(net *nn.Network, weights map[string]*checkpoint.Tensor, source string, b backends.Backend, force *nn.ConvImpl, fill paramFill) (*Model, error) {
 	spec, err := net.Spec()
 	if err != nil {
 		return nil, err
@@ -205,7 +230,7 @@ func deviceTensor(b backends.Backend, dims []int, fill func([]float32) error) (*
 }
 
 // checkWeights compares a checkpoint with what the network expects.
-func checkWeights(name string, params []nn.ParamSpec, weights map[string]*Tensor, source string) error {
+func checkWeights(name string, params []nn.ParamSpec, weights map[string]*checkpoint.Tensor, source string) error {
 	want := map[string]bool{}
 	var missing, wrongShape []string
 	for _, p := range params {
@@ -264,9 +289,10 @@ func firstFew(s []string) string {
 
 // guessArch names the torchvision architecture whose parameters a checkpoint matches exactly,
 // if any.
-func guessArch(weights map[string]*Tensor) string {
-	for _, name := range Names() {
-		spec, err := archs[name].Spec()
+func guessArch(weights map[string]*checkpoint.Tensor) string {
+	for _, name := range zoo.Names() {
+		a, _ := zoo.Lookup(name)
+		spec, err := a.Spec()
 		if err != nil || len(spec.Params) > len(weights) {
 			continue
 		}
@@ -500,32 +526,9 @@ func (m *Model) Label(i int) string {
 // the other activation-based methods can explain.
 func (m *Model) ExplainableLayers() []string { return m.Spec.ExplainableLayers() }
 
-// ErrNoCAM is returned when CAM is asked of a model that does not end in global average pooling
-// followed by a linear classifier.
-var ErrNoCAM = errors.New("CAM does not apply")
-
-// CheckCAM says whether CAM applies to the model: nil, or an ErrNoCAM error explaining why not.
-func (m *Model) CheckCAM() error { return CheckCAM(m.Describe()) }
-
-// CheckCAM says whether CAM applies to the architecture, as Model.CheckCAM.
-func (a *Arch) CheckCAM() error {
-	spec, err := a.Spec()
-	if err != nil {
-		return err
-	}
-	return CheckCAM(&nn.Description{Name: a.Name, CAM: spec.CAM, NoCAM: spec.NoCAM})
-}
-
-// CheckCAM says whether CAM applies to the described network: nil, or an ErrNoCAM error
-// explaining why not.
-func CheckCAM(d *nn.Description) error {
-	name := d.Name
-	if d.CAM == nil {
-		return fmt.Errorf("%w to %s: %s; use gradcam, which generalizes CAM to any architecture (or give the network "+
-			"global average pooling + one linear layer and retrain it)", ErrNoCAM, name, d.NoCAM)
-	}
-	return nil
-}
+// CheckCAM says whether CAM applies to the model: nil, or an nn.ErrNoCAM error explaining why
+// not.
+func (m *Model) CheckCAM() error { return m.Describe().CheckCAM() }
 
 // CAMWeights returns, in the graph being built, the class weights CAM combines the channels of
 // the CAM layer with, [classes, channels], and the class biases, [classes].
@@ -555,8 +558,8 @@ func (m *Model) DefaultLayer() string { return m.Spec.DefaultLayer }
 
 // LoadEmbedded binds a network to a checkpoint embedded in the program (a shipped model's
 // .safetensors bytes); what names it in messages ("the embedded VQA model").
-func LoadEmbedded(net *nn.Network, checkpoint []byte, what string, opts ...Option) (*Model, error) {
-	w, err := ReadSafetensors(bytes.NewReader(checkpoint), int64(len(checkpoint)), net.Name+".safetensors")
+func LoadEmbedded(net *nn.Network, data []byte, what string, opts ...Option) (*Model, error) {
+	w, err := checkpoint.ReadSafetensors(bytes.NewReader(data), int64(len(data)), net.Name+".safetensors")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}

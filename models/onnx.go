@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/gradcam-go/gradcam/internal/onnxnet"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/models/internal/onnxnet"
+	"github.com/gradcam-go/gradcam/models/zoo"
 	"github.com/gradcam-go/gradcam/preprocess"
 )
 
@@ -28,12 +30,12 @@ func LoadONNX(path string, opts ...Option) (*Model, error) {
 	}
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 	net, weights := g.Network(name)
-	if p := LabelsPath(path); fileExists(p) {
-		if net.Labels, err = ReadLabels(p); err != nil {
+	if p := checkpoint.LabelsPath(path); fileExists(p) {
+		if net.Labels, err = checkpoint.ReadLabels(p); err != nil {
 			return nil, err
 		}
-	} else if g.Outputs == NumClasses {
-		net.Labels = Labels
+	} else if g.Outputs == preprocess.NumClasses {
+		net.Labels = zoo.ImageNetLabels()
 	}
 	if net.Input[0] == 3 {
 		net.Mean, net.Std = preprocess.ImageNetMean(), preprocess.ImageNetStd()
@@ -41,9 +43,9 @@ func LoadONNX(path string, opts ...Option) (*Model, error) {
 	if _, err := net.Spec(); err != nil { // builds the graph once, which gathers the weights
 		return nil, fmt.Errorf("converting %s: %w", path, err)
 	}
-	w := map[string]*Tensor{}
+	w := map[string]*checkpoint.Tensor{}
 	for k, v := range weights.Map() {
-		w[k] = &Tensor{Shape: v.Shape, Data: v.Data}
+		w[k] = &checkpoint.Tensor{Shape: v.Shape, Data: v.Data}
 	}
 	return NewModel(net, w, path, opts...)
 }

@@ -11,7 +11,10 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gradcam-go/gradcam/internal/testref"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/models/zoo"
 	"github.com/gradcam-go/gradcam/nn"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // parityTolerance is the largest error relative to the reference's magnitude accepted between Go
@@ -30,7 +33,7 @@ func TestParityWithPyTorch(t *testing.T) {
 	inputData, inputShape := testref.ReadNPY(t, filepath.Join(ref, "input.npy"))
 
 	// The Go preprocessing must give PyTorch's input.
-	x, _, err := Preprocess(Stretch, testref.Image("cat_dog.png"), testref.Image("snake.png"))
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"), testref.Image("snake.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +42,7 @@ func TestParityWithPyTorch(t *testing.T) {
 	}
 	input := tensors.FromFlatDataAndDimensions(inputData, inputShape...)
 
-	for _, name := range Names() {
+	for _, name := range zoo.Names() {
 		t.Run(name, func(t *testing.T) {
 			if testing.Short() && name != "resnet18" && name != "squeezenet1_0" && name != "mobilenet_v2" {
 				t.Skip("short mode: only resnet18, squeezenet1_0 and mobilenet_v2")
@@ -130,7 +133,7 @@ func TestNativeConvolutionMatchesIm2col(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w, err := ReadCheckpoint(filepath.Join(ref, name+".pth"))
+			w, err := checkpoint.Read(filepath.Join(ref, name+".pth"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // Prediction is one class of a model's answer for an image.
@@ -52,4 +53,12 @@ func (m *Model) Predict(images *tensors.Tensor, k int) ([][]Prediction, error) {
 		out[i] = TopK(l, m.Labels, k)
 	}
 	return out, nil
+}
+
+// Transform is the transform of the model's network at its input size (nn.Network.Input).
+func (m *Model) Transform(mode preprocess.Resize) (preprocess.Transform, error) {
+	if len(m.Input) != 3 || (m.Input[0] != 1 && m.Input[0] != 3) {
+		return preprocess.Transform{}, fmt.Errorf("%s takes %v inputs, not 1- or 3-channel images", m.Name, m.Input)
+	}
+	return preprocess.Transform{Height: m.Input[1], Width: m.Input[2], Resize: mode, Channels: m.Input[0], Mean: m.Mean, Std: m.Std}, nil
 }

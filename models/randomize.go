@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gradcam-go/gradcam/models/checkpoint"
 )
 
 // ParamLayers lists the layers (module paths) that own parameters, from the input to the output
@@ -37,7 +39,7 @@ func (m *Model) Randomized(layers []string, seed uint64) (*Model, error) {
 		}
 	}
 	fresh := initWeights(m.Spec, seed)
-	weights := map[string]*Tensor{}
+	weights := map[string]*checkpoint.Tensor{}
 	for _, p := range m.Params {
 		if slices.ContainsFunc(layers, func(l string) bool { return strings.HasPrefix(p.Key, l+".") }) {
 			weights[p.Key] = fresh[p.Key]

@@ -1,6 +1,10 @@
 package models
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/gradcam-go/gradcam/models/zoo"
+)
 
 // TestReceptiveFieldsOfTorchvisionModels checks the theoretical receptive fields of the
 // torchvision architectures against their published values (Araujo et al., "Computing Receptive
@@ -29,7 +33,7 @@ func TestReceptiveFieldsOfTorchvisionModels(t *testing.T) {
 		{"resnet50", "layer4", 427, 32, -213},
 		{"resnet18", "layer4", 435, 32, -217}, // two 3x3 convolutions a block
 	} {
-		a, err := LookupArch(c.model)
+		a, err := zoo.Lookup(c.model)
 		if err != nil {
 			t.Fatal(err)
 		}

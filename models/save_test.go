@@ -11,7 +11,7 @@ import (
 // (ResNet-18 has 20 batch norms, whose step counters were once written in map order), so that
 // retraining with the same code and data reproduces a shipped checkpoint exactly.
 func TestSaveIsDeterministic(t *testing.T) {
-	m, err := New(archs["resnet18"].Network, 1)
+	m, err := New(lookup("resnet18").Network, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -33,6 +34,20 @@ type Description struct {
 	// Biases says Forward.Biases lists the bias of every layer (a Network's do; FullGrad needs
 	// them).
 	Biases bool
+}
+
+// ErrNoCAM is returned when CAM is asked of a network that does not end in global average
+// pooling followed by a linear classifier.
+var ErrNoCAM = errors.New("CAM does not apply")
+
+// CheckCAM says whether CAM applies to the described network: nil, or an ErrNoCAM error
+// explaining why not.
+func (d *Description) CheckCAM() error {
+	if d.CAM == nil {
+		return fmt.Errorf("%w to %s: %s; use gradcam, which generalizes CAM to any architecture (or give the network "+
+			"global average pooling + one linear layer and retrain it)", ErrNoCAM, d.Name, d.NoCAM)
+	}
+	return nil
 }
 
 // ExplainableLayers lists the spatial activations (the layers the CAM family explains) in
@@ -73,7 +88,7 @@ func (d *Description) CheckClass(c int) error {
 func (d *Description) CheckInput(inputs *tensors.Tensor, dtype dtypes.DType) error {
 	s := inputs.Shape()
 	want := fmt.Sprintf("[batch, %d, height, width]", d.Input[0])
-	maker := " (models.Preprocess makes one)"
+	maker := " (preprocess.Preprocess makes one)"
 	if len(d.Input) == 2 {
 		want, maker = fmt.Sprintf("[batch, %d, length]", d.Input[0]), ""
 	}

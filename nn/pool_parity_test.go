@@ -9,15 +9,15 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/gradcam-go/gradcam/backend"
-	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/nn"
+	"github.com/gradcam-go/gradcam/testnets"
 )
 
 // TestPoolsMatchPyTorch compares every pooling block with PyTorch's functional pooling on a
 // 9x11 input: paddings, ceil mode (with a last window hanging over the edge), average pooling's
 // count_include_pad both ways, adaptive pooling to a size that does not divide the input, 1-D
-// pooling and max-over-time (internal/testnets/reference.py, OUT/pools).
+// pooling and max-over-time (testnets/reference.py, OUT/pools).
 func TestPoolsMatchPyTorch(t *testing.T) {
 	ref := filepath.Join(testnets.Reference(t), "pools")
 	xData, xShape := testref.ReadNPY(t, filepath.Join(ref, "x.npy"))

@@ -4,13 +4,12 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/gradcam-go/gradcam/internal/sgpoly"
+	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/nn"
 )
@@ -29,11 +28,10 @@ func TestGRUMatchesPyTorch(t *testing.T) {
 		return tensors.FromFlatDataAndDimensions(v, shape...)
 	}
 	keys := []string{"embedding.weight", "gru.weight_ih_l0", "gru.weight_hh_l0", "gru.bias_ih_l0", "gru.bias_hh_l0"}
-	sg, err := simplego.New("ops_sequential")
+	b, err := backend.NewWithConfig(backend.Go)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := sgpoly.Wrap(sg)
 	exec, err := graph.NewExec(b, func(inputs []*graph.Node) []*graph.Node {
 		ids, lengths, c, d := inputs[0], inputs[1], inputs[2], inputs[3]
 		params := map[string]*graph.Node{}

@@ -19,7 +19,7 @@ import (
 // BrowserWait is how long the interactive cells wait for a browser to show their widgets before
 // they take the notebook for one executed without a front end (nbconvert, as in CI) and leave
 // the widgets in their initial state.
-var BrowserWait = 8 * time.Second
+const BrowserWait = 8 * time.Second
 
 // explorers numbers the interactive cells of a program, for their HTML ids.
 var explorers atomic.Int64

@@ -105,7 +105,7 @@ func Caption(ex *gradcam.Explanation, m gradcam.Method) string {
 func ExplanationFigures(img *image.RGBA, ex *gradcam.Explanation, s Style, methods ...gradcam.Method) ([]Figure, error) {
 	figs := []Figure{{Image: img, Caption: "input"}}
 	cm := s.Colormap
-	if cm.Name == "" {
+	if cm == "" {
 		cm = render.Jet
 	}
 	for _, m := range methods {

@@ -4,15 +4,22 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/color"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/gradcam-go/gradcam/data"
+	"github.com/gradcam-go/gradcam/environ"
 	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/metrics"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/models/store"
+	"github.com/gradcam-go/gradcam/models/zoo"
 	"github.com/gradcam-go/gradcam/paper"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // DebianPhotos is where Debian installs the photos of python3-skimage (skimage/data/chelsea.png,
@@ -37,7 +44,7 @@ func Objects(m *models.Model, file string) []paper.Object {
 	if m == nil {
 		return nil
 	}
-	t, err := m.Transform(models.Stretch)
+	t, err := m.Transform(preprocess.Stretch)
 	if Error(err) {
 		return nil
 	}
@@ -69,11 +76,11 @@ func BoxMass(res gradcam.Results, method gradcam.Method, objs []paper.Object) {
 // $GRADCAM_WEIGHTS, the cache, or ../shared/weights), so that a cell can add a network's column
 // where it can and say so where it cannot, without a download.
 func Available(name string) bool {
-	a, err := models.LookupArch(name)
+	a, err := zoo.Lookup(name)
 	if err != nil {
 		return false
 	}
-	return models.NewStoreFromEnv().Local(a) != "" || models.FindWeights(Shared("weights"), name) != ""
+	return environ.Store(nil).Local(a) != "" || store.FindWeights(Shared("weights"), name) != ""
 }
 
 // Top shows each image's k most probable classes.
@@ -103,7 +110,7 @@ func Pictures(m *models.Model, names []string, pics ...*image.RGBA) *Batch {
 		Error(fmt.Errorf("%d names for %d pictures", len(names), len(pics)))
 		return nil
 	}
-	t, err := m.Transform(models.Stretch)
+	t, err := m.Transform(preprocess.Stretch)
 	if Error(err) {
 		return nil
 	}
@@ -138,7 +145,7 @@ func BoxedImages(m *models.Model, dir, boxesFile string) *data.Set {
 	if m == nil {
 		return nil
 	}
-	t, err := m.Transform(models.Stretch)
+	t, err := m.Transform(preprocess.Stretch)
 	if Error(err) {
 		return nil
 	}
@@ -180,17 +187,17 @@ func Evaluate(m *models.Model, set *data.Set, o metrics.Options) *metrics.Report
 // seed 1), the rest from its real ImageNet weights in ../shared/weights (or the weights Load
 // would find): the start of a fine-tune. On failure it shows the error and returns nil.
 func NewHead(name string, classes []string) *models.Model {
-	a, err := models.LookupArch(name)
+	a, err := zoo.Lookup(name)
 	if Error(err) {
 		return nil
 	}
-	path := models.FindWeights(Shared("weights"), name)
+	path := store.FindWeights(Shared("weights"), name)
 	if path == "" {
-		if path, err = models.NewStoreFromEnv().Weights(context.Background(), a); Error(err) {
+		if path, err = environ.Store(os.Stderr).Weights(context.Background(), a); Error(err) {
 			return nil
 		}
 	}
-	pretrained, err := models.ReadCheckpoint(path)
+	pretrained, err := checkpoint.Read(path)
 	if Error(err) {
 		return nil
 	}
@@ -204,4 +211,37 @@ func NewHead(name string, classes []string) *models.Model {
 	}
 	fmt.Printf("%s from %s with a new head (%s) for %d classes\n", name, path, strings.Join(fresh, ", "), len(classes))
 	return m
+}
+
+// Boxed draws a map over a picture with the true box (green) and the map's box (red: the
+// largest segment above 15% of its maximum, the Grad-CAM paper's localization rule,
+// metrics.LocalizationBox). On failure it shows the error and returns nil.
+func Boxed(pic *image.RGBA, mp *gradcam.Map, truth data.Box) *image.RGBA {
+	if pic == nil || mp == nil {
+		return nil
+	}
+	img, err := render.Overlay(pic, mp.Values, render.Jet, 0.5)
+	if Error(err) {
+		return nil
+	}
+	h, err := metrics.HeatmapOf(mp)
+	if Error(err) {
+		return nil
+	}
+	b, err := metrics.LocalizationBox(h, metrics.DefaultLocalizationThreshold)
+	if Error(err) {
+		return nil
+	}
+	render.DrawBox(img, image.Rect(truth.X0, truth.Y0, truth.X1, truth.Y1), color.RGBA{0, 220, 0, 255}, 1)
+	render.DrawBox(img, image.Rect(b.X0, b.Y0, b.X1, b.Y1), color.RGBA{255, 0, 0, 255}, 1)
+	return img
+}
+
+// ShowFile shows a Markdown file of the repository (Repo), such as a measured table.
+func ShowFile(parts ...string) {
+	b, err := os.ReadFile(Repo(parts...))
+	if Error(err) {
+		return
+	}
+	Markdown(string(b))
 }

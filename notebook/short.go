@@ -17,9 +17,12 @@ import (
 	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/catalog"
 	"github.com/gradcam-go/gradcam/data"
+	"github.com/gradcam-go/gradcam/environ"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/store"
+	"github.com/gradcam-go/gradcam/preprocess"
 	"github.com/gradcam-go/gradcam/pretrained/embedded"
 )
 
@@ -49,14 +52,17 @@ func Load(name string, checkpoint ...string) *models.Model {
 	r := catalog.Ref{Name: name}
 	if name != "" && len(checkpoint) == 0 && os.Getenv("GRADCAM_WEIGHTS") == "" {
 		// The real ImageNet weights beside the repository (SqueezeNet, MobileNetV2), if any.
-		if p := models.FindWeights(Shared("weights"), name); p != "" {
+		if p := store.FindWeights(Shared("weights"), name); p != "" {
 			checkpoint = []string{p}
 		}
 	}
 	if len(checkpoint) > 0 {
-		r = catalog.Ref{Name: cmp.Or(name, os.Getenv("GRADCAM_MODEL"), embedded.DefaultModel), Weights: checkpoint[0]}
+		r = catalog.Ref{Name: cmp.Or(name, environ.Model(), embedded.DefaultModel), Weights: checkpoint[0]}
 	}
-	m, err := catalog.Load(r, os.Stdout)
+	if r.Name == "" {
+		r.Name = environ.Model()
+	}
+	m, err := catalog.Load(r, os.Stdout, environ.ModelOptions()...)
 	if Error(err) {
 		return nil
 	}
@@ -85,7 +91,7 @@ func LoadONNX(path string) *models.Model {
 	if _, err := os.Stat(path); err != nil && !filepath.IsAbs(path) && os.Getenv("GONB_DIR") != "" {
 		path = filepath.Join(os.Getenv("GONB_DIR"), path)
 	}
-	m, err := models.LoadONNX(path)
+	m, err := models.LoadONNX(path, environ.ModelOptions()...)
 	if Error(err) {
 		return nil
 	}
@@ -134,7 +140,7 @@ func Images(m *models.Model, files ...string) *Batch {
 	if m == nil {
 		return nil
 	}
-	t, err := m.Transform(models.Stretch)
+	t, err := m.Transform(preprocess.Stretch)
 	if Error(err) {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package notebook
 
 import (
+	"errors"
 	"image"
 	"path/filepath"
 	"testing"
@@ -89,4 +90,22 @@ func TestFromSetAndZoom(t *testing.T) {
 	if z := render.Zoom(b.Pictures[0], 3); z.Bounds() != image.Rect(0, 0, 9, 6) || z.RGBAAt(8, 5) != b.Pictures[0].RGBAAt(2, 1) {
 		t.Errorf("zoom: %v", z.Bounds())
 	}
+}
+
+// TestMust: Must and Must2 pass values through, and outside a notebook panic with the error.
+func TestMust(t *testing.T) {
+	if got := Must(3, nil); got != 3 {
+		t.Errorf("Must(3, nil) = %d", got)
+	}
+	if a, b := Must2("a", 2, nil); a != "a" || b != 2 {
+		t.Errorf("Must2 = %q, %d", a, b)
+	}
+	want := errors.New("no such layer")
+	defer func() {
+		if r := recover(); r != want {
+			t.Errorf("Must with an error outside a notebook: recovered %v, want the error", r)
+		}
+	}()
+	Must(0, want)
+	t.Error("Must went on after an error")
 }

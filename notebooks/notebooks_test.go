@@ -194,6 +194,52 @@ func scan(data []byte, expected ...string) (problems []string, figures int) {
 	return problems, figures
 }
 
+// ownHelpers are what a notebook must not write for itself (issue 30): the toolkit has them
+// (notebook.Must, metrics.Pearson, notebook.Load and notebook.Images, the models' own
+// transforms), and the environment is the notebook package's to read.
+var ownHelpers = regexp.MustCompile(`func (must|must2|pearson|correlation|load|model|gapModel)\b|os\.Getenv\(|\.Preprocess\(`)
+
+// TestNotebooksUseTheToolkit reads every notebook's code: its first Go cell (after the module
+// line) is imports only, and no cell defines a helper the toolkit has or reads the environment.
+func TestNotebooksUseTheToolkit(t *testing.T) {
+	notebooks, _ := filepath.Glob("[0-9]*.ipynb")
+	if len(notebooks) != len(minFigures) {
+		t.Fatalf("found notebooks %v, expected %d", notebooks, len(minFigures))
+	}
+	for _, name := range notebooks {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nb struct {
+			Cells []struct {
+				CellType string          `json:"cell_type"`
+				Source   json.RawMessage `json:"source"`
+			} `json:"cells"`
+		}
+		if err := json.Unmarshal(data, &nb); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		first := true
+		for i, c := range nb.Cells {
+			src := text(c.Source)
+			if c.CellType != "code" || strings.HasPrefix(src, "!") {
+				continue
+			}
+			if first && !regexp.MustCompile(`^import \([^)]*\)\s*$`).MatchString(src) {
+				t.Errorf("%s: the first Go cell (%d) is not only imports:\n%s", name, i, src)
+			}
+			first = false
+			for _, m := range ownHelpers.FindAllString(src, -1) {
+				t.Errorf("%s cell %d: %q: use the toolkit's (package notebook)", name, i, m)
+			}
+		}
+		if first {
+			t.Errorf("%s has no Go cell", name)
+		}
+	}
+}
+
 // TestScanFindsFailures: what GoNB leaves in a notebook when a cell panics, exits non-zero or
 // raises is reported; ordinary output is not.
 func TestScanFindsFailures(t *testing.T) {

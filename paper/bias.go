@@ -5,6 +5,7 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/metrics"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/zoo"
 	"github.com/gradcam-go/gradcam/train"
 )
 
@@ -13,7 +14,7 @@ import (
 // pictures of data.Biased whose spurious cue agrees with the label in a share agreement: 0.95
 // makes a biased network, 0.5 a balanced one. About 20 s on 2 cores.
 func BiasNetwork(agreement float64) (*models.Model, error) {
-	net, err := models.SmallCNN("bias", []int{3, 64, 64}, data.BiasClasses, "gap", 8, 16, 32)
+	net, err := zoo.SmallCNN("bias", []int{3, 64, 64}, data.BiasClasses(), "gap", 8, 16, 32)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +29,7 @@ func BiasNetwork(agreement float64) (*models.Model, error) {
 }
 
 // CueShare is where a bias network looks: over the first n pictures of set that show the cue,
-// the mean share of the predicted class's Grad-CAM mass inside the cue's box (data.BiasCue, 2.4%
+// the mean share of the predicted class's Grad-CAM mass inside the cue's box (data.BiasCue(), 2.4%
 // of the picture) and inside the object's box.
 func CueShare(m *models.Model, set *data.Set, n int) (cue, object float64, err error) {
 	e := gradcam.New(m)
@@ -48,7 +49,7 @@ func CueShare(m *models.Model, set *data.Set, n int) (cue, object float64, err e
 		if err != nil {
 			return 0, 0, err
 		}
-		c, err := metrics.MassInBox(hm, data.BiasCue)
+		c, err := metrics.MassInBox(hm, data.BiasCue())
 		if err != nil {
 			return 0, 0, err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/metrics"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // Object is an annotated object of an image: its class and its box in the model's input pixels.
@@ -27,7 +28,7 @@ type Object struct {
 // ObjectsIn reads the objects of one image of dir from a boxes file (docs/boxes), their boxes
 // mapped to the image the transform fits (Transform.FitBox), labelled with the model's labels.
 // Rows of one class with several boxes give several objects.
-func ObjectsIn(boxesFile, dir, image string, m *models.Model, t models.Transform) ([]Object, error) {
+func ObjectsIn(boxesFile, dir, image string, m *models.Model, t preprocess.Transform) ([]Object, error) {
 	f, err := os.Open(boxesFile)
 	if err != nil {
 		return nil, err
@@ -37,7 +38,7 @@ func ObjectsIn(boxesFile, dir, image string, m *models.Model, t models.Transform
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", boxesFile, err)
 	}
-	img, err := models.LoadImage(filepath.Join(dir, image))
+	img, err := preprocess.LoadImage(filepath.Join(dir, image))
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 var weights = map[string]string{"squeezenet1_0": "squeezenet1_0_deepcompression.pth", "mobilenet_v2": "mobilenet_v2_coral_dequant.pth"}
@@ -28,9 +29,9 @@ func load(t *testing.T, name string) *models.Model {
 
 // catDog returns the model input of cat_dog.png and its objects: the dog (bull mastiff) and the
 // cat (tiger cat), from docs/boxes/shared-images.csv.
-func catDog(t *testing.T, m *models.Model) (*gradcam.Explainer, []Object, *models.Transform) {
+func catDog(t *testing.T, m *models.Model) (*gradcam.Explainer, []Object, *preprocess.Transform) {
 	t.Helper()
-	tr, err := m.Transform(models.Stretch)
+	tr, err := m.Transform(preprocess.Stretch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func catDog(t *testing.T, m *models.Model) (*gradcam.Explainer, []Object, *model
 
 func explain(t *testing.T, e *gradcam.Explainer, file string, req gradcam.Request) gradcam.Results {
 	t.Helper()
-	x, _, err := models.Preprocess(models.Stretch, file)
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestFigure3(t *testing.T) {
 func TestAdversarialKeepsTheEvidence(t *testing.T) {
 	m := load(t, "squeezenet1_0")
 	e, objs, tr := catDog(t, m)
-	img, err := models.LoadImage(testref.Image("cat_dog.png"))
+	img, err := preprocess.LoadImage(testref.Image("cat_dog.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestAdversarialKeepsTheEvidence(t *testing.T) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	back, err := models.LoadImage(path)
+	back, err := preprocess.LoadImage(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,13 +180,13 @@ func TestAdversarialKeepsTheEvidence(t *testing.T) {
 // largest value, as notebook 01 shows; without the ReLU the map has negative regions.
 func TestGradCAMByHand(t *testing.T) {
 	m := load(t, "squeezenet1_0")
-	x, _, err := models.Preprocess(models.Stretch, testref.Image("cat_dog.png"))
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := gradcam.New(m)
 	layer := m.DefaultLayer()
-	acts, grads, shape, err := e.LayerGradient(x, layer, gradcam.Logit, []int{243})
+	acts, grads, shape, err := e.LayerGradient(x, layer, gradcam.Logit(), []int{243})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +226,7 @@ func TestGradCAMByHand(t *testing.T) {
 // class and returns the explanation and the objects.
 func debianPhoto(t *testing.T, m *models.Model, photo string) (*gradcam.Explanation, []Object) {
 	t.Helper()
-	tr, err := m.Transform(models.Stretch)
+	tr, err := m.Transform(preprocess.Stretch)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,9 +18,10 @@ import (
 	"github.com/gradcam-go/gradcam/data"
 )
 
-// Languages are the language-ID corpus's labels (ISO 639-1), in output order, and where Debian's
-// fortunes packages keep each language: a folder or files under FortuneDir.
-var Languages = []string{"en", "de", "es", "it", "pt", "pl", "cs", "ru"}
+// Languages returns the language-ID corpus's labels (ISO 639-1), in output order.
+func Languages() []string { return slices.Clone(languages) }
+
+var languages = []string{"en", "de", "es", "it", "pt", "pl", "cs", "ru"}
 
 // fortuneSources are the files (or folders) of each language, relative to FortuneDir. English is
 // the "fortunes" package's files (the top folder also holds other languages' files).
@@ -35,19 +36,14 @@ var fortuneSources = map[string][]string{
 // FortunePackages are the Debian packages the corpus reads.
 const FortunePackages = "fortunes fortunes-de fortunes-es fortunes-it fortunes-br fortunes-pl fortunes-cs fortunes-ru"
 
-// FortuneDir is where Debian installs fortune files: $GRADCAM_FORTUNES, else /usr/share/games/fortunes.
-func FortuneDir() string {
-	if d := os.Getenv("GRADCAM_FORTUNES"); d != "" {
-		return d
-	}
-	return "/usr/share/games/fortunes"
-}
+// FortuneDir is where Debian installs fortune files.
+const FortuneDir = "/usr/share/games/fortunes"
 
 // Fortunes reads each language's fortunes (entries between "%" lines) from dir, with whitespace
 // collapsed. Entries that are not valid UTF-8, or have fewer than 20 letters, are skipped.
 func Fortunes(dir string) (map[string][]string, error) {
 	out := map[string][]string{}
-	for _, lang := range Languages {
+	for _, lang := range languages {
 		var files []string
 		for _, src := range fortuneSources[lang] {
 			p := filepath.Join(dir, src)
@@ -136,7 +132,7 @@ func lastSpace(r []rune) int {
 }
 
 // Corpus is the language-ID data: texts of at most Length characters, their language (an index
-// into Languages), split into training and test texts by fortune (no fortune in both).
+// into Languages()), split into training and test texts by fortune (no fortune in both).
 type Corpus struct {
 	Length              int
 	Train, Test         []string
@@ -153,7 +149,7 @@ func LanguageID(dir string, length, perLang int, seed uint64) (*Corpus, error) {
 	}
 	c := &Corpus{Length: length}
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	for li, lang := range Languages {
+	for li, lang := range languages {
 		f := slices.Clone(fortunes[lang])
 		rng.Shuffle(len(f), func(i, j int) { f[i], f[j] = f[j], f[i] })
 		cut := len(f) * 15 / 100
@@ -184,7 +180,7 @@ func LanguageID(dir string, length, perLang int, seed uint64) (*Corpus, error) {
 // Sets encodes the corpus's texts with v into data sets for training and evaluation.
 func (c *Corpus) Sets(v *Vocabulary) (train, test *data.Set, err error) {
 	build := func(name string, texts []string, langs []int32) (*data.Set, error) {
-		s := &data.Set{Name: name, Shape: []int{1, c.Length}, Labels: langs, Classes: Languages}
+		s := &data.Set{Name: name, Shape: []int{1, c.Length}, Labels: langs, Classes: Languages()}
 		s.Inputs = make([]float32, 0, len(texts)*c.Length)
 		for _, t := range texts {
 			x, err := v.Encode(t, c.Length)

@@ -12,6 +12,7 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/heatmap"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
 )
 
 // CharWeight is one character of the text and its share of the evidence, in [0, 1].
@@ -75,7 +76,7 @@ func (e *Explainer) Explain(s string, class int, counterfactual bool) (*Explanat
 	in := tensors.FromFlatDataAndDimensions(x, 1, 1, length)
 	sum := make([]float64, length)
 	out := &Explanation{Text: s, Counterfactual: counterfactual}
-	for _, w := range Widths {
+	for _, w := range widths {
 		req := gradcam.Request{Methods: []gradcam.Method{method}, Layers: []string{fmt.Sprint("relu", w)}}
 		if class >= 0 {
 			req.Classes = []int{class}
@@ -87,7 +88,7 @@ func (e *Explainer) Explain(s string, class int, counterfactual bool) (*Explanat
 		r := res[0]
 		out.Class, out.Label, out.Probability = r.Class, r.Label, r.Probability
 		for i, v := range Upsample(r.Maps[method].LowRes, length) {
-			sum[i] += v / float64(len(Widths))
+			sum[i] += v / float64(len(widths))
 		}
 	}
 	chars := []rune(strings.ToLower(s))
@@ -153,18 +154,18 @@ func VocabularyPath(path string) string {
 }
 
 // Load reads a CharCNN checkpoint (as Model.Save writes it; its sizes are read from its weights),
-// its vocabulary (VocabularyPath) and labels (models.LabelsPath), for texts of up to length
+// its vocabulary (VocabularyPath) and labels (checkpoint.LabelsPath), for texts of up to length
 // characters.
 func Load(path string, length int, opts ...models.Option) (*Explainer, error) {
 	v, err := ReadVocabulary(VocabularyPath(path))
 	if err != nil {
 		return nil, fmt.Errorf("%w (a text model needs its vocabulary beside it)", err)
 	}
-	w, err := models.ReadCheckpoint(path)
+	w, err := checkpoint.Read(path)
 	if err != nil {
 		return nil, err
 	}
-	embed, conv, fc := w["embed.weight"], w[fmt.Sprint("conv", Widths[0], ".weight")], w["fc.weight"]
+	embed, conv, fc := w["embed.weight"], w[fmt.Sprint("conv", widths[0], ".weight")], w["fc.weight"]
 	if embed == nil || conv == nil || fc == nil || len(embed.Shape) != 3 || len(conv.Shape) != 3 || len(fc.Shape) != 2 {
 		return nil, fmt.Errorf("%s is not a text.CharCNN checkpoint (embed.weight, conv3.weight, fc.weight)", path)
 	}
@@ -173,8 +174,8 @@ func Load(path string, length int, opts ...models.Option) (*Explainer, error) {
 			path, embed.Shape[1], VocabularyPath(path), v.Size())
 	}
 	var labels []string
-	if p := models.LabelsPath(path); fileExists(p) {
-		if labels, err = models.ReadLabels(p); err != nil {
+	if p := checkpoint.LabelsPath(path); fileExists(p) {
+		if labels, err = checkpoint.ReadLabels(p); err != nil {
 			return nil, err
 		}
 	}

@@ -59,7 +59,7 @@ func TestCharCNNMatchesPyTorch(t *testing.T) {
 	ex := NewExplainer(m, v)
 	for _, class := range []int{1, 3} {
 		dir := filepath.Join(ref, string(rune('0'+class)))
-		for _, w := range Widths {
+		for _, w := range widths {
 			res, err := gradcam.New(m).Explain(in, gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM}, Classes: []int{class},
 				Layers: []string{"relu" + string(rune('0'+w))}})
 			if err != nil {

@@ -10,6 +10,8 @@ import (
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/models/zoo"
 	"github.com/gradcam-go/gradcam/nn"
 	"github.com/gradcam-go/gradcam/preprocess"
 )
@@ -27,18 +29,18 @@ func resnet18Weights(t testing.TB) string {
 func TestFinetuneResNet18(t *testing.T) {
 	dir := t.TempDir()
 	classes := testref.ImageFolder(t, filepath.Join(dir, "data"), 10, 2, 64)
-	set, err := data.ImageFolder(filepath.Join(dir, "data"), models.ImageNet(models.Stretch))
+	set, err := data.ImageFolder(filepath.Join(dir, "data"), preprocess.ImageNet(preprocess.Stretch))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(set.Classes, classes) || set.Len() != 20 {
 		t.Fatalf("ImageFolder: classes %v, %d images", set.Classes, set.Len())
 	}
-	pretrained, err := models.ReadCheckpoint(resnet18Weights(t))
+	pretrained, err := checkpoint.Read(resnet18Weights(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := models.LookupArch("resnet18")
+	a, _ := zoo.Lookup("resnet18")
 	net, err := a.WithOutputs(10, classes)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +100,7 @@ func TestFinetuneResNet18(t *testing.T) {
 	}
 
 	// A labels file that does not match the head is refused, naming both.
-	if err := os.WriteFile(models.LabelsPath(path), []byte(strings.Join(classes[:9], "\n")), 0o644); err != nil {
+	if err := os.WriteFile(checkpoint.LabelsPath(path), []byte(strings.Join(classes[:9], "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	err = testref.NoPanic(t, func() error { _, err := models.LoadFile("resnet18", path); return err })
@@ -127,7 +129,7 @@ func TestImageFolderErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			tc.setup(dir)
-			err := testref.NoPanic(t, func() error { _, err := data.ImageFolder(dir, models.ImageNet(models.Stretch)); return err })
+			err := testref.NoPanic(t, func() error { _, err := data.ImageFolder(dir, preprocess.ImageNet(preprocess.Stretch)); return err })
 			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("error %v, want one line mentioning %q", err, tc.want)
 			}
@@ -136,23 +138,23 @@ func TestImageFolderErrors(t *testing.T) {
 }
 
 // TestFinetuneVGGGAP is the CAM paper's recipe: VGG-16's features from a checkpoint under a new
-// conv + GAP + linear head (models.VGGGAP), trained with the features frozen. The head is new,
+// conv + GAP + linear head (zoo.VGGGAP), trained with the features frozen. The head is new,
 // the features are VGG-16's, CAM applies, and the loss decreases. (64x64 images keep it fast:
 // the network takes any size.)
 func TestFinetuneVGGGAP(t *testing.T) {
 	ref := testref.Ensure(t, "models/testdata/reference.py", "models-ref", filepath.Join(testref.Shared(), "images"))
-	vgg, err := models.ReadCheckpoint(filepath.Join(ref, "vgg16.pth"))
+	vgg, err := checkpoint.Read(filepath.Join(ref, "vgg16.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	classes := testref.ImageFolder(t, dir, 4, 3, 64)
-	set, err := data.ImageFolder(dir, models.Transform{Height: 64, Width: 64, Channels: 3, Mean: preprocess.ImageNetMean(), Std: preprocess.ImageNetStd()})
+	set, err := data.ImageFolder(dir, preprocess.Transform{Height: 64, Width: 64, Channels: 3, Mean: preprocess.ImageNetMean(), Std: preprocess.ImageNetStd()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	net := &nn.Network{Name: "vgg16-gap", Input: []int{3, 224, 224}, Labels: classes, Mean: preprocess.ImageNetMean(), Std: preprocess.ImageNetStd(),
-		Build: func(b *nn.Builder, x *nn.Node) *nn.Node { return models.VGGGAP(b, x, models.VGG16, len(classes)) }}
+		Build: func(b *nn.Builder, x *nn.Node) *nn.Node { return zoo.VGGGAP(b, x, zoo.VGGConfig(16), len(classes)) }}
 	m, fresh, err := models.Adapt(net, vgg, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -15,17 +15,20 @@ import (
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/models/zoo"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // realMobileNetV2 reads ../shared/weights' ImageNet MobileNetV2 (batch norms folded into identity
 // ones) and gives it a 3-output head with the given weights (nil: initialized from seed 1).
 func realMobileNetV2(t *testing.T, classes []string, w, b []float32) *models.Model {
 	t.Helper()
-	pretrained, err := models.ReadCheckpoint(filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth"))
+	pretrained, err := checkpoint.Read(filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := models.LookupArch("mobilenet_v2")
+	a, err := zoo.Lookup("mobilenet_v2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +43,8 @@ func realMobileNetV2(t *testing.T, classes []string, w, b []float32) *models.Mod
 		}
 		return m
 	}
-	pretrained["classifier.1.weight"] = &models.Tensor{Shape: []int{len(classes), 1280}, Data: w}
-	pretrained["classifier.1.bias"] = &models.Tensor{Shape: []int{len(classes)}, Data: b}
+	pretrained["classifier.1.weight"] = &checkpoint.Tensor{Shape: []int{len(classes), 1280}, Data: w}
+	pretrained["classifier.1.bias"] = &checkpoint.Tensor{Shape: []int{len(classes)}, Data: b}
 	m, err := models.NewModel(net, pretrained, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +56,7 @@ func realMobileNetV2(t *testing.T, classes []string, w, b []float32) *models.Mod
 // statistics) is bit for bit the checkpoint's.
 func backboneUnchanged(t *testing.T, m *models.Model) {
 	t.Helper()
-	pretrained, err := models.ReadCheckpoint(filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth"))
+	pretrained, err := checkpoint.Read(filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,11 +198,11 @@ func TestFinetuneFrozenMobileNetV2Learns(t *testing.T) {
 	dir := t.TempDir()
 	classes := writeTextures(t, filepath.Join(dir, "train"), 24, 96, 1)
 	writeTextures(t, filepath.Join(dir, "test"), 30, 96, 2)
-	trainSet, err := data.ImageFolder(filepath.Join(dir, "train"), models.ImageNet(models.Stretch))
+	trainSet, err := data.ImageFolder(filepath.Join(dir, "train"), preprocess.ImageNet(preprocess.Stretch))
 	if err != nil {
 		t.Fatal(err)
 	}
-	testSet, err := data.ImageFolder(filepath.Join(dir, "test"), models.ImageNet(models.Stretch))
+	testSet, err := data.ImageFolder(filepath.Join(dir, "test"), preprocess.ImageNet(preprocess.Stretch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +244,7 @@ func TestFinetuneFashionStandIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := models.ImageNet(models.Stretch)
+	tr := preprocess.ImageNet(preprocess.Stretch)
 	tr.Height, tr.Width = r.Size, r.Size
 	trainSet, err := fashionTrain.Head(r.Train).Transformed(tr)
 	if err != nil {

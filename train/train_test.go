@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/gradcam-go/gradcam/data"
-	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/models/zoo"
+	"github.com/gradcam-go/gradcam/testnets"
 )
 
 // TestOneStepMatchesPyTorch: from the same initial weights and one batch of 8 (batch norm in
@@ -21,7 +23,7 @@ func TestOneStepMatchesPyTorch(t *testing.T) {
 	x, xShape := testref.ReadNPY(t, filepath.Join(ref, "x.npy"))
 	y, _ := testref.ReadNPYAs[int32](t, filepath.Join(ref, "y.npy"))
 	set := &data.Set{Name: "batch", Shape: xShape[1:], Inputs: x, Labels: y}
-	init, err := models.ReadCheckpoint(filepath.Join(ref, "init.safetensors"))
+	init, err := checkpoint.Read(filepath.Join(ref, "init.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,7 @@ func TestOneStepMatchesPyTorch(t *testing.T) {
 			if _, err := Fit(m, set, Options{BatchSize: 8, Optimizer: tc.optimizer, LearningRate: tc.lr}); err != nil {
 				t.Fatal(err)
 			}
-			want, err := models.ReadCheckpoint(filepath.Join(ref, tc.optimizer+".safetensors"))
+			want, err := checkpoint.Read(filepath.Join(ref, tc.optimizer+".safetensors"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +82,7 @@ func TestOneStepMatchesPyTorch(t *testing.T) {
 // fashionAccuracy is what the GAP CNN of TestTrainFashionMNIST must reach on the test split.
 const fashionAccuracy = 0.85
 
-// TestTrainFashionMNIST trains a small GAP CNN (models.SmallCNN: 16, 32, 64 channels) on 20,000
+// TestTrainFashionMNIST trains a small GAP CNN (zoo.SmallCNN: 16, 32, 64 channels) on 20,000
 // Fashion-MNIST training images for 3 epochs with Adam and a cosine schedule (about 2 minutes
 // on 2 cores), and asserts its accuracy on 2,000 test images: measured 86.4%. (PyTorch, the same
 // network with a step schedule: 86-87%; with a constant learning rate both sit near 80% and jump
@@ -97,7 +99,7 @@ func TestTrainFashionMNIST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	net, err := models.SmallCNN("fashion-gap", []int{1, 28, 28}, data.FashionMNISTClasses, "gap", 16, 32, 64)
+	net, err := zoo.SmallCNN("fashion-gap", []int{1, 28, 28}, data.FashionMNISTClasses(), "gap", 16, 32, 64)
 	if err != nil {
 		t.Fatal(err)
 	}

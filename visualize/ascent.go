@@ -63,11 +63,13 @@ type AscentOptions struct {
 	SnapshotEvery int
 }
 
-// DefaultAscent are settings that make recognizable class models on the ImageNet networks
+// DefaultAscent returns settings that make recognizable class models on the ImageNet networks
 // (MobileNetV2's flamingo in 40 steps, 15 s here): normalized steps of 0.1, decay 0.005,
 // jitter 8 px, a 1 px blur every 4 steps, the pixels below the 10th percentile of norm cleared.
 // GradientAscent itself applies no regularizer that is not asked.
-var DefaultAscent = AscentOptions{Steps: 100, LearningRate: 0.1, Decay: 0.005, Jitter: 8, BlurEvery: 4, BlurSigma: 1, NormPercentile: 10}
+func DefaultAscent() AscentOptions {
+	return AscentOptions{Steps: 100, LearningRate: 0.1, Decay: 0.005, Jitter: 8, BlurEvery: 4, BlurSigma: 1, NormPercentile: 10}
+}
 
 // Ascent is the result of GradientAscent.
 type Ascent struct {
@@ -118,10 +120,10 @@ func GradientAscent(m *models.Model, obj Objective, opts AscentOptions) (*Ascent
 		return nil, fmt.Errorf("gradient ascent: BlurEvery %d needs a BlurSigma", opts.BlurEvery)
 	}
 	if opts.Steps == 0 {
-		opts.Steps = DefaultAscent.Steps
+		opts.Steps = DefaultAscent().Steps
 	}
 	if opts.LearningRate == 0 {
-		opts.LearningRate = DefaultAscent.LearningRate
+		opts.LearningRate = DefaultAscent().LearningRate
 	}
 	c, h, w := m.Input[0], m.Input[1], m.Input[2]
 	lo, hi := validRange(m, c)

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/nn"
+	"github.com/gradcam-go/gradcam/testnets"
 )
 
 // TestGradientAscentRaisesTheScore checks class model visualization on the shipped Fashion-MNIST
@@ -19,7 +19,7 @@ import (
 // made for.
 func TestGradientAscentRaisesTheScore(t *testing.T) {
 	m, _ := fashionGAP(t)
-	regularized := DefaultAscent
+	regularized := DefaultAscent()
 	regularized.Steps, regularized.Jitter, regularized.BlurSigma = 60, 2, 0.5 // a 64x64 input
 	for _, c := range []struct {
 		name string

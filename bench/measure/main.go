@@ -19,6 +19,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 func main() {
@@ -51,7 +52,7 @@ func run(what, model, weights, image string) (map[string]any, error) {
 	}
 	out := map[string]any{"model": model, "weights_mb": float64(st.Size()) / (1 << 20), "load_s": time.Since(start).Seconds()}
 	if what == "notebook01" {
-		x, _, err := models.Preprocess(models.Stretch, image)
+		x, _, err := preprocess.Preprocess(preprocess.Stretch, image)
 		if err != nil {
 			return nil, err
 		}

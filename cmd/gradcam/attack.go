@@ -11,7 +11,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/attack"
 	"github.com/gradcam-go/gradcam/gradcam"
-	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // attackCommand makes a targeted adversarial image (PGD under an L∞ budget) and writes it as an
@@ -64,9 +64,9 @@ func attackCommand(args []string, stdout, stderr io.Writer) error {
 	if *target < 0 || *target >= m.Outputs {
 		return usageError{fmt.Errorf("--target %d out of range: %s has %d outputs, 0..%d", *target, m.Name, m.Outputs, m.Outputs-1)}
 	}
-	mode := models.Stretch
+	mode := preprocess.Stretch
 	if mf.crop {
-		mode = models.CenterCrop
+		mode = preprocess.CenterCrop
 	}
 	t, err := m.Transform(mode)
 	if err != nil {

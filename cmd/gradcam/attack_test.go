@@ -9,6 +9,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 var squeezeNet = []string{"--model", "squeezenet1_0", "--weights", filepath.Join(testref.Shared(), "weights", "squeezenet1_0_deepcompression.pth")}
@@ -31,7 +32,7 @@ func TestAttackCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, imgs, err := models.Preprocess(models.Stretch, out)
+	x, imgs, err := preprocess.Preprocess(preprocess.Stretch, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestAttackCommand(t *testing.T) {
 	if top[0][0].Class != 1 {
 		t.Errorf("the PNG read back is classified as %d (p=%.3f), not the target 1", top[0][0].Class, top[0][0].Probability)
 	}
-	_, orig, err := models.Preprocess(models.Stretch, testref.Image("cat_dog.png"))
+	_, orig, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,13 +36,12 @@ func explainCaption(args []string, stdout, stderr io.Writer) error {
 	case *out == "":
 		return usageError{errors.New("--out is required")}
 	}
-	methods, err := gradcam.ParseMethods(*method)
-	if err != nil || len(methods) != 1 {
-		return usageError{fmt.Errorf("--method %q: give one method (%v)", *method, err)}
-	}
-	cm, err := render.ColormapByName(*colormap)
+	methods, cm, err := drawing(*method, *colormap)
 	if err != nil {
-		return usageError{err}
+		return err
+	}
+	if len(methods) != 1 {
+		return usageError{fmt.Errorf("--method %q: give one method", *method)}
 	}
 	if *text != "" {
 		if _, _, err := caption.Encode(*text); err != nil {

@@ -16,7 +16,7 @@ func trainDemo(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("train-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", filepath.Join("pretrained", "fashion"), "folder to write NAME.safetensors into (the package's folder replaces the shipped ones)")
-	only := fs.String("model", strings.Join(fashion.Names, ","), "which demo networks to train")
+	only := fs.String("model", strings.Join(fashion.Names(), ","), "which demo networks to train")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -26,7 +26,7 @@ func trainDemo(args []string, stdout, stderr io.Writer) error {
 	names := splitList(*only)
 	for _, n := range names {
 		if !fashion.IsDemo(n) {
-			return usageError{fmt.Errorf("unknown demo network %q: the shipped ones are %s", n, strings.Join(fashion.Names, ", "))}
+			return usageError{fmt.Errorf("unknown demo network %q: the shipped ones are %s", n, strings.Join(fashion.Names(), ", "))}
 		}
 	}
 	if len(names) == 0 {

@@ -22,6 +22,8 @@ import (
 	"github.com/gradcam-go/gradcam/internal/atomicfile"
 	"github.com/gradcam-go/gradcam/metrics"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/zoo"
+	"github.com/gradcam-go/gradcam/preprocess"
 	"github.com/gradcam-go/gradcam/pretrained/embedded"
 	"github.com/gradcam-go/gradcam/pretrained/fashion"
 )
@@ -34,8 +36,8 @@ const clutteredData = "cluttered-fashion-mnist"
 func evaluate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	modelList := fs.String("model", "", "models, comma-separated: torchvision names ("+strings.Join(models.Names(), ", ")+
-		") or the demo networks "+strings.Join(fashion.Names, ", ")+"; default: $GRADCAM_MODEL, else "+embedded.DefaultModel)
+	modelList := fs.String("model", "", "models, comma-separated: torchvision names ("+strings.Join(zoo.Names(), ", ")+
+		") or the demo networks "+strings.Join(fashion.Names(), ", ")+"; default: $GRADCAM_MODEL, else "+embedded.DefaultModel)
 	weights := fs.String("weights", "", "checkpoint for a single --model (.pth or .safetensors)")
 	onnx := fs.String("onnx", "", "an ONNX model instead of --model")
 	dataDir := fs.String("data", "", "images to evaluate on: a folder (of images, or of class folders named like the model's labels), "+
@@ -201,8 +203,8 @@ func splitList(s string) []string {
 }
 
 func metricNames() string {
-	names := make([]string, len(metrics.AllMetrics))
-	for i, m := range metrics.AllMetrics {
+	names := make([]string, len(metrics.All()))
+	for i, m := range metrics.All() {
 		names[i] = string(m)
 	}
 	return strings.Join(names, ", ")
@@ -215,7 +217,7 @@ func loadEvaluated(name, weights, onnx string, log io.Writer) (*models.Model, er
 	if err := checkRef(r); err != nil {
 		return nil, err
 	}
-	return catalog.Load(r, log)
+	return loadModel(r, log)
 }
 
 // evaluationSet reads --data for the model (with the boxes file's rows, if any).
@@ -227,9 +229,9 @@ func evaluationSet(m *models.Model, dir string, limit int, crop bool, boxes []da
 		}
 		return fashion.TestSet(limit)
 	}
-	mode := models.Stretch
+	mode := preprocess.Stretch
 	if crop {
-		mode = models.CenterCrop
+		mode = preprocess.CenterCrop
 	}
 	t, err := m.Transform(mode)
 	if err != nil {

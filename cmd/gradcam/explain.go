@@ -30,8 +30,8 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	methodList := fs.String("method", "gradcam", "comma-separated methods: "+methodNames())
 	out := fs.String("out", "", "output directory for METHOD.npy and METHOD.png")
 	colormap := fs.String("colormap", "jet", "heatmap colormap: jet, turbo, viridis, inferno, gray")
-	patch := fs.Int("occlusion-patch", gradcam.DefaultOcclusion.Patch, "occlusion patch size, pixels")
-	stride := fs.Int("occlusion-stride", gradcam.DefaultOcclusion.Stride, "occlusion stride, pixels")
+	patch := fs.Int("occlusion-patch", gradcam.DefaultOcclusionFor(224, 224).Patch, "occlusion patch size, pixels")
+	stride := fs.Int("occlusion-stride", gradcam.DefaultOcclusionFor(224, 224).Stride, "occlusion stride, pixels")
 	augSmooth := fs.Bool("aug-smooth", false, "average the CAM maps over flips and brightness changes (pytorch-grad-cam's aug_smooth)")
 	eigenSmooth := fs.Bool("eigen-smooth", false, "first principal component of the weighted activations instead of their sum (eigen_smooth)")
 	igSteps := fs.Int("ig-steps", 50, "integrated-gradients: integration steps")
@@ -49,13 +49,9 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return usageError{errors.New("--out is required")}
 	}
-	methods, err := gradcam.ParseMethods(*methodList)
+	methods, cm, err := drawing(*methodList, *colormap)
 	if err != nil {
-		return usageError{err}
-	}
-	cm, err := render.ColormapByName(*colormap)
-	if err != nil {
-		return usageError{err}
+		return err
 	}
 	m, in, err := mf.load(stderr)
 	if err != nil {
@@ -81,7 +77,7 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	}
 	exps, err := gradcam.New(m).Explain(in.tensor, gradcam.Request{
 		Methods: methods, Classes: []int{*class}, Layers: layers,
-		Occlusion:           gradcam.OcclusionOptions{Patch: *patch, Stride: *stride, BatchSize: gradcam.DefaultOcclusion.BatchSize},
+		Occlusion:           gradcam.OcclusionOptions{Patch: *patch, Stride: *stride},
 		IntegratedGradients: gradcam.IntegratedGradientsOptions{Steps: *igSteps},
 		SmoothGrad:          gradcam.SmoothGradOptions{Samples: *samples, Std: *std},
 		GuidedCAM:           gradcam.Method(*guidedCAM),

@@ -11,7 +11,11 @@ import (
 	"strings"
 
 	"github.com/gradcam-go/gradcam/data"
+	"github.com/gradcam-go/gradcam/environ"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/models/zoo"
+	"github.com/gradcam-go/gradcam/preprocess"
 	"github.com/gradcam-go/gradcam/train"
 )
 
@@ -20,7 +24,7 @@ import (
 func finetune(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	model := fs.String("model", "", "torchvision architecture: "+strings.Join(models.Names(), ", "))
+	model := fs.String("model", "", "torchvision architecture: "+strings.Join(zoo.Names(), ", "))
 	weights := fs.String("weights", "", "pretrained checkpoint to start from; default: the ImageNet weights ($GRADCAM_WEIGHTS, the cache, or download)")
 	dir := fs.String("data", "", "image folder: one subfolder per class (torchvision's ImageFolder)")
 	out := fs.String("out", "", "checkpoint to write (.safetensors); the labels go beside it as FILE.labels.txt")
@@ -44,21 +48,21 @@ func finetune(args []string, stdout, stderr io.Writer) error {
 	if info, err := os.Stat(filepath.Dir(*out)); err != nil || !info.IsDir() {
 		return usageError{fmt.Errorf("--out %s: its folder does not exist", *out)}
 	}
-	a, err := models.LookupArch(*model)
+	a, err := zoo.Lookup(*model)
 	if err != nil {
 		return usageError{err}
 	}
-	set, err := data.ImageFolder(*dir, models.ImageNet(models.Stretch))
+	set, err := data.ImageFolder(*dir, preprocess.ImageNet(preprocess.Stretch))
 	if err != nil {
 		return err
 	}
 	path := *weights
 	if path == "" {
-		if path, err = models.NewStoreFromEnv().Weights(context.Background(), a); err != nil {
+		if path, err = environ.Store(stderr).Weights(context.Background(), a); err != nil {
 			return err
 		}
 	}
-	pretrained, err := models.ReadCheckpoint(path)
+	pretrained, err := checkpoint.Read(path)
 	if err != nil {
 		return err
 	}
@@ -85,6 +89,6 @@ func finetune(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "trained %d steps: loss %.4f, accuracy %.3f\nsaved %s and %s\n", res.Steps, res.Loss, res.Accuracy,
-		*out, models.LabelsPath(*out))
+		*out, checkpoint.LabelsPath(*out))
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/gradcam-go/gradcam/internal/testref"
-	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
 )
 
 // TestFinetuneCommand runs the command on a generated ImageFolder of 3 classes (a
@@ -34,7 +34,7 @@ func TestFinetuneCommand(t *testing.T) {
 	if !strings.Contains(errOut.String(), "loss") {
 		t.Errorf("no progress bar with the loss on stderr:\n%s", errOut.String())
 	}
-	labels, err := models.ReadLabels(models.LabelsPath(ckpt))
+	labels, err := checkpoint.ReadLabels(checkpoint.LabelsPath(ckpt))
 	if err != nil || strings.Join(labels, ",") != strings.Join(classes, ",") {
 		t.Errorf("labels beside the checkpoint: %v, %v", labels, err)
 	}

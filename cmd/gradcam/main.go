@@ -32,8 +32,13 @@ import (
 
 	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/catalog"
+	"github.com/gradcam-go/gradcam/environ"
 	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/gradcam/render"
+	"github.com/gradcam-go/gradcam/internal/catch"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/zoo"
+	"github.com/gradcam-go/gradcam/preprocess"
 	"github.com/gradcam-go/gradcam/pretrained/embedded"
 )
 
@@ -78,6 +83,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{errors.New(usage)}
 	}
+	// The environment is read here, at the entry point, and passed down (package environ).
+	catch.WithStacks(environ.Debug())
+	if err := environ.UseBackend(); err != nil {
+		return err
+	}
 	switch args[0] {
 	case "predict":
 		return predict(args[1:], stdout, stderr)
@@ -102,8 +112,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "visualize":
 		return visualizeCommand(args[1:], stdout, stderr)
 	case "models":
-		for _, n := range models.Names() {
-			a, _ := models.LookupArch(n)
+		for _, n := range zoo.Names() {
+			a, _ := zoo.Lookup(n)
 			fmt.Fprintf(stdout, "%s\t%s\n", n, a.DefaultLayer)
 		}
 		return nil
@@ -157,6 +167,15 @@ func (f *modelFlags) ref() catalog.Ref {
 	return catalog.Ref{Name: f.model, Weights: f.weights, ONNX: f.onnx}
 }
 
+// loadModel loads the model r names with the environment's settings (package environ): without
+// a name or an ONNX file, $GRADCAM_MODEL, else the default model.
+func loadModel(r catalog.Ref, log io.Writer) (*models.Model, error) {
+	if r.Name == "" && r.ONNX == "" {
+		r.Name = environ.Model()
+	}
+	return catalog.Load(r, log, environ.ModelOptions()...)
+}
+
 // checkRef reports a model reference that names no model as a usage error, in the flags' terms.
 func checkRef(r catalog.Ref) error {
 	if err := r.Check(); err != nil {
@@ -167,15 +186,15 @@ func checkRef(r catalog.Ref) error {
 
 // load returns the model and the preprocessed image. Messages (the offline fallback) go to log.
 func (f *modelFlags) load(log io.Writer) (*models.Model, *modelInput, error) {
-	mode := models.Stretch
+	mode := preprocess.Stretch
 	if f.crop {
-		mode = models.CenterCrop
+		mode = preprocess.CenterCrop
 	}
-	img, err := models.LoadImage(f.image) // a bad image fails before any model is loaded
+	img, err := preprocess.LoadImage(f.image) // a bad image fails before any model is loaded
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := catalog.Load(f.ref(), log)
+	m, err := loadModel(f.ref(), log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -221,3 +240,17 @@ func predict(args []string, stdout, stderr io.Writer) error {
 }
 
 func asUsage(err error, ue *usageError) bool { return errors.As(err, ue) }
+
+// drawing parses the --method and --colormap flags of the commands that draw maps; a bad value is
+// a usage error.
+func drawing(methodList, colormap string) ([]gradcam.Method, render.Colormap, error) {
+	methods, err := gradcam.ParseMethods(methodList)
+	if err != nil {
+		return nil, "", usageError{err}
+	}
+	cm, err := render.ColormapByName(colormap)
+	if err != nil {
+		return nil, "", usageError{err}
+	}
+	return methods, cm, nil
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // gradcamAbs is a CAM method defined outside package gradcam: Grad-CAM with the spatial mean of
@@ -46,7 +47,7 @@ func TestRegisteredMethod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, _, err := models.Preprocess(models.Stretch, testref.Image("cat_dog.png"))
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestRegisteredMethod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acts, grads, shape, err := e.LayerGradient(x, m.DefaultLayer(), gradcam.Logit, []int{243})
+	acts, grads, shape, err := e.LayerGradient(x, m.DefaultLayer(), gradcam.Logit(), []int{243})
 	if err != nil {
 		t.Fatal(err)
 	}

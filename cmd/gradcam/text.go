@@ -18,7 +18,7 @@ func explainText(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("explain-text", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	model := fs.String("model", "", "a text.CharCNN checkpoint (.safetensors, with FILE.vocab.txt and FILE.labels.txt beside it); "+
-		"default: the shipped language-ID model ("+strings.Join(text.Languages, " ")+")")
+		"default: the shipped language-ID model ("+strings.Join(text.Languages(), " ")+")")
 	length := fs.Int("length", langid.Length, "the longest text --model takes, in characters")
 	s := fs.String("text", "", "the text to explain")
 	class := fs.Int("class", -1, "class (output index) to explain; default: the top prediction")

@@ -25,7 +25,7 @@ func visualizeCommand(args []string, stdout, stderr io.Writer) error {
 	layer := fs.String("layer", "", "maximize a channel of this spatial layer instead of a class (with --channel)")
 	channel := fs.Int("channel", 0, "the channel of --layer")
 	out := fs.String("out", "", "the PNG file to write")
-	d := visualize.DefaultAscent
+	d := visualize.DefaultAscent()
 	steps := fs.Int("steps", d.Steps, "ascent steps")
 	lr := fs.Float64("lr", d.LearningRate, "step size, in normalized input units (the gradient is divided by its mean magnitude)")
 	decay := fs.Float64("decay", d.Decay, "L2 weight decay per step (0: none)")

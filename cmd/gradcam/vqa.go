@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 
 	"github.com/gradcam-go/gradcam/gradcam"
-	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/preprocess"
 	"github.com/gradcam-go/gradcam/pretrained/scenes"
@@ -40,13 +39,9 @@ func explainVQA(args []string, stdout, stderr io.Writer) error {
 	case *top < 1:
 		return usageError{fmt.Errorf("--top %d: print at least 1 answer", *top)}
 	}
-	methods, err := gradcam.ParseMethods(*methodList)
+	methods, cm, err := drawing(*methodList, *colormap)
 	if err != nil {
-		return usageError{err}
-	}
-	cm, err := render.ColormapByName(*colormap)
-	if err != nil {
-		return usageError{err}
+		return err
 	}
 	class := -1
 	if *answer != "" {

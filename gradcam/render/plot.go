@@ -17,8 +17,8 @@ type Series struct {
 	Color color.RGBA
 }
 
-// SeriesColors are distinct line colours (Matplotlib's tab10), for series in order.
-var SeriesColors = []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255},
+// seriesColors are distinct line colours (Matplotlib's tab10), for series in order.
+var seriesColors = []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255},
 	{148, 103, 189, 255}, {140, 86, 75, 255}, {227, 119, 194, 255}, {127, 127, 127, 255}, {188, 189, 34, 255}, {23, 190, 207, 255}}
 
 // LinePlot draws series as lines over x in [0, 1] and y from 0 to the largest value (at least
@@ -65,7 +65,7 @@ func LinePlot(title, xLabel, yLabel string, series []Series, w, h int) (*image.R
 	for k, s := range series {
 		c := s.Color
 		if c.A == 0 {
-			c = SeriesColors[k%len(SeriesColors)]
+			c = seriesColors[k%len(seriesColors)]
 		}
 		for i := 1; i < len(s.Y); i++ {
 			line(img, px(i-1, len(s.Y)), py(s.Y[i-1]), px(i, len(s.Y)), py(s.Y[i]), c)
@@ -99,7 +99,7 @@ func line(img *image.RGBA, ax, ay, bx, by float64, c color.RGBA) {
 	}
 }
 
-// ScatterPlot draws points (xs[i], ys[i]) as small discs, each coloured by its group (SeriesColors
+// ScatterPlot draws points (xs[i], ys[i]) as small discs, each coloured by its group (seriesColors
 // in order; groups index names, which the legend lists), scaled to fill w x h pixels on white:
 // a 2-D map of embeddings (t-SNE, PCA) coloured by class.
 func ScatterPlot(title string, xs, ys []float64, groups []int, names []string, w, h int) (*image.RGBA, error) {
@@ -137,7 +137,7 @@ func ScatterPlot(title string, xs, ys []float64, groups []int, names []string, w
 	}
 	span := func(lo, hi float64) float64 { return math.Max(hi-lo, 1e-12) }
 	for i := range xs {
-		c := SeriesColors[groups[i]%len(SeriesColors)]
+		c := seriesColors[groups[i]%len(seriesColors)]
 		cx := float64(x0+4) + (xs[i]-minX)/span(minX, maxX)*float64(x1-x0-8)
 		cy := float64(y1-4) - (ys[i]-minY)/span(minY, maxY)*float64(y1-y0-8)
 		for dy := -2; dy <= 2; dy++ {
@@ -149,7 +149,7 @@ func ScatterPlot(title string, xs, ys []float64, groups []int, names []string, w
 		}
 	}
 	for k, n := range names {
-		c := SeriesColors[k%len(SeriesColors)]
+		c := seriesColors[k%len(seriesColors)]
 		ly := y0 + 12 + 16*k
 		for dy := -4; dy <= 4; dy++ {
 			for dx := 0; dx < 9; dx++ {

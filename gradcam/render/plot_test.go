@@ -24,8 +24,8 @@ func TestScatterPlot(t *testing.T) {
 	}
 	x0, x1, y0, y1 := 10, 300-legend-16, 30, 200-10
 	for i, want := range [][2]int{{x0 + 4, y1 - 4}, {x1 - 4, y0 + 4}, {(x0 + x1) / 2, (y0 + y1) / 2}} {
-		if got := img.RGBAAt(want[0], want[1]); got != SeriesColors[i] {
-			t.Errorf("point %d: colour %v at %v, want %v", i, got, want, SeriesColors[i])
+		if got := img.RGBAAt(want[0], want[1]); got != seriesColors[i] {
+			t.Errorf("point %d: colour %v at %v, want %v", i, got, want, seriesColors[i])
 		}
 	}
 	for _, tc := range []struct {

@@ -14,42 +14,44 @@ import (
 	"github.com/gradcam-go/gradcam/heatmap"
 )
 
-// Colormap maps [0, 1] to colours.
-type Colormap struct {
-	Name  string
-	table *[256][3]uint8 // nil: gray
-}
+// Colormap maps [0, 1] to colours; its value is its name.
+type Colormap string
 
 // The colormaps. Jet, Turbo, Viridis and Inferno are OpenCV's COLORMAP_* tables.
-var (
-	Jet     = Colormap{"jet", &jetTable}
-	Turbo   = Colormap{"turbo", &turboTable}
-	Viridis = Colormap{"viridis", &viridisTable}
-	Inferno = Colormap{"inferno", &infernoTable}
-	Gray    = Colormap{"gray", nil}
+const (
+	Jet     Colormap = "jet"
+	Turbo   Colormap = "turbo"
+	Viridis Colormap = "viridis"
+	Inferno Colormap = "inferno"
+	Gray    Colormap = "gray"
 )
 
-// Colormaps lists the colormaps by name.
-var Colormaps = []Colormap{Jet, Turbo, Viridis, Inferno, Gray}
+// tables are the colormaps' tables; Gray has none.
+var tables = map[Colormap]*[256][3]uint8{Jet: &jetTable, Turbo: &turboTable, Viridis: &viridisTable, Inferno: &infernoTable}
+
+// Colormaps lists the colormaps.
+func Colormaps() []Colormap { return []Colormap{Jet, Turbo, Viridis, Inferno, Gray} }
 
 // ColormapByName finds a colormap.
 func ColormapByName(name string) (Colormap, error) {
 	var names []string
-	for _, c := range Colormaps {
-		if c.Name == strings.ToLower(name) {
+	for _, c := range Colormaps() {
+		if string(c) == strings.ToLower(name) {
 			return c, nil
 		}
-		names = append(names, c.Name)
+		names = append(names, string(c))
 	}
-	return Colormap{}, fmt.Errorf("unknown colormap %q; colormaps: %s", name, strings.Join(names, ", "))
+	return "", fmt.Errorf("unknown colormap %q; colormaps: %s", name, strings.Join(names, ", "))
 }
 
-// Index returns the colour of entry i (0..255), as OpenCV's applyColorMap does for a uint8 value.
+// Index returns the colour of entry i (0..255), as OpenCV's applyColorMap does for a uint8
+// value. An unknown colormap is gray.
 func (c Colormap) Index(i uint8) color.RGBA {
-	if c.table == nil {
+	t := tables[c]
+	if t == nil {
 		return color.RGBA{i, i, i, 255}
 	}
-	e := c.table[i]
+	e := t[i]
 	return color.RGBA{e[0], e[1], e[2], 255}
 }
 

@@ -19,8 +19,8 @@ func golden(t *testing.T) string {
 func TestColormapsMatchOpenCV(t *testing.T) {
 	dir := golden(t)
 	for _, cm := range []Colormap{Jet, Turbo, Viridis, Inferno} {
-		t.Run(cm.Name, func(t *testing.T) {
-			want, _ := testref.ReadNPYAs[uint8](t, filepath.Join(dir, cm.Name+".npy"))
+		t.Run(string(cm), func(t *testing.T) {
+			want, _ := testref.ReadNPYAs[uint8](t, filepath.Join(dir, string(cm)+".npy"))
 			for i := range 256 {
 				c := cm.Index(uint8(i))
 				if c.R != want[3*i] || c.G != want[3*i+1] || c.B != want[3*i+2] {

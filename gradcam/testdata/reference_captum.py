@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Captum's own attribution methods (../shared/peers/captum) as the reference for Input x Gradient,
-Integrated Gradients and SmoothGrad, on the user-defined cnn2d of internal/testnets/reference.py (its random
+Integrated Gradients and SmoothGrad, on the user-defined cnn2d of testnets/reference.py (its random
 weights and two inputs, 3x96x160), for classes 3 and 7 (the logit).
 
 Writes OUT/<class>/:
@@ -17,27 +17,20 @@ Writes OUT/<class>/:
 
 Usage: reference_captum.py SHARED_DIR TESTNETS_REF_DIR OUT
 """
-# depends on: internal/testnets/reference.py
+# depends on: testnets/reference.py
 # depends on: pretrained/disks/testdata/reference.py
-import importlib.util
 import os
 import sys
 
 import numpy as np
 import torch
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))  # the repository root, for its reference scripts
 
 SHARED, REF, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path.insert(0, os.path.join(SHARED, "peers", "captum"))
 from captum.attr import GuidedBackprop, InputXGradient, IntegratedGradients, NoiseTunnel, Saliency  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-
-
-def load(name, path):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 RUNS = [("gausslegendre", 50), ("riemann_middle", 20), ("riemann_trapezoid", 20)]
@@ -60,8 +53,8 @@ def noise_tunnel(model, method, nt_type, x, cls):
 
 def main():
     torch.set_num_threads(os.cpu_count() or 1)
-    testnets = load("testnets_reference", "internal/testnets/reference.py")
-    disks = load("disks_reference", "pretrained/disks/testdata/reference.py")
+    import testnets.reference as testnets
+    import pretrained.disks.testdata.reference as disks
     model = testnets.CNN2D().eval()
     missing, unexpected = model.load_state_dict(disks.read_safetensors(os.path.join(REF, "cnn2d", "weights.safetensors")), strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)

@@ -4,7 +4,7 @@
 The Go test trains the network below with GoMLX's trainer and writes its variables as NumPy
 arrays named by their scope and name ("conv1_conv_weights.npy" for /conv1/conv/weights) with an input batch
 (input.npy, NCHW). This script builds the same network in PyTorch on those weights and writes,
-as internal/testnets/reference.py does for the nn networks: logits.npy, act__<layer>.npy and
+as testnets/reference.py does for the nn networks: logits.npy, act__<layer>.npy and
 <image>/<class>/<method>.npy for every method.
 
 GoMLX's layouts: a convolution kernel is [kh, kw, in, out] (PyTorch [out, in, kh, kw]), a dense
@@ -13,14 +13,14 @@ weight [in, out] (PyTorch [out, in]); its batch norm uses epsilon 1e-3 and keeps
 
 Usage: reference_layers.py PATCH STRIDE WEIGHTS_DIR OUT
 """
-# depends on: internal/testnets/reference.py
-import importlib.util
+# depends on: testnets/reference.py
 import os
 import sys
 
 import numpy as np
 import torch
 import torch.nn as tnn
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))  # the repository root, for its reference scripts
 
 
 class Patterns(tnn.Module):
@@ -42,17 +42,9 @@ class Patterns(tnn.Module):
         return self.fc(x.mean((2, 3)))
 
 
-def load(path):
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-    spec = importlib.util.spec_from_file_location(path.replace("/", "_")[:-3], os.path.join(root, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main():
     patch, stride, weights, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    testnets = load("internal/testnets/reference.py")
+    import testnets.reference as testnets
     w = lambda name: torch.from_numpy(np.load(os.path.join(weights, name + ".npy")))
     conv = lambda k: k.permute(3, 2, 0, 1).contiguous()
     model = Patterns()

@@ -8,7 +8,7 @@ import (
 )
 
 // Panic runs fn and returns its error, or what it panicked with as an error. Errors keep their
-// identity for errors.Is/As; other values are formatted. With GRADCAM_DEBUG set the stack trace
+// identity for errors.Is/As; other values are formatted. With WithStacks(true) the stack trace
 // of a panic is appended. Taking fn's error here, rather than through a variable the closure
 // assigns, means a call's error cannot be dropped by the panic check.
 func Panic(fn func() error) (err error) {
@@ -22,7 +22,7 @@ func Panic(fn func() error) (err error) {
 		} else {
 			err = fmt.Errorf("%v", r)
 		}
-		if debugStacks {
+		if debugStacks.Load() {
 			err = fmt.Errorf("%w\n%s", err, debug.Stack())
 		}
 	}()

@@ -1,5 +1,9 @@
 package catch
 
-import "os"
+import "sync/atomic"
 
-var debugStacks = os.Getenv("GRADCAM_DEBUG") != ""
+var debugStacks atomic.Bool
+
+// WithStacks makes Panic append the stack trace of a panic to its error (the commands and
+// notebooks turn it on with GRADCAM_DEBUG).
+func WithStacks(on bool) { debugStacks.Store(on) }

@@ -26,7 +26,7 @@ import (
 
 // Python is the interpreter with torch and torchvision (Debian's python3-torch lives there, not in
 // the python3 first on PATH).
-var Python = "/usr/bin/python3"
+const Python = "/usr/bin/python3"
 
 // Root is the repository root.
 func Root() string {
@@ -289,4 +289,16 @@ func ImageFolder(t testing.TB, dir string, classes, perClass, size int) []string
 		}
 	}
 	return names
+}
+
+// Must takes a call's value and error and returns a function that gives the value, or fails the
+// test with the error: m := testref.Must(vqa.Load())(t).
+func Must[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
 }

@@ -3,7 +3,7 @@
 model notebook 06 explains, an architecture the toolkit does not define (SiLU activations,
 depthwise convolutions, squeeze-and-excitation, batch norm folded by the exporter).
 
-Data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist, or $GRADCAM_FASHION_MNIST),
+Data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist),
 pixels / 255 with no other normalization (as the toolkit's data.FashionMNIST gives them).
 Trained on the first 30,000 training items for two epochs (Adam, cosine schedule), seeded
 (torch.manual_seed(0)); a few minutes on two cores.
@@ -30,7 +30,7 @@ def idx(path):
 
 
 def load(split):
-    d = os.environ.get("GRADCAM_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
+    d = "/usr/share/datasets/fashion-mnist"
     prefix = "train" if split == "train" else "t10k"
     x = idx(os.path.join(d, prefix + "-images-idx3-ubyte.gz")).astype(np.float32) / 255
     y = idx(os.path.join(d, prefix + "-labels-idx1-ubyte.gz")).astype(np.int64)

@@ -45,7 +45,7 @@ const (
 // Vocabulary is the words captions use, padding and the end mark first: token ids index it.
 func Vocabulary() []string {
 	words := []string{padding, End, "a", "and"}
-	return append(append(words, data.SceneColorNames()...), data.SceneShapes...)
+	return append(append(words, data.SceneColorNames()...), data.SceneShapes()...)
 }
 
 // Network is the captioner: the image [3, Size, Size] is its explained input; the caption's words

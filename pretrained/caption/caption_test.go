@@ -10,31 +10,11 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/internal/npy"
 	"github.com/gradcam-go/gradcam/internal/testref"
-	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/pretrained/scenes"
 )
-
-func load(t *testing.T) *models.Model {
-	t.Helper()
-	m, err := Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func heldOut(t *testing.T, n int) []data.Scene {
-	t.Helper()
-	all, err := scenes.Generate(n, scenes.TestSeed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return all
-}
 
 // TestCaptionMatchesPyTorch: with a held-out scene's caption held fixed, the shipped captioner's
 // word scores at every step of the caption, and Grad-CAM of each word's log-probability and of the
@@ -42,14 +22,14 @@ func heldOut(t *testing.T, n int) []data.Scene {
 // (testdata/reference_caption.py: a GRU decoder fed the image, then the words), r >= 0.999 and
 // max error <= 1%.
 func TestCaptionMatchesPyTorch(t *testing.T) {
-	m := load(t)
+	m := testref.Must(Load())(t)
 	type refCase struct {
 		Tokens []int32 `json:"tokens"`
 		Length int32   `json:"length"`
 		Next   []int32 `json:"next"`
 	}
 	dir := t.TempDir()
-	held := heldOut(t, 2)
+	held := testref.Must(scenes.Generate(2, scenes.TestSeed))(t)
 	var cases []refCase
 	for k, sc := range held {
 		tokens, length, err := Encode(sc.Caption)
@@ -118,7 +98,7 @@ func TestCaptionMatchesPyTorch(t *testing.T) {
 // colours and its shape, given the true caption's words before it) on its object's pixels against
 // the object's share of the image.
 func TestCaptionHeldOut(t *testing.T) {
-	r, err := Measure(load(t), heldOut(t, 100))
+	r, err := Measure(testref.Must(Load())(t), testref.Must(scenes.Generate(100, scenes.TestSeed))(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Package disks is the regression CNN shipped for Regression Activation Maps (RAM): a
-// models.SmallCNN with global average pooling and one linear output, trained in GoMLX to
+// zoo.SmallCNN with global average pooling and one linear output, trained in GoMLX to
 // estimate the red disks' area (percent of the image) in data.GenerateDisks images. RAM is CAM
 // with the regression unit's weights. Retrain it with "go run ./pretrained/disks/retrain".
 package disks
@@ -8,6 +8,7 @@ import (
 	_ "embed"
 
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/zoo"
 	"github.com/gradcam-go/gradcam/nn"
 )
 
@@ -20,13 +21,13 @@ const (
 	Epochs    = 8
 )
 
-// Labels name the single output.
-var Labels = []string{"red area %"}
+// Label names the single output.
+const Label = "red area %"
 
 // Network is the regression CNN: three conv-BN-ReLU blocks (16, 32, 32 channels, 2x2 max pooling
 // between them), global average pooling, one linear output ("fc").
 func Network() *nn.Network {
-	net, err := models.SmallCNN("disks", []int{3, Size, Size}, Labels, "gap", 16, 32, 32)
+	net, err := zoo.SmallCNN("disks", []int{3, Size, Size}, []string{Label}, "gap", 16, 32, 32)
 	if err != nil {
 		panic(err) // fixed arguments
 	}

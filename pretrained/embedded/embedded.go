@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/models/store"
+	"github.com/gradcam-go/gradcam/models/zoo"
 )
 
 //go:embed mobilenet_v2_f16.safetensors
@@ -27,35 +29,32 @@ const DefaultModel = "vgg16"
 
 // Model returns the embedded MobileNetV2.
 func Model(opts ...models.Option) (*models.Model, error) {
-	w, err := models.ReadSafetensors(bytes.NewReader(mobilenetV2), int64(len(mobilenetV2)), "embedded mobilenet_v2")
+	w, err := checkpoint.ReadSafetensors(bytes.NewReader(mobilenetV2), int64(len(mobilenetV2)), "embedded mobilenet_v2")
 	if err != nil {
 		return nil, err
 	}
-	a, err := models.LookupArch(Arch)
+	a, err := zoo.Lookup(Arch)
 	if err != nil {
 		return nil, err
 	}
 	return models.NewModel(a.Network, w, "embedded ImageNet MobileNetV2 (float16)", opts...)
 }
 
-// Load returns the named torchvision model with its ImageNet weights (models.Load). With no
-// name it is $GRADCAM_MODEL, else DefaultModel; and when that default's weights can be neither
-// found nor downloaded (models.ErrNoWeights: offline), it falls back to the embedded
-// MobileNetV2, writing one line on w that says so. A model named explicitly never falls back.
-func Load(name string, w io.Writer) (*models.Model, error) {
-	chosen := name != "" || os.Getenv("GRADCAM_MODEL") != ""
-	if name == "" {
-		name = os.Getenv("GRADCAM_MODEL")
-	}
+// Load returns the named torchvision model with its ImageNet weights (models.Load, with opts).
+// With no name it is DefaultModel; and when that default's weights can be neither found nor
+// downloaded (store.ErrNoWeights: offline), it falls back to the embedded MobileNetV2, writing
+// one line on w that says so. A model named explicitly never falls back.
+func Load(name string, w io.Writer, opts ...models.Option) (*models.Model, error) {
+	chosen := name != ""
 	if name == "" {
 		name = DefaultModel
 	}
-	m, err := models.Load(name)
-	if err == nil || chosen || !errors.Is(err, models.ErrNoWeights) {
+	m, err := models.Load(name, opts...)
+	if err == nil || chosen || !errors.Is(err, store.ErrNoWeights) {
 		return m, err
 	}
 	if w != nil {
 		fmt.Fprintf(w, "gradcam: %s's weights are not available offline; using the embedded ImageNet MobileNetV2 instead\n", name)
 	}
-	return Model()
+	return Model(opts...)
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/store"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 // TestEmbeddedMatchesFullPrecision: the half-precision copy predicts what the float32
@@ -27,7 +29,7 @@ func TestEmbeddedMatchesFullPrecision(t *testing.T) {
 	for _, img := range []string{"cat_dog.png", "snake.png", "spider.png", "egyptian_cat.png"} {
 		paths = append(paths, testref.Image(img))
 	}
-	x, _, err := models.Preprocess(models.Stretch, paths...)
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, paths...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,19 +55,16 @@ func TestEmbeddedMatchesFullPrecision(t *testing.T) {
 // default model falls back to the embedded one with one line saying so; a model asked for by
 // name does not.
 func TestLoadFallsBackOffline(t *testing.T) {
-	t.Setenv("GRADCAM_WEIGHTS", "")
-	t.Setenv("GRADCAM_MODEL", "")
-	t.Setenv("GRADCAM_CACHE", t.TempDir())
-	t.Setenv("GRADCAM_MODELS_URL", "http://127.0.0.1:1/")
+	offline := models.FromStore(&store.Store{CacheDir: t.TempDir(), Mirror: "http://127.0.0.1:1/"})
 	var msg bytes.Buffer
-	m, err := Load("", &msg)
+	m, err := Load("", &msg, offline)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m.Name != Arch || strings.Count(msg.String(), "\n") != 1 || !strings.Contains(msg.String(), "vgg16's weights are not available offline") {
 		t.Errorf("fell back to %s, saying %q", m.Name, msg.String())
 	}
-	if _, err := Load("resnet50", &msg); err == nil || !strings.Contains(err.Error(), "no weights for resnet50") {
+	if _, err := Load("resnet50", &msg, offline); err == nil || !strings.Contains(err.Error(), "no weights for resnet50") {
 		t.Errorf("an explicit model fell back or gave %v", err)
 	}
 }

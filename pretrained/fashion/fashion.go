@@ -14,6 +14,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/models"
+	"github.com/gradcam-go/gradcam/models/checkpoint"
 	"github.com/gradcam-go/gradcam/nn"
 	gotrain "github.com/gradcam-go/gradcam/train"
 )
@@ -24,8 +25,8 @@ const (
 	FC  = "fashion-fc"
 )
 
-// Names are the shipped networks.
-var Names = []string{GAP, FC}
+// Names returns the shipped networks' names.
+func Names() []string { return []string{GAP, FC} }
 
 // How the shipped models were made (Train's settings) and the data they are evaluated on.
 const (
@@ -39,11 +40,11 @@ const (
 	LearningRate = 2e-3
 )
 
-// Widths are the trunk's channels: four blocks of 3x3 convolution, batch norm and ReLU
+// Widths returns the trunk's channels: four blocks of 3x3 convolution, batch norm and ReLU
 // ("block1".."block4": block1.conv, block1.bn, block1.relu), with 2x2 max pooling after the first
 // two only, so that the last block ("block4.relu", the layer CAM uses) keeps a 16x16 map: the CAM
 // paper removed VGG's last pooling layers for the same reason (a finer map localizes better).
-var Widths = []int{8, 16, 32, 32}
+func Widths() []int { return []int{8, 16, 32, 32} }
 
 // Network returns one of the two networks (GAP or FC) untrained. The GAP head is global average
 // pooling and one linear layer ("fc"); the FC head is VGG's: average pooling to a fixed 4x4 grid
@@ -53,12 +54,12 @@ var Widths = []int{8, 16, 32, 32}
 // position of an item that moves.)
 func Network(name string) (*nn.Network, error) {
 	if !IsDemo(name) {
-		return nil, fmt.Errorf("unknown demo network %q: the shipped ones are %v", name, Names)
+		return nil, fmt.Errorf("unknown demo network %q: the shipped ones are %v", name, Names())
 	}
-	labels := data.FashionMNISTClasses
+	labels := data.FashionMNISTClasses()
 	return &nn.Network{Name: name, Input: []int{1, Canvas, Canvas}, Labels: labels, DefaultLayer: "block4.relu",
 		Build: func(b *nn.Builder, x *nn.Node) *nn.Node {
-			for i, w := range Widths {
+			for i, w := range Widths() {
 				p := fmt.Sprint("block", i+1)
 				x = b.Conv2D(p+".conv", x, nn.Conv{Out: w, Kernel: 3, Padding: 1, NoBias: true})
 				x = b.ReLU(p+".relu", b.BatchNorm(p+".bn", x))
@@ -101,7 +102,7 @@ func Load(name string, opts ...models.Option) (*models.Model, error) {
 		return nil, err
 	}
 	raw := map[string][]byte{GAP: gapWeights, FC: fcWeights}[name]
-	w, err := models.ReadSafetensors(bytes.NewReader(raw), int64(len(raw)), name+".safetensors")
+	w, err := checkpoint.ReadSafetensors(bytes.NewReader(raw), int64(len(raw)), name+".safetensors")
 	if err != nil {
 		return nil, fmt.Errorf("the embedded %s model: %w", name, err)
 	}
@@ -109,7 +110,7 @@ func Load(name string, opts ...models.Option) (*models.Model, error) {
 }
 
 // IsDemo says whether name is one of the shipped networks.
-func IsDemo(name string) bool { return slices.Contains(Names, name) }
+func IsDemo(name string) bool { return slices.Contains(Names(), name) }
 
 // Train trains one of the networks from scratch with the shipped settings and returns it with its
 // accuracy on the first 2,000 held-out items; progress (nil: none) receives a progress bar.

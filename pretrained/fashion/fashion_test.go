@@ -20,7 +20,7 @@ func TestShippedAccuracy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range Names {
+	for _, name := range Names() {
 		m, err := Load(name, nil)
 		if err != nil {
 			t.Fatal(err)

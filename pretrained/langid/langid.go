@@ -1,5 +1,5 @@
 // Package langid is the language-identification character CNN shipped with the toolkit: a
-// text.CharCNN trained in GoMLX on Debian's fortunes (text.LanguageID) to tell text.Languages
+// text.CharCNN trained in GoMLX on Debian's fortunes (text.LanguageID) to tell text.Languages()
 // apart. Retrain it with "go run ./pretrained/langid/retrain".
 package langid
 
@@ -34,10 +34,17 @@ func Load(opts ...models.Option) (*text.Explainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	net := text.CharCNN("langid", v.Size(), Length, Embed, Filters, text.Languages)
+	net := text.CharCNN("langid", v.Size(), Length, Embed, Filters, text.Languages())
 	m, err := models.LoadEmbedded(net, weights, "the embedded language-ID model (pretrained/langid)", opts...)
 	if err != nil {
 		return nil, err
 	}
 	return text.NewExplainer(m, v), nil
+}
+
+// Corpus is the corpus the shipped model was trained and tested on: Debian's fortunes
+// (text.FortuneDir) cut into texts of at most Length characters, PerLanguage per language,
+// split by Seed. Its test texts are ones the model never saw.
+func Corpus() (*text.Corpus, error) {
+	return text.LanguageID(text.FortuneDir, Length, PerLanguage, Seed)
 }

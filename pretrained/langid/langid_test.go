@@ -19,7 +19,7 @@ func TestShippedModelAccuracy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := text.LanguageID(text.FortuneDir(), Length, PerLanguage, Seed)
+	c, err := Corpus()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestShippedModelAccuracy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("test accuracy %.4f on %d texts in %d languages", acc, test.Len(), len(text.Languages))
+	t.Logf("test accuracy %.4f on %d texts in %d languages", acc, test.Len(), len(text.Languages()))
 	if acc < minAccuracy {
 		t.Errorf("test accuracy %.4f, want >= %.2f", acc, minAccuracy)
 	}

@@ -41,7 +41,7 @@ const (
 // Vocabulary is the words questions may use, padding first: token ids index it.
 func Vocabulary() []string {
 	words := []string{padding, "what", "color", "shape", "is", "the", "object", "and"}
-	words = append(words, data.SceneShapes...)
+	words = append(words, data.SceneShapes()...)
 	return append(words, data.SceneColorNames()...)
 }
 
@@ -57,7 +57,7 @@ func Answers() []string {
 			}
 		}
 	}
-	return append(answers, data.SceneShapes...)
+	return append(answers, data.SceneShapes()...)
 }
 
 // Network is the VQA network: the image [3, Size, Size] is its explained input; the question's

@@ -10,33 +10,12 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/internal/npy"
-	"github.com/gradcam-go/gradcam/internal/testnets"
 	"github.com/gradcam-go/gradcam/internal/testref"
-	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/pretrained/scenes"
+	"github.com/gradcam-go/gradcam/testnets"
 )
-
-func load(t *testing.T) *models.Model {
-	t.Helper()
-	m, err := Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// heldOut are scenes of a seed training never saw.
-func heldOut(t *testing.T, n int) []data.Scene {
-	t.Helper()
-	all, err := scenes.Generate(n, scenes.TestSeed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return all
-}
 
 // TestVQAMatchesPyTorch: the shipped model's answer scores and every method's arrays (Grad-CAM
 // per answer, its counterfactual, saliency, guided backprop, the deconvnet, Guided Grad-CAM and
@@ -44,7 +23,7 @@ func heldOut(t *testing.T, n int) []data.Scene {
 // weights (testdata/reference_vqa.py: embedding, GRU over the padded question, attention), r >=
 // 0.999 and max error <= 1%.
 func TestVQAMatchesPyTorch(t *testing.T) {
-	m := load(t)
+	m := testref.Must(Load())(t)
 	type refCase struct {
 		Tokens  []int32 `json:"tokens"`
 		Length  int32   `json:"length"`
@@ -54,7 +33,7 @@ func TestVQAMatchesPyTorch(t *testing.T) {
 	var questions []string
 	var images []*tensors.Tensor
 	dir := t.TempDir()
-	for _, sc := range heldOut(t, 40) {
+	for _, sc := range testref.Must(scenes.Generate(40, scenes.TestSeed))(t) {
 		for _, q := range sc.Questions {
 			obj := sc.Objects[q.Object]
 			colour := strings.HasPrefix(q.Question, "what color")
@@ -162,7 +141,7 @@ func TestEncodeErrors(t *testing.T) {
 // share of the right answer's Grad-CAM on the queried object's pixels against that object's share
 // of the image; and, for two-coloured objects, each colour's map on its own half.
 func TestVQAHeldOut(t *testing.T) {
-	r, err := Measure(load(t), heldOut(t, 150))
+	r, err := Measure(testref.Must(Load())(t), testref.Must(scenes.Generate(150, scenes.TestSeed))(t))
 	if err != nil {
 		t.Fatal(err)
 	}

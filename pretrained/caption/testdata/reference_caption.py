@@ -13,9 +13,8 @@ gradcam_lowres.npy, and OUT/K/whole/...
 
 Usage: reference_caption.py WEIGHTS CASES OUT
 """
-# depends on: internal/testnets/reference.py
+# depends on: testnets/reference.py
 # depends on: models/testdata/reference.py
-import importlib.util
 import json
 import os
 import sys
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn as tnn
 import torch.nn.functional as F
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))  # the repository root, for its reference scripts
 
 
 class Captioner(tnn.Module):
@@ -56,17 +56,9 @@ class Captioner(tnn.Module):
         return full.reshape(b, -1)
 
 
-def load(path):
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
-    spec = importlib.util.spec_from_file_location(path.replace("/", "_")[:-3], os.path.join(root, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main():
     weights, cases_dir, out = sys.argv[1], sys.argv[2], sys.argv[3]
-    testnets = load("internal/testnets/reference.py")
+    import testnets.reference as testnets
     state = testnets.models_ref.read_safetensors(weights)
     vocab, image_dim, hidden = state["embed.weight"].shape[0], state["image.weight"].shape[0], state["gru.weight_hh_l0"].shape[1]
     with open(os.path.join(cases_dir, "cases.json")) as f:

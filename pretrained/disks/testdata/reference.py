@@ -10,25 +10,16 @@ ReLU) and OUT/gradcam_lowres.npy (ReLU(sum_k mean(dy/dA_k) A_k)).
 Usage: reference.py WEIGHTS.safetensors OUT
 """
 # depends on: models/testdata/reference.py
-import importlib.util
 import os
 import sys
 
 import numpy as np
 import torch
 from torch import nn
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))  # the repository root, for its reference scripts
 
 
-def load(path):
-    """Imports a reference script of the repository by path."""
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
-    spec = importlib.util.spec_from_file_location(path.replace("/", "_")[:-3], os.path.join(root, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-read_safetensors = load("models/testdata/reference.py").read_safetensors
+from models.testdata.reference import read_safetensors  # noqa: E402
 
 
 class Block(nn.Module):

@@ -29,7 +29,7 @@ func main() {
 }
 
 func run(out string, epochs int) error {
-	c, err := text.LanguageID(text.FortuneDir(), langid.Length, langid.PerLanguage, langid.Seed)
+	c, err := langid.Corpus()
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func run(out string, epochs int) error {
 		return err
 	}
 	fmt.Printf("%d training and %d test texts, %d characters in the vocabulary\n", trainSet.Len(), testSet.Len(), v.Size())
-	net := text.CharCNN("langid", v.Size(), langid.Length, langid.Embed, langid.Filters, text.Languages)
+	net := text.CharCNN("langid", v.Size(), langid.Length, langid.Embed, langid.Filters, text.Languages())
 	m, err := models.New(net, langid.Seed)
 	if err != nil {
 		return err

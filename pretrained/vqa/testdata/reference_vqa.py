@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch reference for the shipped VQA model (pretrained/vqa): the same network in PyTorch on the
-same weights, with the question held fixed, explained as internal/testnets/reference.py explains
+same weights, with the question held fixed, explained as testnets/reference.py explains
 the nn networks (autograd and hooks).
 
 Inputs (written by pretrained/vqa's test): WEIGHTS (vqa.safetensors) and CASES, a folder with
@@ -9,9 +9,8 @@ case K. For each case it writes OUT/K/logits.npy and OUT/K/0/<answer>/<method>.n
 
 Usage: reference_vqa.py PATCH STRIDE WEIGHTS CASES OUT
 """
-# depends on: internal/testnets/reference.py
+# depends on: testnets/reference.py
 # depends on: models/testdata/reference.py
-import importlib.util
 import json
 import os
 import sys
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn as tnn
 import torch.nn.functional as F
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))  # the repository root, for its reference scripts
 
 
 class FiLM(tnn.Module):
@@ -65,17 +65,9 @@ class VQA(tnn.Module):
         return self.answer(self.relu5(self.fuse(torch.cat([f.mean((2, 3)), q], -1))))
 
 
-def load(path):
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
-    spec = importlib.util.spec_from_file_location(path.replace("/", "_")[:-3], os.path.join(root, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main():
     patch, stride, weights, cases_dir, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-    testnets = load("internal/testnets/reference.py")
+    import testnets.reference as testnets
     state = testnets.models_ref.read_safetensors(weights)
     vocab, answers = state["embed.weight"].shape[0], state["answer.weight"].shape[0]
     with open(os.path.join(cases_dir, "cases.json")) as f:

@@ -1,0 +1,629 @@
+package fastdot
+
+import (
+	"math"
+	"reflect"
+	"slices"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
+	"github.com/gradcam-go/gradcam/internal/catch"
+)
+
+// simplego's float32 Add, Sub, Mul and Max broadcast through a per-element index iterator: a batch
+// norm's x*scale+shift and a convolution's bias, [B, H, W, C] against [1, 1, 1, C], took a third
+// of ResNet-50's forward pass. Here the common layouts are plain loops, split over two goroutines:
+// equal shapes, one operand a scalar, or one operand the trailing axes of the other (size-1 axes
+// in front).
+
+// BinaryCalls counts element-wise ops run here; BinaryFallbacks those handed back to simplego.
+var binaryCalls, binaryFallbacks atomic.Int64
+
+var binaryOriginal = map[backends.OpType]executor{}
+
+// binaryOps are the ops handled here.
+var binaryOps = []backends.OpType{backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeMax, backends.OpTypeMin}
+
+// vv sets o[i] = a[i] op b[i]; vs o[i] = a[i] op s; sv o[i] = s op b[i]: on sgemm's vector
+// kernels, except Max and Min of two tensors, one loop each (so that the operation inlines). Max and Min are Go's, as in simplego (NaN propagates).
+func vv(op backends.OpType, o, a, b []float32) {
+	b, o = b[:len(a)], o[:len(a)]
+	switch op {
+	case backends.OpTypeAdd:
+		sgemm.Elementwise('+', a, b, o)
+	case backends.OpTypeSub:
+		sgemm.Elementwise('-', a, b, o)
+	case backends.OpTypeMul:
+		sgemm.Elementwise('*', a, b, o)
+	case backends.OpTypeMax:
+		for i, x := range a {
+			o[i] = max(x, b[i])
+		}
+	case backends.OpTypeMin:
+		for i, x := range a {
+			o[i] = min(x, b[i])
+		}
+	}
+}
+
+func vs(op backends.OpType, o, a []float32, s float32) {
+	o = o[:len(a)]
+	switch op {
+	case backends.OpTypeAdd:
+		sgemm.ElementwiseScalar('+', a, s, o)
+	case backends.OpTypeSub:
+		sgemm.ElementwiseScalar('-', a, s, o)
+	case backends.OpTypeMul:
+		sgemm.ElementwiseScalar('*', a, s, o)
+	case backends.OpTypeMax:
+		sgemm.ElementwiseScalar('M', a, s, o)
+	case backends.OpTypeMin:
+		sgemm.ElementwiseScalar('m', a, s, o)
+	}
+}
+
+func sv(op backends.OpType, o []float32, s float32, b []float32) {
+	if op != backends.OpTypeSub {
+		vs(op, o, b, s) // commutative (Go's max and min too: NaN and signed zeros alike)
+		return
+	}
+	o = o[:len(b)]
+	for i, x := range b {
+		o[i] = s - x
+	}
+}
+
+func installBinary() {
+	for _, op := range binaryOps {
+		binaryOriginal[op] = nodeExecutors[op]
+		nodeExecutors[op] = guarded(op, binaryExecutor(op))
+	}
+}
+
+// binaryExecutor returns the executor of op (one of binaryOps' keys).
+func binaryExecutor(op backends.OpType) executor {
+	return fallbackTo(op, func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, bool) {
+		return tryBinary(op, backend, node, inputs, owned)
+	})
+}
+
+// operandKind is how an operand spans the output: whole, a scalar, or repeated trailing axes.
+type operandKind int
+
+const (
+	whole operandKind = iota
+	scalar
+	trailing
+	unsupported
+)
+
+func kindOf(s, out shapes.Shape) operandKind {
+	switch {
+	case slices.Equal(s.Dimensions, out.Dimensions): // dimensions only: a comparison's output is bool
+		return whole
+	case s.Size() == 1:
+		return scalar
+	case s.Rank() != out.Rank() || s.Size() == 0:
+		return unsupported
+	}
+	// Leading axes of size 1, then the output's own dimensions.
+	i := 0
+	for i < s.Rank() && s.Dimensions[i] == 1 {
+		i++
+	}
+	for j := i; j < s.Rank(); j++ {
+		if s.Dimensions[j] != out.Dimensions[j] {
+			return unsupported
+		}
+	}
+	return trailing
+}
+
+// floatOperands reads a binary op's two float32 operands and how each spans the output.
+func floatOperands(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer) (a, b []float32, ka, kb operandKind, outShape shapes.Shape, ok bool) {
+	if len(inputs) != 2 {
+		return
+	}
+	outShape = nodeShape(node)
+	a, ok1 := flat(inputs[0]).([]float32)
+	b, ok2 := flat(inputs[1]).([]float32)
+	as, err1 := backend.BufferShape(inputs[0])
+	bs, err2 := backend.BufferShape(inputs[1])
+	if !ok1 || !ok2 || err1 != nil || err2 != nil {
+		return
+	}
+	return a, b, kindOf(as, outShape), kindOf(bs, outShape), outShape, true
+}
+
+func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, bool) {
+	a, b, ka, kb, outShape, ok := floatOperands(backend, node, inputs)
+	if !ok || len(owned) != 2 {
+		return nil, false
+	}
+	if ka == unsupported || kb == unsupported || (ka != whole && kb != whole) {
+		return nil, false
+	}
+	// The output reuses an operand the executor owns, as simplego does (nil in inputs: taken).
+	var out *simplego.Buffer
+	switch {
+	case owned[1] && kb == whole:
+		out, inputs[1] = inputs[1], nil
+	case owned[0] && ka == whole:
+		out, inputs[0] = inputs[0], nil
+	default:
+		out = backend.NewBuffer(outShape)
+	}
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != outShape.Size() {
+		return nil, false
+	}
+	n := len(o)
+	run := func(lo, hi int) {
+		switch {
+		case ka == whole && kb == whole:
+			vv(op, o[lo:hi], a[lo:hi], b[lo:hi])
+		case kb == scalar:
+			vs(op, o[lo:hi], a[lo:hi], b[0])
+		case ka == scalar:
+			sv(op, o[lo:hi], a[0], b[lo:hi])
+		default: // one operand repeats: whole rows of its length
+			var p int
+			if ka == trailing {
+				p = len(a)
+			} else {
+				p = len(b)
+			}
+			for r := lo; r < hi; r += p {
+				if kb == trailing {
+					vv(op, o[r:r+p], a[r:r+p], b)
+				} else {
+					vv(op, o[r:r+p], a, b[r:r+p])
+				}
+			}
+		}
+	}
+	// Halves on a row boundary when an operand repeats by rows.
+	step := 1
+	if ka == trailing {
+		step = len(a)
+	} else if kb == trailing {
+		step = len(b)
+	}
+	const parallelFrom = 1 << 15
+	if n < parallelFrom {
+		run(0, n)
+		return out, true
+	}
+	mid := n / 2 / step * step
+	var g catch.Group
+	g.Go(func() { run(mid, n) })
+	g.Run(func() { run(0, mid) })
+	g.Wait()
+	return out, true
+}
+
+// Comparisons (float32 operands, whole or scalar, to bool), LogicalAnd and Where: the ReLU
+// rules' backward pass (where the activation passes gradients) and max pooling's.
+
+var compareOps = []backends.OpType{backends.OpTypeGreaterThan, backends.OpTypeLessThan}
+
+func installCompare() {
+	for _, op := range compareOps {
+		binaryOriginal[op] = nodeExecutors[op]
+		nodeExecutors[op] = guarded(op, compareExecutor(op))
+	}
+	install(backends.OpTypeLogicalAnd, tryLogicalAnd)
+	install(backends.OpTypeWhere, tryWhere)
+}
+
+// install makes try op's executor, falling back to simplego's own (kept in binaryOriginal).
+func install(op backends.OpType, try func(*simplego.Backend, *simplego.Node, []*simplego.Buffer, []bool) (*simplego.Buffer, bool)) {
+	binaryOriginal[op] = nodeExecutors[op]
+	nodeExecutors[op] = guarded(op, fallbackTo(op, try))
+}
+
+// fallbackTo wraps try as an executor that hands what it cannot do to simplego's executor of op.
+func fallbackTo(op backends.OpType, try func(*simplego.Backend, *simplego.Node, []*simplego.Buffer, []bool) (*simplego.Buffer, bool)) executor {
+	original := binaryOriginal[op]
+	return func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+		if out, ok := try(backend, node, inputs, owned); ok {
+			binaryCalls.Add(1)
+			return out, nil
+		}
+		binaryFallbacks.Add(1)
+		return original(backend, node, inputs, owned)
+	}
+}
+
+func compareExecutor(op backends.OpType) executor {
+	return fallbackTo(op, func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+		a, b, ka, kb, outShape, ok := floatOperands(backend, node, inputs)
+		if !ok || !(ka == whole && (kb == whole || kb == scalar) || ka == scalar && kb == whole) {
+			return nil, false
+		}
+		out := backend.NewBuffer(outShape)
+		o, ok := flat(out).([]bool)
+		if !ok || len(o) != outShape.Size() {
+			return nil, false
+		}
+		less := op == backends.OpTypeLessThan
+		parallelRange(len(o), func(lo, hi int) {
+			o := o[lo:hi]
+			switch {
+			case kb == scalar:
+				s, a := b[0], a[lo:hi]
+				if less {
+					for i, x := range a {
+						o[i] = x < s
+					}
+				} else {
+					for i, x := range a {
+						o[i] = x > s
+					}
+				}
+			case ka == scalar:
+				s, b := a[0], b[lo:hi]
+				if less {
+					for i, y := range b {
+						o[i] = s < y
+					}
+				} else {
+					for i, y := range b {
+						o[i] = s > y
+					}
+				}
+			default:
+				a, b := a[lo:hi], b[lo:hi]
+				b = b[:len(a)]
+				if less {
+					for i, x := range a {
+						o[i] = x < b[i]
+					}
+				} else {
+					for i, x := range a {
+						o[i] = x > b[i]
+					}
+				}
+			}
+		})
+		return out, true
+	})
+}
+
+func tryLogicalAnd(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 2 || len(owned) != 2 {
+		return nil, false
+	}
+	outShape := nodeShape(node)
+	a, ok1 := flat(inputs[0]).([]bool)
+	b, ok2 := flat(inputs[1]).([]bool)
+	if !ok1 || !ok2 || len(a) != outShape.Size() || len(b) != len(a) {
+		return nil, false
+	}
+	var out *simplego.Buffer
+	switch {
+	case owned[0]:
+		out, inputs[0] = inputs[0], nil
+	case owned[1]:
+		out, inputs[1] = inputs[1], nil
+	default:
+		out = backend.NewBuffer(outShape)
+	}
+	o, ok := flat(out).([]bool)
+	if !ok || len(o) != len(a) {
+		return nil, false
+	}
+	ab, bb, ob := boolBytes(a), boolBytes(b), boolBytes(o)
+	parallelRange(len(o), func(lo, hi int) {
+		a, b, o := ab[lo:hi], bb[lo:hi], ob[lo:hi]
+		b = b[:len(a)]
+		for i, x := range a {
+			o[i] = x & b[i] // Go's bools are the bytes 0 and 1: no branch
+		}
+	})
+	return out, true
+}
+
+// boolBytes views bools as their bytes (0 or 1).
+func boolBytes(b []bool) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), len(b))
+}
+
+// pick is c ? t : f without a branch (c is 0 or 1), bit for bit (NaNs and signed zeros kept).
+func pick(c byte, t, f float32) float32 {
+	m := -uint32(c)
+	return math.Float32frombits(math.Float32bits(t)&m | math.Float32bits(f)&^m)
+}
+
+func tryWhere(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 3 || len(owned) != 3 {
+		return nil, false
+	}
+	outShape := nodeShape(node)
+	cond, ok0 := flat(inputs[0]).([]bool)
+	t, ok1 := flat(inputs[1]).([]float32)
+	f, ok2 := flat(inputs[2]).([]float32)
+	n := outShape.Size()
+	if !ok0 || !ok1 || !ok2 || len(cond) != n || (len(t) != n && len(t) != 1) || (len(f) != n && len(f) != 1) {
+		return nil, false
+	}
+	var out *simplego.Buffer
+	switch {
+	case owned[1] && len(t) == n:
+		out, inputs[1] = inputs[1], nil
+	case owned[2] && len(f) == n:
+		out, inputs[2] = inputs[2], nil
+	default:
+		out = backend.NewBuffer(outShape)
+	}
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != n {
+		return nil, false
+	}
+	cb := boolBytes(cond)
+	parallelRange(n, func(lo, hi int) {
+		o, cond := o[lo:hi], cb[lo:hi]
+		switch {
+		case len(t) == n && len(f) == 1:
+			t, s := t[lo:hi], f[0]
+			for i, c := range cond {
+				o[i] = pick(c, t[i], s)
+			}
+		case len(t) == 1 && len(f) == n:
+			s, f := t[0], f[lo:hi]
+			for i, c := range cond {
+				o[i] = pick(c, s, f[i])
+			}
+		case len(t) == n:
+			t, f := t[lo:hi], f[lo:hi]
+			for i, c := range cond {
+				o[i] = pick(c, t[i], f[i])
+			}
+		default:
+			for i, c := range cond {
+				o[i] = pick(c, t[0], f[0])
+			}
+		}
+	})
+	return out, true
+}
+
+// parallelRange runs fn over [0, n) in two halves on two goroutines when n is large.
+func parallelRange(n int, fn func(lo, hi int)) {
+	const parallelFrom = 1 << 15
+	if n < parallelFrom {
+		fn(0, n)
+		return
+	}
+	var g catch.Group
+	g.Go(func() { fn(n/2, n) })
+	g.Run(func() { fn(0, n/2) })
+	g.Wait()
+}
+
+// ReduceSum of float32 over leading axes (batch norm's statistics and gradients, a bias's
+// gradient: [B, H, W, C] to [C]) or all of them: rows added in order with the vector kernel, so
+// each sum is the same sequence of additions as simplego's loop (bit for bit; a training run
+// stays reproducible), without its per-element index iterator.
+func installReduce() {
+	install(backends.OpTypeReduceSum, tryReduceSum)
+}
+
+func tryReduceSum(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 1 {
+		return nil, false
+	}
+	x, ok := flat(inputs[0]).([]float32)
+	if !ok {
+		return nil, false
+	}
+	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
+	axes, isAxes := data.([]int)
+	if !ok || !isAxes {
+		return nil, false
+	}
+	xs, err := backend.BufferShape(inputs[0])
+	if err != nil || len(axes) == 0 || len(axes) > xs.Rank() {
+		return nil, false
+	}
+	for i, a := range axes { // a prefix of the axes, in order
+		if a != i {
+			return nil, false
+		}
+	}
+	width := 1
+	for _, dim := range xs.Dimensions[len(axes):] {
+		width *= dim
+	}
+	outShape := nodeShape(node)
+	if outShape.Size() != width || width == 0 || len(x)%width != 0 {
+		return nil, false
+	}
+	out := backend.NewBuffer(outShape)
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != width {
+		return nil, false
+	}
+	clear(o)
+	for r := 0; r < len(x); r += width {
+		sgemm.Elementwise('+', o, x[r:r+width], o)
+	}
+	return out, true
+}
+
+// Slice of float32 (max pooling's strided window views, im2col's patches): rows of the last
+// axis copied (or gathered at its stride) in parallel, where simplego steps one element at a time
+// through an index iterator on one goroutine.
+func installSlice() {
+	install(backends.OpTypeSlice, trySlice)
+}
+
+func trySlice(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 1 {
+		return nil, false
+	}
+	x, ok := flat(inputs[0]).([]float32)
+	if !ok {
+		return nil, false
+	}
+	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
+	if !ok || data == nil {
+		return nil, false
+	}
+	d := reflect.ValueOf(data)
+	if d.Kind() != reflect.Pointer || d.Elem().Kind() != reflect.Struct {
+		return nil, false
+	}
+	starts, ok1 := field[[]int](d.Elem(), "starts")
+	strides, ok2 := field[[]int](d.Elem(), "strides")
+	xs, err := backend.BufferShape(inputs[0])
+	outShape := nodeShape(node)
+	rank := xs.Rank()
+	if !ok1 || !ok2 || err != nil || rank == 0 || len(starts) != rank || len(strides) != rank || outShape.Rank() != rank || len(x) != xs.Size() {
+		return nil, false
+	}
+	od, is := outShape.Dimensions, xs.Strides()
+	for a := range rank {
+		if strides[a] < 1 || starts[a] < 0 || od[a] > 0 && starts[a]+(od[a]-1)*strides[a] >= xs.Dimensions[a] {
+			return nil, false
+		}
+	}
+	out := backend.NewBuffer(outShape)
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != outShape.Size() {
+		return nil, false
+	}
+	base, st := 0, make([]int, rank)
+	for a := range rank {
+		base += starts[a] * is[a]
+		st[a] = strides[a] * is[a]
+	}
+	copyView(o, x, od, base, st)
+	return out, true
+}
+
+// copyView writes into o (dimensions od, row-major) the view of x whose element (i_0, ..., i_n)
+// is x[base + sum_a i_a*st[a]]: each row of the last axis copied (st 1), filled with one value
+// (st 0) or gathered at its stride, in parallel. Slice and BroadcastInDim are such views.
+func copyView(o, x []float32, od []int, base int, st []int) {
+	rank := len(od)
+	width := od[rank-1]
+	if width == 0 || len(o) == 0 {
+		return
+	}
+	step := st[rank-1]
+	parallelRange(len(o), func(lo, hi int) {
+		for r := lo / width; r*width < hi; r++ { // output rows overlapping [lo, hi)
+			src, rem := base, r
+			for a := rank - 2; a >= 0; a-- {
+				src += rem % od[a] * st[a]
+				rem /= od[a]
+			}
+			c0, c1 := max(lo-r*width, 0), min(hi-r*width, width)
+			row := o[r*width+c0 : r*width+c1]
+			switch step {
+			case 0:
+				v := x[src]
+				for i := range row {
+					row[i] = v
+				}
+			case 1:
+				copy(row, x[src+c0:])
+			default:
+				for i := range row {
+					row[i] = x[src+(c0+i)*step]
+				}
+			}
+		}
+	})
+}
+
+// BroadcastInDim of float32 (batch norm's statistics and biases spread over [B, H, W, C], a
+// scalar filling a tensor): each output row of the last axis is a copy of an operand row or
+// one value repeated, in parallel, where simplego steps an index iterator on one goroutine.
+func installBroadcast() {
+	install(backends.OpTypeBroadcastInDim, tryBroadcastInDim)
+}
+
+func tryBroadcastInDim(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 1 {
+		return nil, false
+	}
+	x, ok := flat(inputs[0]).([]float32)
+	if !ok {
+		return nil, false
+	}
+	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
+	axes, isAxes := data.([]int)
+	xs, err := backend.BufferShape(inputs[0])
+	outShape := nodeShape(node)
+	rank := outShape.Rank()
+	if !ok || !isAxes || err != nil || len(axes) != xs.Rank() || rank == 0 || len(x) != xs.Size() || len(x) == 0 {
+		return nil, false
+	}
+	// from[a] is the operand's stride along output axis a: 0 where the output repeats.
+	od, xst := outShape.Dimensions, xs.Strides()
+	from := make([]int, rank)
+	for i, a := range axes {
+		if a < 0 || a >= rank || xs.Dimensions[i] != od[a] && xs.Dimensions[i] != 1 {
+			return nil, false
+		}
+		if xs.Dimensions[i] == od[a] && od[a] > 1 {
+			from[a] = xst[i]
+		}
+	}
+	out := backend.NewBuffer(outShape)
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != outShape.Size() {
+		return nil, false
+	}
+	copyView(o, x, od, 0, from)
+	return out, true
+}
+
+// Sign of float32 (in the gradients of Abs and of max pooling's ties): simplego's semantics
+// (-1, 0 or 1; 0 for NaN and both zeros), in parallel.
+func installSign() {
+	install(backends.OpTypeSign, trySign)
+}
+
+func trySign(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 1 {
+		return nil, false
+	}
+	x, ok := flat(inputs[0]).([]float32)
+	outShape := nodeShape(node)
+	if !ok || len(x) != outShape.Size() {
+		return nil, false
+	}
+	out := backend.NewBuffer(outShape)
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != len(x) {
+		return nil, false
+	}
+	parallelRange(len(o), func(lo, hi int) {
+		o := o[lo:hi]
+		for i, v := range x[lo:hi] {
+			o[i] = sign(v)
+		}
+	})
+	return out, true
+}
+
+// sign is -1, 0 or 1 without branches (Max's gradient takes the Sign of differences whose signs
+// are random, which a branch mispredicts): ±1 carries v's sign bit, and the mask keeps it only
+// where |v|'s bits are in [1, +Inf], that is v is neither zero nor NaN.
+func sign(v float32) float32 {
+	bits := math.Float32bits(v)
+	t := bits&0x7fffffff - 1 // a zero wraps to 0xffffffff
+	mask := uint32((int64(t) - 0x7f800000) >> 63)
+	return math.Float32frombits((bits&0x80000000 | 0x3f800000) & mask)
+}

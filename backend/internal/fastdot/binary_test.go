@@ -1,0 +1,315 @@
+package fastdot_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gradcam-go/gradcam/backend"
+	"github.com/gradcam-go/gradcam/backend/internal/fastdot"
+	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
+)
+
+// TestBinaryMatchesSimplego runs float32 Add, Sub, Mul, Max and Min with the broadcasts the models
+// use (batch norm and bias: [B, H, W, C] with [1, 1, 1, C]; ReLU: with a scalar), on either
+// side, large enough to split over goroutines, through fastdot, and compares them with
+// simplego's own float64 ops. The chained ops reuse their operands' buffers. A broadcast in the
+// middle axes falls back to simplego.
+func TestBinaryMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		if sgemm.Available() {
+			t.Fatalf("fastdot not installed on an AVX2/FMA CPU: %v", fastdot.Install())
+		}
+		t.Skip("no AVX2/FMA")
+	}
+	ops := map[string]func(x, y *Node) *Node{"Add": Add, "Sub": Sub, "Mul": Mul, "Max": Max, "Min": Min}
+	cases := []struct {
+		name    string
+		x, y    []int
+		handled bool
+	}{
+		{"equal", []int{2, 30, 30, 64}, []int{2, 30, 30, 64}, true},
+		{"channels on the right", []int{2, 30, 30, 64}, []int{1, 1, 1, 64}, true},
+		{"channels at batch 1", []int{1, 30, 30, 64}, []int{1, 1, 1, 64}, true},
+		{"channels on the left", []int{1, 1, 1, 64}, []int{2, 30, 30, 64}, true},
+		{"trailing axes", []int{3, 17, 5, 7}, []int{1, 17, 5, 7}, true},
+		{"scalar on the right", []int{2, 30, 30, 64}, []int{}, true},
+		{"scalar on the left", []int{}, []int{2, 30, 30, 64}, true},
+		{"small", []int{3, 5}, []int{1, 5}, true},
+		{"middle axes broadcast", []int{2, 30, 30, 64}, []int{2, 1, 1, 64}, false},
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for opName, op := range ops {
+		for _, tc := range cases {
+			t.Run(opName+"/"+tc.name, func(t *testing.T) {
+				x32, x64 := randomTensor(rng, tc.x...)
+				y32, y64 := randomTensor(rng, tc.y...)
+				// op, then op again on its own (owned) result, so that buffers are reused.
+				fn := func(x, y *Node) *Node {
+					z := op(x, y)
+					return Add(op(z, y), z)
+				}
+				calls, fallbacks := fastdot.Counted().Binary, fastdot.Counted().BinaryFallbacks
+				got, err := ExecOnce(b, fn, x32, y32)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ran, fell := fastdot.Counted().Binary-calls, fastdot.Counted().BinaryFallbacks-fallbacks
+				if tc.handled && (ran != 3 || fell != 0) || !tc.handled && fell == 0 {
+					t.Errorf("fastdot ran %d, simplego %d; handled should be %v", ran, fell, tc.handled)
+				}
+				want, err := ExecOnce(b, fn, x64, y64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float64](want)
+				if len(g) != len(w) {
+					t.Fatalf("%d values, want %d", len(g), len(w))
+				}
+				for i := range w {
+					if math.Abs(float64(g[i])-w[i]) > 1e-5*(1+math.Abs(w[i])) {
+						t.Fatalf("value %d: %g, want %g", i, g[i], w[i])
+					}
+				}
+			})
+		}
+	}
+	t.Run("Max propagates NaN", func(t *testing.T) {
+		x := tensors.FromFlatDataAndDimensions([]float32{float32(math.NaN()), 1, -1, 2}, 1, 4)
+		y := tensors.FromFlatDataAndDimensions([]float32{0, float32(math.NaN()), 0, 0}, 1, 4)
+		got, err := ExecOnce(b, Max, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := tensors.MustCopyFlatData[float32](got)
+		if !math.IsNaN(float64(g[0])) || !math.IsNaN(float64(g[1])) || g[2] != 0 || g[3] != 2 {
+			t.Errorf("Max = %v, want [NaN NaN 0 2]", g)
+		}
+	})
+}
+
+// TestSelectMatchesSimplego runs float32 GreaterThan and LessThan (against a tensor or a scalar),
+// LogicalAnd and Where (scalar or tensor branches), as the ReLU rules' backward pass uses them,
+// through fastdot and compares them with simplego's float64 ops.
+func TestSelectMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	fns := map[string]func(x, y *Node) *Node{
+		"guided rule": func(x, v *Node) *Node {
+			zero := ScalarZero(x.Graph(), x.DType())
+			inside := LogicalAnd(GreaterThan(x, zero), LessThan(x, Scalar(x.Graph(), x.DType(), 0.5)))
+			return Where(inside, Max(v, zero), zero)
+		},
+		"tensor branches": func(x, y *Node) *Node { return Where(LessThan(x, y), x, y) },
+		"scalar on true": func(x, y *Node) *Node {
+			return Where(GreaterThan(ScalarOne(x.Graph(), x.DType()), x), ScalarOne(x.Graph(), x.DType()), y)
+		},
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for name, fn := range fns {
+		for _, dims := range [][]int{{3, 7}, {2, 40, 40, 32}} {
+			t.Run(fmt.Sprint(name, dims), func(t *testing.T) {
+				x32, x64 := randomTensor(rng, dims...)
+				y32, y64 := randomTensor(rng, dims...)
+				calls, fell := fastdot.Counted().Binary, fastdot.Counted().BinaryFallbacks
+				got, err := ExecOnce(b, fn, x32, y32)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fastdot.Counted().Binary == calls || fastdot.Counted().BinaryFallbacks != fell {
+					t.Errorf("fastdot ran %d ops and handed %d back to simplego; want every comparison, And and Where",
+						fastdot.Counted().Binary-calls, fastdot.Counted().BinaryFallbacks-fell)
+				}
+				want, err := ExecOnce(b, fn, x64, y64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float64](want)
+				for i := range w {
+					if float64(g[i]) != float64(float32(w[i])) {
+						t.Fatalf("value %d: %g, want %g", i, g[i], w[i])
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestReduceSumMatchesSimplego: float32 sums over leading axes (batch norm's) and over all axes
+// equal simplego's own float32 sums bit for bit (same order of additions); other axes fall back.
+func TestReduceSumMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	x32, _ := randomTensor(rng, 4, 9, 7, 33)
+	for _, tc := range []struct {
+		axes    []int
+		handled bool
+	}{{[]int{0, 1, 2}, true}, {[]int{0}, true}, {nil, true}, {[]int{1, 2}, false}} {
+		t.Run(fmt.Sprint(tc.axes), func(t *testing.T) {
+			fn := func(x *Node) *Node { return ReduceSum(x, tc.axes...) }
+			calls := fastdot.Counted().Binary
+			got, err := ExecOnce(b, fn, x32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if handled := fastdot.Counted().Binary > calls; handled != tc.handled {
+				t.Errorf("handled by fastdot: %v, want %v", handled, tc.handled)
+			}
+			// simplego's own loop, the reference: the same sums with the fast executors off.
+			restore := fastdot.DisableForTest()
+			want, err := ExecOnce(b, fn, x32)
+			restore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
+				t.Errorf("sums differ from simplego's: %v vs %v", g[:3], w[:3])
+			}
+		})
+	}
+}
+
+func TestSliceMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	x32, _ := randomTensor(rng, 3, 41, 37, 71) // an odd number of rows: split between goroutines mid-row
+	for _, tc := range []struct {
+		name string
+		fn   func(x *Node) *Node
+	}{
+		{"window view", func(x *Node) *Node {
+			return Slice(x, AxisRange(), AxisRange(0, 41).Stride(2), AxisRange(0, 37).Stride(2), AxisRange())
+		}},
+		{"strided channels", func(x *Node) *Node {
+			return Slice(x, AxisRange(), AxisRange(), AxisRange(5, 36), AxisRange(3, 71).Stride(3))
+		}},
+		{"all", func(x *Node) *Node { return Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange()) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := fastdot.Counted().Binary
+			got, err := ExecOnce(b, tc.fn, x32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fastdot.Counted().Binary == calls {
+				t.Error("not handled by fastdot")
+			}
+			restore := fastdot.DisableForTest()
+			want, err := ExecOnce(b, tc.fn, x32)
+			restore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Shape().Dimensions, want.Shape().Dimensions) {
+				t.Fatalf("shape %s, want %s", got.Shape(), want.Shape())
+			}
+			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
+				t.Error("slice differs from simplego's")
+			}
+		})
+	}
+}
+
+func TestBroadcastInDimMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(17, 18))
+	channels, _ := randomTensor(rng, 37)
+	column, _ := randomTensor(rng, 3, 1, 41, 1)
+	scalar := tensors.FromValue(float32(2.5))
+	for _, tc := range []struct {
+		name string
+		x    *tensors.Tensor
+		fn   func(x *Node) *Node
+	}{
+		// Odd row counts: the goroutines split the output mid-row.
+		{"channels over B, H, W", channels, func(x *Node) *Node { return BroadcastToDims(ExpandLeftToRank(x, 4), 3, 41, 37, 37) }},
+		{"repeated last axis", column, func(x *Node) *Node { return BroadcastToDims(x, 3, 37, 41, 39) }},
+		{"scalar", scalar, func(x *Node) *Node { return BroadcastToDims(x, 3, 41, 37, 11) }},
+		{"new trailing axes", channels, func(x *Node) *Node { return ExpandAndBroadcast(x, []int{37, 41, 23}, []int{1, 2}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := fastdot.Counted().Binary
+			got, err := ExecOnce(b, tc.fn, tc.x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fastdot.Counted().Binary == calls {
+				t.Error("not handled by fastdot")
+			}
+			restore := fastdot.DisableForTest()
+			want, err := ExecOnce(b, tc.fn, tc.x)
+			restore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
+				t.Error("broadcast differs from simplego's")
+			}
+		})
+	}
+}
+
+func TestSignMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(19, 20))
+	x, _ := randomTensor(rng, 3, 41, 37, 11)
+	x.MutableFlatData(func(flat any) {
+		f := flat.([]float32)
+		f[0], f[1], f[2], f[len(f)-1] = 0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(-1))
+	})
+	calls := fastdot.Counted().Binary
+	got, err := ExecOnce(b, Sign, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fastdot.Counted().Binary == calls {
+		t.Error("not handled by fastdot")
+	}
+	restore := fastdot.DisableForTest()
+	want, err := ExecOnce(b, Sign, x)
+	restore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
+		t.Error("Sign differs from simplego's")
+	}
+}

@@ -1,0 +1,691 @@
+package fastdot
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+
+	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
+	"github.com/gradcam-go/gradcam/internal/catch"
+)
+
+// ConvCalls counts ConvGenerals run here; ConvFallbacks those handed back to simplego.
+var convCalls, convFallbacks atomic.Int64
+
+// convOriginal is simplego's own ConvGeneral executor.
+var convOriginal executor
+
+// convParams is what execConvGeneral needs of simplego's convNode.
+type convParams struct {
+	axes                    backends.ConvolveAxesConfig
+	strides                 []int
+	paddings                [][2]int
+	inputDil, kernelDil     []int
+	channelGroups, batchGrp int
+}
+
+// field reads the unexported field name of struct value v as a T; false if it is missing or of
+// another type.
+func field[T any](v reflect.Value, name string) (T, bool) {
+	var zero T
+	f := v.FieldByName(name)
+	if !f.IsValid() || f.Type() != reflect.TypeFor[T]() || !f.CanAddr() {
+		return zero, false
+	}
+	return *(*T)(unsafe.Pointer(f.UnsafeAddr())), true
+}
+
+// convFieldNames are the convNode fields read; a test renames one to force the fallback.
+var convFieldNames = [7]string{"axes", "strides", "paddings", "inputDilations", "kernelDilations", "channelGroupCount", "batchGroupCount"}
+
+func convNodeParams(n *simplego.Node) (convParams, bool) {
+	d := reflect.ValueOf(n).Elem().FieldByName("data")
+	if !d.IsValid() || d.IsNil() {
+		return convParams{}, false
+	}
+	d = d.Elem()
+	if d.Kind() != reflect.Pointer || d.Elem().Kind() != reflect.Struct {
+		return convParams{}, false
+	}
+	d = d.Elem()
+	var p convParams
+	var ok [7]bool
+	p.axes, ok[0] = field[backends.ConvolveAxesConfig](d, convFieldNames[0])
+	p.strides, ok[1] = field[[]int](d, convFieldNames[1])
+	p.paddings, ok[2] = field[[][2]int](d, convFieldNames[2])
+	p.inputDil, ok[3] = field[[]int](d, convFieldNames[3])
+	p.kernelDil, ok[4] = field[[]int](d, convFieldNames[4])
+	p.channelGroups, ok[5] = field[int](d, convFieldNames[5])
+	p.batchGrp, ok[6] = field[int](d, convFieldNames[6])
+	for _, o := range ok {
+		if !o {
+			return convParams{}, false
+		}
+	}
+	return p, true
+}
+
+func execConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+	out, handled, err := tryConvGeneral(backend, node, inputs)
+	if handled {
+		convCalls.Add(1)
+		return out, err
+	}
+	convFallbacks.Add(1)
+	return convOriginal(backend, node, inputs, owned)
+}
+
+// conv2D is one ConvGeneral with two spatial axes, its operands as flat data and strides.
+type conv2D struct {
+	in, ker, out []float32
+
+	batch, inC, inH, inW       int // input: batch, channels, spatial (undilated)
+	inSB, inSC, inSH, inSW     int // input strides
+	kI, kO, kH, kW             int // kernel: input channels (per group), output channels, spatial
+	kSI, kSO, kSH, kSW         int // kernel strides
+	outH, outW                 int
+	outSB, outSC, outSH, outSW int
+
+	stride, lo, inDil, kDil [2]int
+	groups                  int
+}
+
+func tryConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer) (*simplego.Buffer, bool, error) {
+	if len(inputs) != 2 {
+		return nil, false, nil
+	}
+	in, ok1 := flat(inputs[0]).([]float32)
+	ker, ok2 := flat(inputs[1]).([]float32)
+	if !ok1 || !ok2 {
+		return nil, false, nil
+	}
+	p, ok := convNodeParams(node)
+	if !ok || p.batchGrp > 1 || len(p.axes.InputSpatial) != 2 || len(p.axes.KernelSpatial) != 2 || len(p.axes.OutputSpatial) != 2 {
+		return nil, false, nil
+	}
+	inShape, err1 := backend.BufferShape(inputs[0])
+	kerShape, err2 := backend.BufferShape(inputs[1])
+	outShape := nodeShape(node)
+	if err1 != nil || err2 != nil || inShape.Rank() != 4 || kerShape.Rank() != 4 || outShape.Rank() != 4 {
+		return nil, false, nil
+	}
+	ax := p.axes
+	id, kd, od := inShape.Dimensions, kerShape.Dimensions, outShape.Dimensions
+	is, ks, os := inShape.Strides(), kerShape.Strides(), outShape.Strides()
+	c := conv2D{in: in, ker: ker,
+		batch: id[ax.InputBatch], inC: id[ax.InputChannels], inH: id[ax.InputSpatial[0]], inW: id[ax.InputSpatial[1]],
+		inSB: is[ax.InputBatch], inSC: is[ax.InputChannels], inSH: is[ax.InputSpatial[0]], inSW: is[ax.InputSpatial[1]],
+		kI: kd[ax.KernelInputChannels], kO: kd[ax.KernelOutputChannels], kH: kd[ax.KernelSpatial[0]], kW: kd[ax.KernelSpatial[1]],
+		kSI: ks[ax.KernelInputChannels], kSO: ks[ax.KernelOutputChannels], kSH: ks[ax.KernelSpatial[0]], kSW: ks[ax.KernelSpatial[1]],
+		outH: od[ax.OutputSpatial[0]], outW: od[ax.OutputSpatial[1]],
+		outSB: os[ax.OutputBatch], outSC: os[ax.OutputChannels], outSH: os[ax.OutputSpatial[0]], outSW: os[ax.OutputSpatial[1]],
+		groups: max(p.channelGroups, 1),
+	}
+	for i := range 2 {
+		c.stride[i], c.inDil[i], c.kDil[i] = 1, 1, 1
+		if i < len(p.strides) && p.strides[i] > 0 {
+			c.stride[i] = p.strides[i]
+		}
+		if i < len(p.paddings) {
+			c.lo[i] = p.paddings[i][0]
+		}
+		if i < len(p.inputDil) && p.inputDil[i] > 0 {
+			c.inDil[i] = p.inputDil[i]
+		}
+		if i < len(p.kernelDil) && p.kernelDil[i] > 0 {
+			c.kDil[i] = p.kernelDil[i]
+		}
+	}
+	if od[ax.OutputBatch] != c.batch || od[ax.OutputChannels] != c.kO || c.kO%c.groups != 0 || c.kI*c.groups != c.inC {
+		return nil, false, nil
+	}
+	outBuf := backend.NewBuffer(outShape)
+	out, ok := flat(outBuf).([]float32)
+	if !ok || len(out) != outShape.Size() {
+		return nil, true, fmt.Errorf("fastdot: output buffer of ConvGeneral %s is not a []float32 of %d", outShape, outShape.Size())
+	}
+	c.out = out
+	var err error
+	switch {
+	case c.groups > 1 && c.kI == 1 && c.kO == c.groups:
+		c.depthwise()
+	case c.groups == 1 && (c.inDil[0] > 1 || c.inDil[1] > 1) && c.stride == [2]int{1, 1}:
+		err = c.transposed()
+	case c.reducesPositions():
+		err = c.kernelGradient()
+	default:
+		err = c.im2col()
+	}
+	if err != nil {
+		return nil, true, fmt.Errorf("fastdot: ConvGeneral %s * %s: %w", inShape, kerShape, err)
+	}
+	return outBuf, true, nil
+}
+
+const (
+	// tileFloats bounds the scratch tiles of products written to an output of another layout
+	// (im2col) and of a scattered convolution's per-tap products (transposed).
+	tileFloats = 1 << 20
+	// maxKChunk is the most reduction rows of the kernel matrix packed at once: VGG's 3x3x512,
+	// whole for every forward convolution of the zoo (a multiple of sgemm.KC).
+	maxKChunk = 4608
+)
+
+var scratchPool sync.Pool // *[]float32
+
+func getScratch(n int) *[]float32 {
+	if p, ok := scratchPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+// im2col computes the convolution group by group as sgemm products of patch tiles [rows =
+// output positions (b, y, x), columns = reduction (ky, kx, ci)] with the kernel matrix [k, n].
+// The kernel matrix is packed once per chunk of maxKChunk reduction rows; the output rows are
+// split into blocks run in parallel, each gathering its patches one panel of sgemm.KC columns at
+// a time into a scratch tile that stays in cache, multiplied in place (not packed again).
+func (c *conv2D) im2col() error {
+	m := c.batch * c.outH * c.outW
+	n := c.kO / c.groups
+	k := c.kH * c.kW * c.kI
+	if m == 0 || n == 0 || k == 0 {
+		clear(c.out)
+		return nil
+	}
+	// Every output element is written by its first panel's product (stored, not added), so the
+	// output is not cleared first. Output rows are one strided matrix when (b, y, x) merge into
+	// one index and channels are contiguous: C = out[row*ldc + col]. Otherwise products go to a
+	// scratch tile of mt rows, then into the output at its layout.
+	direct := c.outSC == 1 && c.outSW == c.kO && c.outSH == c.outW*c.outSW && c.outSB == c.outH*c.outSH
+	mt := m
+	var tmp *[]float32
+	if !direct {
+		mt = min(m, max(64, tileFloats/n))
+		tmp = getScratch(mt * n)
+		defer scratchPool.Put(tmp)
+	}
+	w := sgemm.Workers()
+	patches := make([]*[]float32, w)
+	for i := range patches {
+		patches[i] = getScratch(maxRowBlock * sgemm.KC)
+	}
+	defer func() {
+		for _, p := range patches {
+			scratchPool.Put(p)
+		}
+	}()
+	// The kernel as a [k, n] matrix of group g: one strided view where (ky, kx, ci) merge into
+	// one index (HWIO, the forward pass), else (a gradient's reversed kernel with its channels
+	// swapped) copied into one.
+	merged := c.kSW == c.kI*c.kSI && c.kSH == c.kW*c.kSW
+	var copied []float32
+	if !merged {
+		copied = make([]float32, k*n)
+	}
+	for g := range c.groups {
+		goff := g * n * c.kSO
+		ker := sgemm.Matrix{Data: c.ker, Off: goff, RowStride: c.kSI, ColStride: c.kSO}
+		if !merged {
+			for tap := range c.kH * c.kW {
+				for ci := range c.kI {
+					row := copied[(tap*c.kI+ci)*n : (tap*c.kI+ci+1)*n]
+					src := goff + tap/c.kW*c.kSH + tap%c.kW*c.kSW + ci*c.kSI
+					for co := range row {
+						row[co] = c.ker[src+co*c.kSO]
+					}
+				}
+			}
+			ker = sgemm.Matrix{Data: copied, RowStride: n, ColStride: 1}
+		}
+		for r0 := 0; r0 < m; r0 += mt {
+			rows := min(mt, m-r0)
+			cData, cOff, ldc := c.out, r0*c.kO+g*n, c.kO
+			if !direct {
+				cData, cOff, ldc = (*tmp)[:rows*n], 0, n
+			}
+			for k0 := 0; k0 < k; k0 += maxKChunk {
+				depth := min(maxKChunk, k-k0)
+				b := ker
+				b.Off += k0 * b.RowStride
+				if err := c.multiplyChunk(b, patches, r0, rows, k0, depth, n, g, cData, cOff, ldc); err != nil {
+					return err
+				}
+			}
+			if !direct {
+				c.scatter(cData, r0, rows, g, n)
+			}
+		}
+	}
+	return nil
+}
+
+// reducesPositions reports whether the convolution is a kernel gradient's (GoMLX's and
+// fastvjp's form: the input's batch and channel axes swapped, the output gradient as the kernel,
+// whose "taps" are the forward's output positions): few output rows (the forward kernel's taps
+// times its input channels), a reduction over every position of the batch, and a kernel whose
+// (batch, position) index merges into one stride, as a channels-last output gradient's does.
+func (c *conv2D) reducesPositions() bool {
+	taps := c.kH * c.kW
+	m := c.batch * c.outH * c.outW
+	return c.groups == 1 && c.inDil == [2]int{1, 1} && taps >= 64 && m*c.kO <= 1<<20 &&
+		c.kSW == c.kO*c.kSO && c.kSH == c.kW*c.kSW && c.kSI == c.kH*c.kSH
+}
+
+// Kernel gradients: slices of the reduction, each a partial sum of its own, added in order.
+const (
+	gradSlices   = 8    // fixed, so that the sums do not depend on the number of cores
+	gradPanelMax = 2048 // reduction rows gathered at a time
+)
+
+// kernelGradient computes a convolution whose reduction runs over every position of the batch
+// (see reducesPositions) as a product with the reduction outermost: with r = (y, x, b) an output
+// row and q = (i, ky, kx) a reduction index, out[r, o] = sum_q X[q, r] K[q, o], where X[q, ·],
+// the inputs tap q reads for every output row, is gathered in contiguous runs along b (the
+// forward's channels), and K[q, ·] is a row of the kernel (the output gradient at one position).
+// The reduction is cut into gradSlices slices computed in parallel into partial sums, which are
+// then added in slice order.
+func (c *conv2D) kernelGradient() error {
+	m := c.batch * c.outH * c.outW // rows, ordered (y, x, b)
+	n := c.kO
+	taps := c.kH * c.kW
+	k := c.kI * taps
+	per := (k + gradSlices - 1) / gradSlices
+	partials := make([]float32, gradSlices*n*m) // partial s: [n, m], the transposed product
+	var firstErr atomic.Pointer[error]
+	sgemm.Parallel(sgemm.Workers(), gradSlices, func(_, s int) {
+		q0, q1 := s*per, min(k, (s+1)*per)
+		if q0 >= q1 {
+			return
+		}
+		x := getScratch(min(gradPanelMax, q1-q0) * m)
+		defer scratchPool.Put(x)
+		part := partials[s*n*m : (s+1)*n*m]
+		for p0 := q0; p0 < q1; p0 += gradPanelMax {
+			rows := min(gradPanelMax, q1-p0)
+			panel := (*x)[:rows*m]
+			for q := range rows {
+				c.gatherTap(panel[q*m:(q+1)*m], p0+q)
+			}
+			// part[o, r] += sum_q K[q, o] X[q, r]: A = K^T (n x rows), B = the panel (rows x m).
+			a := sgemm.Matrix{Data: c.ker, Off: p0/taps*c.kSI + p0%taps*c.kSW, RowStride: c.kSO, ColStride: c.kSW}
+			b := sgemm.Matrix{Data: panel, RowStride: m, ColStride: 1}
+			if err := sgemm.MulAddSerial(n, m, rows, a, b, part, 0, m); err != nil {
+				firstErr.CompareAndSwap(nil, &err)
+				return
+			}
+		}
+	})
+	if e := firstErr.Load(); e != nil {
+		return *e
+	}
+	sum := partials[:n*m]
+	for s := 1; s < gradSlices; s++ {
+		sgemm.Elementwise('+', sum, partials[s*n*m:(s+1)*n*m], sum)
+	}
+	// Row r = (y, x, b) of the product is output position (b, y, x).
+	for o := range n {
+		for r := range m {
+			yx, b := r/c.batch, r%c.batch
+			c.out[b*c.outSB+yx/c.outW*c.outSH+yx%c.outW*c.outSW+o*c.outSC] = sum[o*m+r]
+		}
+	}
+	return nil
+}
+
+// gatherTap writes X[q, ·] into row: for reduction index q = (i, ky, kx), the input channel i at
+// the position tap (ky, kx) reads from each output row (y, x, b), zeros in padding.
+func (c *conv2D) gatherTap(row []float32, q int) {
+	taps := c.kH * c.kW
+	i, t := q/taps, q%taps
+	ky, kx := t/c.kW, t%c.kW
+	for yx := range c.outH * c.outW {
+		y, x := yx/c.outW, yx%c.outW
+		seg := row[yx*c.batch : (yx+1)*c.batch]
+		iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
+		ix := x*c.stride[1] + kx*c.kDil[1] - c.lo[1]
+		if iy < 0 || ix < 0 || iy >= c.inH || ix >= c.inW {
+			clear(seg)
+			continue
+		}
+		src := i*c.inSC + iy*c.inSH + ix*c.inSW
+		if c.inSB == 1 {
+			copy(seg, c.in[src:src+c.batch])
+			continue
+		}
+		for b := range seg {
+			seg[b] = c.in[src+b*c.inSB]
+		}
+	}
+}
+
+// maxRowBlock is the most output rows a task gathers: a panel of patches (96 x KC floats,
+// 96 KB) stays in L2 while every kernel sliver passes over it.
+const maxRowBlock = 96
+
+// multiplyChunk adds the products of output rows [r0, r0+rows) over reduction columns [k0,
+// k0+depth) into C: b, the kernel matrix's rows for the chunk, is packed once, and tasks of
+// (block of rows, range of kernel slivers) run on sgemm's workers.
+func (c *conv2D) multiplyChunk(b sgemm.Matrix, patches []*[]float32, r0, rows, k0, depth, n, g int, cData []float32, cOff, ldc int) error {
+	pb, err := sgemm.PackB(depth, n, b)
+	if err != nil {
+		return err
+	}
+	defer pb.Release()
+	w := len(patches)
+	blocks := (rows + maxRowBlock - 1) / maxRowBlock
+	rb := (rows + blocks - 1) / blocks // even blocks: 196 rows are 66+66+64, not 96+96+4
+	slivers := pb.Slivers()
+	jChunks := 1
+	if blocks < 3*w {
+		jChunks = min(slivers, (3*w+blocks-1)/blocks)
+	}
+	slPer := (slivers + jChunks - 1) / jChunks
+	jChunks = (slivers + slPer - 1) / slPer
+	pointwise := c.kH == 1 && c.kW == 1 && c.stride == [2]int{1, 1} && c.lo == [2]int{} && c.inDil == [2]int{1, 1} &&
+		c.outH == c.inH && c.outW == c.inW &&
+		c.inSC == 1 && c.inSW == c.inC && c.inSH == c.inW*c.inSW && c.inSB == c.inH*c.inSH
+	var firstErr atomic.Pointer[error]
+	sgemm.Parallel(w, blocks*jChunks, func(worker, t int) {
+		ib, jc := t/jChunks, t%jChunks
+		i0 := ib * rb
+		brows := min(rb, rows-i0)
+		s0, s1 := jc*slPer, min(slivers, (jc+1)*slPer)
+		patch := *patches[worker]
+		for p := 0; p < depth; p += sgemm.KC {
+			d := min(sgemm.KC, depth-p)
+			a, lda := patch, d
+			if pointwise {
+				// A 1x1 convolution's patches are its input rows: read them in place.
+				a, lda = c.in[(r0+i0)*c.inC+g*c.kI+k0+p:], c.inC
+			} else {
+				c.gather(patch[:brows*d], r0+i0, brows, k0+p, d, g)
+			}
+			if err := pb.MulAdd(brows, a, lda, p, d, s0, s1, cData, cOff+i0*ldc, ldc, k0+p > 0); err != nil {
+				firstErr.CompareAndSwap(nil, &err)
+				return
+			}
+		}
+	})
+	if e := firstErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// transposed computes a convolution of a dilated input (the input gradient of a strided
+// convolution) by scattering instead of gathering: each input position times each kernel tap
+// adds into the one output position it reaches, so the dilation's holes (three quarters of the
+// patches for a stride of 2) cost nothing. Output position i of a tap k reads dilated input
+// position i + k*kDil - lo, which holds input p where that equals p*inDil.
+func (c *conv2D) transposed() error {
+	n := c.kO
+	m := c.batch * c.inH * c.inW
+	clear(c.out)
+	if m == 0 || n == 0 || c.kI == 0 {
+		return nil
+	}
+	mt := min(m, max(64, tileFloats/max(n, c.kI)))
+	tmp := getScratch(mt * n)
+	defer scratchPool.Put(tmp)
+	direct := c.inSC == 1 && c.inSW == c.inC && c.inSH == c.inW*c.inSW && c.inSB == c.inH*c.inSH
+	var rowsBuf *[]float32
+	if !direct {
+		rowsBuf = getScratch(mt * c.kI)
+		defer scratchPool.Put(rowsBuf)
+	}
+	hw := c.inH * c.inW
+	for r0 := 0; r0 < m; r0 += mt {
+		rows := min(mt, m-r0)
+		a := sgemm.Matrix{Data: c.in, Off: r0 * c.inC, RowStride: c.inC, ColStride: 1}
+		if !direct {
+			buf := (*rowsBuf)[:rows*c.kI]
+			for r := range rows {
+				b, p := (r0+r)/hw, (r0+r)%hw
+				src := b*c.inSB + p/c.inW*c.inSH + p%c.inW*c.inSW
+				for ci := range c.kI {
+					buf[r*c.kI+ci] = c.in[src+ci*c.inSC]
+				}
+			}
+			a = sgemm.Matrix{Data: buf, RowStride: c.kI, ColStride: 1}
+		}
+		t := (*tmp)[:rows*n]
+		for ky := range c.kH {
+			for kx := range c.kW {
+				clear(t)
+				b := sgemm.Matrix{Data: c.ker, Off: ky*c.kSH + kx*c.kSW, RowStride: c.kSI, ColStride: c.kSO}
+				if err := sgemm.MulAdd(rows, n, c.kI, a, b, t, 0, n); err != nil {
+					return err
+				}
+				for r := range rows {
+					bi, p := (r0+r)/hw, (r0+r)%hw
+					oy := p/c.inW*c.inDil[0] - ky*c.kDil[0] + c.lo[0]
+					ox := p%c.inW*c.inDil[1] - kx*c.kDil[1] + c.lo[1]
+					if oy < 0 || ox < 0 || oy >= c.outH || ox >= c.outW {
+						continue
+					}
+					dst := bi*c.outSB + oy*c.outSH + ox*c.outSW
+					src := t[r*n : (r+1)*n]
+					if c.outSC == 1 {
+						out := c.out[dst : dst+n]
+						for co, v := range src {
+							out[co] += v
+						}
+					} else {
+						for co, v := range src {
+							c.out[dst+co*c.outSC] += v
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// gather writes the patches of output rows [r0, r0+rows) and reduction columns [k0, k0+cols)
+// of group g into dst (row-major, cols wide).
+func (c *conv2D) gather(dst []float32, r0, rows, k0, cols, g int) {
+	for r := range rows {
+		b, yx := (r0+r)/(c.outH*c.outW), (r0+r)%(c.outH*c.outW)
+		c.gatherRow(dst[r*cols:(r+1)*cols], b, yx/c.outW, yx%c.outW, k0, g)
+	}
+}
+
+// gatherRow fills row with the reduction columns k0.. of output position (b, y, x): for each tap
+// (ky, kx), the kI input channels of group g at the input position it reads, zeros in padding
+// and in the holes of a dilated input.
+func (c *conv2D) gatherRow(row []float32, b, y, x, k0, g int) {
+	col := 0
+	ci0 := k0 % c.kI
+	tap := k0 / c.kI
+	base := b*c.inSB + g*c.kI*c.inSC
+	// A row of taps reads one contiguous run when channels and positions are contiguous
+	// (channels-last, ungrouped, no dilation): copied at once rather than tap by tap.
+	runs := c.inSC == 1 && c.inSW == c.kI && c.kDil[1] == 1 && c.inDil == [2]int{1, 1}
+	for ; col < len(row); tap++ {
+		ky, kx := tap/c.kW, tap%c.kW
+		if runs && kx == 0 && ci0 == 0 && len(row)-col >= c.kW*c.kI {
+			iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
+			ix := x*c.stride[1] - c.lo[1]
+			if iy >= 0 && iy < c.inH && ix >= 0 && ix+c.kW <= c.inW {
+				n := c.kW * c.kI
+				src := base + iy*c.inSH + ix*c.inSW
+				copy(row[col:col+n], c.in[src:src+n])
+				col += n
+				tap += c.kW - 1
+				continue
+			}
+		}
+		cnt := min(c.kI-ci0, len(row)-col)
+		seg := row[col : col+cnt]
+		iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
+		ix := x*c.stride[1] + kx*c.kDil[1] - c.lo[1]
+		if iy < 0 || ix < 0 || iy%c.inDil[0] != 0 || ix%c.inDil[1] != 0 || iy/c.inDil[0] >= c.inH || ix/c.inDil[1] >= c.inW {
+			clear(seg)
+		} else {
+			src := base + iy/c.inDil[0]*c.inSH + ix/c.inDil[1]*c.inSW + ci0*c.inSC
+			switch {
+			case c.inSC == 1 && cnt <= 4: // a network's first layer: a copy call per pixel costs more than the loop
+				for i := range seg {
+					seg[i] = c.in[src+i]
+				}
+			case c.inSC == 1:
+				copy(seg, c.in[src:src+cnt])
+			default:
+				s := c.inSC
+				for i := range seg {
+					seg[i] = c.in[src+i*s]
+				}
+			}
+		}
+		col += cnt
+		ci0 = 0
+	}
+}
+
+// scatter writes a tile's products (rows x n, row-major) into the output at its layout.
+func (c *conv2D) scatter(tile []float32, r0, rows, g, n int) {
+	for r := range rows {
+		b, yx := (r0+r)/(c.outH*c.outW), (r0+r)%(c.outH*c.outW)
+		dst := b*c.outSB + yx/c.outW*c.outSH + yx%c.outW*c.outSW + g*n*c.outSC
+		src := tile[r*n : (r+1)*n]
+		for co, v := range src {
+			c.out[dst+co*c.outSC] = v
+		}
+	}
+}
+
+// depthwise1x1 is depthwise for a 1x1 kernel (a zero Pad, internal/sgpoly's: the kernel is
+// ones, the input dilated by the interior padding) over output rows [lo, hi): each output
+// position is its input position's channels times the kernel, or zeros in a hole or the padding.
+func (c *conv2D) depthwise1x1(lo, hi int) {
+	ch := c.kO
+	w := make([]float32, ch)
+	for o := range w {
+		w[o] = c.ker[o*c.kSO]
+	}
+	// The input offset each output row and column reads, -1 in a hole or the padding.
+	offsets := func(n, stride, lo, dil, in, inStride int) []int {
+		off := make([]int, n)
+		for i := range off {
+			p := i*stride - lo
+			if p < 0 || p%dil != 0 || p/dil >= in {
+				off[i] = -1
+				continue
+			}
+			off[i] = p / dil * inStride
+		}
+		return off
+	}
+	ys := offsets(c.outH, c.stride[0], c.lo[0], c.inDil[0], c.inH, c.inSH)
+	xs := offsets(c.outW, c.stride[1], c.lo[1], c.inDil[1], c.inW, c.inSW)
+	b, yx := lo/(c.outH*c.outW), lo%(c.outH*c.outW)
+	y, x := yx/c.outW, yx%c.outW
+	for range hi - lo {
+		dst := b*c.outSB + y*c.outSH + x*c.outSW
+		hole := ys[y] < 0 || xs[x] < 0
+		src := b*c.inSB + ys[y] + xs[x]
+		switch {
+		case c.inSC == 1 && c.outSC == 1 && hole:
+			clear(c.out[dst : dst+ch])
+		case c.inSC == 1 && c.outSC == 1:
+			out := c.out[dst : dst+ch]
+			for o, v := range c.in[src : src+ch] {
+				out[o] = v*w[o] + 0 // 0 + x*w, as the convolution's sum starts: +0 for -0
+			}
+		default:
+			for o := range ch {
+				v := float32(0)
+				if !hole {
+					v += c.in[src+o*c.inSC] * w[o]
+				}
+				c.out[dst+o*c.outSC] = v
+			}
+		}
+		if x++; x == c.outW {
+			x = 0
+			if y++; y == c.outH {
+				y = 0
+				b++
+			}
+		}
+	}
+}
+
+// depthwise computes a convolution with one input channel per group (MobileNet's): each output
+// channel is its channel's input times its own kernel, accumulated tap by tap along the channels.
+func (c *conv2D) depthwise() {
+	ch := c.kO
+	work := func(lo, hi int) {
+		acc := make([]float32, ch)
+		w := make([]float32, ch)
+		for r := lo; r < hi; r++ {
+			b, yx := r/(c.outH*c.outW), r%(c.outH*c.outW)
+			y, x := yx/c.outW, yx%c.outW
+			clear(acc)
+			for ky := range c.kH {
+				iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
+				if iy < 0 || iy%c.inDil[0] != 0 || iy/c.inDil[0] >= c.inH {
+					continue
+				}
+				for kx := range c.kW {
+					ix := x*c.stride[1] + kx*c.kDil[1] - c.lo[1]
+					if ix < 0 || ix%c.inDil[1] != 0 || ix/c.inDil[1] >= c.inW {
+						continue
+					}
+					src := b*c.inSB + iy/c.inDil[0]*c.inSH + ix/c.inDil[1]*c.inSW
+					kb := ky*c.kSH + kx*c.kSW
+					wt := w
+					if c.kSO == 1 {
+						wt = c.ker[kb : kb+ch]
+					} else {
+						for o := range ch {
+							w[o] = c.ker[kb+o*c.kSO]
+						}
+					}
+					switch {
+					case c.inSC == 1 && ch >= 32:
+						sgemm.MulAcc(c.in[src:src+ch], wt, acc)
+					case c.inSC == 1: // few channels (a zero Pad's kernel of ones): the call costs more than the loop
+						in := c.in[src : src+ch]
+						for o, v := range in {
+							acc[o] += v * wt[o]
+						}
+					default:
+						for o := range ch {
+							acc[o] += c.in[src+o*c.inSC] * wt[o]
+						}
+					}
+				}
+			}
+			dst := b*c.outSB + y*c.outSH + x*c.outSW
+			if c.outSC == 1 {
+				copy(c.out[dst:dst+ch], acc)
+			} else {
+				for o, v := range acc {
+					c.out[dst+o*c.outSC] = v
+				}
+			}
+		}
+	}
+	if c.kH == 1 && c.kW == 1 {
+		work = c.depthwise1x1
+	}
+	rows := c.batch * c.outH * c.outW
+	if rows*ch*c.kH*c.kW < 1<<16 {
+		work(0, rows)
+		return
+	}
+	var g catch.Group
+	g.Go(func() { work(rows/2, rows) })
+	g.Run(func() { work(0, rows/2) })
+	g.Wait()
+}

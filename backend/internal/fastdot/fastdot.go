@@ -1,0 +1,296 @@
+// Package fastdot makes GoMLX's pure-Go backend (simplego v0.26.0) run its float32 hot ops on
+// internal/sgemm's AVX2/FMA kernels and plain loops instead of its scalar, per-element-indexed
+// Go: DotGeneral (about 10x faster on convolution-shaped products, and no relayout of large fully
+// connected weights), ConvGeneral (conv.go: im2col tiles packed for sgemm, forward and both
+// gradients, plus a depthwise kernel) and broadcast Add, Sub, Mul and Max (binary.go: batch
+// norm, biases, ReLU).
+//
+// simplego has no extension point for this: Install replaces entries of its unexported executor
+// table (go:linkname) and reads its unexported Buffer and node parameters (reflect and unsafe,
+// layouts checked at Install or on every call). This is tied to gomlx v0.26.0, pinned in go.mod;
+// the tests fail loudly if a version changes them. Operations it cannot express, other dtypes,
+// and CPUs without AVX2/FMA keep simplego's own executors (tested, with the fallback forced).
+package fastdot
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
+)
+
+type executor = func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, inputsOwned []bool) (*simplego.Buffer, error)
+
+//go:linkname nodeExecutors github.com/gomlx/gomlx/backends/simplego.nodeExecutors
+var nodeExecutors [backends.OpTypeLast]executor
+
+// bufferLayout mirrors simplego.Buffer.
+type bufferLayout struct {
+	shape shapes.Shape
+	valid bool
+	flat  any
+}
+
+var (
+	installOnce sync.Once
+	installErr  error
+	original    executor
+	installed   atomic.Bool // set last by a successful Install: Installed reads only this
+
+	// calls counts DotGenerals run by sgemm; fallbacks those handed back to simplego.
+	calls, fallbacks atomic.Int64
+)
+
+// Counts are how many ops the executors ran and how many they handed back to simplego.
+type Counts struct {
+	Dot, DotFallbacks       int64
+	Conv, ConvFallbacks     int64
+	Binary, BinaryFallbacks int64
+}
+
+// Counted returns the counts so far (tests compare two of them).
+func Counted() Counts {
+	return Counts{Dot: calls.Load(), DotFallbacks: fallbacks.Load(), Conv: convCalls.Load(), ConvFallbacks: convFallbacks.Load(),
+		Binary: binaryCalls.Load(), BinaryFallbacks: binaryFallbacks.Load()}
+}
+
+// Install routes simplego's float32 DotGeneral to sgemm. It is idempotent; it returns an error
+// (and changes nothing) if the CPU lacks AVX2/FMA or simplego's internals are not the expected ones.
+func Install() error {
+	installOnce.Do(func() {
+		if !sgemm.Available() {
+			installErr = fmt.Errorf("fastdot: CPU lacks AVX2/FMA")
+			return
+		}
+		if installErr = checkLayouts(); installErr != nil {
+			return
+		}
+		original = nodeExecutors[backends.OpTypeDotGeneral]
+		if original == nil {
+			installErr = fmt.Errorf("fastdot: simplego has no DotGeneral executor registered")
+			return
+		}
+		convOriginal = nodeExecutors[backends.OpTypeConvGeneral]
+		if convOriginal == nil {
+			installErr = fmt.Errorf("fastdot: simplego has no ConvGeneral executor registered")
+			return
+		}
+		nodeExecutors[backends.OpTypeDotGeneral] = guarded(backends.OpTypeDotGeneral, execDotGeneral)
+		nodeExecutors[backends.OpTypeConvGeneral] = guarded(backends.OpTypeConvGeneral, execConvGeneral)
+		installBinary()
+		installCompare()
+		installReduce()
+		installSlice()
+		installBroadcast()
+		installSign()
+		installed.Store(true)
+	})
+	return installErr
+}
+
+// guarded is ex with a panic (a bug, or a worker's panic carried back by catch.Group) returned as
+// the executor's error. simplego runs executors on its own goroutines and recovers nothing there,
+// so a panic would end the process (in GoNB, the kernel); as an error it reaches the caller of
+// the graph's execution (Explain, the CLI, the notebook cell).
+func guarded(op backends.OpType, ex executor) executor {
+	return func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (out *simplego.Buffer, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				out, err = nil, fmt.Errorf("the fast %s executor failed: %v", op, r)
+			}
+		}()
+		return ex(backend, node, inputs, owned)
+	}
+}
+
+// Installed reports whether Install succeeded (safe to call while another goroutine installs).
+func Installed() bool { return installed.Load() }
+
+// checkLayouts verifies the unexported structures this package reads.
+func checkLayouts() error {
+	bt := reflect.TypeFor[simplego.Buffer]()
+	mt := reflect.TypeFor[bufferLayout]()
+	if bt.Size() != mt.Size() || bt.NumField() != mt.NumField() {
+		return fmt.Errorf("fastdot: simplego.Buffer layout changed")
+	}
+	for i := range bt.NumField() {
+		a, b := bt.Field(i), mt.Field(i)
+		if a.Name != b.Name || a.Offset != b.Offset || a.Type != b.Type {
+			return fmt.Errorf("fastdot: simplego.Buffer field %d is %s %s, expected %s %s", i, a.Name, a.Type, b.Name, b.Type)
+		}
+	}
+	nt := reflect.TypeFor[simplego.Node]()
+	for name, kind := range map[string]reflect.Kind{"shape": reflect.Struct, "data": reflect.Interface} {
+		f, ok := nt.FieldByName(name)
+		if !ok || f.Type.Kind() != kind {
+			return fmt.Errorf("fastdot: simplego.Node has no %s field of kind %s", name, kind)
+		}
+	}
+	if f, _ := nt.FieldByName("shape"); f.Type != reflect.TypeFor[shapes.Shape]() {
+		return fmt.Errorf("fastdot: simplego.Node.shape is %s", f.Type)
+	}
+	return nil
+}
+
+func flat(b *simplego.Buffer) any { return (*bufferLayout)(unsafe.Pointer(b)).flat }
+
+func nodeShape(n *simplego.Node) shapes.Shape {
+	f := reflect.ValueOf(n).Elem().FieldByName("shape")
+	return *(*shapes.Shape)(unsafe.Pointer(f.UnsafeAddr()))
+}
+
+// params holds what execDotGeneral needs of simplego's dotGeneralNodeData.
+type params struct {
+	lhsContract, lhsBatch, rhsContract, rhsBatch []int
+}
+
+func nodeParams(n *simplego.Node) (params, bool) {
+	d := reflect.ValueOf(n).Elem().FieldByName("data")
+	if d.IsNil() {
+		return params{}, false
+	}
+	d = d.Elem()
+	if d.Kind() != reflect.Pointer || d.Elem().Kind() != reflect.Struct {
+		return params{}, false
+	}
+	d = d.Elem()
+	ints := func(name string) ([]int, bool) {
+		f := d.FieldByName(name)
+		if !f.IsValid() || f.Kind() != reflect.Slice || f.Type().Elem().Kind() != reflect.Int {
+			return nil, false
+		}
+		out := make([]int, f.Len())
+		for i := range out {
+			out[i] = int(f.Index(i).Int())
+		}
+		return out, true
+	}
+	var p params
+	var ok [4]bool
+	p.lhsContract, ok[0] = ints("lhsContractingAxes")
+	p.lhsBatch, ok[1] = ints("lhsBatchAxes")
+	p.rhsContract, ok[2] = ints("rhsContractingAxes")
+	p.rhsBatch, ok[3] = ints("rhsBatchAxes")
+	return p, ok[0] && ok[1] && ok[2] && ok[3]
+}
+
+// mergedStride returns the stride of the axes (in the given order) merged into one row-major index,
+// or false if they are not consecutive in memory in that order. Axes of size 1 are ignored.
+func mergedStride(dims, axes []int) (int, bool) {
+	strides := make([]int, len(dims))
+	s := 1
+	for i := len(dims) - 1; i >= 0; i-- {
+		strides[i] = s
+		s *= dims[i]
+	}
+	var kept []int
+	for _, a := range axes {
+		if dims[a] != 1 {
+			kept = append(kept, a)
+		}
+	}
+	if len(kept) == 0 {
+		return 0, true
+	}
+	for i := 0; i+1 < len(kept); i++ {
+		if strides[kept[i]] != strides[kept[i+1]]*dims[kept[i+1]] {
+			return 0, false
+		}
+	}
+	return strides[kept[len(kept)-1]], true
+}
+
+func crossAxes(rank int, contract, batch []int) []int {
+	used := make([]bool, rank)
+	for _, a := range contract {
+		used[a] = true
+	}
+	for _, a := range batch {
+		used[a] = true
+	}
+	var out []int
+	for a := range rank {
+		if !used[a] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// operand is one side of a DotGeneral as strides of its merged batch, cross and contracting axes.
+type operand struct {
+	data                              []float32
+	batchStride, crossStride, kStride int
+}
+
+func makeOperand(data []float32, dims, contract, batch []int) (operand, bool) {
+	op := operand{data: data}
+	var ok [3]bool
+	op.batchStride, ok[0] = mergedStride(dims, batch)
+	op.crossStride, ok[1] = mergedStride(dims, crossAxes(len(dims), contract, batch))
+	op.kStride, ok[2] = mergedStride(dims, contract)
+	return op, ok[0] && ok[1] && ok[2]
+}
+
+func execDotGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+	out, handled, err := tryDotGeneral(backend, node, inputs)
+	if handled {
+		calls.Add(1)
+		return out, err
+	}
+	fallbacks.Add(1)
+	return original(backend, node, inputs, owned)
+}
+
+func tryDotGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer) (*simplego.Buffer, bool, error) {
+	if len(inputs) != 2 {
+		return nil, false, nil
+	}
+	lhsData, ok1 := flat(inputs[0]).([]float32)
+	rhsData, ok2 := flat(inputs[1]).([]float32)
+	if !ok1 || !ok2 {
+		return nil, false, nil
+	}
+	p, ok := nodeParams(node)
+	if !ok {
+		return nil, false, nil
+	}
+	lhsShape, err1 := backend.BufferShape(inputs[0])
+	rhsShape, err2 := backend.BufferShape(inputs[1])
+	outShape := nodeShape(node)
+	if err1 != nil || err2 != nil || outShape.DType != dtypes.Float32 || outShape.Rank() != 3 {
+		return nil, false, nil
+	}
+	lhs, ok1 := makeOperand(lhsData, lhsShape.Dimensions, p.lhsContract, p.lhsBatch)
+	rhs, ok2 := makeOperand(rhsData, rhsShape.Dimensions, p.rhsContract, p.rhsBatch)
+	if !ok1 || !ok2 {
+		return nil, false, nil
+	}
+	batch, m, n := outShape.Dimensions[0], outShape.Dimensions[1], outShape.Dimensions[2]
+	k := 1
+	for _, a := range p.lhsContract {
+		k *= lhsShape.Dimensions[a]
+	}
+	out := backend.NewBuffer(outShape)
+	outData, ok := flat(out).([]float32)
+	if !ok || len(outData) != batch*m*n {
+		return nil, true, fmt.Errorf("fastdot: output buffer of DotGeneral %s is not a []float32 of %d", outShape, batch*m*n)
+	}
+	clear(outData)
+	for b := range batch {
+		a := sgemm.Matrix{Data: lhs.data, Off: b * lhs.batchStride, RowStride: lhs.crossStride, ColStride: lhs.kStride}
+		bm := sgemm.Matrix{Data: rhs.data, Off: b * rhs.batchStride, RowStride: rhs.kStride, ColStride: rhs.crossStride}
+		if err := sgemm.MulAdd(m, n, k, a, bm, outData, b*m*n, n); err != nil {
+			return nil, true, fmt.Errorf("fastdot: DotGeneral %s x %s: %w", lhsShape, rhsShape, err)
+		}
+	}
+	return out, true, nil
+}

@@ -1,0 +1,101 @@
+package fastdot_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gradcam-go/gradcam/backend"
+	"github.com/gradcam-go/gradcam/backend/internal/fastdot"
+	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
+)
+
+func randomTensor(rng *rand.Rand, dims ...int) (*tensors.Tensor, *tensors.Tensor) {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	f32, f64 := make([]float32, n), make([]float64, n)
+	for i := range f32 {
+		f32[i] = float32(rng.NormFloat64())
+		f64[i] = float64(f32[i])
+	}
+	return tensors.FromFlatDataAndDimensions(f32, dims...), tensors.FromFlatDataAndDimensions(f64, dims...)
+}
+
+// TestDotGeneralMatchesSimplego runs DotGenerals of the shapes the models produce (im2col
+// convolutions, fully connected layers, their gradients, batched contractions) in float32 through
+// fastdot and compares them with simplego's own float64 DotGeneral, which fastdot never handles.
+// Axis orders fastdot cannot express as strided matrices must fall back to simplego.
+func TestDotGeneralMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		if sgemm.Available() {
+			t.Fatalf("fastdot not installed on an AVX2/FMA CPU: %v", fastdot.Install())
+		}
+		t.Skip("no AVX2/FMA: simplego's own DotGeneral is used")
+	}
+	cases := []struct {
+		name                   string
+		lhsDims, rhsDims       []int
+		lhsC, lhsB, rhsC, rhsB []int
+		handled                bool
+	}{
+		{"im2col conv", []int{2, 28, 28, 72}, []int{72, 64}, []int{3}, nil, []int{0}, nil, true},
+		{"fc forward", []int{1, 3000}, []int{1000, 3000}, []int{1}, nil, []int{1}, nil, true},
+		{"fc input gradient", []int{1, 1000}, []int{1000, 3000}, []int{1}, nil, []int{0}, nil, true},
+		{"fc batch 8", []int{8, 3000}, []int{1000, 3000}, []int{1}, nil, []int{1}, nil, true},
+		{"conv weight gradient", []int{2, 5, 7, 16}, []int{2, 5, 7, 36}, []int{0, 1, 2}, nil, []int{0, 1, 2}, nil, true},
+		{"conv input gradient", []int{2, 14, 14, 64}, []int{72, 64}, []int{3}, nil, []int{1}, nil, true},
+		{"batched weighted sum", []int{3, 49, 200}, []int{3, 200}, []int{2}, []int{0}, []int{1}, []int{0}, true},
+		{"batch axis in the middle", []int{50, 3, 80}, []int{3, 80, 40}, []int{2}, []int{1}, []int{1}, []int{0}, true},
+		{"contraction order against memory order", []int{40, 5, 60}, []int{60, 5, 30}, []int{2, 1}, nil, []int{0, 1}, nil, false},
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l32, l64 := randomTensor(rng, tc.lhsDims...)
+			r32, r64 := randomTensor(rng, tc.rhsDims...)
+			fn := func(l, r *Node) *Node { return DotGeneral(l, tc.lhsC, tc.lhsB, r, tc.rhsC, tc.rhsB) }
+			calls, fallbacks := fastdot.Counted().Dot, fastdot.Counted().DotFallbacks
+			got32, err := ExecOnce(b, fn, l32, r32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			handled := fastdot.Counted().Dot > calls
+			if handled != tc.handled || (!handled && fastdot.Counted().DotFallbacks == fallbacks) {
+				t.Errorf("handled by fastdot: %v, want %v", handled, tc.handled)
+			}
+			before := fastdot.Counted().Dot
+			want64, err := ExecOnce(b, fn, l64, r64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fastdot.Counted().Dot != before {
+				t.Errorf("fastdot ran a float64 DotGeneral")
+			}
+			if !slices.Equal(got32.Shape().Dimensions, want64.Shape().Dimensions) {
+				t.Fatalf("shape %s, want %s", got32.Shape(), want64.Shape())
+			}
+			got, want := tensors.MustCopyFlatData[float32](got32), tensors.MustCopyFlatData[float64](want64)
+			scale := 0.0
+			for _, v := range want {
+				scale = max(scale, math.Abs(v))
+			}
+			worst := 0.0
+			for i := range want {
+				worst = max(worst, math.Abs(float64(got[i])-want[i]))
+			}
+			if worst > 1e-5*scale || math.IsNaN(worst) {
+				t.Errorf("max error %.3g against max magnitude %.3g", worst, scale)
+			}
+		})
+	}
+}

@@ -1,0 +1,339 @@
+package sgemm
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// layout builds a strided view of a random m x n matrix: row-major, column-major, or embedded
+// in a larger array with padding (offset and strides beyond the dimensions).
+func layout(rng *rand.Rand, rows, cols int, kind string) (Matrix, func(i, j int) float64) {
+	var x Matrix
+	switch kind {
+	case "rowmajor":
+		x = Matrix{Data: make([]float32, rows*cols), RowStride: cols, ColStride: 1}
+	case "colmajor":
+		x = Matrix{Data: make([]float32, rows*cols), RowStride: 1, ColStride: rows}
+	case "padded":
+		x = Matrix{Data: make([]float32, 3+rows*(2*cols+1)), Off: 3, RowStride: 2*cols + 1, ColStride: 2}
+	}
+	for i := range x.Data {
+		x.Data[i] = float32(rng.NormFloat64())
+	}
+	return x, func(i, j int) float64 { return float64(x.at(i, j)) }
+}
+
+// kernels returns the register kernels this CPU runs, by name, for tests to run each: useAVX512
+// selects one, and the returned function restores the default.
+func kernels() ([]string, func()) {
+	names := []string{"avx2"}
+	if hasAVX512 {
+		names = append(names, "avx512")
+	}
+	return names, func() { useAVX512(hasAVX512) }
+}
+
+func TestMulAddMatchesFloat64(t *testing.T) {
+	if !available {
+		t.Skip("no AVX2/FMA on this CPU: the toolkit uses the backend's own DotGeneral")
+	}
+	names, restore := kernels()
+	defer restore()
+	for _, name := range names {
+		useAVX512(name == "avx512")
+		t.Run(name, testMulAddMatchesFloat64)
+	}
+}
+
+func testMulAddMatchesFloat64(t *testing.T) {
+	sizes := []struct{ m, n, k int }{
+		{1, 1, 1}, {5, 7, 3}, // plain loops
+		{1, 4096, 1000}, {3, 1000, 9216}, {1, 2000, 2000}, // thin rows: axpy / dot
+		{1000, 2, 300}, {517, 1, 2048}, // thin columns
+		{6, 16, 256}, {12, 32, 512}, {49, 512, 4608}, {3136, 64, 576}, {197, 35, 1001}, {97, 17, 257}, // packed, edges
+	}
+	kinds := []string{"rowmajor", "colmajor", "padded"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, s := range sizes {
+		for _, ka := range kinds {
+			for _, kb := range kinds {
+				if s.m*s.n*s.k > 10_000_000 && ka != kb && ka != "rowmajor" {
+					continue // big shapes: every B layout with row-major A, and both padded
+				}
+				a, aAt := layout(rng, s.m, s.k, ka)
+				b, bAt := layout(rng, s.k, s.n, kb)
+				ldc := s.n + 3
+				c := make([]float32, 5+s.m*ldc)
+				for i := range c {
+					c[i] = 1 // MulAdd adds to C
+				}
+				if err := MulAdd(s.m, s.n, s.k, a, b, c, 5, ldc); err != nil {
+					t.Fatal(err)
+				}
+				worst := 0.0
+				for i := range s.m {
+					for j := range s.n {
+						want, mag := 1.0, 0.0
+						for p := range s.k {
+							want += aAt(i, p) * bAt(p, j)
+							mag += math.Abs(aAt(i, p) * bAt(p, j))
+						}
+						got := float64(c[5+i*ldc+j])
+						worst = max(worst, math.Abs(got-want)/(mag+1))
+					}
+					for j := s.n; j < ldc && 5+i*ldc+j < len(c); j++ {
+						if c[5+i*ldc+j] != 1 {
+							t.Fatalf("%v A %s B %s: wrote outside C at row %d column %d", s, ka, kb, i, j)
+						}
+					}
+				}
+				if worst > 1e-5 || math.IsNaN(worst) {
+					t.Errorf("%v A %s B %s: relative error %.3g", s, ka, kb, worst)
+				}
+			}
+		}
+	}
+}
+
+// TestKernelsAgree checks that the AVX2 and AVX-512 register kernels, and PackedB's in-place
+// reading of A, give the same bits: every element sums the same panels in the same order.
+func TestKernelsAgree(t *testing.T) {
+	if !available {
+		t.Skip("no AVX2/FMA on this CPU")
+	}
+	names, restore := kernels()
+	defer restore()
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, s := range []struct{ m, n, k int }{{12, 32, 256}, {97, 17, 600}, {200, 64, 1000}, {35, 100, 513}} {
+		a, _ := layout(rng, s.m, s.k, "rowmajor")
+		b, _ := layout(rng, s.k, s.n, "padded")
+		var ref []float32
+		for _, name := range names {
+			useAVX512(name == "avx512")
+			plain := make([]float32, s.m*s.n)
+			if err := MulAdd(s.m, s.n, s.k, a, b, plain, 0, s.n); err != nil {
+				t.Fatal(err)
+			}
+			pb, err := PackB(s.k, s.n, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Rows in blocks of 7 (edges of every kind), slivers one at a time, panel by panel,
+			// the first panel stored over garbage.
+			inPlace := make([]float32, s.m*s.n)
+			for i := range inPlace {
+				inPlace[i] = float32(math.NaN())
+			}
+			for p0 := 0; p0 < s.k; p0 += KC {
+				depth := min(KC, s.k-p0)
+				for r0 := 0; r0 < s.m; r0 += 7 {
+					rows := min(7, s.m-r0)
+					for j := range pb.Slivers() {
+						if err := pb.MulAdd(rows, a.Data[r0*s.k+p0:], s.k, p0, depth, j, j+1, inPlace, r0*s.n, s.n, p0 > 0); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			pb.Release()
+			if !slices.Equal(plain, inPlace) {
+				t.Errorf("%v %s: PackedB.MulAdd differs from MulAdd", s, name)
+			}
+			if ref == nil {
+				ref = plain
+			} else if !slices.Equal(ref, plain) {
+				t.Errorf("%v: %s differs from %s", s, name, names[0])
+			}
+		}
+	}
+}
+
+func TestPackedBRejectsBadPanels(t *testing.T) {
+	if !available {
+		t.Skip("no AVX2/FMA on this CPU")
+	}
+	b := Matrix{Data: make([]float32, 600*8), RowStride: 8, ColStride: 1}
+	pb, err := PackB(600, 8, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := make([]float32, 4*600)
+	c := make([]float32, 4*8)
+	for _, tc := range []struct {
+		name              string
+		p0, depth, s0, s1 int
+	}{
+		{"panel not at a multiple of KC", 1, 10, 0, 1},
+		{"short panel before the end", 0, 100, 0, 1},
+		{"panel past B", 512, 256, 0, 1},
+		{"sliver past B", 0, KC, 0, 2},
+	} {
+		if err := pb.MulAdd(4, a, 600, tc.p0, tc.depth, tc.s0, tc.s1, c, 0, 8, true); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+	pb.Release()
+	if err := pb.MulAdd(4, a, 600, 0, KC, 0, 1, c, 0, 8, true); err == nil {
+		t.Error("use after Release: no error")
+	}
+}
+
+func TestMulAddRejectsBadViews(t *testing.T) {
+	if !available {
+		t.Skip("no AVX2/FMA on this CPU")
+	}
+	ok := Matrix{Data: make([]float32, 12), RowStride: 4, ColStride: 1}
+	short := Matrix{Data: make([]float32, 11), RowStride: 4, ColStride: 1}
+	c := make([]float32, 9)
+	cases := []struct {
+		name string
+		err  error
+	}{
+		{"A too short", MulAdd(3, 3, 4, short, Matrix{Data: make([]float32, 12), RowStride: 3, ColStride: 1}, c, 0, 3)},
+		{"B too short", MulAdd(3, 3, 4, ok, Matrix{Data: make([]float32, 11), RowStride: 3, ColStride: 1}, c, 0, 3)},
+		{"C too short", MulAdd(3, 3, 4, ok, Matrix{Data: make([]float32, 12), RowStride: 3, ColStride: 1}, c[:8], 0, 3)},
+		{"negative stride", MulAdd(3, 3, 4, Matrix{Data: make([]float32, 12), RowStride: -4, ColStride: 1}, ok, c, 0, 3)},
+	}
+	for _, tc := range cases {
+		if tc.err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+}
+
+func BenchmarkMulAdd(b *testing.B) {
+	if !available {
+		b.Skip("no AVX2/FMA")
+	}
+	for _, s := range []struct {
+		name    string
+		m, n, k int
+	}{
+		{"conv3x3_56x56x64", 3136, 64, 576},
+		{"conv3x3_7x7x512", 49, 512, 4608},
+		{"vgg_conv_224x224x64", 50176, 64, 576},
+		{"fc6_b1", 1, 4096, 25088},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			a, _ := layout(rng, s.m, s.k, "rowmajor")
+			bm, _ := layout(rng, s.k, s.n, "rowmajor")
+			if s.name == "fc6_b1" {
+				bm, _ = layout(rng, s.k, s.n, "colmajor")
+			}
+			c := make([]float32, s.m*s.n)
+			for b.Loop() {
+				_ = MulAdd(s.m, s.n, s.k, a, bm, c, 0, s.n)
+			}
+			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// TestWorkersChangeDuringMultiply: changing the number of workers while multiplies run neither
+// races (run with -race) nor overruns a per-worker buffer, and results stay exact.
+func TestWorkersChangeDuringMultiply(t *testing.T) {
+	if !available {
+		t.Skip("no AVX2/FMA on this CPU")
+	}
+	defer SetWorkers(0)
+	rng := rand.New(rand.NewPCG(3, 4))
+	a, at := layout(rng, 97, 257, "rowmajor")
+	b, bt := layout(rng, 257, 67, "rowmajor")
+	done := make(chan struct{})
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+				SetWorkers(1 + i%8)
+			}
+		}
+	}()
+	for range 20 {
+		c := make([]float32, 97*67)
+		if err := MulAdd(97, 67, 257, a, b, c, 0, 67); err != nil {
+			t.Fatal(err)
+		}
+		for _, ij := range [][2]int{{0, 0}, {50, 33}, {96, 66}} {
+			want := 0.0
+			for p := range 257 {
+				want += at(ij[0], p) * bt(p, ij[1])
+			}
+			if got := float64(c[ij[0]*67+ij[1]]); math.Abs(got-want) > 1e-3*(1+math.Abs(want)) {
+				t.Fatalf("C[%d,%d] = %g, want %g", ij[0], ij[1], got, want)
+			}
+		}
+	}
+	close(done)
+}
+
+// TestMulAcc compares MulAcc with its definition in float64, for lengths around the kernel's
+// 32- and 8-float steps.
+func TestMulAcc(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 70, 1000} {
+		x, w, y := make([]float32, n), make([]float32, n), make([]float32, n)
+		want := make([]float64, n)
+		for i := range n {
+			x[i], w[i], y[i] = float32(i%13)-6, float32(i%7)*0.5, float32(i%5)
+			want[i] = float64(y[i]) + float64(x[i])*float64(w[i])
+		}
+		MulAcc(x, w, y)
+		for i := range n {
+			if math.Abs(float64(y[i])-want[i]) > 1e-5 {
+				t.Fatalf("n=%d: y[%d] = %g, want %g", n, i, y[i], want[i])
+			}
+		}
+	}
+}
+
+// TestElementwise compares the vector kernels with Go's scalar operations bit for bit, for
+// lengths around their 32- and 8-float steps, in place too.
+func TestElementwise(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 70, 1000} {
+		a, b := make([]float32, n), make([]float32, n)
+		for i := range n {
+			a[i], b[i] = float32(i%13)*0.37-2, float32(i%7)*1.3-4
+		}
+		for _, op := range []byte{'+', '-', '*'} {
+			o := make([]float32, n)
+			Elementwise(op, a, b, o)
+			os := make([]float32, n)
+			ElementwiseScalar(op, a, 1.7, os)
+			in := slices.Clone(a)
+			Elementwise(op, in, b, in)
+			for i := range n {
+				if o[i] != scalarOp(op, a[i], b[i]) || in[i] != o[i] || os[i] != scalarOp(op, a[i], 1.7) {
+					t.Fatalf("n=%d op %c: element %d: %g, %g in place, %g with a scalar", n, op, i, o[i], in[i], os[i])
+				}
+			}
+		}
+	}
+}
+
+// TestMaxMinScalar: the max and min kernels equal Go's max and min bit for bit, NaN, infinities
+// and both zeros included, for every zero and a non-zero scalar.
+func TestMaxMinScalar(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	negZero := float32(math.Copysign(0, -1))
+	vals := []float32{nan, inf, -inf, 0, negZero, 1, -1, 6, 7, -6, 5.9999, 3e-39}
+	var a []float32
+	for range 5 {
+		a = append(a, vals...)
+	}
+	for _, s := range []float32{0, negZero, 6, -1, inf} {
+		for _, op := range []byte{'M', 'm'} {
+			o := make([]float32, len(a))
+			ElementwiseScalar(op, a, s, o)
+			for i := range a {
+				want := scalarOp(op, a[i], s)
+				if math.Float32bits(o[i]) != math.Float32bits(want) && !(o[i] != o[i] && want != want) {
+					t.Fatalf("%c(%g, %g) = %g, want %g", op, a[i], s, o[i], want)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package sgemm
+
+import "golang.org/x/sys/cpu"
+
+// available reports whether this CPU runs the SIMD kernels (x86-64 with AVX2 and FMA).
+var available = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// hasAVX512 reports whether the packed multiply can use the AVX-512 register kernel.
+var hasAVX512 = available && cpu.X86.HasAVX512F
+
+//go:noescape
+func kernel6x16(k int, a, b, c *float32, ldc int)
+
+//go:noescape
+func kernel12x32(k int, a, b, c *float32, ldc int)
+
+//go:noescape
+func kernel6x16s(k int, a *float32, lda int, b, c *float32, ldc int, add bool)
+
+//go:noescape
+func kernel12x32s(k int, a *float32, lda int, b, c *float32, ldc int, add bool)
+
+//go:noescape
+func axpy(n int, alpha float32, x, y *float32)
+
+//go:noescape
+func dot(n int, x, y *float32) float32
+
+//go:noescape
+func mulAcc(n int, x, w, y *float32)
+
+//go:noescape
+func addVV(n int, a, b, o *float32)
+
+//go:noescape
+func addVS(n int, a *float32, s float32, o *float32)
+
+//go:noescape
+func subVV(n int, a, b, o *float32)
+
+//go:noescape
+func subVS(n int, a *float32, s float32, o *float32)
+
+//go:noescape
+func mulVV(n int, a, b, o *float32)
+
+//go:noescape
+func mulVS(n int, a *float32, s float32, o *float32)
+
+//go:noescape
+func maxVS(n int, a *float32, s float32, o *float32)
+
+//go:noescape
+func minVS(n int, a *float32, s float32, o *float32)

@@ -1,0 +1,28 @@
+//go:build !amd64
+
+package sgemm
+
+// available reports whether this CPU runs the SIMD kernels (x86-64 with AVX2 and FMA).
+var available = false
+
+var hasAVX512 = false
+
+func kernel6x16(k int, a, b, c *float32, ldc int)  { panic("sgemm: no SIMD kernel on this platform") }
+func kernel12x32(k int, a, b, c *float32, ldc int) { panic("sgemm: no SIMD kernel on this platform") }
+func kernel6x16s(k int, a *float32, lda int, b, c *float32, ldc int, add bool) {
+	panic("sgemm: no SIMD kernel on this platform")
+}
+func kernel12x32s(k int, a *float32, lda int, b, c *float32, ldc int, add bool) {
+	panic("sgemm: no SIMD kernel on this platform")
+}
+func axpy(n int, alpha float32, x, y *float32)       { panic("sgemm: no SIMD kernel on this platform") }
+func dot(n int, x, y *float32) float32               { panic("sgemm: no SIMD kernel on this platform") }
+func mulAcc(n int, x, w, y *float32)                 { panic("sgemm: no SIMD kernel on this platform") }
+func addVV(n int, a, b, o *float32)                  { panic("sgemm: no SIMD kernel on this platform") }
+func addVS(n int, a *float32, s float32, o *float32) { panic("sgemm: no SIMD kernel on this platform") }
+func subVV(n int, a, b, o *float32)                  { panic("sgemm: no SIMD kernel on this platform") }
+func subVS(n int, a *float32, s float32, o *float32) { panic("sgemm: no SIMD kernel on this platform") }
+func mulVV(n int, a, b, o *float32)                  { panic("sgemm: no SIMD kernel on this platform") }
+func mulVS(n int, a *float32, s float32, o *float32) { panic("sgemm: no SIMD kernel on this platform") }
+func maxVS(n int, a *float32, s float32, o *float32) { panic("sgemm: no SIMD kernel on this platform") }
+func minVS(n int, a *float32, s float32, o *float32) { panic("sgemm: no SIMD kernel on this platform") }

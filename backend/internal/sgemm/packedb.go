@@ -1,0 +1,134 @@
+package sgemm
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// PackedB is the right-hand side B[k, n] of many products, packed once for the register kernel:
+// panels of kc rows, each in nr-column slivers. A convolution packs its kernel matrix once and
+// multiplies every tile of patches by it, in parallel, with MulAdd.
+type PackedB struct {
+	k, n     int
+	mr, nr   int // the register tile it was packed for
+	slivers  int
+	data     []float32
+	buf      *[]float32
+	released atomic.Bool
+}
+
+// PackB packs B (k x n), in parallel. Release returns its memory for reuse.
+func PackB(k, n int, b Matrix) (*PackedB, error) {
+	if !available {
+		return nil, fmt.Errorf("sgemm: this CPU lacks AVX2/FMA")
+	}
+	if k <= 0 || n <= 0 {
+		return nil, fmt.Errorf("sgemm: PackB of an empty %dx%d matrix", k, n)
+	}
+	if err := b.check("B", k, n); err != nil {
+		return nil, err
+	}
+	slivers := (n + nr - 1) / nr
+	pb := &PackedB{k: k, n: n, mr: mr, nr: nr, slivers: slivers, buf: getPanel(k * slivers * nr)}
+	pb.data = *pb.buf
+	panels := (k + kc - 1) / kc
+	parallel(workers(), panels*slivers, func(_, t int) {
+		pc, j := t/slivers*kc, t%slivers
+		depth := min(kc, k-pc)
+		off := pc*slivers*nr + j*depth*nr
+		packB(pb.data[off:off+depth*nr], b, pc, depth, j*nr, n)
+	})
+	return pb, nil
+}
+
+// Release returns the packed panels to the pool; pb must not be used after.
+func (pb *PackedB) Release() {
+	if pb != nil && !pb.released.Swap(true) {
+		panelPool.Put(pb.buf)
+		pb.data = nil
+	}
+}
+
+// Slivers is the number of column slivers (nr columns each) B was packed into: MulAdd's
+// column range is given in slivers.
+func (pb *PackedB) Slivers() int { return pb.slivers }
+
+// MulAdd computes C[0:m, cols] += A[0:m, 0:depth] · B[p0:p0+depth, cols] on the calling
+// goroutine, for the columns of slivers [s0, s1); with accumulate false it stores the product,
+// C = A·B, so that a first panel need not clear C. A is row-major with row stride lda and is read
+// in place (not packed); p0 must be a multiple of KC and depth at most KC, or reach B's last row.
+// C is row-major: element (i, j) is c[cOff+i*ldc+j]. Callers split rows and slivers among
+// goroutines themselves.
+func (pb *PackedB) MulAdd(m int, a []float32, lda, p0, depth, s0, s1 int, c []float32, cOff, ldc int, accumulate bool) error {
+	switch {
+	case pb.data == nil:
+		return fmt.Errorf("sgemm: PackedB used after Release")
+	case pb.mr != mr || pb.nr != nr:
+		return fmt.Errorf("sgemm: PackedB packed for another register kernel")
+	case p0 < 0 || p0%kc != 0 || depth <= 0 || depth > kc || p0+depth > pb.k || (depth < kc && p0+depth != pb.k):
+		return fmt.Errorf("sgemm: panel [%d, %d) is not one of B's %d-row panels of %d rows", p0, p0+depth, kc, pb.k)
+	case s0 < 0 || s1 > pb.slivers || s0 > s1:
+		return fmt.Errorf("sgemm: slivers [%d, %d) outside [0, %d)", s0, s1, pb.slivers)
+	case m < 0 || lda < depth:
+		return fmt.Errorf("sgemm: A of %d rows with stride %d < depth %d", m, lda, depth)
+	}
+	if m == 0 || s0 == s1 {
+		return nil
+	}
+	if err := (Matrix{a, 0, lda, 1}).check("A", m, depth); err != nil {
+		return err
+	}
+	lastCol := min(pb.n, s1*nr)
+	if err := (Matrix{c, cOff + s0*nr, ldc, 1}).check("C", m, lastCol-s0*nr); err != nil {
+		return err
+	}
+	panel := pb.data[p0*pb.slivers*nr:]
+	var tile [maxTile]float32
+	var edge []float32 // the last rows of A, padded to mr with zeros
+	for j := s0; j < s1; j++ {
+		col := j * nr
+		cols := min(nr, pb.n-col)
+		bs := &panel[j*depth*nr]
+		for row := 0; row < m; row += mr {
+			r := min(mr, m-row)
+			as, lds := &a[row*lda], lda
+			if r < mr {
+				if edge == nil {
+					edge = make([]float32, mr*depth)
+					for i := range r {
+						copy(edge[i*depth:(i+1)*depth], a[(row+i)*lda:(row+i)*lda+depth])
+					}
+				}
+				as, lds = &edge[0], depth
+			}
+			if r == mr && cols == nr {
+				kernelStrided(depth, as, lds, bs, &c[cOff+row*ldc+col], ldc, accumulate)
+				continue
+			}
+			kernelStrided(depth, as, lds, bs, &tile[0], nr, false)
+			for ii := range r {
+				dst := c[cOff+(row+ii)*ldc+col : cOff+(row+ii)*ldc+col+cols]
+				src := tile[ii*nr : ii*nr+cols]
+				if !accumulate {
+					copy(dst, src)
+					continue
+				}
+				for jj, v := range src {
+					dst[jj] += v
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// KC is the depth of B's panels: MulAdd multiplies one panel at a time.
+const KC = kc
+
+// Workers is the number of goroutines a multiply uses (SetWorkers), for callers that split
+// their own work with Parallel.
+func Workers() int { return workers() }
+
+// Parallel runs fn(worker, task) for tasks 0..n-1 on at most w goroutines; worker < w tells
+// each goroutine's scratch apart.
+func Parallel(w, n int, fn func(worker, task int)) { parallel(w, n, fn) }
