@@ -51,18 +51,41 @@ const (
 	// (gradient images as the sum of absolute values over channels), averaged over the images.
 	// Occlusion runs for it whether or not it is one of the methods; higher is better.
 	OcclusionCorrelation Metric = "occlusion-correlation"
+
+	// Quantus's localisation family (quantus.go), on the top-1 class's map against the mask of the
+	// ground-truth boxes: RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation,
+	// TopKIntersection (k = Options.TopK) and AUC. Higher is better.
+	RelevanceMassAccuracy   Metric = "relevance-mass-accuracy"
+	RelevanceRankAccuracy   Metric = "relevance-rank-accuracy"
+	AttributionLocalisation Metric = "attribution-localisation"
+	TopKIntersection        Metric = "top-k-intersection"
+	AUC                     Metric = "auc"
+	// Quantus's complexity family (quantus.go), on the top-1 class's map: Sparseness (higher is
+	// sparser), Complexity (an entropy) and EffectiveComplexity (a count of pixels; lower is
+	// simpler).
+	Sparseness          Metric = "sparseness"
+	Complexity          Metric = "complexity"
+	EffectiveComplexity Metric = "effective-complexity"
 )
 
 // All returns the metrics in the order tables show them.
 func All() []Metric {
 	return []Metric{ClassificationError, LocalizationError, PointingGameAccuracy, DeletionAUC, InsertionAUC, AverageDrop,
-		IncreaseInConfidence, DropInConfidence, ROADMoRF, ROADLeRF, ROADCombined, OcclusionCorrelation}
+		IncreaseInConfidence, DropInConfidence, ROADMoRF, ROADLeRF, ROADCombined, OcclusionCorrelation,
+		RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation, TopKIntersection, AUC,
+		Sparseness, Complexity, EffectiveComplexity}
 }
 
-// needsBoxes are the metrics that need ground-truth boxes; needsLabels those that need labels.
+// needsBoxes are the metrics that need ground-truth boxes; needsLabels those that need labels;
+// byNameOnly those Evaluate measures only when asked by name (or "all"): occlusion correlation,
+// which runs occlusion on every image, and Quantus's families, beside the Grad-CAM paper's
+// protocol that the default reproduces.
 var (
-	needsBoxes  = []Metric{LocalizationError, PointingGameAccuracy}
+	needsBoxes = []Metric{LocalizationError, PointingGameAccuracy, RelevanceMassAccuracy, RelevanceRankAccuracy,
+		AttributionLocalisation, TopKIntersection, AUC}
 	needsLabels = []Metric{ClassificationError, LocalizationError, PointingGameAccuracy}
+	byNameOnly  = []Metric{OcclusionCorrelation, RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation,
+		TopKIntersection, AUC, Sparseness, Complexity, EffectiveComplexity}
 )
 
 // ParseMetrics reads a comma-separated list of metric names ("all": every metric).
@@ -101,6 +124,10 @@ func PointingToleranceFor(h, w int) float64 {
 	return DefaultPointingTolerance * float64(min(h, w)) / 224
 }
 
+// TopKFor is Quantus's top-k intersection's k, 1000 pixels at 224x224, scaled to h x w images by
+// their area: 82 at 64x64, at least 1.
+func TopKFor(h, w int) int { return max(1, 1000*h*w/(224*224)) }
+
 // Row is one number of a table: a metric of a model's method over a dataset.
 type Row struct {
 	Model  string
@@ -118,7 +145,8 @@ type Options struct {
 	// need at least one).
 	Methods []gradcam.Method
 	// Metrics to compute; empty means every metric the dataset allows (boxes, labels), except
-	// OcclusionCorrelation, which runs occlusion on every image and is asked by name.
+	// those asked by name only: OcclusionCorrelation, which runs occlusion on every image, and
+	// Quantus's localisation and complexity families.
 	Metrics []Metric
 	// Request carries the explanation options (layers, targets, method options); its Methods and
 	// classes are set by Evaluate. The maps explain the logit unless Request.Target says otherwise.
@@ -128,6 +156,9 @@ type Options struct {
 	// PointingTolerance is the pointing game's, pixels; 0 means DefaultPointingTolerance at
 	// 224x224 scaled to the images (PointingToleranceFor).
 	PointingTolerance float64
+	// TopK is TopKIntersection's k, pixels; 0 means Quantus's 1000 at 224x224 scaled to the
+	// images' area (TopKFor).
+	TopK int
 	// BatchSize is the number of images per Explain call; 0 means 16.
 	BatchSize int
 	// Progress, when set, is called after each batch with the images done and the total.
@@ -182,8 +213,8 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 	metrics := o.Metrics
 	if len(metrics) == 0 {
 		for _, mt := range All() {
-			if mt == OcclusionCorrelation {
-				continue // asked by name only: it runs occlusion on every image
+			if slices.Contains(byNameOnly, mt) {
+				continue
 			}
 			if (set.Boxes != nil || !slices.Contains(needsBoxes, mt)) && (set.Labels != nil || !slices.Contains(needsLabels, mt)) {
 				metrics = append(metrics, mt)
@@ -235,6 +266,13 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 	size := c * h * w
 	n := set.Len()
 	acc := newAccumulator(metrics)
+	acc.topK = o.TopK
+	if acc.topK == 0 {
+		acc.topK = TopKFor(h, w)
+	}
+	if acc.topK < 0 || acc.topK > h*w {
+		return nil, fmt.Errorf("evaluate: top-k %d is outside 1..%d (the images' pixels)", o.TopK, h*w)
+	}
 	wants := func(mt Metric) bool { return slices.Contains(metrics, mt) }
 	for start := 0; start < n; start += batch {
 		k := min(batch, n-start)
@@ -385,6 +423,7 @@ func truncate(s []string) []string {
 // accumulator collects the per-image values and sums the curves.
 type accumulator struct {
 	metrics []Metric
+	topK    int // TopKIntersection's k
 	images  []ImageValue
 	curves  map[Metric]map[gradcam.Method][]float64
 	curveN  map[Metric]map[gradcam.Method]int
@@ -469,6 +508,23 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 		}
 	}
 	switch mt {
+	case RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation, TopKIntersection, AUC:
+		of := map[Metric]func(Heatmap, []bool) (float64, error){RelevanceMassAccuracy: RelevanceMassAccuracyOf,
+			RelevanceRankAccuracy: RelevanceRankAccuracyOf, AttributionLocalisation: AttributionLocalisationOf, AUC: AUCOf,
+			TopKIntersection: func(hm Heatmap, mask []bool) (float64, error) { return TopKIntersectionOf(hm, mask, a.topK) }}[mt]
+		v, err := of(hm, BoxMask(hm.H, hm.W, set.BoxesOf(idx)...))
+		if err != nil {
+			return err
+		}
+		a.add(method, mt, idx, v)
+	case Sparseness, Complexity, EffectiveComplexity:
+		of := map[Metric]func(Heatmap) (float64, error){Sparseness: SparsenessOf, Complexity: ComplexityOf,
+			EffectiveComplexity: func(hm Heatmap) (float64, error) { return EffectiveComplexityOf(hm, DefaultEffectiveComplexityEps) }}[mt]
+		v, err := of(hm)
+		if err != nil {
+			return err
+		}
+		a.add(method, mt, idx, v)
 	case LocalizationError:
 		box, err := LocalizationBox(hm, threshold)
 		if err != nil {

@@ -62,7 +62,7 @@ func TestEvaluateReportsEveryMetric(t *testing.T) {
 	if !slices.Equal(progress, []int{2, 4, 5}) {
 		t.Errorf("progress %v, want [2 4 5]", progress)
 	}
-	want := 1 + len(methods)*(len(All())-2) // classification error is per model; occlusion correlation asked by name only
+	want := 1 + len(methods)*(len(All())-1-len(byNameOnly)) // classification error is per model; some asked by name only
 	if len(rep.Rows) != want {
 		t.Fatalf("%d rows, want %d", len(rep.Rows), want)
 	}
@@ -149,6 +149,14 @@ func TestEvaluateErrors(t *testing.T) {
 			_, err := Evaluate(ev, set, Options{Metrics: []Metric{DeletionAUC}})
 			return err
 		}, "no method"},
+		{"relevance mass without boxes", func() error {
+			_, err := Evaluate(ev, &noBoxes, Options{Methods: grad, Metrics: []Metric{RelevanceMassAccuracy}})
+			return err
+		}, "relevance-mass-accuracy needs ground-truth boxes"},
+		{"top-k beyond the pixels", func() error {
+			_, err := Evaluate(ev, set, Options{Methods: grad, Metrics: []Metric{TopKIntersection}, TopK: 5000})
+			return err
+		}, "top-k 5000 is outside 1..1024"},
 		{"label out of range", func() error {
 			_, err := Evaluate(ev, &badLabel, Options{Methods: grad})
 			return err

@@ -53,6 +53,16 @@ func TestEvaluateOnGoMLXFunction(t *testing.T) {
 		if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) || r.Failed > 0 {
 			t.Errorf("%s %s = %g (%d failed)", r.Method, r.Metric, r.Value, r.Failed)
 		}
+		switch r.Metric {
+		case RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation, TopKIntersection, AUC, Sparseness:
+			if r.Value < 0 || r.Value > 1 {
+				t.Errorf("%s %s = %g, not in [0, 1]", r.Method, r.Metric, r.Value)
+			}
+		case EffectiveComplexity:
+			if r.Value < 1 || r.Value > 32*32 {
+				t.Errorf("%s %s = %g pixels of 1024", r.Method, r.Metric, r.Value)
+			}
+		}
 	}
 }
 

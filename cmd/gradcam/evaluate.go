@@ -44,10 +44,12 @@ func evaluate(args []string, stdout, stderr io.Writer) error {
 		"or "+clutteredData+" (the demo networks' held-out set, with boxes)")
 	limit := fs.Int("limit", 0, "evaluate the first N images only (0: all; "+clutteredData+" has 10,000)")
 	methodList := fs.String("method", "gradcam", "comma-separated methods: "+methodNames())
-	metricList := fs.String("metric", "", "comma-separated metrics ("+metricNames()+"); default: all the data allows")
+	metricList := fs.String("metric", "", "comma-separated metrics ("+metricNames()+", or all); default: all the data allows but occlusion-correlation and "+
+		"Quantus's localisation and complexity families (relevance-mass-accuracy ... effective-complexity), which are asked by name")
 	out := fs.String("out", "", "output directory for metrics.csv, metrics.md and the curves (PNG)")
 	layer := fs.String("layer", "", "layer the CAM methods explain; default: the model's")
 	batch := fs.Int("batch", 16, "images per explanation batch")
+	topK := fs.Int("top-k", 0, "top-k-intersection: the map's k highest pixels; 0: Quantus's 1000 at 224x224, scaled to the images' area")
 	tolerance := fs.Float64("pointing-tolerance", 0, "pointing game: tolerance, pixels; 0: 15 px at 224x224, scaled to the images (4.3 at 64x64)")
 	crop := fs.Bool("crop", false, "resize the shorter side to 256 and center-crop 224 instead of stretching (image folders)")
 	boxes := fs.String("boxes", "", "ground-truth boxes for an image folder: a CSV of "+data.BoxesHeader+
@@ -62,6 +64,9 @@ func evaluate(args []string, stdout, stderr io.Writer) error {
 	}
 	if *dataDir == "" || *out == "" {
 		return usageError{errors.New("--data and --out are required")}
+	}
+	if *topK < 0 {
+		return usageError{fmt.Errorf("--top-k %d: give a number of pixels >= 1 (or 0 for the default)", *topK)}
 	}
 	if *limit < 0 || *batch < 1 {
 		return usageError{fmt.Errorf("--limit must be >= 0 and --batch >= 1 (got %d and %d)", *limit, *batch)}
@@ -131,7 +136,7 @@ func evaluate(args []string, stdout, stderr io.Writer) error {
 			}
 			use = append(use, meth)
 		}
-		opts := metrics.Options{Methods: use, Metrics: mets, BatchSize: *batch, PointingTolerance: *tolerance}
+		opts := metrics.Options{Methods: use, Metrics: mets, BatchSize: *batch, PointingTolerance: *tolerance, TopK: *topK}
 		if *layer != "" {
 			opts.Request.Layers = splitList(*layer)
 		}

@@ -40,6 +40,33 @@ func TestEvaluateCommand(t *testing.T) {
 	}
 }
 
+// TestEvaluateQuantusFamilies: Quantus's localisation and complexity metrics are asked by name
+// on the command line, with --top-k, and a negative --top-k is a usage error.
+func TestEvaluateQuantusFamilies(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	quantus := "relevance-mass-accuracy,relevance-rank-accuracy,attribution-localisation,top-k-intersection,auc,sparseness,complexity,effective-complexity"
+	err := run([]string{"evaluate", "--model", "fashion-gap", "--data", clutteredData, "--limit", "3", "--method", "gradcam,saliency",
+		"--metric", quantus, "--top-k", "50", "--out", dir}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mt := range strings.Split(quantus, ",") {
+		if n := strings.Count(string(b), ","+mt+","); n != 2 {
+			t.Errorf("metrics.csv has %d rows of %s, want 2 (one per method):\n%s", n, mt, b)
+		}
+	}
+	err = run([]string{"evaluate", "--model", "fashion-gap", "--data", clutteredData, "--metric", "auc", "--top-k", "-1", "--out", dir}, &out, &errOut)
+	var ue usageError
+	if err == nil || !asUsage(err, &ue) || !strings.Contains(err.Error(), "--top-k -1") {
+		t.Errorf("--top-k -1: %v, want a usage error naming it", err)
+	}
+}
+
 // TestEvaluateImageFolder evaluates a folder of images without labels or boxes: the metrics that
 // need no ground truth are measured.
 func TestEvaluateImageFolder(t *testing.T) {
