@@ -13,6 +13,7 @@ import (
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/preprocess"
 	"github.com/gradcam-go/gradcam/testnets"
 )
 
@@ -242,5 +243,89 @@ func TestAttributionsMatchCaptumOnImageNetModels(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// riseMasks is how many masks TestRISEMatches draws: enough for maps with structure, few enough
+// that VGG-16's forwards stay a few seconds.
+const riseMasks = 100
+
+// TestRISEMatches: RISE's maps equal its authors' code (testdata/reference_rise.py, RISE's
+// explanations.py) given its masks, on the random-weight ResNet-18 and VGG-16 and the real
+// SqueezeNet and MobileNetV2, for classes 243 and 282 of cat_dog.png: r >= 0.999 and max error
+// <= 1% of the largest value. The masks Go draws itself (RISEMasks) are checked for what RISE's
+// are: values in [0, 1], a mean near the keep probability, the same masks from the same seed.
+func TestRISEMatches(t *testing.T) {
+	modelsRef, _ := references(t)
+	ref := testref.Ensure(t, "gradcam/testdata/reference_rise.py", "rise-ref", testref.Shared(), modelsRef, fmt.Sprint(riseMasks))
+	masks, shape := testref.ReadNPY(t, filepath.Join(ref, "masks.npy"))
+	if !slices.Equal(shape, []int{riseMasks, 224, 224}) {
+		t.Fatalf("masks of shape %v", shape)
+	}
+	x, _, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"resnet18", "vgg16", "squeezenet1_0", "mobilenet_v2"} {
+		t.Run(name, func(t *testing.T) {
+			res, err := New(loadTestModel(t, name)).Explain(x, Request{Methods: []Method{RISE}, Classes: []int{243, 282},
+				RISE: RISEOptions{Masks: riseMasks, Given: masks}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, c := range []int{243, 282} {
+				want, _ := testref.ReadNPY(t, filepath.Join(ref, name, fmt.Sprint(c)+".npy"))
+				if r, maxErr := testref.Pearson(res.At(0, k).Maps[RISE].Values, want), testref.MaxRelErr(res.At(0, k).Maps[RISE].Values, want); r < 0.999 || maxErr > 0.01 || math.IsNaN(maxErr) {
+					t.Errorf("class %d: r = %.6f, max error %.4f of the largest value", c, r, maxErr)
+				}
+			}
+		})
+	}
+	t.Run("masks drawn", func(t *testing.T) {
+		o := RISEOptions{Masks: 50, Cell: 7, P: 0.3, Seed: 4}
+		a, err := RISEMasks(o, 64, 48)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := RISEMasks(o, 64, 48)
+		if !slices.Equal(a, b) {
+			t.Error("the same options drew other masks")
+		}
+		o.Seed = 5
+		if c, _ := RISEMasks(o, 64, 48); slices.Equal(a, c) {
+			t.Error("another seed drew the same masks")
+		}
+		mean := 0.0
+		for _, v := range a {
+			if v < 0 || v > 1 {
+				t.Fatalf("mask value %g outside [0, 1]", v)
+			}
+			mean += float64(v) / float64(len(a))
+		}
+		if math.Abs(mean-0.3) > 0.05 {
+			t.Errorf("masks' mean %.3f, want near the keep probability 0.3", mean)
+		}
+	})
+}
+
+// TestRISEBadInput: 0 masks (after the default is asked explicitly negative), a keep probability
+// outside (0, 1], a grid larger than the image and masks of the wrong size are one-line errors.
+func TestRISEBadInput(t *testing.T) {
+	m, x := smallCNNInput(t)
+	e := New(m)
+	for _, tc := range []struct {
+		o    RISEOptions
+		want string
+	}{
+		{RISEOptions{Masks: -1}, "at least 1 mask"},
+		{RISEOptions{P: 1.5}, "(0, 1]"},
+		{RISEOptions{P: -0.1}, "(0, 1]"},
+		{RISEOptions{Cell: 100}, "cells a side"},
+		{RISEOptions{Masks: 2, Given: make([]float32, 10)}, "2 masks of"},
+	} {
+		_, err := e.Explain(x, Request{Methods: []Method{RISE}, RISE: tc.o})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%+v: %v, want one line saying %q", tc.o, err, tc.want)
+		}
 	}
 }

@@ -31,10 +31,13 @@ type Request struct {
 	// scaled and upsampled, and the maps are averaged and scaled again (pytorch-grad-cam's
 	// aggregation of several target layers); Map.LowRes is then nil.
 	Layers []string
-	// Target is the explained score; the zero value means Logit.
+	// Target is the explained score; the zero value means Logit (Probability for RISE, as its
+	// paper weighs masks).
 	Target Target
 	// Occlusion configures the occlusion method.
 	Occlusion OcclusionOptions
+	// RISE configures RISE.
+	RISE RISEOptions
 	// IntegratedGradients configures IntegratedGradients; the zero value is Captum's defaults.
 	IntegratedGradients IntegratedGradientsOptions
 	// SmoothGrad configures SmoothGrad; the zero value is Captum's NoiseTunnel defaults.
@@ -58,6 +61,8 @@ type Request struct {
 	// regions whose removal would raise the score (Selvaraju et al.'s counterfactual
 	// explanations; the counterfactual method is Grad-CAM's). Other methods cannot be asked with it.
 	Counterfactual bool
+
+	targetGiven bool // Target was set by the caller (validate fills the default)
 }
 
 // Explanation is the result for one image and one class.
@@ -348,6 +353,15 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 	}
 	if slices.Contains(methods, Occlusion) {
 		if err := e.occlude(images, req.Target, req.Occlusion, k, result); err != nil {
+			return nil, err
+		}
+	}
+	if slices.Contains(methods, RISE) {
+		target := req.Target
+		if !req.targetGiven {
+			target = Probability()
+		}
+		if err := e.rise(images, target, req.RISE, k, result); err != nil {
 			return nil, err
 		}
 	}

@@ -83,6 +83,8 @@ const (
 	InputXGradient      Method = "input-x-gradient"
 	IntegratedGradients Method = "integrated-gradients"
 	SmoothGrad          Method = "smoothgrad"
+
+	RISE Method = "rise"
 )
 
 // IsGradientImage reports whether the method's result is an image-sized gradient with three

@@ -64,7 +64,11 @@ func (o OcclusionOptions) check(h, w int) error {
 // image's forward pass holds about four activations of its largest layer at once (a layer's
 // input and output, a convolution's patch tile, the next output), scaled from the network's
 // batch-1 shapes to the input's size.
-func (e *Explainer) occlusionBatch(h, w int, memory int64) int {
+func (e *Explainer) occlusionBatch(h, w int, memory int64) int { return e.perturbedBatch(h, w, memory, 7) }
+
+// perturbedBatch is the number of perturbed h x w images a forward pass of at most the given
+// activation memory holds (0: DefaultOcclusionMemory), between 1 and most.
+func (e *Explainer) perturbedBatch(h, w int, memory int64, most int) int {
 	if memory == 0 {
 		memory = DefaultOcclusionMemory
 	}
@@ -80,7 +84,7 @@ func (e *Explainer) occlusionBatch(h, w int, memory int64) int {
 		largest = largest * (h * w) / (in[1] * in[2])
 	}
 	per := int64(max(largest, 1)) * 4 * int64(e.Model.DType().Size())
-	return int(min(7, max(1, memory/per)))
+	return int(min(int64(most), max(1, memory/per)))
 }
 
 // positions lists the patch offsets along one side: every stride, plus one flush with the end.

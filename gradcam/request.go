@@ -13,7 +13,8 @@ import (
 
 // validate checks a request against the model and fills defaults.
 func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
-	if req.Target.Fn == nil {
+	req.targetGiven = req.Target.Fn != nil
+	if !req.targetGiven {
 		req.Target = Logit()
 	}
 	if req.Target.Name == "" {
@@ -120,6 +121,16 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		d := images.Shape().Dimensions
 		req.Occlusion = req.Occlusion.withDefaults(d[2], d[3])
 		if err := req.Occlusion.check(d[2], d[3]); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(req.Methods, RISE) {
+		if images.Rank() != 4 {
+			return fmt.Errorf("RISE masks images; %s takes sequences", e.desc.Name)
+		}
+		d := images.Shape().Dimensions
+		req.RISE = req.RISE.withDefaults()
+		if err := req.RISE.check(d[2], d[3]); err != nil {
 			return err
 		}
 	}

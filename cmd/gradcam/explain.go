@@ -39,9 +39,16 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	std := fs.Float64("smooth-std", 1, "smoothgrad: noise standard deviation, in normalized input units")
 	counterfactual := fs.Bool("counterfactual", false, "negate the layer gradients of gradcam, hirescam, gradcam-elementwise, "+
 		"gradcam++, xgradcam, layercam: regions whose removal would raise the score")
+	riseMasks := fs.Int("samples", 4000, "rise: random masks (RISE's N)")
+	riseCell := fs.Int("rise-cell", 8, "rise: cells a side of the random grid (RISE's s)")
+	riseP := fs.Float64("rise-p", 0.5, "rise: probability that a cell is kept, in (0, 1]")
 	guidedCAM := fs.String("guided-cam", "gradcam", "guided-gradcam: the CAM method multiplied with guided backprop")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
+	}
+	if *riseMasks < 1 || *riseCell < 1 || !(*riseP > 0 && *riseP <= 1) {
+		return usageError{fmt.Errorf("--samples %d, --rise-cell %d, --rise-p %g: RISE needs at least 1 mask, a grid of at least "+
+			"1 cell and a keep probability in (0, 1]", *riseMasks, *riseCell, *riseP)}
 	}
 	if err := mf.check(); err != nil {
 		return err
@@ -78,6 +85,7 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	exps, err := gradcam.New(m).Explain(in.tensor, gradcam.Request{
 		Methods: methods, Classes: []int{*class}, Layers: layers,
 		Occlusion:           gradcam.OcclusionOptions{Patch: *patch, Stride: *stride},
+		RISE:                gradcam.RISEOptions{Masks: *riseMasks, Cell: *riseCell, P: *riseP},
 		IntegratedGradients: gradcam.IntegratedGradientsOptions{Steps: *igSteps},
 		SmoothGrad:          gradcam.SmoothGradOptions{Samples: *samples, Std: *std},
 		GuidedCAM:           gradcam.Method(*guidedCAM),

@@ -86,13 +86,14 @@ func TestExplainMethodsAndOptions(t *testing.T) {
 	dir := t.TempDir()
 	var out, errOut bytes.Buffer
 	err := run([]string{"explain", "--model", "mobilenet_v2", "--image", testref.Image("cat_dog.png"), "--class", "243",
-		"--method", "gradcam++,eigen-gradcam,fullgrad,smoothgrad,guided-gradcam", "--guided-cam", "gradcam++",
-		"--layer", "features.17,features.18", "--aug-smooth", "--eigen-smooth", "--smooth-samples", "2", "--out", dir}, &out, &errOut)
+		"--method", "gradcam++,eigen-gradcam,fullgrad,smoothgrad,guided-gradcam,rise", "--guided-cam", "gradcam++",
+		"--layer", "features.17,features.18", "--aug-smooth", "--eigen-smooth", "--smooth-samples", "2", "--samples", "200",
+		"--rise-cell", "7", "--rise-p", "0.4", "--out", dir}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
 	for f, shape := range map[string][]int{"gradcam++.npy": {224, 224}, "eigen-gradcam.npy": {224, 224}, "fullgrad.npy": {224, 224},
-		"smoothgrad.npy": {3, 224, 224}, "guided-gradcam.npy": {3, 224, 224}} {
+		"smoothgrad.npy": {3, 224, 224}, "guided-gradcam.npy": {3, 224, 224}, "rise.npy": {224, 224}} {
 		if _, s := testref.ReadNPY(t, filepath.Join(dir, f)); !slices.Equal(s, shape) {
 			t.Errorf("%s has shape %v, want %v", f, s, shape)
 		}
@@ -109,7 +110,7 @@ func TestExplainMethodsAndOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	for _, name := range []string{"scorecam", "ablationcam", "fullgrad", "smoothgrad", "integrated-gradients", "gradcam++"} {
+	for _, name := range []string{"scorecam", "ablationcam", "fullgrad", "smoothgrad", "integrated-gradients", "gradcam++", "rise"} {
 		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, name+" ") }) {
 			t.Errorf("gradcam methods does not list %s:\n%s", name, out.String())
 		}
@@ -136,6 +137,9 @@ func TestExplainErrors(t *testing.T) {
 		{[]string{"--method", "smoothgrad", "--smooth-samples", "0", "--out", t.TempDir()}, "--smooth-samples 0"},
 		{[]string{"--method", "guided-gradcam", "--guided-cam", "saliency", "--out", t.TempDir()}, `"saliency" is not one`},
 		{[]string{"--method", "gradcam", "--layer", "features.18,features.99", "--out", t.TempDir()}, `unknown layer "features.99"`},
+		{[]string{"--method", "rise", "--samples", "0", "--out", t.TempDir()}, "--samples 0"},
+		{[]string{"--method", "rise", "--rise-p", "1.5", "--out", t.TempDir()}, "--rise-p 1.5"},
+		{[]string{"--method", "rise", "--rise-cell", "300", "--out", t.TempDir()}, "1 to 224 cells a side"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			args := append([]string{"explain", "--model", "mobilenet_v2", "--image", img}, tc.args...)
