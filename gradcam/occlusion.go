@@ -64,7 +64,9 @@ func (o OcclusionOptions) check(h, w int) error {
 // image's forward pass holds about four activations of its largest layer at once (a layer's
 // input and output, a convolution's patch tile, the next output), scaled from the network's
 // batch-1 shapes to the input's size.
-func (e *Explainer) occlusionBatch(h, w int, memory int64) int { return e.perturbedBatch(h, w, memory, 7) }
+func (e *Explainer) occlusionBatch(h, w int, memory int64) int {
+	return e.perturbedBatch(h, w, memory, 7)
+}
 
 // perturbedBatch is the number of perturbed h x w images a forward pass of at most the given
 // activation memory holds (0: DefaultOcclusionMemory), between 1 and most.
