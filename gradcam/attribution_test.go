@@ -173,9 +173,10 @@ func TestIntegratedGradientsOptionsErrors(t *testing.T) {
 
 // TestAttributionsMatchCaptumOnImageNetModels runs Captum itself
 // (gradcam/testdata/reference_captum_imagenet.py) on resnet18 and vgg16 (random weights) and
-// mobilenet_v2 (real weights), two classes: Input x Gradient, Integrated Gradients (8
-// Gauss-Legendre steps, with its convergence delta) and SmoothGrad (on the noise Captum drew) must
-// match, correlation >= 0.999 and max error <= 1%. An attribution that differs in float32 must
+// squeezenet1_0 and mobilenet_v2 (real weights), two classes: Input x Gradient, Integrated
+// Gradients (8 Gauss-Legendre steps, with its convergence delta), SmoothGrad (on the noise Captum
+// drew) and GradientShap (on the baselines, noise and points Captum drew) must match,
+// correlation >= 0.999 and max error <= 1%. An attribution that differs in float32 must
 // match Captum's float64 run in float64: float32 rounding can move an input across a kink (a
 // ReLU6 threshold on Integrated Gradients' path, a max-pool near-tie), in PyTorch as in Go.
 func TestAttributionsMatchCaptumOnImageNetModels(t *testing.T) {
@@ -183,13 +184,23 @@ func TestAttributionsMatchCaptumOnImageNetModels(t *testing.T) {
 	ref := testref.Ensure(t, "gradcam/testdata/reference_captum_imagenet.py", "captum-imagenet-ref", testref.Shared(), modelsRef)
 	x := catDog(t)
 	size := 3 * 224 * 224
+	flat, _ := testref.ReadNPY(t, filepath.Join(ref, "baselines.npy"))
+	baselines := [][]float32{flat[:size], flat[size:]}
 	explain := func(m *models.Model, x *tensors.Tensor, dir string, class int, want func(string) bool) map[string]string {
 		noise, nshape := testref.ReadNPY(t, filepath.Join(dir, "smoothgrad_noise.npy"))
 		draws := make([][]float32, nshape[0])
 		for s := range draws {
 			draws[s] = noise[s*size : (s+1)*size]
 		}
-		files := map[string]Method{"input-x-gradient": InputXGradient, "ig": IntegratedGradients, "smoothgrad": SmoothGrad}
+		gsNoise, _ := testref.ReadNPY(t, filepath.Join(dir, "gradient-shap_noise.npy"))
+		gsIndex, _ := testref.ReadNPY(t, filepath.Join(dir, "gradient-shap_index.npy"))
+		gsAlpha, _ := testref.ReadNPY(t, filepath.Join(dir, "gradient-shap_alpha.npy"))
+		gsDraws := make([]GradientShapDraw, len(gsAlpha))
+		for s := range gsDraws {
+			gsDraws[s] = GradientShapDraw{Noise: gsNoise[s*size : (s+1)*size], Baseline: int(gsIndex[s]), Alpha: float64(gsAlpha[s])}
+		}
+		files := map[string]Method{"input-x-gradient": InputXGradient, "ig": IntegratedGradients, "smoothgrad": SmoothGrad,
+			"gradient-shap": GradientShap}
 		var methods []Method
 		for file, method := range files {
 			if want(file) {
@@ -200,7 +211,8 @@ func TestAttributionsMatchCaptumOnImageNetModels(t *testing.T) {
 		}
 		res, err := New(m).Explain(x, Request{Methods: methods, Classes: []int{class},
 			// Small batches: VGG-16's backward at batch 8, in float64, would need ~16 GB.
-			IntegratedGradients: IntegratedGradientsOptions{Steps: 8, BatchSize: 2}, SmoothGrad: SmoothGradOptions{Noise: draws, BatchSize: 1}})
+			IntegratedGradients: IntegratedGradientsOptions{Steps: 8, BatchSize: 2}, SmoothGrad: SmoothGradOptions{Noise: draws, BatchSize: 1},
+			GradientShap: GradientShapOptions{Baselines: baselines, Draws: gsDraws, BatchSize: 1}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +232,7 @@ func TestAttributionsMatchCaptumOnImageNetModels(t *testing.T) {
 		}
 		return failed
 	}
-	for _, name := range []string{"resnet18", "vgg16", "mobilenet_v2"} {
+	for _, name := range []string{"resnet18", "vgg16", "squeezenet1_0", "mobilenet_v2"} {
 		t.Run(name, func(t *testing.T) {
 			m := loadTestModel(t, name)
 			for _, class := range []int{243, 282} {

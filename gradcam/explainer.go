@@ -38,6 +38,8 @@ type Request struct {
 	Occlusion OcclusionOptions
 	// RISE configures RISE.
 	RISE RISEOptions
+	// GradientShap configures GradientShap.
+	GradientShap GradientShapOptions
 	// IntegratedGradients configures IntegratedGradients; the zero value is Captum's defaults.
 	IntegratedGradients IntegratedGradientsOptions
 	// SmoothGrad configures SmoothGrad; the zero value is Captum's NoiseTunnel defaults.
@@ -353,6 +355,11 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 	}
 	if slices.Contains(methods, Occlusion) {
 		if err := e.occlude(images, req.Target, req.Occlusion, k, result); err != nil {
+			return nil, err
+		}
+	}
+	if slices.Contains(methods, GradientShap) {
+		if err := e.gradientShap(images, req, k, result); err != nil {
 			return nil, err
 		}
 	}

@@ -84,7 +84,8 @@ const (
 	IntegratedGradients Method = "integrated-gradients"
 	SmoothGrad          Method = "smoothgrad"
 
-	RISE Method = "rise"
+	RISE         Method = "rise"
+	GradientShap Method = "gradient-shap"
 )
 
 // IsGradientImage reports whether the method's result is an image-sized gradient with three

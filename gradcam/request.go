@@ -124,6 +124,12 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 			return err
 		}
 	}
+	if slices.Contains(req.Methods, GradientShap) {
+		req.GradientShap = req.GradientShap.withDefaults()
+		if err := req.GradientShap.check(shapeSize(images.Shape().Dimensions[1:])); err != nil {
+			return err
+		}
+	}
 	if slices.Contains(req.Methods, RISE) {
 		if images.Rank() != 4 {
 			return fmt.Errorf("RISE masks images; %s takes sequences", e.desc.Name)

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/layers"
 
 	"github.com/gradcam-go/gradcam/backend"
+	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/nn"
 )
@@ -17,27 +18,7 @@ import (
 // TestEvaluateOnGoMLXFunction: every metric of Evaluate runs on a model given as a plain GoMLX
 // function (gradcam.FromFunc), as on the tiny nn network of TestEvaluateReportsEveryMetric.
 func TestEvaluateOnGoMLXFunction(t *testing.T) {
-	_, set := tinySet(t, 4)
-	b, err := backend.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fn := func(ctx *context.Context, x *Node) *Node {
-		x = layers.Convolution(ctx.In("conv"), x).Filters(8).KernelSize(3).PadSame().Done()
-		x = nn.Tap(ctx, "features", nn.ReLU(ctx, x))
-		return layers.Dense(ctx.In("readout"), ReduceMean(x, 1, 2), true, 3)
-	}
-	ctx := context.New()
-	ctx.SetParam(context.ParamInitialSeed, int64(5))
-	// Create the variables (GoMLX's initializers) with one forward.
-	if _, err := context.ExecOnce(b, ctx, fn, tensors.FromFlatDataAndDimensions(append([]float32(nil), set.Inputs[:32*32]...), 1, 32, 32, 1)); err != nil {
-		t.Fatal(err)
-	}
-	m, err := gradcam.FromFunc(fn, ctx, gradcam.FuncOptions{Name: "gomlx", Input: []int{1, 32, 32}, Labels: set.Classes,
-		CAMDense: "/readout", Backend: b})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set, m := gomlxFunction(t, 4, "/readout")
 	ev := NewEvaluator(gradcam.New(m))
 	ev.DeletionStep = 64
 	ev.ROADPercentiles = []float64{30, 70}
@@ -70,25 +51,7 @@ func TestEvaluateOnGoMLXFunction(t *testing.T) {
 // one step per context scope with trainable variables (the readout first), maps that change as
 // the layers are drawn again, and the same numbers from the same seed.
 func TestCascadingRandomizationOfGoMLXFunction(t *testing.T) {
-	_, set := tinySet(t, 2)
-	b, err := backend.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fn := func(ctx *context.Context, x *Node) *Node {
-		x = layers.Convolution(ctx.In("conv"), x).Filters(8).KernelSize(3).PadSame().Done()
-		x = nn.Tap(ctx, "features", nn.ReLU(ctx, x))
-		return layers.Dense(ctx.In("readout"), ReduceMean(x, 1, 2), true, 3)
-	}
-	ctx := context.New()
-	ctx.SetParam(context.ParamInitialSeed, int64(5))
-	if _, err := context.ExecOnce(b, ctx, fn, tensors.FromFlatDataAndDimensions(append([]float32(nil), set.Inputs[:32*32]...), 1, 32, 32, 1)); err != nil {
-		t.Fatal(err)
-	}
-	m, err := gradcam.FromFunc(fn, ctx, gradcam.FuncOptions{Name: "gomlx", Input: []int{1, 32, 32}, Labels: set.Classes, Backend: b})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set, m := gomlxFunction(t, 2, "")
 	x, _ := set.Batch([]int{0, 1})
 	req := gradcam.Request{Methods: []gradcam.Method{gradcam.GradCAM, gradcam.Saliency}}
 	run := func() []SanityStep {
@@ -116,4 +79,33 @@ func TestCascadingRandomizationOfGoMLXFunction(t *testing.T) {
 			t.Errorf("step %d: %.6f/%.6f, then %.6f/%.6f from the same seed", i, steps[i].Spearman, steps[i].SSIM, st.Spearman, st.SSIM)
 		}
 	}
+}
+
+// gomlxFunction is tinySet's n images and a small CNN written with GoMLX's layers, adapted with
+// gradcam.FromFunc (its dense readout is CAM's when camDense names it), its variables made by
+// GoMLX's initializers from a fixed seed.
+func gomlxFunction(t *testing.T, n int, camDense string) (*data.Set, gradcam.Model) {
+	t.Helper()
+	_, set := tinySet(t, n)
+	b, err := backend.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := func(ctx *context.Context, x *Node) *Node {
+		x = layers.Convolution(ctx.In("conv"), x).Filters(8).KernelSize(3).PadSame().Done()
+		x = nn.Tap(ctx, "features", nn.ReLU(ctx, x))
+		return layers.Dense(ctx.In("readout"), ReduceMean(x, 1, 2), true, 3)
+	}
+	ctx := context.New()
+	ctx.SetParam(context.ParamInitialSeed, int64(5))
+	// Create the variables (GoMLX's initializers) with one forward.
+	if _, err := context.ExecOnce(b, ctx, fn, tensors.FromFlatDataAndDimensions(append([]float32(nil), set.Inputs[:32*32]...), 1, 32, 32, 1)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := gradcam.FromFunc(fn, ctx, gradcam.FuncOptions{Name: "gomlx", Input: []int{1, 32, 32}, Labels: set.Classes,
+		CAMDense: camDense, Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set, m
 }

@@ -9,10 +9,12 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/internal/atomicfile"
@@ -39,16 +41,19 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	std := fs.Float64("smooth-std", 1, "smoothgrad: noise standard deviation, in normalized input units")
 	counterfactual := fs.Bool("counterfactual", false, "negate the layer gradients of gradcam, hirescam, gradcam-elementwise, "+
 		"gradcam++, xgradcam, layercam: regions whose removal would raise the score")
-	riseMasks := fs.Int("samples", 4000, "rise: random masks (RISE's N)")
+	draws := fs.Int("samples", 0, "rise: random masks (default 4000); gradient-shap: draws (default 5)")
+	baselines := fs.Int("baselines", 1, "gradient-shap: baselines drawn from: the all-zero input (the dataset's mean) and N-1 "+
+		"Gaussian-noise inputs (std 1 in input units, seeded)")
 	riseCell := fs.Int("rise-cell", 8, "rise: cells a side of the random grid (RISE's s)")
 	riseP := fs.Float64("rise-p", 0.5, "rise: probability that a cell is kept, in (0, 1]")
 	guidedCAM := fs.String("guided-cam", "gradcam", "guided-gradcam: the CAM method multiplied with guided backprop")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
-	if *riseMasks < 1 || *riseCell < 1 || !(*riseP > 0 && *riseP <= 1) {
-		return usageError{fmt.Errorf("--samples %d, --rise-cell %d, --rise-p %g: RISE needs at least 1 mask, a grid of at least "+
-			"1 cell and a keep probability in (0, 1]", *riseMasks, *riseCell, *riseP)}
+	if (flagSet(fs, "samples") && *draws < 1) || *riseCell < 1 || !(*riseP > 0 && *riseP <= 1) || *baselines < 1 {
+		return usageError{fmt.Errorf("--samples %d, --rise-cell %d, --rise-p %g, --baselines %d: the samplers need at least 1 "+
+			"sample, RISE a grid of at least 1 cell and a keep probability in (0, 1], GradientShap at least 1 baseline",
+			*draws, *riseCell, *riseP, *baselines)}
 	}
 	if err := mf.check(); err != nil {
 		return err
@@ -85,7 +90,8 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	exps, err := gradcam.New(m).Explain(in.tensor, gradcam.Request{
 		Methods: methods, Classes: []int{*class}, Layers: layers,
 		Occlusion:           gradcam.OcclusionOptions{Patch: *patch, Stride: *stride},
-		RISE:                gradcam.RISEOptions{Masks: *riseMasks, Cell: *riseCell, P: *riseP},
+		RISE:                gradcam.RISEOptions{Masks: *draws, Cell: *riseCell, P: *riseP},
+		GradientShap:        gradcam.GradientShapOptions{Samples: *draws, Baselines: noiseBaselines(in.tensor, *baselines)},
 		IntegratedGradients: gradcam.IntegratedGradientsOptions{Steps: *igSteps},
 		SmoothGrad:          gradcam.SmoothGradOptions{Samples: *samples, Std: *std},
 		GuidedCAM:           gradcam.Method(*guidedCAM),
@@ -173,4 +179,24 @@ func methodNames() string {
 		names[i] = string(m)
 	}
 	return strings.Join(names, ", ")
+}
+
+// noiseBaselines are GradientShap's baselines for --baselines n: the all-zero input (the
+// dataset's mean colour after normalization) and n-1 inputs of Gaussian noise, std 1 in input
+// units, seeded.
+func noiseBaselines(x *tensors.Tensor, n int) [][]float32 {
+	size := 1
+	for _, d := range x.Shape().Dimensions[1:] {
+		size *= d
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	out := [][]float32{make([]float32, size)}
+	for range n - 1 {
+		b := make([]float32, size)
+		for p := range b {
+			b[p] = float32(r.NormFloat64())
+		}
+		out = append(out, b)
+	}
+	return out
 }

@@ -92,8 +92,14 @@ func TestExplainMethodsAndOptions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
+	err = run([]string{"explain", "--model", "mobilenet_v2", "--image", testref.Image("cat_dog.png"), "--class", "243",
+		"--method", "gradient-shap", "--samples", "3", "--baselines", "3", "--out", dir}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
 	for f, shape := range map[string][]int{"gradcam++.npy": {224, 224}, "eigen-gradcam.npy": {224, 224}, "fullgrad.npy": {224, 224},
-		"smoothgrad.npy": {3, 224, 224}, "guided-gradcam.npy": {3, 224, 224}, "rise.npy": {224, 224}} {
+		"smoothgrad.npy": {3, 224, 224}, "guided-gradcam.npy": {3, 224, 224}, "rise.npy": {224, 224},
+		"gradient-shap.npy": {3, 224, 224}} {
 		if _, s := testref.ReadNPY(t, filepath.Join(dir, f)); !slices.Equal(s, shape) {
 			t.Errorf("%s has shape %v, want %v", f, s, shape)
 		}
@@ -110,7 +116,7 @@ func TestExplainMethodsAndOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	for _, name := range []string{"scorecam", "ablationcam", "fullgrad", "smoothgrad", "integrated-gradients", "gradcam++", "rise"} {
+	for _, name := range []string{"scorecam", "ablationcam", "fullgrad", "smoothgrad", "integrated-gradients", "gradcam++", "rise", "gradient-shap"} {
 		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, name+" ") }) {
 			t.Errorf("gradcam methods does not list %s:\n%s", name, out.String())
 		}
@@ -138,6 +144,7 @@ func TestExplainErrors(t *testing.T) {
 		{[]string{"--method", "guided-gradcam", "--guided-cam", "saliency", "--out", t.TempDir()}, `"saliency" is not one`},
 		{[]string{"--method", "gradcam", "--layer", "features.18,features.99", "--out", t.TempDir()}, `unknown layer "features.99"`},
 		{[]string{"--method", "rise", "--samples", "0", "--out", t.TempDir()}, "--samples 0"},
+		{[]string{"--method", "gradient-shap", "--baselines", "0", "--out", t.TempDir()}, "--baselines 0"},
 		{[]string{"--method", "rise", "--rise-p", "1.5", "--out", t.TempDir()}, "--rise-p 1.5"},
 		{[]string{"--method", "rise", "--rise-cell", "300", "--out", t.TempDir()}, "1 to 224 cells a side"},
 	} {
