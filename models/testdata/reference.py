@@ -81,13 +81,15 @@ def read_safetensors(path):
     return out
 
 
-def save_safetensors(state, path):
-    header, blobs, offset = {}, [], 0
+def save_safetensors(state, path, half=False, metadata=None):
+    """Writes the floating-point tensors of a state dict as .safetensors, in float32 (float16 with
+    half), with the metadata if given."""
+    header, blobs, offset = ({"__metadata__": metadata} if metadata else {}), [], 0
     for k, v in state.items():
-        if v.dtype != torch.float32:
+        if not v.dtype.is_floating_point:
             continue
-        b = v.contiguous().numpy().tobytes()
-        header[k] = {"dtype": "F32", "shape": list(v.shape), "data_offsets": [offset, offset + len(b)]}
+        b = v.to(torch.float16 if half else torch.float32).contiguous().numpy().tobytes()
+        header[k] = {"dtype": "F16" if half else "F32", "shape": list(v.shape), "data_offsets": [offset, offset + len(b)]}
         blobs.append(b)
         offset += len(b)
     h = json.dumps(header).encode()

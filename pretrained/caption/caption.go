@@ -147,11 +147,7 @@ func Load(opts ...models.Option) (*models.Model, error) {
 // Given holds a caption fixed on the model, for explaining it: gradcam.New(given) with the
 // targets of Caption.
 func Given(m *models.Model, caption string) (*models.Given, error) {
-	tokens, length, err := Encode(caption)
-	if err != nil {
-		return nil, err
-	}
-	return scenes.Given(m, tokens, length)
+	return scenes.Given(m, caption, Encode)
 }
 
 // Describe captions an image greedily: at each step the most probable word, until the end mark

@@ -118,9 +118,13 @@ func AppendSentence(set *data.Set, tokens []int32, length int32) {
 	set.Side[1].Values = append(set.Side[1].Values, length)
 }
 
-// Given holds a sentence fixed on a model with SentenceInputs: what explains a picture for one
-// question or caption.
-func Given(m *models.Model, tokens []int32, length int32) (*models.Given, error) {
+// Given holds a sentence, encoded by encode (a model's vocabulary), fixed on a model with
+// SentenceInputs: what explains a picture for one question or caption.
+func Given(m *models.Model, sentence string, encode func(string) ([]int32, int32, error)) (*models.Given, error) {
+	tokens, length, err := encode(sentence)
+	if err != nil {
+		return nil, err
+	}
 	return m.Given(map[string]*tensors.Tensor{
 		wordsInput:  tensors.FromFlatDataAndDimensions(tokens, len(tokens)),
 		lengthInput: tensors.FromScalar(length),

@@ -151,11 +151,7 @@ func Load(opts ...models.Option) (*models.Model, error) {
 // Ask holds a question fixed on the model, for explaining and answering it: gradcam.New(given)
 // explains the image's answers, its Logits score them.
 func Ask(m *models.Model, question string) (*models.Given, error) {
-	tokens, length, err := Encode(question)
-	if err != nil {
-		return nil, err
-	}
-	return scenes.Given(m, tokens, length)
+	return scenes.Given(m, question, Encode)
 }
 
 // Measures are what Measure finds on a set of scenes.
