@@ -3,8 +3,7 @@
 #   - GoNB and goimports at the versions go.mod pins (its `tool` lines), built from the module,
 #   - the kernel registered with Jupyter (gonb --install), then its kernel.json rewritten from
 #     kernelspec/kernel.json.tmpl with the environment the notebooks need (GOWORK=off, PATH with
-#     goimports, GOFLAGS with -ldflags=-s: cells link in about half the time without the symbol
-#     table and DWARF; panics still name the cell and line).
+#     goimports).
 # Works with Debian's Jupyter (jupyter-notebook, jupyter-nbconvert, python3-nbclient).
 # gopls (auto-complete) is optional and not installed: install it yourself if you want it.
 set -euo pipefail
