@@ -40,6 +40,8 @@ type Request struct {
 	RISE RISEOptions
 	// GradientShap configures GradientShap.
 	GradientShap GradientShapOptions
+	// LRP configures the LRP methods.
+	LRP LRPOptions
 	// IntegratedGradients configures IntegratedGradients; the zero value is Captum's defaults.
 	IntegratedGradients IntegratedGradientsOptions
 	// SmoothGrad configures SmoothGrad; the zero value is Captum's NoiseTunnel defaults.
@@ -113,7 +115,10 @@ type Map struct {
 	// then zeros, never NaN.
 	AllZero bool
 	// Delta is Integrated Gradients' convergence delta: the attributions' sum minus
-	// (y(x) - y(baseline)); it goes to 0 as the integral is approximated better.
+	// (y(x) - y(baseline)); it goes to 0 as the integral is approximated better. For the LRP
+	// methods explaining the logit it is relevance conservation's error: the relevance's sum minus
+	// the logit (biases and the rules' stabilizers absorb relevance; 0 for the z-rule on a network
+	// without biases).
 	Delta float64
 }
 
@@ -274,7 +279,7 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 			classes[i] = int32(c)
 		}
 	}
-	exec, planned, err := e.explainExec(req.Layers, methods, req.Target, k, req.EigenSmooth, req.Counterfactual)
+	exec, planned, err := e.explainExec(req.Layers, methods, req.Target, k, req.EigenSmooth, req.Counterfactual, req.LRP)
 	if err != nil {
 		return nil, err
 	}
@@ -317,6 +322,20 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 		per := len(flat) / b
 		for i := range b {
 			o.store(result[i*k+o.class], layerResults, len(req.Layers), slices.Clone(flat[i*per:(i+1)*per]), slices.Clone(dims[1:]))
+		}
+	}
+	for _, ex := range result {
+		for m, mp := range ex.Maps {
+			if m.spec().Relevance {
+				mp.AllZero = allZero(mp.Values, false)
+				if req.Target.Name == Logit().Name {
+					sum := 0.0
+					for _, v := range mp.Values {
+						sum += float64(v)
+					}
+					mp.Delta = sum - float64(ex.Logit)
+				}
+			}
 		}
 	}
 	size := images.Shape().Dimensions[2:]

@@ -16,13 +16,14 @@ import (
 
 // explainExec returns the cached executor for a configuration and its plan: what each of its
 // outputs after the logits and the classes is, in order.
-func (e *Explainer) explainExec(layers []string, methods []Method, target Target, numClasses int, eigenSmooth, counterfactual bool) (*context.Exec, []output, error) {
+func (e *Explainer) explainExec(layers []string, methods []Method, target Target, numClasses int, eigenSmooth, counterfactual bool,
+	lrp LRPOptions) (*context.Exec, []output, error) {
 	names := make([]string, len(methods))
 	for i, m := range methods {
 		names[i] = string(m)
 	}
-	key := fmt.Sprintf("explain|%s|%s|%s|%d|%t|%t", strings.Join(layers, ","), strings.Join(names, ","), target.Name, numClasses,
-		eigenSmooth, counterfactual)
+	key := fmt.Sprintf("explain|%s|%s|%s|%d|%t|%t|%v", strings.Join(layers, ","), strings.Join(names, ","), target.Name, numClasses,
+		eigenSmooth, counterfactual, lrp)
 	planned := plan(methods, numClasses, len(layers), eigenSmooth)
 	if exec, ok := e.execs[key]; ok {
 		return exec, planned, nil
@@ -31,7 +32,7 @@ func (e *Explainer) explainExec(layers []string, methods []Method, target Target
 	exec, err := context.NewExec(m.Backend(), m.Context(), func(ctx *context.Context, inputs []*Node) []*Node {
 		e.stats.GraphBuilds++
 		g := &explanationGraph{m: m, ctx: ctx, layers: layers, methods: methods, target: target, eigenSmooth: eigenSmooth,
-			counterfactual: counterfactual, backwards: &e.stats.Backwards, plan: planned}
+			counterfactual: counterfactual, backwards: &e.stats.Backwards, plan: planned, lrp: lrp}
 		return g.build(inputs[0], inputs[1])
 	})
 	if err != nil {
@@ -53,6 +54,7 @@ type explanationGraph struct {
 	counterfactual bool // negate the layer gradients
 	backwards      *int
 	plan           []output // the outputs to build, in order (after the logits and the classes)
+	lrp            LRPOptions
 
 	fw      *nn.Forward
 	images  *Node
@@ -81,12 +83,13 @@ type gradients struct {
 	dX             *Node   // backprop rule
 	guided, deconv *Node
 	dBias          []*Node // FullGrad: per bias of fw.Biases()
+	relevance      map[Method]*Node
 }
 
 func (g *explanationGraph) build(images, classes *Node) []*Node {
 	g.images = images
 	if g.hasAny(func(s MethodSpec) bool { return s.InputGradient }) {
-		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{})
+		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{Relevance: g.hasAny(func(s MethodSpec) bool { return s.Relevance })})
 	} else {
 		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{RulesFrom: g.layers}) // gradients stop at the layers
 	}
@@ -112,7 +115,9 @@ func (g *explanationGraph) build(images, classes *Node) []*Node {
 	low := map[output]*Node{}
 	for _, o := range g.plan {
 		if grads[o.class] == nil {
-			grads[o.class] = g.backward(ReduceAllSum(g.target.Fn(logits, resolved[o.class])))
+			t := g.target.Fn(logits, resolved[o.class])
+			grads[o.class] = g.backward(ReduceAllSum(t))
+			g.relevance(grads[o.class], t)
 		}
 		gr := grads[o.class]
 		switch o.kind {
@@ -187,6 +192,31 @@ func (g *explanationGraph) backward(y *Node) *gradients {
 	return gr
 }
 
+// relevance propagates the LRP methods' relevance to the input, from t, the target's value per
+// image: the relevance at the output is t itself (Captum's convention), so where the rules
+// conserve, the input's relevance sums to it.
+func (g *explanationGraph) relevance(gr *gradients, t *Node) {
+	y := ReduceAllSum(Mul(StopGradient(t), t))
+	for _, m := range g.methods {
+		if !m.spec().Relevance {
+			continue
+		}
+		c, err := g.lrp.composite(m)
+		if err != nil {
+			panic(err)
+		}
+		*g.backwards++
+		r, err := g.fw.Relevance(y, c, g.images)
+		if err != nil {
+			panic(err)
+		}
+		if gr.relevance == nil {
+			gr.relevance = map[Method]*Node{}
+		}
+		gr.relevance[m] = r[0]
+	}
+}
+
 // terms are a layer map's per-channel terms at layer l (MethodSpec.Terms).
 func (g *explanationGraph) terms(method Method, l int, gr *gradients, class *Node) *Node {
 	spec := method.spec()
@@ -241,6 +271,9 @@ func (g *explanationGraph) inputMap(method Method, gr *gradients) *Node {
 		return gr.deconv
 	case FullGrad:
 		return g.fullGrad(gr)
+	}
+	if method.spec().Relevance {
+		return gr.relevance[method]
 	}
 	panic(fmt.Sprintf("inputMap: %s is not computed at the input's size", method))
 }

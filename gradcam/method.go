@@ -42,6 +42,9 @@ type MethodSpec struct {
 	ReLURule bool
 	// GradientImage: its result is [C, H, W] input attributions, not a heatmap.
 	GradientImage bool
+	// Relevance: it propagates relevance by LRP rules (Request.LRP), starting from the target's
+	// value, so the relevance sums to it where the rules conserve.
+	Relevance bool
 	// Scaled: its heatmap is min-max scaled as pytorch-grad-cam scales CAM maps (what AugSmooth
 	// averages and Guided Grad-CAM multiplies).
 	Scaled bool

@@ -86,6 +86,15 @@ const (
 
 	RISE         Method = "rise"
 	GradientShap Method = "gradient-shap"
+
+	LRPEpsilon                Method = "lrp-epsilon"
+	LRPGamma                  Method = "lrp-gamma"
+	LRPAlpha2Beta1            Method = "lrp-alpha2beta1"
+	LRPEpsilonPlus            Method = "lrp-epsilon-plus"
+	LRPEpsilonPlusFlat        Method = "lrp-epsilon-plus-flat"
+	LRPEpsilonGammaBox        Method = "lrp-epsilon-gamma-box"
+	LRPEpsilonAlpha2Beta1     Method = "lrp-epsilon-alpha2beta1"
+	LRPEpsilonAlpha2Beta1Flat Method = "lrp-epsilon-alpha2beta1-flat"
 )
 
 // IsGradientImage reports whether the method's result is an image-sized gradient with three

@@ -36,6 +36,14 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 		return fmt.Errorf("FullGrad sums the gradients of every layer's bias, and %s does not record its biases "+
 			"(a GoMLX function): use another method, or define the network with package nn", e.desc.Name)
 	}
+	if !e.desc.Biases {
+		for _, m := range req.Methods {
+			if m.spec().Relevance {
+				return fmt.Errorf("%s: LRP's rules apply to layers built with package nn, and %s is a GoMLX function whose "+
+					"layers are not known: use a gradient method, or define the network with nn.Builder", m, e.desc.Name)
+			}
+		}
+	}
 	if e.desc.RuleReLUs == 0 {
 		for _, m := range req.Methods {
 			if m == GuidedBackprop || m == Deconvnet || m == GuidedGradCAM {
@@ -127,6 +135,15 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 	if slices.Contains(req.Methods, GradientShap) {
 		req.GradientShap = req.GradientShap.withDefaults()
 		if err := req.GradientShap.check(shapeSize(images.Shape().Dimensions[1:])); err != nil {
+			return err
+		}
+	}
+	if slices.ContainsFunc(req.Methods, func(m Method) bool { return m.spec().Relevance }) {
+		req.LRP = req.LRP.withDefaults()
+		if req.LRP.Low == nil && req.LRP.High == nil && slices.Contains(req.Methods, LRPEpsilonGammaBox) {
+			req.LRP.Low, req.LRP.High = batchBounds(images)
+		}
+		if err := req.LRP.check(req.Methods, images.Shape().Dimensions[1]); err != nil {
 			return err
 		}
 	}

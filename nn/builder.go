@@ -93,6 +93,9 @@ type Config struct {
 	Replace func(path string, x *graph.Node) *graph.Node
 	// Side holds the network's side inputs by name (Network.Side), batch first.
 	Side map[string]*graph.Node
+	// Relevance builds the layer hooks layer-wise relevance propagation needs
+	// (Forward.Relevance). Other backward passes of the forward see ordinary gradients.
+	Relevance bool
 }
 
 // Builder builds a network's graph. Network.Build receives one; its methods are the blocks.
@@ -106,8 +109,9 @@ type Builder struct {
 	prov    map[*graph.Node]provenance
 	windows map[*graph.Node]fieldWindow // the spatial geometry of convolutions and pools, for receptive fields
 
-	channelsFirst bool // a GoMLX function that computes in NCHW / NCL (BuildFunction)
-	relus         int  // the rule-aware ReLUs a GoMLX function built with ReLU
+	channelsFirst bool                      // a GoMLX function that computes in NCHW / NCL (BuildFunction)
+	relus         int                       // the rule-aware ReLUs a GoMLX function built with ReLU
+	lrpOut        map[*graph.Node]*lrpLayer // convolutions and dense layers by output, for merging batch norm
 }
 
 // provenance is what produced a node, recorded to find a CAM head.
@@ -121,8 +125,13 @@ type provenance struct {
 // receives the result.
 func NewBuilder(cfg Config) *Builder {
 	r := Backprop
-	return &Builder{cfg: cfg, plain: cfg.Plain || len(cfg.RulesFrom) > 0, fw: &Forward{taps: map[string]*graph.Node{}, rule: &r, ruleReLUs: -1},
+	b := &Builder{cfg: cfg, plain: cfg.Plain || len(cfg.RulesFrom) > 0, fw: &Forward{taps: map[string]*graph.Node{}, rule: &r, ruleReLUs: -1},
 		prov: map[*graph.Node]provenance{}, windows: map[*graph.Node]fieldWindow{}}
+	if cfg.Relevance && !b.plain && !cfg.Training {
+		b.fw.lrp = &lrpState{}
+		b.lrpOut = map[*graph.Node]*lrpLayer{}
+	}
+	return b
 }
 
 // Forward is what was built: the taps, the output (once Finish is called) and the rules.
@@ -223,8 +232,11 @@ func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
 	if b.plain {
 		return y
 	}
-	rule := b.fw.rule
+	rule, lrp := b.fw.rule, b.fw.lrp
 	xi := graph.IdentityWithCustomGradient(x, func(x, v *graph.Node) *graph.Node {
+		if lrp != nil && lrp.active {
+			return v // relevance passes activations (Zennit's Pass)
+		}
 		// Scalar zeros, and Max(v, 0) for "v > 0": no tensor of zeros, no third mask.
 		zero := graph.ScalarZero(v.Graph(), v.DType())
 		switch *rule {
@@ -257,7 +269,12 @@ func (b *Builder) Linear(path string, x *graph.Node, out int) *graph.Node {
 	in := x.Shape().Dimensions[1]
 	w := b.param(path+".weight", []int{out, in}, AsIs, InitFanIn, in, true)
 	bias := b.param(path+".bias", []int{out}, AsIs, InitFanIn, in, true)
-	y := graph.Add(graph.Einsum("bi,oi->bo", x, w), graph.ExpandLeftToRank(bias, 2))
+	dense := func(w *graph.Node, xs ...*graph.Node) *graph.Node { return graph.Einsum("bi,oi->bo", xs[0], w) }
+	l := &lrpLayer{kind: Dense, path: path, inputs: []*graph.Node{x}, w: w, bias: bias, apply: dense}
+	y := b.hook(l, func(xs ...*graph.Node) *graph.Node {
+		return graph.Add(dense(w, xs...), graph.ExpandLeftToRank(bias, 2))
+	})
+	b.lrpRecord(y, l)
 	b.prov[y] = provenance{op: "linear", in: x, path: path}
 	return b.Tap(path, y)
 }
@@ -299,7 +316,26 @@ func (b *Builder) BatchNorm(path string, x *graph.Node) *graph.Node {
 	scale := graph.Mul(w, graph.Rsqrt(graph.AddScalar(variance, eps)))
 	shift := graph.Sub(bias, graph.Mul(mean, scale))
 	b.bias(path, x, shift)
-	return b.Tap(path, graph.Add(graph.Mul(x, graph.ExpandLeftToRank(scale, rank)), graph.ExpandLeftToRank(shift, rank)))
+	l := &lrpLayer{kind: BatchNormalization, path: path, inputs: []*graph.Node{x}}
+	if prev := b.lrpOut[x]; prev != nil && b.fw.lrp != nil {
+		// Canonization: merge into the convolution or dense layer before (Zennit's
+		// SequentialMergeBatchNorm): its rule sees W*scale and (b - mean)*scale + beta.
+		l.merged = true
+		s := scale
+		if prev.kind == Dense {
+			s = graph.ExpandAxes(scale, -1) // [out, 1] against [out, in]
+		}
+		prev.w = graph.Mul(prev.w, graph.ExpandLeftToRank(s, prev.w.Rank()))
+		pb := graph.Neg(mean)
+		if prev.bias != nil {
+			pb = graph.Sub(prev.bias, mean)
+		}
+		prev.bias = graph.Add(graph.Mul(pb, scale), bias)
+	}
+	y := b.hook(l, func(xs ...*graph.Node) *graph.Node {
+		return graph.Add(graph.Mul(xs[0], graph.ExpandLeftToRank(scale, rank)), graph.ExpandLeftToRank(shift, rank))
+	})
+	return b.Tap(path, y)
 }
 
 // Dropout zeroes each element with probability p and scales the rest by 1/(1-p) in training;
@@ -334,11 +370,23 @@ func (b *Builder) Concat(path string, xs ...*graph.Node) *graph.Node {
 
 // Add is the element-wise sum of activations of one shape (a residual connection).
 func (b *Builder) Add(path string, xs ...*graph.Node) *graph.Node {
-	y := xs[0]
-	for _, x := range xs[1:] {
-		y = graph.Add(y, x)
+	sum := func(_ *graph.Node, xs ...*graph.Node) *graph.Node {
+		y := xs[0]
+		for _, x := range xs[1:] {
+			y = graph.Add(y, x)
+		}
+		return y
 	}
-	return b.Tap(path, y)
+	l := &lrpLayer{kind: Sum, path: path, inputs: xs, apply: sum}
+	return b.Tap(path, b.hook(l, func(xs ...*graph.Node) *graph.Node { return sum(nil, xs...) }))
+}
+
+// lrpRecord notes y as the output of the convolution or dense layer l, whose parameters a batch
+// norm reading y merges into.
+func (b *Builder) lrpRecord(y *graph.Node, l *lrpLayer) {
+	if b.lrpOut != nil {
+		b.lrpOut[y] = l
+	}
 }
 
 // negInf pads max pooling windows: the lowest finite value, not -Inf, so that the gradient of

@@ -94,6 +94,39 @@ func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, strid
 		layout = DepthwiseKernel // PyTorch's [C, 1, kh, kw]
 	}
 	w := b.param(path+".weight", torch, layout, InitFanIn, fanIn, true)
+	convolve := func(w *graph.Node, xs ...*graph.Node) *graph.Node {
+		return b.convolve(xs[0], w, groups, k, stride, lo, hi, dil, size)
+	}
+	var bias *graph.Node
+	if !c.NoBias {
+		bias = b.param(path+".bias", []int{out}, AsIs, InitFanIn, fanIn, true)
+	}
+	l := &lrpLayer{kind: Convolution, path: path, inputs: []*graph.Node{x}, w: w, bias: bias, apply: convolve}
+	y := b.hook(l, func(xs ...*graph.Node) *graph.Node {
+		y := convolve(w, xs...)
+		if bias != nil {
+			y = graph.Add(y, graph.ExpandLeftToRank(bias, 4))
+		}
+		return y
+	})
+	b.lrpRecord(y, l)
+	if bias != nil {
+		b.bias(path, y, bias)
+	}
+	if groups == 1 && k == [2]int{1, 1} && lo == [2]int{} && hi == [2]int{} && stride == [2]int{1, 1} && dil == [2]int{1, 1} {
+		b.prov[y] = provenance{op: "conv1x1", in: x, path: path}
+	}
+	b.window(y, x, k, stride, dil, lo)
+	return y
+}
+
+// convolve is the convolution of NHWC x with the kernel w (in its stored layout) and the given
+// geometry, without bias: what conv computes, and what LRP's rules recompute with modified
+// kernels and inputs.
+func (b *Builder) convolve(x, w *graph.Node, groups int, k, stride, lo, hi, dil, size [2]int) *graph.Node {
+	d := x.Shape().Dimensions
+	in, out := d[3], w.Shape().Dimensions[w.Rank()-1]
+	depthwise := groups == in && groups == out && groups > 1
 	var y *graph.Node
 	switch {
 	case b.cfg.Conv == Native || b.cfg.Conv == ConvolveDense && (groups == 1 || depthwise):
@@ -126,9 +159,6 @@ func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, strid
 		}
 		if groups == 1 {
 			y = graph.Einsum("bhwk,ko->bhwo", patches, w) // w: [kh*kw*in, out]
-			if k == [2]int{1, 1} && unpadded && stride == [2]int{1, 1} && dil == [2]int{1, 1} {
-				b.prov[y] = provenance{op: "conv1x1", in: x, path: path}
-			}
 			break
 		}
 		// Grouped: each group contracts its own channels of every window with its columns of w.
@@ -139,16 +169,6 @@ func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, strid
 		y = graph.Einsum("bhwkgi,kigo->bhwgo", p, w5)
 		y = graph.Reshape(y, pd[0], pd[1], pd[2], out)
 	}
-	if !c.NoBias {
-		bias := b.param(path+".bias", []int{out}, AsIs, InitFanIn, fanIn, true)
-		b.bias(path, y, bias)
-		p, ok := b.prov[y]
-		y = graph.Add(y, graph.ExpandLeftToRank(bias, 4))
-		if ok { // a 1x1 convolution stays one with its bias
-			b.prov[y] = p
-		}
-	}
-	b.window(y, x, k, stride, dil, lo)
 	return y
 }
 

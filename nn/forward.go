@@ -68,7 +68,8 @@ type Forward struct {
 	taps   map[string]*graph.Node // channels-last for spatial activations, [batch, features] otherwise.
 	order  []string
 	biases []Bias
-	rule   *Rule // read by the ReLU custom gradients while graph.Gradient builds the backward graph.
+	rule   *Rule     // read by the ReLU custom gradients while graph.Gradient builds the backward graph.
+	lrp    *lrpState // the layers' relevance hooks (Config.Relevance), nil without
 	// ruleReLUs counts the ReLUs built with nn.ReLU in a GoMLX model function (BuildFunction);
 	// -1 for a Network, whose ReLUs all follow the rules.
 	ruleReLUs int

@@ -132,24 +132,33 @@ func (b *Builder) reduceWindows(path string, x *graph.Node, ph, pw window, fill 
 func (b *Builder) AvgPool2D(path string, x *graph.Node, p Pool) *graph.Node {
 	ph, pw := p.axes("AvgPool2D "+path, x, 4)
 	d := x.Shape().Dimensions
-	y, ho, wo := b.reduceWindows(path, x, ph, pw, 0, graph.Add)
-	// PyTorch's divisor: the window clipped to the padded input (count_include_pad) or to the
-	// input itself (ExcludePad).
-	div := make([]float32, ho*wo)
-	count := func(a window, start, in int) int {
-		lo, hi := start-a.lo, min(start-a.lo+a.kernel, in+a.hi)
-		if p.ExcludePad {
-			lo, hi = max(lo, 0), min(hi, in)
+	pool := func(_ *graph.Node, xs ...*graph.Node) *graph.Node {
+		y, ho, wo := b.reduceWindows(path, xs[0], ph, pw, 0, graph.Add)
+		// PyTorch's divisor: the window clipped to the padded input (count_include_pad) or to the
+		// input itself (ExcludePad).
+		div := make([]float32, ho*wo)
+		count := func(a window, start, in int) int {
+			lo, hi := start-a.lo, min(start-a.lo+a.kernel, in+a.hi)
+			if p.ExcludePad {
+				lo, hi = max(lo, 0), min(hi, in)
+			}
+			return hi - lo
 		}
-		return hi - lo
-	}
-	for i := range ho {
-		for j := range wo {
-			div[i*wo+j] = float32(count(ph, i*ph.stride, d[1]) * count(pw, j*pw.stride, d[2]))
+		for i := range ho {
+			for j := range wo {
+				div[i*wo+j] = float32(count(ph, i*ph.stride, d[1]) * count(pw, j*pw.stride, d[2]))
+			}
 		}
+		divisor := graph.ConvertDType(graph.Const(x.Graph(), div), x.DType())
+		return graph.Div(y, graph.Reshape(divisor, 1, ho, wo, 1))
 	}
-	divisor := graph.ConvertDType(graph.Const(x.Graph(), div), x.DType())
-	return b.Tap(path, graph.Div(y, graph.Reshape(divisor, 1, ho, wo, 1)))
+	return b.Tap(path, b.pool(path, x, pool))
+}
+
+// pool builds an average pooling as a layer relevance propagation gives the Norm rule.
+func (b *Builder) pool(path string, x *graph.Node, pool func(_ *graph.Node, xs ...*graph.Node) *graph.Node) *graph.Node {
+	l := &lrpLayer{kind: AveragePooling, path: path, inputs: []*graph.Node{x}, apply: pool}
+	return b.hook(l, func(xs ...*graph.Node) *graph.Node { return pool(nil, xs...) })
 }
 
 // AdaptiveAvgPool2D is PyTorch's AdaptiveAvgPool2d((oh, ow)) on NHWC; the identity when the
@@ -164,24 +173,29 @@ func (b *Builder) AdaptiveAvgPool2D(path string, x *graph.Node, oh, ow int) *gra
 		return b.Tap(path, x)
 	}
 	if oh == 1 && ow == 1 {
-		y := graph.ReduceAndKeep(x, graph.ReduceMean, 1, 2)
+		y := b.pool(path, x, func(_ *graph.Node, xs ...*graph.Node) *graph.Node {
+			return graph.ReduceAndKeep(xs[0], graph.ReduceMean, 1, 2)
+		})
 		b.prov[y] = provenance{op: "gap", in: x}
 		b.window(y, x, [2]int{d[1], d[2]}, [2]int{1, 1}, [2]int{1, 1}, [2]int{})
 		return b.Tap(path, y)
 	}
-	rows := make([]*graph.Node, oh)
-	for i := range oh {
-		h0, h1 := i*d[1]/oh, ((i+1)*d[1]+oh-1)/oh
-		cols := make([]*graph.Node, ow)
-		for j := range ow {
-			w0, w1 := j*d[2]/ow, ((j+1)*d[2]+ow-1)/ow
-			cols[j] = graph.ReduceAndKeep(graph.Slice(x, graph.AxisRange(), graph.AxisRange(h0, h1), graph.AxisRange(w0, w1)), graph.ReduceMean, 1, 2)
+	adaptive := func(_ *graph.Node, xs ...*graph.Node) *graph.Node {
+		rows := make([]*graph.Node, oh)
+		for i := range oh {
+			h0, h1 := i*d[1]/oh, ((i+1)*d[1]+oh-1)/oh
+			cols := make([]*graph.Node, ow)
+			for j := range ow {
+				w0, w1 := j*d[2]/ow, ((j+1)*d[2]+ow-1)/ow
+				cols[j] = graph.ReduceAndKeep(graph.Slice(xs[0], graph.AxisRange(), graph.AxisRange(h0, h1), graph.AxisRange(w0, w1)), graph.ReduceMean, 1, 2)
+			}
+			rows[i] = graph.Concatenate(cols, 2)
 		}
-		rows[i] = graph.Concatenate(cols, 2)
+		return graph.Concatenate(rows, 1)
 	}
 	// PyTorch's windows start at floor(i*in/out) and end at ceil((i+1)*in/out): exact when out
 	// divides in, else the field recorded is the largest window's at the floored stride.
-	y := graph.Concatenate(rows, 1)
+	y := b.pool(path, x, adaptive)
 	b.window(y, x, [2]int{(d[1]+oh-1)/oh + min(d[1]%oh, 1), (d[2]+ow-1)/ow + min(d[2]%ow, 1)}, [2]int{d[1] / oh, d[2] / ow}, [2]int{1, 1}, [2]int{})
 	return b.Tap(path, y)
 }
@@ -196,7 +210,7 @@ func (b *Builder) GlobalAvgPool(path string, x *graph.Node) *graph.Node {
 	for i := range axes {
 		axes[i] = i + 1
 	}
-	y := graph.ReduceMean(x, axes...)
+	y := b.pool(path, x, func(_ *graph.Node, xs ...*graph.Node) *graph.Node { return graph.ReduceMean(xs[0], axes...) })
 	b.prov[y] = provenance{op: "gap", in: x}
 	return b.Tap(path, y)
 }

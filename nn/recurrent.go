@@ -28,6 +28,9 @@ func (b *Builder) Embedding(path string, ids *graph.Node, vocab, dim int) *graph
 // gives; the states after a sequence's end repeat its last one (PyTorch's padded output has zeros
 // there).
 func (b *Builder) GRU(path string, x, lengths *graph.Node, hidden int) (states, last *graph.Node) {
+	if b.fw.lrp != nil {
+		b.fw.lrp.layers = append(b.fw.lrp.layers, &lrpLayer{kind: Recurrent, path: path}) // no relevance rule: refused
+	}
 	dims := x.Shape().Dimensions
 	batch, steps, in := dims[0], dims[1], dims[2]
 	wih := b.param(path+".weight_ih_l0", []int{3 * hidden, in}, AsIs, InitFanIn, hidden, true)

@@ -92,6 +92,20 @@ type Transform struct {
 	Mean, Std []float32
 }
 
+// Bounds are the lowest and highest values the transform gives each channel: pixels 0 and 1
+// normalized by Mean and Std, or 0 and 1 without normalization (LRP's ZBox rule bounds the
+// first layer's input by them).
+func (t Transform) Bounds() (low, high []float64) {
+	if t.Mean == nil {
+		return []float64{0}, []float64{1}
+	}
+	for c := range t.Mean {
+		low = append(low, (0-float64(t.Mean[c]))/float64(t.Std[c]))
+		high = append(high, (1-float64(t.Mean[c]))/float64(t.Std[c]))
+	}
+	return low, high
+}
+
 // ImageNet is torchvision's ImageNet transform: 224x224 RGB, ImageNet's mean and std.
 func ImageNet(mode Resize) Transform {
 	return Transform{Height: InputSize, Width: InputSize, Resize: mode, Channels: 3, Mean: ImageNetMean(), Std: ImageNetStd()}

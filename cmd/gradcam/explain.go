@@ -19,6 +19,8 @@ import (
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/internal/atomicfile"
 	"github.com/gradcam-go/gradcam/internal/npy"
+	"github.com/gradcam-go/gradcam/nn"
+	"github.com/gradcam-go/gradcam/preprocess"
 )
 
 func explain(args []string, stdout, stderr io.Writer) error {
@@ -47,8 +49,14 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	riseCell := fs.Int("rise-cell", 8, "rise: cells a side of the random grid (RISE's s)")
 	riseP := fs.Float64("rise-p", 0.5, "rise: probability that a cell is kept, in (0, 1]")
 	guidedCAM := fs.String("guided-cam", "gradcam", "guided-gradcam: the CAM method multiplied with guided backprop")
+	lrpEpsilon := fs.Float64("lrp-epsilon", nn.DefaultStabilizer, "lrp-*: the epsilon rule's epsilon, > 0")
+	lrpGamma := fs.Float64("lrp-gamma", 0.25, "lrp-gamma, lrp-epsilon-gamma-box: the gamma rule's gamma, > 0")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
+	}
+	if !(*lrpEpsilon > 0) || !(*lrpGamma > 0) {
+		return usageError{fmt.Errorf("--lrp-epsilon %g, --lrp-gamma %g: both must be > 0 (a tiny epsilon such as 1e-9 is the z-rule)",
+			*lrpEpsilon, *lrpGamma)}
 	}
 	if (flagSet(fs, "samples") && *draws < 1) || *riseCell < 1 || !(*riseP > 0 && *riseP <= 1) || *baselines < 1 {
 		return usageError{fmt.Errorf("--samples %d, --rise-cell %d, --rise-p %g, --baselines %d: the samplers need at least 1 "+
@@ -95,6 +103,7 @@ func explain(args []string, stdout, stderr io.Writer) error {
 		IntegratedGradients: gradcam.IntegratedGradientsOptions{Steps: *igSteps},
 		SmoothGrad:          gradcam.SmoothGradOptions{Samples: *samples, Std: *std},
 		GuidedCAM:           gradcam.Method(*guidedCAM),
+		LRP:                 lrpOptions(*lrpEpsilon, *lrpGamma, in.transform),
 		AugSmooth:           *augSmooth, EigenSmooth: *eigenSmooth, Counterfactual: *counterfactual,
 	})
 	if err != nil {
@@ -199,4 +208,11 @@ func noiseBaselines(x *tensors.Tensor, n int) [][]float32 {
 		out = append(out, b)
 	}
 	return out
+}
+
+// lrpOptions are the LRP methods' options: the rules' parameters, and the ZBox rule's input
+// bounds from the transform the image went through.
+func lrpOptions(epsilon, gamma float64, t preprocess.Transform) gradcam.LRPOptions {
+	low, high := t.Bounds()
+	return gradcam.LRPOptions{Epsilon: epsilon, Gamma: gamma, Low: low, High: high}
 }

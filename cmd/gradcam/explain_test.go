@@ -93,13 +93,14 @@ func TestExplainMethodsAndOptions(t *testing.T) {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
 	err = run([]string{"explain", "--model", "mobilenet_v2", "--image", testref.Image("cat_dog.png"), "--class", "243",
-		"--method", "gradient-shap", "--samples", "3", "--baselines", "3", "--out", dir}, &out, &errOut)
+		"--method", "gradient-shap,lrp-epsilon-gamma-box,lrp-epsilon-plus-flat", "--samples", "3", "--baselines", "3",
+		"--lrp-epsilon", "1e-5", "--lrp-gamma", "0.5", "--out", dir}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
 	for f, shape := range map[string][]int{"gradcam++.npy": {224, 224}, "eigen-gradcam.npy": {224, 224}, "fullgrad.npy": {224, 224},
 		"smoothgrad.npy": {3, 224, 224}, "guided-gradcam.npy": {3, 224, 224}, "rise.npy": {224, 224},
-		"gradient-shap.npy": {3, 224, 224}} {
+		"gradient-shap.npy": {3, 224, 224}, "lrp-epsilon-gamma-box.npy": {3, 224, 224}, "lrp-epsilon-plus-flat.npy": {3, 224, 224}} {
 		if _, s := testref.ReadNPY(t, filepath.Join(dir, f)); !slices.Equal(s, shape) {
 			t.Errorf("%s has shape %v, want %v", f, s, shape)
 		}
@@ -134,7 +135,9 @@ func TestExplainErrors(t *testing.T) {
 	}{
 		{[]string{"--method", "gradcam"}, "--out is required"},
 		{[]string{"--method", "", "--out", t.TempDir()}, "no method given"},
-		{[]string{"--method", "gradcam,lime", "--out", t.TempDir()}, `unknown method "lime"`},
+		{[]string{"--method", "gradcam,lime-x", "--out", t.TempDir()}, `unknown method "lime-x"`},
+		{[]string{"--method", "lrp-epsilon", "--lrp-epsilon", "0", "--out", t.TempDir()}, "--lrp-epsilon 0"},
+		{[]string{"--method", "lrp-gamma", "--lrp-gamma", "-1", "--out", t.TempDir()}, "--lrp-gamma -1"},
 		{[]string{"--method", "gradcam", "--class", "1000", "--out", t.TempDir()}, "--class 1000 out of range"},
 		{[]string{"--method", "gradcam", "--layer", "layer4", "--out", t.TempDir()}, `unknown layer "layer4"`},
 		{[]string{"--method", "gradcam", "--colormap", "rainbow", "--out", t.TempDir()}, `unknown colormap "rainbow"`},

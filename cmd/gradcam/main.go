@@ -207,7 +207,7 @@ func (f *modelFlags) load(log io.Writer) (*models.Model, *modelInput, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return m, &modelInput{tensor: x, images: []*image.RGBA{fitted}}, nil
+	return m, &modelInput{tensor: x, images: []*image.RGBA{fitted}, transform: t}, nil
 }
 
 func predict(args []string, stdout, stderr io.Writer) error {

@@ -161,6 +161,10 @@ func (c *converter) binary(n *node) error {
 			return err
 		}
 	}
+	if n.op == "Add" && !aConst && !bConst && a.Shape().Equal(b.Shape()) {
+		c.set(n.outputs[0], c.b.Add("", a, b)) // a residual sum: LRP's Norm rule applies to it
+		return nil
+	}
 	if a.Rank() == b.Rank() {
 		dims, err := broadcastDims(a.Shape().Dimensions, b.Shape().Dimensions)
 		if err != nil {
