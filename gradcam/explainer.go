@@ -42,6 +42,8 @@ type Request struct {
 	GradientShap GradientShapOptions
 	// LRP configures the LRP methods.
 	LRP LRPOptions
+	// DeepLift configures DeepLift and DeepLiftShap.
+	DeepLift DeepLiftOptions
 	// IntegratedGradients configures IntegratedGradients; the zero value is Captum's defaults.
 	IntegratedGradients IntegratedGradientsOptions
 	// SmoothGrad configures SmoothGrad; the zero value is Captum's NoiseTunnel defaults.
@@ -380,6 +382,13 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 	if slices.Contains(methods, GradientShap) {
 		if err := e.gradientShap(images, req, k, result); err != nil {
 			return nil, err
+		}
+	}
+	for _, m := range []Method{DeepLift, DeepLiftShap} {
+		if slices.Contains(methods, m) {
+			if err := e.deepLift(images, req, m, k, result); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if slices.Contains(methods, RISE) {

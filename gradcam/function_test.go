@@ -221,6 +221,7 @@ func TestGoMLXLayersNetwork(t *testing.T) {
 	}{
 		{plain, GuidedBackprop, "nn.ReLU(ctx, x)"},
 		{plain, GuidedGradCAM, "nn.ReLU(ctx, x)"},
+		{plain, DeepLift, "nn.ReLU(ctx, x)"},
 		{plain, CAM, "CAMDense"},
 		{m, FullGrad, "does not record its biases"},
 		{m, LRPEpsilonPlus, "rules apply to layers built with package nn"},

@@ -89,7 +89,7 @@ type gradients struct {
 func (g *explanationGraph) build(images, classes *Node) []*Node {
 	g.images = images
 	if g.hasAny(func(s MethodSpec) bool { return s.InputGradient }) {
-		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{Relevance: g.hasAny(func(s MethodSpec) bool { return s.Relevance })})
+		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{LayerRules: g.hasAny(func(s MethodSpec) bool { return s.Relevance })})
 	} else {
 		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{RulesFrom: g.layers}) // gradients stop at the layers
 	}

@@ -95,6 +95,9 @@ const (
 	LRPEpsilonGammaBox        Method = "lrp-epsilon-gamma-box"
 	LRPEpsilonAlpha2Beta1     Method = "lrp-epsilon-alpha2beta1"
 	LRPEpsilonAlpha2Beta1Flat Method = "lrp-epsilon-alpha2beta1-flat"
+
+	DeepLift     Method = "deeplift"
+	DeepLiftShap Method = "deeplift-shap"
 )
 
 // IsGradientImage reports whether the method's result is an image-sized gradient with three

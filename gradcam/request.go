@@ -46,7 +46,7 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 	}
 	if e.desc.RuleReLUs == 0 {
 		for _, m := range req.Methods {
-			if m == GuidedBackprop || m == Deconvnet || m == GuidedGradCAM {
+			if m == GuidedBackprop || m == Deconvnet || m == GuidedGradCAM || m == DeepLift || m == DeepLiftShap {
 				return fmt.Errorf("%s changes how ReLUs pass gradients back, and %s builds none with nn.ReLU: "+
 					"write its activations as nn.ReLU(ctx, x) instead of activations.Relu", m.Title(), e.desc.Name)
 			}
@@ -144,6 +144,12 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 			req.LRP.Low, req.LRP.High = batchBounds(images)
 		}
 		if err := req.LRP.check(req.Methods, images.Shape().Dimensions[1]); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(req.Methods, DeepLift) || slices.Contains(req.Methods, DeepLiftShap) {
+		req.DeepLift = req.DeepLift.withDefaults()
+		if err := req.DeepLift.check(shapeSize(images.Shape().Dimensions[1:])); err != nil {
 			return err
 		}
 	}

@@ -93,9 +93,9 @@ type Config struct {
 	Replace func(path string, x *graph.Node) *graph.Node
 	// Side holds the network's side inputs by name (Network.Side), batch first.
 	Side map[string]*graph.Node
-	// Relevance builds the layer hooks layer-wise relevance propagation needs
+	// LayerRules builds the layer hooks layer-wise relevance propagation needs
 	// (Forward.Relevance). Other backward passes of the forward see ordinary gradients.
-	Relevance bool
+	LayerRules bool
 }
 
 // Builder builds a network's graph. Network.Build receives one; its methods are the blocks.
@@ -127,7 +127,7 @@ func NewBuilder(cfg Config) *Builder {
 	r := Backprop
 	b := &Builder{cfg: cfg, plain: cfg.Plain || len(cfg.RulesFrom) > 0, fw: &Forward{taps: map[string]*graph.Node{}, rule: &r, ruleReLUs: -1},
 		prov: map[*graph.Node]provenance{}, windows: map[*graph.Node]fieldWindow{}}
-	if cfg.Relevance && !b.plain && !cfg.Training {
+	if cfg.LayerRules && !b.plain && !cfg.Training {
 		b.fw.lrp = &lrpState{}
 		b.lrpOut = map[*graph.Node]*lrpLayer{}
 	}
@@ -222,13 +222,7 @@ func (b *Builder) ReLU6(path string, x *graph.Node) *graph.Node { return b.Tap(p
 // is the rule (the deconvnet rule must pass gradients where x < 0, which the gradient of Max
 // would block). The Backprop rule is PyTorch's gradient, 0 at the kinks.
 func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
-	g := x.Graph()
-	var y *graph.Node
-	if upper > 0 {
-		y = graph.Min(graph.Max(x, graph.ScalarZero(g, x.DType())), graph.Scalar(g, x.DType(), upper))
-	} else {
-		y = graph.Max(x, graph.ScalarZero(g, x.DType()))
-	}
+	y := activation(x, upper)
 	if b.plain {
 		return y
 	}
@@ -240,6 +234,8 @@ func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
 		// Scalar zeros, and Max(v, 0) for "v > 0": no tensor of zeros, no third mask.
 		zero := graph.ScalarZero(v.Graph(), v.DType())
 		switch *rule {
+		case Rescale:
+			return rescale(x, v, func(x *graph.Node) *graph.Node { return activation(x, upper) }, graph.Where(inside(x, upper), v, zero))
 		case Deconvnet:
 			return graph.Max(v, zero)
 		case Guided:
@@ -250,6 +246,15 @@ func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
 	out := graph.Add(graph.StopGradient(y), graph.Sub(xi, graph.StopGradient(x)))
 	b.prov[out] = provenance{op: "relu", in: x}
 	return out
+}
+
+// activation is ReLU (upper == 0) or ReLU6 (upper == 6).
+func activation(x *graph.Node, upper float64) *graph.Node {
+	g := x.Graph()
+	if upper > 0 {
+		return graph.Min(graph.Max(x, graph.ScalarZero(g, x.DType())), graph.Scalar(g, x.DType(), upper))
+	}
+	return graph.Max(x, graph.ScalarZero(g, x.DType()))
 }
 
 // inside is 0 < x (< upper when upper > 0): where ReLU or ReLU6 passes gradients.

@@ -26,6 +26,14 @@ import (
 //	Backprop:  v * [0 < x < u]            (the true gradient, 0 at the kinks as in PyTorch)
 //	Guided:    v * [0 < x < u] * [v > 0]  (Springenberg et al.)
 //	Deconvnet: v * [v > 0]                (Zeiler & Fergus)
+//	Rescale:   v * Δy / Δx                (DeepLift, Shrikumar et al. 2017)
+//
+// Rescale is DeepLift's rule, as Captum computes it: the batch holds the inputs and then, in the
+// same order, their references (baselines); Δx and Δy are an input's activation minus its
+// reference's, before and after the activation, and both halves of the batch take the same
+// multiplier (the gradient where |Δx| < 1e-10). Max pooling passes its gradient: the DeepLIFT
+// authors' default (their MaxPoolDeepLiftMode.gradient), and what Captum's DeepLift computes in
+// effect, its max-pooling rule being overwritten by the rule of the ReLU before the pooling.
 type Rule int
 
 const (
@@ -35,6 +43,8 @@ const (
 	Guided
 	// Deconvnet is the deconvnet's backward ReLU.
 	Deconvnet
+	// Rescale is DeepLift's rescale rule, on a batch of inputs followed by their references.
+	Rescale
 )
 
 // String returns the rule's name.
@@ -46,6 +56,8 @@ func (r Rule) String() string {
 		return "guided"
 	case Deconvnet:
 		return "deconvnet"
+	case Rescale:
+		return "rescale"
 	}
 	return fmt.Sprintf("Rule(%d)", int(r))
 }
@@ -69,7 +81,7 @@ type Forward struct {
 	order  []string
 	biases []Bias
 	rule   *Rule     // read by the ReLU custom gradients while graph.Gradient builds the backward graph.
-	lrp    *lrpState // the layers' relevance hooks (Config.Relevance), nil without
+	lrp    *lrpState // the layers' hooks (Config.LayerRules), nil without
 	// ruleReLUs counts the ReLUs built with nn.ReLU in a GoMLX model function (BuildFunction);
 	// -1 for a Network, whose ReLUs all follow the rules.
 	ruleReLUs int

@@ -280,13 +280,16 @@ func (b *Builder) hook(l *lrpLayer, build func(xs ...*graph.Node) *graph.Node) *
 	xs := make([]*graph.Node, len(l.inputs))
 	for i, x := range l.inputs {
 		xs[i] = graph.IdentityWithCustomGradient(x, func(_, v *graph.Node) *graph.Node {
-			if !st.active || l.rule.kind == ruleGradient || l.out == nil {
+			switch {
+			case l.out == nil:
 				return v
+			case st.active && l.rule.kind != ruleGradient:
+				if l.rel == nil {
+					l.rel = l.relevance(l.out)
+				}
+				return l.rel[i]
 			}
-			if l.rel == nil {
-				l.rel = l.relevance(l.out)
-			}
-			return l.rel[i]
+			return v
 		})
 	}
 	y := build(xs...)
@@ -296,6 +299,35 @@ func (b *Builder) hook(l *lrpLayer, build func(xs ...*graph.Node) *graph.Node) *
 		}
 		return v
 	})
+}
+
+// rescale is DeepLift's rescale rule at an element-wise activation act with input x, on a batch
+// of inputs followed by their references: v Δy/Δx, or plain (the gradient) where |Δx| < 1e-10,
+// as Captum's nonlinear does.
+func rescale(x, v *graph.Node, act func(*graph.Node) *graph.Node, plain *graph.Node) *graph.Node {
+	dx, dy := halvesDelta(x), halvesDelta(act(x))
+	return divideWhereMoved(graph.Mul(v, dy), dx, plain)
+}
+
+// halvesDelta is, for a batch of inputs followed by their references, each input's value minus
+// its reference's, for both halves: [x - r; x - r].
+func halvesDelta(x *graph.Node) *graph.Node {
+	n := x.Shape().Dimensions[0]
+	if n%2 != 0 {
+		panic(fmt.Sprintf("DeepLift's rescale rule needs a batch of inputs followed by their references, got a batch of %d", n))
+	}
+	in := graph.Slice(x, graph.AxisRange(0, n/2))
+	ref := graph.Slice(x, graph.AxisRange(n/2, n))
+	d := graph.Sub(in, ref)
+	return graph.Concatenate([]*graph.Node{d, d}, 0)
+}
+
+// divideWhereMoved is num / dx where |dx| >= 1e-10 (Captum's eps), plain elsewhere.
+func divideWhereMoved(num, dx, plain *graph.Node) *graph.Node {
+	g := dx.Graph()
+	moved := graph.GreaterOrEqual(graph.Abs(dx), graph.Scalar(g, dx.DType(), 1e-10))
+	safe := graph.Where(moved, dx, graph.ScalarOne(g, dx.DType()))
+	return graph.Where(moved, graph.Div(num, safe), plain)
 }
 
 // stabilize is Zennit's stabilize: z + eps * sign(z), with the sign of 0 taken as +1.
@@ -463,11 +495,11 @@ func (l *lrpLayer) relevance(v *graph.Node) []*graph.Node {
 // gradient at the network's output is the relevance it starts from (a one-hot of the class for
 // the logit; y = sum(StopGradient(logit) * logit) starts from the logit itself).
 //
-// The forward must have been built with Config.Relevance. It returns an error naming the first
+// The forward must have been built with Config.LayerRules. It returns an error naming the first
 // layer the composite has no rule for.
 func (f *Forward) Relevance(y *graph.Node, c Composite, wrt ...*graph.Node) ([]*graph.Node, error) {
 	if f.lrp == nil {
-		return nil, fmt.Errorf("relevance needs a forward built with nn.Config{Relevance: true}")
+		return nil, fmt.Errorf("relevance needs a forward built with nn.Config{LayerRules: true}")
 	}
 	if err := c.Check(); err != nil {
 		return nil, err

@@ -44,8 +44,8 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	counterfactual := fs.Bool("counterfactual", false, "negate the layer gradients of gradcam, hirescam, gradcam-elementwise, "+
 		"gradcam++, xgradcam, layercam: regions whose removal would raise the score")
 	draws := fs.Int("samples", 0, "rise: random masks (default 4000); gradient-shap: draws (default 5)")
-	baselines := fs.Int("baselines", 1, "gradient-shap: baselines drawn from: the all-zero input (the dataset's mean) and N-1 "+
-		"Gaussian-noise inputs (std 1 in input units, seeded)")
+	baselines := fs.Int("baselines", 1, "gradient-shap, deeplift-shap: the references: the all-zero input (the dataset's mean) "+
+		"and N-1 Gaussian-noise inputs (std 1 in input units, seeded); deeplift takes the all-zero one")
 	riseCell := fs.Int("rise-cell", 8, "rise: cells a side of the random grid (RISE's s)")
 	riseP := fs.Float64("rise-p", 0.5, "rise: probability that a cell is kept, in (0, 1]")
 	guidedCAM := fs.String("guided-cam", "gradcam", "guided-gradcam: the CAM method multiplied with guided backprop")
@@ -104,6 +104,7 @@ func explain(args []string, stdout, stderr io.Writer) error {
 		SmoothGrad:          gradcam.SmoothGradOptions{Samples: *samples, Std: *std},
 		GuidedCAM:           gradcam.Method(*guidedCAM),
 		LRP:                 lrpOptions(*lrpEpsilon, *lrpGamma, in.transform),
+		DeepLift:            gradcam.DeepLiftOptions{Baselines: noiseBaselines(in.tensor, *baselines)},
 		AugSmooth:           *augSmooth, EigenSmooth: *eigenSmooth, Counterfactual: *counterfactual,
 	})
 	if err != nil {
