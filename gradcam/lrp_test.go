@@ -19,7 +19,8 @@ import (
 
 // TestLRPMatchesZennit compares every LRP method with Zennit's own composites, rules and
 // canonizers (gradcam/testdata/reference_lrp.py) on random-weight ResNet-18 and VGG-16 and the
-// real SqueezeNet and MobileNetV2, two classes each, and on the user networks of testnets (a
+// real SqueezeNet and MobileNetV2, two classes each, lrp-epsilon with Captum's LRP too, and on
+// the user networks of testnets (a
 // 2-D CNN with grouped dilated convolutions and batch norm, the 1-D character CNN, a
 // regression), two inputs and their classes: the relevance of every input value, correlation
 // >= 0.999 and max error <= 1% of the largest value.
@@ -69,6 +70,15 @@ func TestLRPMatchesZennit(t *testing.T) {
 				LRP: LRPOptions{Low: low, High: high}})
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Captum's LRP with its EpsilonRule everywhere is lrp-epsilon (max pooling's ε rule
+			// routes relevance as its gradient does, up to the stabilizer).
+			for k, c := range []int{243, 282} {
+				want, _ := testref.ReadNPY(t, filepath.Join(ref, "captum", name, "lrp-epsilon", fmt.Sprint(c)+".npy"))
+				got := res.At(0, k).Maps[LRPEpsilon].Values
+				if r, maxErr := testref.Pearson(got, want), testref.MaxRelErr(got, want); r < 0.999 || maxErr > 0.01 || math.IsNaN(maxErr) {
+					t.Errorf("lrp-epsilon against Captum's LRP, class %d: r = %.6f, max error %.4f of the largest value", c, r, maxErr)
+				}
 			}
 			for _, m := range lrpMethods() {
 				for k, c := range []int{243, 282} {

@@ -32,6 +32,14 @@ cnn2d, the 1-D charcnn and regression), it writes OUT/<net>/<method>/<class>.npy
 both inputs [2, C, ...], with SequentialMergeBatchNorm, their functional spatial mean as an
 AdaptiveAvgPool2d module (as for MobileNetV2) and ZBox bounds -5 and 5.
 
+Captum's LRP (../shared/peers/captum) with its EpsilonRule (epsilon 1e-6) at every convolution,
+linear layer, pooling and addition, on the same four ImageNet networks, writes
+OUT/captum/<model>/lrp-epsilon/<class>.npy. Captum's LRP needs what Zennit's canonizers give, done
+here by hand: batch norm fused into the convolution before it (torch.nn.utils.fusion) and
+replaced by an identity with Captum's IdentityRule, residual sums as Captum's Addition_Module,
+MobileNetV2's functional pooling as a module, its ReLU6 among Captum's LRP non-linearities (they
+pass relevance), ReLUs not in place and ResNet's reused ReLU split in two.
+
 Usage: reference_lrp.py SHARED_DIR MODELS_REF_DIR TESTNETS_REF_DIR OUT
 (Zennit is imported from SHARED_DIR/peers/zennit)
 """
@@ -54,6 +62,13 @@ from reference import CLASSES, cat_dog  # noqa: E402
 import testnets.reference as testnets_ref  # noqa: E402
 from models.testdata.reference import read_safetensors  # noqa: E402
 
+sys.path.insert(0, os.path.join(SHARED, "peers", "captum"))
+from captum.attr import LRP  # noqa: E402
+from captum.attr._core import lrp as captum_lrp  # noqa: E402
+from captum.attr._utils.custom_modules import Addition_Module  # noqa: E402
+from captum.attr._utils.lrp_rules import EpsilonRule, IdentityRule  # noqa: E402
+from torch.nn.utils.fusion import fuse_conv_bn_eval  # noqa: E402
+from torchvision.models.resnet import BasicBlock  # noqa: E402
 from zennit.attribution import Gradient  # noqa: E402
 from zennit.canonizers import AttributeCanonizer, SequentialMergeBatchNorm  # noqa: E402
 from zennit.composites import (EpsilonAlpha2Beta1, EpsilonAlpha2Beta1Flat, EpsilonGammaBox, EpsilonPlus,  # noqa: E402
@@ -185,9 +200,89 @@ def user_networks(out):
                 np.save(os.path.join(out, name, method, f"{c}.npy"), relevance.detach().numpy())
 
 
+class Fused(torch.nn.Module):
+    """What stands where a fused batch norm was: the identity, as a new tensor (Captum's
+    IdentityRule hooks its input and output apart)."""
+
+    def forward(self, x):
+        return x + 0
+
+
+def fuse_batch_norms(model):
+    """Every batch norm right after a convolution fused into it and replaced by an identity."""
+    leaves = [(name, m) for name, m in model.named_modules() if len(list(m.children())) == 0]
+    for (cname, conv), (bname, bn) in zip(leaves, leaves[1:]):
+        if isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d):
+            fused = fuse_conv_bn_eval(conv, bn)
+            conv.weight.data, conv.bias = fused.weight.data, fused.bias
+            parent = model.get_submodule(bname.rsplit(".", 1)[0]) if "." in bname else model
+            setattr(parent, bname.rsplit(".", 1)[-1], Fused())
+
+
+def captum_basic_block(self, x):
+    identity = x
+    out = self.relu(self.bn1(self.conv1(x)))
+    out = self.bn2(self.conv2(out))
+    if self.downsample is not None:
+        identity = self.downsample(x)
+    return self.relu_out(self.add(out, identity))
+
+
+def captum_inverted_residual(self, x):
+    return self.add(x, self.conv(x))
+
+
+def captum_mobilenet(self, x):
+    return self.classifier(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def prepare_for_captum(model):
+    fuse_batch_norms(model)
+    for module in model.modules():
+        if isinstance(module, (torch.nn.ReLU, torch.nn.ReLU6)):
+            module.inplace = False
+        if isinstance(module, BasicBlock):
+            module.relu_out, module.add = torch.nn.ReLU(), Addition_Module()
+            module.forward = captum_basic_block.__get__(module)
+        if isinstance(module, InvertedResidual) and module.use_res_connect:
+            module.add = Addition_Module()
+            module.forward = captum_inverted_residual.__get__(module)
+        if isinstance(module, torchvision.models.MobileNetV2):
+            module.pool = torch.nn.AdaptiveAvgPool2d(1)
+            module.forward = captum_mobilenet.__get__(module)
+
+
+def captum_rules(model):
+    """The rules, set again before every attribution (Captum removes them after one)."""
+    for module in model.modules():
+        if isinstance(module, Fused):
+            module.rule = IdentityRule()
+        elif isinstance(module, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.MaxPool2d, torch.nn.AdaptiveAvgPool2d,
+                                 Addition_Module)):
+            module.rule = EpsilonRule(epsilon=1e-6)
+
+
+def captum(out):
+    if torch.nn.ReLU6 not in captum_lrp.SUPPORTED_NON_LINEAR_LAYERS:
+        captum_lrp.SUPPORTED_NON_LINEAR_LAYERS.append(torch.nn.ReLU6)
+    x = cat_dog(SHARED)
+    for arch, weights in MODELS.items():
+        model = getattr(torchvision.models, arch)()
+        path = os.path.join(REF, arch + ".pth") if weights == "random" else os.path.join(SHARED, "weights", weights)
+        model.load_state_dict(torch.load(path))
+        model.eval()
+        prepare_for_captum(model)
+        os.makedirs(os.path.join(out, "captum", arch, "lrp-epsilon"), exist_ok=True)
+        for c in CLASSES:
+            captum_rules(model)
+            a = LRP(model).attribute(x.clone(), target=c)
+            np.save(os.path.join(out, "captum", arch, "lrp-epsilon", f"{c}.npy"), a[0].detach().numpy())
+
+
 def main():
     torch.set_num_threads(os.cpu_count() or 1)
     shared, models_ref, out = SHARED, REF, OUT
+    captum(out)
     user_networks(out)
     x = cat_dog(shared)
     for arch, weights in MODELS.items():
