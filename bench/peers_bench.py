@@ -2,7 +2,9 @@
 """Times every explanation method at batch 1 in its reference library, for bench/RESULTS.md's
 comparison with BenchmarkMethods: pytorch-grad-cam (../shared/peers, v1.5.5) for the CAM family,
 FullGrad and guided backprop; Captum for saliency, the deconvnet, occlusion, Input x Gradient,
-Integrated Gradients and SmoothGrad. Same random-weight checkpoints, image (cat_dog.png, 224x224)
+Integrated Gradients, SmoothGrad, GradientShap, DeepLift and DeepLiftShap (prepared as
+gradcam/testdata/reference_deeplift.py prepares them, ResNet's bottlenecks too); Zennit for the
+LRP methods (its composites with the canonizers of gradcam/testdata/reference_lrp.py). Same random-weight checkpoints, image (cat_dog.png, 224x224)
 and class (243) as the Go benchmark; 2 threads. Median of 3 runs after one warm-up call; one run
 for Score-CAM, Ablation-CAM and FullGrad (tens of seconds to minutes). Methods without a reference implementation here
 (CAM, counterfactual Grad-CAM) are left out.
@@ -25,10 +27,17 @@ sys.path.insert(0, os.path.join(SHARED, "peers", "ttach"))
 sys.path.insert(0, os.path.join(SHARED, "peers", "captum"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gradcam", "testdata"))
 import pytorch_grad_cam as pgc  # noqa: E402
-from captum.attr import (Deconvolution, InputXGradient, IntegratedGradients, NoiseTunnel, Occlusion,  # noqa: E402
-                         Saliency)
+sys.path.insert(0, os.path.join(SHARED, "peers", "zennit"))
+from captum.attr import (DeepLift, DeepLiftShap, Deconvolution, GradientShap, InputXGradient,  # noqa: E402
+                         IntegratedGradients, NoiseTunnel, Occlusion, Saliency)
+from torchvision.models.resnet import Bottleneck  # noqa: E402
+from zennit.attribution import Gradient as ZennitGradient  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 from reference import cat_dog  # noqa: E402
+sys.argv = sys.argv[:1] + [SHARED, REF, "", ""] + sys.argv[1:]  # what the reference scripts read at import
+import reference_deeplift  # noqa: E402
+import reference_lrp  # noqa: E402
+sys.argv = sys.argv[:1] + sys.argv[5:]
 
 LAYERS = {"resnet50": "layer4", "vgg16": "features.29"}
 CLASS = 243
@@ -75,6 +84,47 @@ def methods(model, layer):
         x, target=CLASS, n_steps=50, internal_batch_size=16))
     out["smoothgrad"] = ("Captum", lambda x: NoiseTunnel(Saliency(model)).attribute(
         x, nt_type="smoothgrad", nt_samples=5, stdevs=1.0, target=CLASS))
+    out["gradient-shap"] = ("Captum", lambda x: GradientShap(model).attribute(
+        x, baselines=torch.zeros_like(x), n_samples=5, target=CLASS))
+    return out
+
+
+def bottleneck_forward(self, x):
+    identity = x
+    out = self.relu(self.bn1(self.conv1(x)))
+    out = self.relu2(self.bn2(self.conv2(out)))
+    out = self.bn3(self.conv3(out))
+    if self.downsample is not None:
+        identity = self.downsample(x)
+    return self.relu_out(out + identity)
+
+
+def deeplift_methods(model):
+    """DeepLift and DeepLiftShap on a copy of the model Captum can hook (ReLUs not in place, none
+    used twice)."""
+    reference_deeplift.prepare(model)
+    for module in model.modules():
+        if isinstance(module, Bottleneck):
+            module.relu2, module.relu_out = torch.nn.ReLU(), torch.nn.ReLU()
+            module.forward = bottleneck_forward.__get__(module)
+    return {
+        "deeplift": ("Captum", lambda x: DeepLift(model).attribute(x, baselines=torch.zeros_like(x), target=CLASS)),
+        # Captum's DeepLiftShap refuses fewer than two references: two zero ones (Go's default is
+        # one, so Captum does twice the work here).
+        "deeplift-shap": ("Captum", lambda x: DeepLiftShap(model).attribute(
+            x, baselines=torch.zeros(2, *x.shape[1:]), target=CLASS)),
+    }
+
+
+def lrp_methods(model, arch):
+    onehot = torch.zeros(1, 1000)
+    onehot[0, CLASS] = 1
+    out = {}
+    for name, make in reference_lrp.COMPOSITES.items():
+        def run(x, make=make):
+            with ZennitGradient(model=model, composite=make(reference_lrp.canonizers(arch))) as attributor:
+                attributor(x, lambda y: y * onehot)
+        out[name] = ("Zennit", run)
     return out
 
 
@@ -89,7 +139,19 @@ def main():
         model.load_state_dict(torch.load(os.path.join(REF, arch + ".pth")))
         model.eval()
         layer = dict(model.named_modules())[LAYERS[arch]]
-        for name, (library, fn) in methods(model, layer).items():
+        all_methods = methods(model, layer)
+        if not only or any(m.startswith("lrp-") for m in only):
+            lrp_model = getattr(torchvision.models, arch)()
+            lrp_model.load_state_dict(torch.load(os.path.join(REF, arch + ".pth")))
+            lrp_model.eval()
+            reference_lrp.zero_biases(lrp_model)
+            all_methods.update(lrp_methods(lrp_model, arch))
+        if not only or any(m.startswith("deeplift") for m in only):
+            dl_model = getattr(torchvision.models, arch)()
+            dl_model.load_state_dict(torch.load(os.path.join(REF, arch + ".pth")))
+            dl_model.eval()
+            all_methods.update(deeplift_methods(dl_model))
+        for name, (library, fn) in all_methods.items():
             if only and name not in only:
                 continue
             runs = 1 if name in SLOW else 3

@@ -44,6 +44,8 @@ type Request struct {
 	LRP LRPOptions
 	// DeepLift configures DeepLift and DeepLiftShap.
 	DeepLift DeepLiftOptions
+	// Surrogate configures LIME and KernelSHAP.
+	Surrogate SurrogateOptions
 	// IntegratedGradients configures IntegratedGradients; the zero value is Captum's defaults.
 	IntegratedGradients IntegratedGradientsOptions
 	// SmoothGrad configures SmoothGrad; the zero value is Captum's NoiseTunnel defaults.
@@ -387,6 +389,13 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 	for _, m := range []Method{DeepLift, DeepLiftShap} {
 		if slices.Contains(methods, m) {
 			if err := e.deepLift(images, req, m, k, result); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, m := range []Method{LIME, KernelShap} {
+		if slices.Contains(methods, m) {
+			if err := e.surrogate(images, req.Target, m, req.Surrogate, k, result); err != nil {
 				return nil, err
 			}
 		}

@@ -98,6 +98,9 @@ const (
 
 	DeepLift     Method = "deeplift"
 	DeepLiftShap Method = "deeplift-shap"
+
+	LIME       Method = "lime"
+	KernelShap Method = "kernel-shap"
 )
 
 // IsGradientImage reports whether the method's result is an image-sized gradient with three

@@ -153,6 +153,13 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 			return err
 		}
 	}
+	if slices.Contains(req.Methods, LIME) || slices.Contains(req.Methods, KernelShap) {
+		req.Surrogate = req.Surrogate.withDefaults()
+		d := images.Shape().Dimensions
+		if err := req.Surrogate.check(shapeSize(d[2:]), shapeSize(d[1:])); err != nil {
+			return err
+		}
+	}
 	if slices.Contains(req.Methods, RISE) {
 		if images.Rank() != 4 {
 			return fmt.Errorf("RISE masks images; %s takes sequences", e.desc.Name)

@@ -147,34 +147,23 @@ func (e *Explainer) rise(images *tensors.Tensor, target Target, o RISEOptions, k
 		for j := range sal {
 			sal[j] = make([]float64, hw)
 		}
-		for start := 0; start < o.Masks; start += batchSize {
-			n := min(batchSize, o.Masks-start)
-			batch := make([]float32, n*ch*hw)
-			cls := make([]int32, n*k)
-			for m := range n {
-				mask := masks[(start+m)*hw : (start+m+1)*hw]
-				for c := range ch {
-					dst, src := batch[m*ch*hw+c*hw:][:hw], img[c*hw:(c+1)*hw]
-					for p := range hw {
-						dst[p] = src[p] * mask[p]
-					}
-				}
-				copy(cls[m*k:], classes)
-			}
-			outs, err := e.run(exec, "RISE forward", fromFloat32(batch, e.Model.DType(), n, ch, height, width),
-				tensors.FromFlatDataAndDimensions(cls, n, k))
-			if err != nil {
-				return err
-			}
-			for m := range n {
-				mask := masks[(start+m)*hw : (start+m+1)*hw]
-				for j := range k {
-					s := float64(outs[0][m*k+j])
-					for p, v := range mask {
-						sal[j][p] += s * float64(v)
-					}
+		err := e.scorePerturbed(exec, "RISE", d[1:], classes, o.Masks, batchSize, func(m int, dst []float32) {
+			mask := masks[m*hw : (m+1)*hw]
+			for c := range ch {
+				for p, v := range img[c*hw : (c+1)*hw] {
+					dst[c*hw+p] = v * mask[p]
 				}
 			}
+		}, func(m int, scores []float32) {
+			mask := masks[m*hw : (m+1)*hw]
+			for j, s := range scores {
+				for p, v := range mask {
+					sal[j][p] += float64(s) * float64(v)
+				}
+			}
+		})
+		if err != nil {
+			return err
 		}
 		for j := range k {
 			values := make([]float32, hw)

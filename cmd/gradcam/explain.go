@@ -43,7 +43,9 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	std := fs.Float64("smooth-std", 1, "smoothgrad: noise standard deviation, in normalized input units")
 	counterfactual := fs.Bool("counterfactual", false, "negate the layer gradients of gradcam, hirescam, gradcam-elementwise, "+
 		"gradcam++, xgradcam, layercam: regions whose removal would raise the score")
-	draws := fs.Int("samples", 0, "rise: random masks (default 4000); gradient-shap: draws (default 5)")
+	draws := fs.Int("samples", 0, "rise: random masks (default 4000); gradient-shap: draws (default 5); lime, kernel-shap: samples (default 200)")
+	superpixels := fs.Int("superpixels", 50, "lime, kernel-shap: SLIC superpixels (about as many)")
+	grid := fs.Bool("grid", false, "lime, kernel-shap: square cells instead of SLIC superpixels")
 	baselines := fs.Int("baselines", 1, "gradient-shap, deeplift-shap: the references: the all-zero input (the dataset's mean) "+
 		"and N-1 Gaussian-noise inputs (std 1 in input units, seeded); deeplift takes the all-zero one")
 	riseCell := fs.Int("rise-cell", 8, "rise: cells a side of the random grid (RISE's s)")
@@ -53,6 +55,9 @@ func explain(args []string, stdout, stderr io.Writer) error {
 	lrpGamma := fs.Float64("lrp-gamma", 0.25, "lrp-gamma, lrp-epsilon-gamma-box: the gamma rule's gamma, > 0")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
+	}
+	if *superpixels < 1 {
+		return usageError{fmt.Errorf("--superpixels %d: lime and kernel-shap need at least 1 superpixel", *superpixels)}
 	}
 	if !(*lrpEpsilon > 0) || !(*lrpGamma > 0) {
 		return usageError{fmt.Errorf("--lrp-epsilon %g, --lrp-gamma %g: both must be > 0 (a tiny epsilon such as 1e-9 is the z-rule)",
@@ -105,6 +110,7 @@ func explain(args []string, stdout, stderr io.Writer) error {
 		GuidedCAM:           gradcam.Method(*guidedCAM),
 		LRP:                 lrpOptions(*lrpEpsilon, *lrpGamma, in.transform),
 		DeepLift:            gradcam.DeepLiftOptions{Baselines: noiseBaselines(in.tensor, *baselines)},
+		Surrogate:           gradcam.SurrogateOptions{Samples: *draws, Superpixels: *superpixels, Grid: *grid},
 		AugSmooth:           *augSmooth, EigenSmooth: *eigenSmooth, Counterfactual: *counterfactual,
 	})
 	if err != nil {

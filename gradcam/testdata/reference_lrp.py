@@ -152,7 +152,7 @@ USER_NETS = {"cnn2d": (PooledCNN2D, [3, 7]), "charcnn": (testnets_ref.CharCNN, [
 def canonizers(arch):
     if arch == "vgg16":
         return [VGGCanonizer()]
-    if arch == "resnet18":
+    if arch.startswith("resnet"):
         return [ResNetCanonizer()]
     if arch == "mobilenet_v2":
         return [SequentialMergeBatchNorm(), MobileNetV2Canonizer()]
