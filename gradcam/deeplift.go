@@ -138,11 +138,11 @@ func (e *Explainer) deepLift(images *tensors.Tensor, req Request, method Method,
 var deepLiftSpec = MethodSpec{
 	Name: DeepLift, Title: "DeepLift", Family: Sampled,
 	Summary:       "(input - reference) x multipliers of the rescale rule at ReLUs (Shrikumar et al. 2017)",
-	GradientImage: true,
+	GradientImage: true, Signed: true,
 }
 
 var deepLiftShapSpec = MethodSpec{
 	Name: DeepLiftShap, Title: "DeepLiftShap", Family: Sampled,
 	Summary:       "DeepLift averaged over a set of references, approximating SHAP values (Lundberg & Lee 2017)",
-	GradientImage: true,
+	GradientImage: true, Signed: true,
 }

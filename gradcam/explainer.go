@@ -2,6 +2,7 @@ package gradcam
 
 import (
 	"fmt"
+	"image"
 	"slices"
 	"sort"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/heatmap"
 	"github.com/gradcam-go/gradcam/internal/catch"
 	"github.com/gradcam-go/gradcam/models"
@@ -124,6 +126,16 @@ type Map struct {
 	// the logit (biases and the rules' stabilizers absorb relevance; 0 for the z-rule on a network
 	// without biases).
 	Delta float64
+}
+
+// Picture draws the map: a heatmap over img in the colormap cm (img's share imageWeight, 0 meaning
+// 0.5), a gradient image, or for signed attributions (LRP, DeepLift) the relevance in
+// render.BWR, red for the class and blue against it.
+func (mp *Map) Picture(img image.Image, cm render.Colormap, imageWeight float64) (*image.RGBA, error) {
+	if mp.Method.Signed() && len(mp.Shape) == 3 {
+		return render.Relevance(mp.Values, mp.Shape[0], mp.Shape[2], mp.Shape[1])
+	}
+	return render.Picture(mp.Values, mp.Shape, img, cm, imageWeight)
 }
 
 // Stats counts the explainer's work, for tests and benchmarks.

@@ -125,7 +125,7 @@ func lrpMethods() []Method {
 
 func lrpSpec(name Method, title, summary string) MethodSpec {
 	return MethodSpec{Name: name, Title: title, Family: InputMap, Summary: summary, InputGradient: true, GradientImage: true,
-		Relevance: true}
+		Relevance: true, Signed: true}
 }
 
 var (

@@ -45,6 +45,9 @@ type MethodSpec struct {
 	// Relevance: it propagates relevance by LRP rules (Request.LRP), starting from the target's
 	// value, so the relevance sums to it where the rules conserve.
 	Relevance bool
+	// Signed: its [C, H, W] result is signed evidence for and against the class, shown summed
+	// over channels in a diverging colormap (render.Relevance) rather than as a gradient image.
+	Signed bool
 	// Scaled: its heatmap is min-max scaled as pytorch-grad-cam scales CAM maps (what AugSmooth
 	// averages and Guided Grad-CAM multiplies).
 	Scaled bool

@@ -5,5 +5,5 @@ package gradcam
 var gradientShapSpec = MethodSpec{
 	Name: GradientShap, Title: "GradientSHAP", Family: Sampled,
 	Summary:       "(input - baseline) x gradient at random points between them, baselines drawn from a set (Lundberg & Lee 2017)",
-	GradientImage: true,
+	GradientImage: true, Signed: true,
 }

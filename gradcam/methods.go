@@ -103,6 +103,10 @@ const (
 	KernelShap Method = "kernel-shap"
 )
 
+// Signed reports whether the method's [C, H, W] result is signed evidence for and against the
+// class (LRP's relevance, DeepLift's contributions), best shown with render.Relevance.
+func (m Method) Signed() bool { return m.spec().Signed }
+
 // IsGradientImage reports whether the method's result is an image-sized gradient with three
 // channels (guided backprop, deconvnet, Guided Grad-CAM, the input attributions) rather than a
 // heatmap.

@@ -144,10 +144,19 @@ func GridSegments(h, w, n int) ([]int32, int) {
 // al. 2012): k-means over colour and position from a grid of centres, 10 iterations, distance
 // d_colour² + (d_space / S)² compactness², S the grid step; then every connected piece of a
 // label becomes its own superpixel, pieces under a quarter of the mean size joining a neighbour.
-// Colour is the input's channels as the network sees them.
+// Colour is the input's channels as the network sees them, rescaled so that their range spans
+// 100, as CIELAB's lightness does in scikit-image's SLIC: a compactness means about the same.
 func SLIC(img []float32, ch, h, w, n int, compactness float64) ([]int32, int) {
 	hw := h * w
 	step := math.Sqrt(float64(hw) / float64(n))
+	lo, hi := slices.Min(img[:ch*hw]), slices.Max(img[:ch*hw])
+	if hi > lo {
+		scaled := make([]float32, ch*hw)
+		for i, v := range img[:ch*hw] {
+			scaled[i] = (v - lo) * 100 / (hi - lo)
+		}
+		img = scaled
+	}
 	type centre struct{ c []float64 }
 	var centres []centre // [colour..., y, x]
 	for y := step / 2; y < float64(h); y += step {

@@ -101,7 +101,8 @@ func Caption(ex *gradcam.Explanation, m gradcam.Method) string {
 }
 
 // ExplanationFigures renders an explanation's maps, in the order given, after the original image
-// (occlusion and the other methods of the request that the explanation holds).
+// (occlusion and the other methods of the request that the explanation holds). Signed
+// attributions (LRP, DeepLift) are drawn with render.Relevance: red for the class, blue against.
 func ExplanationFigures(img *image.RGBA, ex *gradcam.Explanation, s Style, methods ...gradcam.Method) ([]Figure, error) {
 	figs := []Figure{{Image: img, Caption: "input"}}
 	cm := s.Colormap
@@ -113,7 +114,7 @@ func ExplanationFigures(img *image.RGBA, ex *gradcam.Explanation, s Style, metho
 		if mp == nil {
 			return nil, fmt.Errorf("the explanation has no %s map", m)
 		}
-		pic, err := render.Picture(mp.Values, mp.Shape, img, cm, s.ImageWeight)
+		pic, err := mp.Picture(img, cm, s.ImageWeight)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m, err)
 		}

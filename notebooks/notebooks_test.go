@@ -39,12 +39,13 @@ var minFigures = map[string]int{
 	"14_finetuning_like_the_blog.ipynb":            20, // five pictures, input and Grad-CAM, two models
 	"15_finding_bias.ipynb":                        24, // eight pictures, two networks x four pictures x (input, map)
 	"16_vqa_and_captioning.ipynb":                  20, // four scenes, three answers x four pictures, two failure rows, the caption's words
+	"17_beyond_gradients.ipynb":                    20, // the composites' row, the rules' two rows, DeepLift against IG, the samplers
 }
 
 // imageNet are the notebooks that explain the default ImageNet model (offline: the embedded one).
 var imageNet = map[string]bool{"02_cam_vs_gradcam.ipynb": true,
 	"03_gradcam_layers_and_classes.ipynb": true, "08_every_cam_method.ipynb": true,
-	"10_what_a_cnn_learned.ipynb": true}
+	"10_what_a_cnn_learned.ipynb": true, "17_beyond_gradients.ipynb": true}
 
 // mustSay is text a notebook's outputs must contain: what shows a section worked.
 var mustSay = map[string][]string{
@@ -57,6 +58,7 @@ var mustSay = map[string][]string{
 	"08_every_cam_method.ipynb":           {"9 methods in one call"}, // and one backward pass
 	"09_cam_vs_gradcam_measured.ipynb":    {"| fashion-gap | cam |"}, // the committed table, and the live one
 	"10_what_a_cnn_learned.ipynb":         {"nearest neighbour of the same class:"},
+	"17_beyond_gradients.ipynb":           {"of the logit"},
 }
 
 // expectedErrors are the errors a notebook shows on purpose (notebook.Error's red box): any

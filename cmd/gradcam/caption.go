@@ -87,7 +87,7 @@ func explainCaption(args []string, stdout, stderr io.Writer) error {
 		if err := writeMap(*out, name, mp.Values, mp.Shape); err != nil {
 			return err
 		}
-		pic, err := render.Picture(mp.Values, mp.Shape, fitted, cm, 0.5)
+		pic, err := mp.Picture(fitted, cm, 0.5)
 		if err != nil {
 			return err
 		}

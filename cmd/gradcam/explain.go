@@ -148,7 +148,7 @@ func writeMaps(dir string, ex *gradcam.Explanation, methods []gradcam.Method, im
 				return err
 			}
 		}
-		pic, err := render.Picture(mp.Values, mp.Shape, img, cm, 0.5)
+		pic, err := mp.Picture(img, cm, 0.5)
 		if err != nil {
 			return err
 		}

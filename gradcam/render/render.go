@@ -24,13 +24,27 @@ const (
 	Viridis Colormap = "viridis"
 	Inferno Colormap = "inferno"
 	Gray    Colormap = "gray"
+	// BWR is matplotlib's bwr: blue, white at the middle, red; for signed values (relevance).
+	BWR Colormap = "bwr"
 )
 
 // tables are the colormaps' tables; Gray has none.
-var tables = map[Colormap]*[256][3]uint8{Jet: &jetTable, Turbo: &turboTable, Viridis: &viridisTable, Inferno: &infernoTable}
+var tables = map[Colormap]*[256][3]uint8{Jet: &jetTable, Turbo: &turboTable, Viridis: &viridisTable, Inferno: &infernoTable,
+	BWR: bwrTable()}
+
+// bwrTable is matplotlib's bwr: linear from blue (0, 0, 1) through white to red (1, 0, 0).
+func bwrTable() *[256][3]uint8 {
+	var t [256][3]uint8
+	for i := range t {
+		v := float64(i) / 255
+		r, g, b := min(1, 2*v), 1-math.Abs(2*v-1), min(1, 2-2*v)
+		t[i] = [3]uint8{uint8(255*r + 0.5), uint8(255*g + 0.5), uint8(255*b + 0.5)}
+	}
+	return &t
+}
 
 // Colormaps lists the colormaps.
-func Colormaps() []Colormap { return []Colormap{Jet, Turbo, Viridis, Inferno, Gray} }
+func Colormaps() []Colormap { return []Colormap{Jet, Turbo, Viridis, Inferno, Gray, BWR} }
 
 // ColormapByName finds a colormap.
 func ColormapByName(name string) (Colormap, error) {
@@ -161,6 +175,35 @@ func GradientImage(g []float32, w, h int) (*image.RGBA, error) {
 	}
 	for i := range w * h {
 		out.Pix[i*4+3] = 255
+	}
+	return out, nil
+}
+
+// Relevance renders a [C, h, w] attribution (LRP's relevance, DeepLift's, SHAP values) as Zennit
+// and the LRP papers show it: summed over channels, scaled by its largest magnitude, in BWR (red
+// for evidence for the class, blue against, white for none).
+func Relevance(r []float32, c, w, h int) (*image.RGBA, error) {
+	if c <= 0 || w <= 0 || h <= 0 || len(r) != c*w*h {
+		return nil, fmt.Errorf("relevance of %d values is not %dx%dx%d", len(r), c, h, w)
+	}
+	sum := make([]float64, w*h)
+	for ch := range c {
+		for i := range sum {
+			sum[i] += float64(r[ch*w*h+i])
+		}
+	}
+	scale := 0.0
+	for _, v := range sum {
+		scale = math.Max(scale, math.Abs(v))
+	}
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i, v := range sum {
+		x := 0.5
+		if scale > 0 {
+			x = 0.5 + 0.5*v/scale
+		}
+		col := BWR.At(float32(x))
+		out.Pix[i*4], out.Pix[i*4+1], out.Pix[i*4+2], out.Pix[i*4+3] = col.R, col.G, col.B, 255
 	}
 	return out, nil
 }

@@ -149,3 +149,33 @@ func TestPictureShapes(t *testing.T) {
 		t.Error("a [1, H, W] gradient image is not drawn as its gray [3, H, W] copy")
 	}
 }
+
+// TestRelevance: relevance is summed over channels and shown in BWR, red for the largest positive
+// sum, blue for the most negative, white for zero (within the 256 entries' quantization); a map
+// of zeros is white, not NaN.
+func TestRelevance(t *testing.T) {
+	// 3 channels of 1x3: sums +2, -1, 0.
+	img, err := Relevance([]float32{1, -1, 0, 1, 0, 0, 0, 0, 0}, 3, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []color.RGBA{{255, 0, 0, 255}, {128, 128, 255, 255}, {255, 255, 255, 255}} {
+		if got := img.RGBAAt(i, 0); absDiff(got.R, want.R) > 3 || absDiff(got.G, want.G) > 3 || absDiff(got.B, want.B) > 3 {
+			t.Errorf("pixel %d: %v, want %v", i, got, want)
+		}
+	}
+	zero, err := Relevance(make([]float32, 6), 2, 3, 1)
+	if got := zero.RGBAAt(1, 0); err != nil || got.R < 252 || got.G < 252 || got.B < 252 {
+		t.Errorf("zeros: %v, %v", zero.RGBAAt(1, 0), err)
+	}
+	if _, err := Relevance(make([]float32, 5), 2, 3, 1); err == nil {
+		t.Error("5 values taken as 2x1x3")
+	}
+}
+
+func absDiff(a, b uint8) int {
+	if a > b {
+		return int(a - b)
+	}
+	return int(b - a)
+}
