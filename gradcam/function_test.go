@@ -183,7 +183,7 @@ func TestGoMLXLayersNetwork(t *testing.T) {
 	// Every method but FullGrad and LRP's runs, with finite maps of the input's size.
 	var all []Method
 	for _, method := range Methods() {
-		if method != FullGrad && !method.spec().Relevance {
+		if method != FullGrad && !method.spec().Relevance && !method.spec().Excitation {
 			all = append(all, method)
 		}
 	}
@@ -225,6 +225,7 @@ func TestGoMLXLayersNetwork(t *testing.T) {
 		{plain, CAM, "CAMDense"},
 		{m, FullGrad, "does not record its biases"},
 		{m, LRPEpsilonPlus, "rules apply to layers built with package nn"},
+		{m, ExcitationBackprop, "rules apply to layers built with package nn"},
 	} {
 		_, err := New(tc.model).Explain(input, Request{Methods: []Method{tc.method}})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {

@@ -84,12 +84,14 @@ type gradients struct {
 	guided, deconv *Node
 	dBias          []*Node // FullGrad: per bias of fw.Biases()
 	relevance      map[Method]*Node
+	excitation     []*Node // excitation backprop at each layer
+	dual           []*Node // contrastive excitation backprop's dual at each layer
 }
 
 func (g *explanationGraph) build(images, classes *Node) []*Node {
 	g.images = images
 	if g.hasAny(func(s MethodSpec) bool { return s.InputGradient }) {
-		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{LayerRules: g.hasAny(func(s MethodSpec) bool { return s.Relevance })})
+		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{LayerRules: g.hasAny(func(s MethodSpec) bool { return s.Relevance || s.Excitation })})
 	} else {
 		g.fw = g.m.ForwardWith(g.ctx, images, nn.Config{RulesFrom: g.layers}) // gradients stop at the layers
 	}
@@ -196,6 +198,26 @@ func (g *explanationGraph) backward(y *Node) *gradients {
 // image: the relevance at the output is t itself (Captum's convention), so where the rules
 // conserve, the input's relevance sums to it.
 func (g *explanationGraph) relevance(gr *gradients, t *Node) {
+	if g.hasAny(func(s MethodSpec) bool { return s.Excitation }) {
+		// Excitation backprop starts from the class's one-hot: the gradient of the sum of t.
+		zplus := nn.ZPlus()
+		zplus.NoBias = true
+		c := nn.Composite{Name: "excitation backprop", Convolution: zplus, Dense: zplus}
+		var err error
+		*g.backwards++
+		if gr.excitation, err = g.fw.Relevance(ReduceAllSum(t), c, g.acts...); err != nil {
+			panic(err)
+		}
+		if g.has(ContrastiveExcitationBackprop) {
+			dual := zplus
+			dual.Negate = true
+			c.Name, c.Last = "contrastive excitation backprop", &dual
+			*g.backwards++
+			if gr.dual, err = g.fw.Relevance(ReduceAllSum(t), c, g.acts...); err != nil {
+				panic(err)
+			}
+		}
+	}
 	y := ReduceAllSum(Mul(StopGradient(t), t))
 	for _, m := range g.methods {
 		if !m.spec().Relevance {
@@ -232,6 +254,12 @@ func (g *explanationGraph) terms(method Method, l int, gr *gradients, class *Nod
 	}}
 	if gr.dA != nil {
 		in.G = gr.dA[l]
+	}
+	if gr.excitation != nil {
+		in.Excitation = gr.excitation[l]
+	}
+	if gr.dual != nil {
+		in.Dual = gr.dual[l]
 	}
 	return spec.Terms(in)
 }

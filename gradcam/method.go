@@ -45,6 +45,8 @@ type MethodSpec struct {
 	// Relevance: it propagates relevance by LRP rules (Request.LRP), starting from the target's
 	// value, so the relevance sums to it where the rules conserve.
 	Relevance bool
+	// Excitation: its terms use TermInputs.Excitation and Dual (excitation backprop).
+	Excitation bool
 	// Signed: its [C, H, W] result is signed evidence for and against the class, shown summed
 	// over channels in a diverging colormap (render.Relevance) rather than as a gradient image.
 	Signed bool
@@ -79,6 +81,10 @@ type TermInputs struct {
 	Class *Node
 	// CAMWeights returns the CAM head's class weights, [classes, C] (CAM).
 	CAMWeights func() *Node
+	// Excitation is excitation backprop's marginal winning probability at the layer: the z+ rule
+	// without biases from the class's one-hot down to A, [B, spatial..., C]; Dual is the same
+	// from the class's dual unit (its weights negated). Nil for methods without Excitation.
+	Excitation, Dual *Node
 }
 
 // Weighted is the terms of channel weights w [B, C]: w_k A_k.

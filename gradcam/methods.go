@@ -101,6 +101,9 @@ const (
 
 	LIME       Method = "lime"
 	KernelShap Method = "kernel-shap"
+
+	ExcitationBackprop            Method = "excitation-backprop"
+	ContrastiveExcitationBackprop Method = "contrastive-excitation-backprop"
 )
 
 // Signed reports whether the method's [C, H, W] result is signed evidence for and against the

@@ -38,7 +38,7 @@ func (e *Explainer) validate(images *tensors.Tensor, req *Request) error {
 	}
 	if !e.desc.Biases {
 		for _, m := range req.Methods {
-			if m.spec().Relevance {
+			if m.spec().Relevance || m.spec().Excitation {
 				return fmt.Errorf("%s: LRP's rules apply to layers built with package nn, and %s is a GoMLX function whose "+
 					"layers are not known: use a gradient method, or define the network with nn.Builder", m, e.desc.Name)
 			}

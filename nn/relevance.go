@@ -94,6 +94,12 @@ type LRPRule struct {
 	Alpha, Beta float64
 	// Low and High bound ZBox's input: one value, or one per channel.
 	Low, High []float64
+	// NoBias leaves the layer's bias out of the rule (Zennit's zero_params=["bias"]; excitation
+	// backprop's normalization).
+	NoBias bool
+	// Negate applies the rule to the layer with its weights and bias negated: the dual unit of
+	// contrastive excitation backprop.
+	Negate bool
 }
 
 // DefaultStabilizer is Zennit's stabilizer of every rule but Epsilon (and Epsilon's default).
@@ -201,6 +207,9 @@ type Composite struct {
 	First *LRPRule
 	// FirstOf are the layer kinds First applies to.
 	FirstOf []LayerKind
+	// Last, when set, is the rule of the last convolution or dense layer (the one making the
+	// network's output).
+	Last *LRPRule
 	// Stabilizer is the Norm rule's (0 means DefaultStabilizer).
 	Stabilizer float64
 }
@@ -208,8 +217,10 @@ type Composite struct {
 // Check says whether every rule of the composite is valid.
 func (c Composite) Check() error {
 	rules := []LRPRule{c.Convolution, c.Dense}
-	if c.First != nil {
-		rules = append(rules, *c.First)
+	for _, r := range []*LRPRule{c.First, c.Last} {
+		if r != nil {
+			rules = append(rules, *r)
+		}
 	}
 	for _, r := range rules {
 		if err := r.Check(); err != nil {
@@ -367,6 +378,15 @@ func (l *lrpLayer) relevance(v *graph.Node) []*graph.Node {
 		return out
 	}
 	x, w, bias := l.inputs[0], l.w, l.bias
+	if r.NoBias {
+		bias = nil
+	}
+	if r.Negate {
+		w = graph.Neg(w)
+		if bias != nil {
+			bias = graph.Neg(bias)
+		}
+	}
 	zero := graph.ScalarZero(g, x.DType())
 	pos := func(t *graph.Node) *graph.Node { return graph.Max(t, zero) }
 	neg := func(t *graph.Node) *graph.Node { return graph.Min(t, zero) }
@@ -508,14 +528,23 @@ func (f *Forward) Relevance(y *graph.Node, c Composite, wrt ...*graph.Node) ([]*
 		return nil, fmt.Errorf("LRP composite %s found no convolution or dense layer built with package nn: its rules apply to "+
 			"nn's layers (define the network with nn.Builder, or import it from ONNX)", c.Name)
 	}
+	last := -1
+	for i, l := range f.lrp.layers {
+		if l.kind == Convolution || l.kind == Dense {
+			last = i
+		}
+	}
 	firstSeen := false
-	for _, l := range f.lrp.layers {
+	for i, l := range f.lrp.layers {
 		if l.kind == Recurrent {
 			return nil, fmt.Errorf("LRP composite %s has no rule for layer %s (%s): use a gradient method for this network", c.Name, l.path, l.kind)
 		}
 		first := !firstSeen && slices.Contains(c.FirstOf, l.kind)
 		firstSeen = firstSeen || first
 		l.rule = c.ruleFor(l.kind, first)
+		if i == last && c.Last != nil {
+			l.rule = *c.Last
+		}
 		if l.merged {
 			l.rule = Pass()
 		}

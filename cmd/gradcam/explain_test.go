@@ -93,7 +93,7 @@ func TestExplainMethodsAndOptions(t *testing.T) {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
 	err = run([]string{"explain", "--model", "mobilenet_v2", "--image", testref.Image("cat_dog.png"), "--class", "243",
-		"--method", "gradient-shap,lrp-epsilon-gamma-box,lrp-epsilon-plus-flat,deeplift,deeplift-shap,kernel-shap", "--samples", "3", "--baselines", "3",
+		"--method", "gradient-shap,lrp-epsilon-gamma-box,lrp-epsilon-plus-flat,deeplift,deeplift-shap,kernel-shap,contrastive-excitation-backprop", "--samples", "3", "--baselines", "3",
 		"--superpixels", "20",
 		"--lrp-epsilon", "1e-5", "--lrp-gamma", "0.5", "--out", dir}, &out, &errOut)
 	if err != nil {
@@ -102,7 +102,8 @@ func TestExplainMethodsAndOptions(t *testing.T) {
 	for f, shape := range map[string][]int{"gradcam++.npy": {224, 224}, "eigen-gradcam.npy": {224, 224}, "fullgrad.npy": {224, 224},
 		"smoothgrad.npy": {3, 224, 224}, "guided-gradcam.npy": {3, 224, 224}, "rise.npy": {224, 224},
 		"gradient-shap.npy": {3, 224, 224}, "lrp-epsilon-gamma-box.npy": {3, 224, 224}, "lrp-epsilon-plus-flat.npy": {3, 224, 224},
-		"deeplift.npy": {3, 224, 224}, "deeplift-shap.npy": {3, 224, 224}, "kernel-shap.npy": {224, 224}} {
+		"deeplift.npy": {3, 224, 224}, "deeplift-shap.npy": {3, 224, 224}, "kernel-shap.npy": {224, 224},
+		"contrastive-excitation-backprop.npy": {224, 224}} {
 		if _, s := testref.ReadNPY(t, filepath.Join(dir, f)); !slices.Equal(s, shape) {
 			t.Errorf("%s has shape %v, want %v", f, s, shape)
 		}
