@@ -54,6 +54,8 @@ func evaluate(args []string, stdout, stderr io.Writer) error {
 	crop := fs.Bool("crop", false, "resize the shorter side to 256 and center-crop 224 instead of stretching (image folders)")
 	boxes := fs.String("boxes", "", "ground-truth boxes for an image folder: a CSV of "+data.BoxesHeader+
 		" in the original images' pixels (x1, y1 exclusive), class an output index or label; enables localization-error and pointing-game")
+	var mflags methodFlags
+	mflags.register(fs)
 	strict := fs.Bool("strict", false, "exit non-zero when any measurement failed; by default a failed (image, method, metric) "+
 		"is recorded in per-image.csv and metrics.md and the run goes on")
 	if err := fs.Parse(args); err != nil {
@@ -67,6 +69,9 @@ func evaluate(args []string, stdout, stderr io.Writer) error {
 	}
 	if *topK < 0 {
 		return usageError{fmt.Errorf("--top-k %d: give a number of pixels >= 1 (or 0 for the default)", *topK)}
+	}
+	if err := mflags.check(); err != nil {
+		return err
 	}
 	if *limit < 0 || *batch < 1 {
 		return usageError{fmt.Errorf("--limit must be >= 0 and --batch >= 1 (got %d and %d)", *limit, *batch)}
@@ -136,7 +141,8 @@ func evaluate(args []string, stdout, stderr io.Writer) error {
 			}
 			use = append(use, meth)
 		}
-		opts := metrics.Options{Methods: use, Metrics: mets, BatchSize: *batch, PointingTolerance: *tolerance, TopK: *topK}
+		opts := metrics.Options{Methods: use, Metrics: mets, BatchSize: *batch, PointingTolerance: *tolerance, TopK: *topK,
+			Request: mflags.request(m.Input, evaluationTransform(m, *dataDir, *crop))}
 		if *layer != "" {
 			opts.Request.Layers = splitList(*layer)
 		}
@@ -226,6 +232,20 @@ func loadEvaluated(name, weights, onnx string, log io.Writer) (*models.Model, er
 }
 
 // evaluationSet reads --data for the model (with the boxes file's rows, if any).
+// evaluationTransform is the transform that made the evaluated images (none for the demo
+// networks' held-out set, whose pixels are in [0, 1]).
+func evaluationTransform(m *models.Model, dir string, crop bool) preprocess.Transform {
+	if dir == clutteredData {
+		return preprocess.Transform{}
+	}
+	mode := preprocess.Stretch
+	if crop {
+		mode = preprocess.CenterCrop
+	}
+	t, _ := m.Transform(mode) // evaluationSet reports its error
+	return t
+}
+
 func evaluationSet(m *models.Model, dir string, limit int, crop bool, boxes []data.BoxRow) (*data.Set, error) {
 	if dir == clutteredData {
 		if !slices.Equal(m.Input, []int{1, fashion.Canvas, fashion.Canvas}) {

@@ -385,3 +385,25 @@ func readMetrics(t *testing.T, dir string) []metrics.Row {
 	}
 	return rows
 }
+
+// TestEvaluateNewMethods: the LRP, DeepLift, sampler and excitation methods are measured by
+// gradcam evaluate like every other method.
+func TestEvaluateNewMethods(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	methods := "lrp-epsilon-plus,deeplift-shap,kernel-shap,lime,excitation-backprop,rise"
+	err := run([]string{"evaluate", "--model", "fashion-gap", "--data", clutteredData, "--limit", "3", "--method", methods,
+		"--samples", "40", "--superpixels", "20", "--metric", "pointing-game,deletion-auc", "--out", dir}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range strings.Split(methods, ",") {
+		if n := strings.Count(string(b), ","+m+","); n != 2 {
+			t.Errorf("metrics.csv has %d rows of %s, want 2:\n%s", n, m, b)
+		}
+	}
+}
