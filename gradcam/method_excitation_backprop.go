@@ -8,7 +8,7 @@ var excitationBackpropSpec = MethodSpec{
 	Name: ExcitationBackprop, Title: "Excitation Backprop", Family: LayerMap,
 	Summary:       "the class's winning probability passed down positive weights, summed over channels at the layer (Zhang et al. 2016)",
 	InputGradient: true, Scaled: true, Excitation: true,
-	Terms:         func(in TermInputs) *Node { return in.Excitation },
+	Terms: func(in TermInputs) *Node { return in.Excitation },
 }
 
 // contrastiveExcitationBackpropSpec is contrastive excitation backprop (Zhang et al. 2016): the
@@ -19,5 +19,5 @@ var contrastiveExcitationBackpropSpec = MethodSpec{
 	Name: ContrastiveExcitationBackprop, Title: "Contrastive Excitation Backprop", Family: LayerMap,
 	Summary:       "excitation backprop of the class minus that of its dual (negated weights): what distinguishes it (Zhang et al. 2016)",
 	InputGradient: true, Scaled: true, Excitation: true,
-	Terms:         func(in TermInputs) *Node { return Sub(in.Excitation, in.Dual) },
+	Terms: func(in TermInputs) *Node { return Sub(in.Excitation, in.Dual) },
 }
