@@ -22,11 +22,39 @@ import (
 // real SqueezeNet and MobileNetV2, two classes each, lrp-epsilon with Captum's LRP too, and on
 // the user networks of testnets (a
 // 2-D CNN with grouped dilated convolutions and batch norm, the 1-D character CNN, a
-// regression), two inputs and their classes: the relevance of every input value, correlation
-// >= 0.999 and max error <= 1% of the largest value.
+// regression), two inputs and their classes, and ONNX imports of ResNet-18 and MobileNetV2 (batch
+// norm folded into the convolutions by the export): the relevance of every input value,
+// correlation >= 0.999 and max error <= 1% of the largest value.
 func TestLRPMatchesZennit(t *testing.T) {
 	modelsRef, _ := references(t)
 	ref := testref.Ensure(t, "gradcam/testdata/reference_lrp.py", "lrp-ref", testref.Shared(), modelsRef, testnets.Reference(t))
+	t.Run("onnx", func(t *testing.T) {
+		onnxRef := onnxReference(t)
+		for _, arch := range []string{"resnet18", "mobilenet_v2"} {
+			m, err := models.LoadONNX(filepath.Join(onnxRef, arch+".onnx"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, _, err := preprocess.Preprocess(preprocess.Stretch, testref.Image("cat_dog.png"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			methods := []Method{LRPEpsilon, LRPEpsilonPlus}
+			res, err := New(m).Explain(x, Request{Methods: methods, Classes: []int{243, 282}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, method := range methods {
+				for k, c := range []int{243, 282} {
+					want, _ := testref.ReadNPY(t, filepath.Join(ref, "onnx", arch, string(method), fmt.Sprint(c)+".npy"))
+					got := res.At(0, k).Maps[method].Values
+					if r, maxErr := testref.Pearson(got, want), testref.MaxRelErr(got, want); r < 0.999 || maxErr > 0.01 || math.IsNaN(maxErr) {
+						t.Errorf("ONNX %s %s class %d: r = %.6f, max error %.4f of the largest value", arch, method, c, r, maxErr)
+					}
+				}
+			}
+		}
+	})
 	t.Run("user networks", func(t *testing.T) {
 		for _, tc := range testnets.All {
 			dir := testnets.Dir(t, tc.Net)

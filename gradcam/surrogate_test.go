@@ -8,8 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
 	"github.com/gradcam-go/gradcam/internal/testref"
+	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/preprocess"
+	"github.com/gradcam-go/gradcam/testnets"
 )
 
 // surrogateSamples is the number of samples of the surrogates' reference.
@@ -133,5 +137,41 @@ func TestSurrogatesBadInput(t *testing.T) {
 				t.Errorf("grid %t: %s gave no map of the image's size, or zeros", grid, m)
 			}
 		}
+	}
+}
+
+// TestKernelShapOnSequences: on the character CNN (a [16, 40] sequence) the features are cells of
+// positions, and KernelSHAP's coefficients add up to the score's change from the baseline (its
+// all-on and all-off samples weigh 1e6: Shapley's efficiency).
+func TestKernelShapOnSequences(t *testing.T) {
+	m, err := models.New(testnets.CharCNN, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]float32, 16*40)
+	for i := range data {
+		data[i] = float32((i*53)%97)/48 - 1
+	}
+	x := tensors.FromFlatDataAndDimensions(data, 1, 16, 40)
+	res, err := New(m).Explain(x, Request{Methods: []Method{KernelShap, LIME}, Classes: []int{2},
+		Surrogate: SurrogateOptions{Samples: 60, Superpixels: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := res[0].Maps[KernelShap]
+	if !slices.Equal(mp.Shape, []int{40}) || !slices.Equal(res[0].Maps[LIME].Shape, []int{40}) {
+		t.Fatalf("maps of shape %v and %v, want [40]", mp.Shape, res[0].Maps[LIME].Shape)
+	}
+	sum := 0.0
+	for _, v := range mp.Values {
+		sum += float64(v) / 4 // 10 cells of 4 positions
+	}
+	zero, err := m.Logits(tensors.FromFlatDataAndDimensions(make([]float32, 16*40), 1, 16, 40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := float64(res[0].Logit - zero[0][2])
+	if math.Abs(sum-want) > 1e-3*math.Max(1, math.Abs(want)) {
+		t.Errorf("coefficients sum to %.5f, the score moved by %.5f", sum, want)
 	}
 }

@@ -40,6 +40,10 @@ replaced by an identity with Captum's IdentityRule, residual sums as Captum's Ad
 MobileNetV2's functional pooling as a module, its ReLU6 among Captum's LRP non-linearities (they
 pass relevance), ReLUs not in place and ResNet's reused ReLU split in two.
 
+For the ONNX exports of gradcam/testdata/reference_onnx.py (resnet18 and mobilenet_v2 made with
+torch.manual_seed(0), which this script makes again the same way), Zennit's lrp-epsilon and
+lrp-epsilon-plus on the PyTorch models: OUT/onnx/<arch>/<method>/<class>.npy.
+
 Usage: reference_lrp.py SHARED_DIR MODELS_REF_DIR TESTNETS_REF_DIR OUT
 (Zennit is imported from SHARED_DIR/peers/zennit)
 """
@@ -279,9 +283,26 @@ def captum(out):
             np.save(os.path.join(out, "captum", arch, "lrp-epsilon", f"{c}.npy"), a[0].detach().numpy())
 
 
+def onnx_models(out):
+    x = cat_dog(SHARED)
+    for arch in ("resnet18", "mobilenet_v2"):
+        torch.manual_seed(0)
+        model = getattr(torchvision.models, arch)().eval()
+        zero_biases(model)
+        for method in ("lrp-epsilon", "lrp-epsilon-plus"):
+            os.makedirs(os.path.join(out, "onnx", arch, method), exist_ok=True)
+            for c in CLASSES:
+                onehot = torch.zeros(1, 1000)
+                onehot[0, c] = 1
+                with Gradient(model=model, composite=COMPOSITES[method](canonizers(arch))) as attributor:
+                    _, relevance = attributor(x.clone(), lambda y: y * onehot)
+                np.save(os.path.join(out, "onnx", arch, method, f"{c}.npy"), relevance[0].detach().numpy())
+
+
 def main():
     torch.set_num_threads(os.cpu_count() or 1)
     shared, models_ref, out = SHARED, REF, OUT
+    onnx_models(out)
     captum(out)
     user_networks(out)
     x = cat_dog(shared)
