@@ -112,6 +112,7 @@ type Builder struct {
 	channelsFirst bool                      // a GoMLX function that computes in NCHW / NCL (BuildFunction)
 	relus         int                       // the rule-aware ReLUs a GoMLX function built with ReLU
 	lrpOut        map[*graph.Node]*lrpLayer // convolutions and dense layers by output, for merging batch norm
+	nonNegative   map[*graph.Node]bool      // nodes known >= 0 (ReLU outputs, their pools), whose rules skip the negative parts
 }
 
 // provenance is what produced a node, recorded to find a CAM head.
@@ -130,6 +131,7 @@ func NewBuilder(cfg Config) *Builder {
 	if cfg.LayerRules && !b.plain && !cfg.Training {
 		b.fw.lrp = &lrpState{}
 		b.lrpOut = map[*graph.Node]*lrpLayer{}
+		b.nonNegative = map[*graph.Node]bool{}
 	}
 	return b
 }
@@ -245,6 +247,7 @@ func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
 	})
 	out := graph.Add(graph.StopGradient(y), graph.Sub(xi, graph.StopGradient(x)))
 	b.prov[out] = provenance{op: "relu", in: x}
+	b.markNonNegative(out, true)
 	return out
 }
 
@@ -275,7 +278,7 @@ func (b *Builder) Linear(path string, x *graph.Node, out int) *graph.Node {
 	w := b.param(path+".weight", []int{out, in}, AsIs, InitFanIn, in, true)
 	bias := b.param(path+".bias", []int{out}, AsIs, InitFanIn, in, true)
 	dense := func(w *graph.Node, xs ...*graph.Node) *graph.Node { return graph.Einsum("bi,oi->bo", xs[0], w) }
-	l := &lrpLayer{kind: Dense, path: path, inputs: []*graph.Node{x}, w: w, bias: bias, apply: dense}
+	l := &lrpLayer{kind: Dense, path: path, inputs: []*graph.Node{x}, w: w, bias: bias, apply: dense, nonNegative: b.allNonNegative(x)}
 	y := b.hook(l, func(xs ...*graph.Node) *graph.Node {
 		return graph.Add(dense(w, xs...), graph.ExpandLeftToRank(bias, 2))
 	})
@@ -365,12 +368,15 @@ func (b *Builder) Flatten(path string, x *graph.Node) *graph.Node {
 	if y != in {
 		b.prov[y] = provenance{op: "flatten", in: in}
 	}
+	b.markNonNegative(y, b.allNonNegative(in))
 	return b.Tap(path, y)
 }
 
 // Concat concatenates activations along the channels (PyTorch's torch.cat(xs, 1)).
 func (b *Builder) Concat(path string, xs ...*graph.Node) *graph.Node {
-	return b.Tap(path, graph.Concatenate(xs, -1))
+	y := graph.Concatenate(xs, -1)
+	b.markNonNegative(y, b.allNonNegative(xs...))
+	return b.Tap(path, y)
 }
 
 // Add is the element-wise sum of activations of one shape (a residual connection).
@@ -383,7 +389,27 @@ func (b *Builder) Add(path string, xs ...*graph.Node) *graph.Node {
 		return y
 	}
 	l := &lrpLayer{kind: Sum, path: path, inputs: xs, apply: sum}
-	return b.Tap(path, b.hook(l, func(xs ...*graph.Node) *graph.Node { return sum(nil, xs...) }))
+	y := b.hook(l, func(xs ...*graph.Node) *graph.Node { return sum(nil, xs...) })
+	b.markNonNegative(y, b.allNonNegative(xs...))
+	return b.Tap(path, y)
+}
+
+// markNonNegative records that y is >= 0 when known is true (LRP's rules then skip the negative
+// parts of the input, which are zero: the same result for less work).
+func (b *Builder) markNonNegative(y *graph.Node, known bool) {
+	if b.nonNegative != nil && known {
+		b.nonNegative[y] = true
+	}
+}
+
+// allNonNegative reports whether every node is known >= 0.
+func (b *Builder) allNonNegative(xs ...*graph.Node) bool {
+	for _, x := range xs {
+		if !b.nonNegative[x] {
+			return false
+		}
+	}
+	return len(xs) > 0
 }
 
 // lrpRecord notes y as the output of the convolution or dense layer l, whose parameters a batch

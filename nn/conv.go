@@ -101,7 +101,7 @@ func (b *Builder) conv(path string, x *graph.Node, c Conv, torch []int, k, strid
 	if !c.NoBias {
 		bias = b.param(path+".bias", []int{out}, AsIs, InitFanIn, fanIn, true)
 	}
-	l := &lrpLayer{kind: Convolution, path: path, inputs: []*graph.Node{x}, w: w, bias: bias, apply: convolve}
+	l := &lrpLayer{kind: Convolution, path: path, inputs: []*graph.Node{x}, w: w, bias: bias, apply: convolve, nonNegative: b.allNonNegative(x)}
 	y := b.hook(l, func(xs ...*graph.Node) *graph.Node {
 		y := convolve(w, xs...)
 		if bias != nil {

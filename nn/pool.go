@@ -106,6 +106,7 @@ func (b *Builder) MaxPool1D(path string, x *graph.Node, p Pool) *graph.Node {
 
 func (b *Builder) maxPool(path string, x *graph.Node, ph, pw window) *graph.Node {
 	y, _, _ := b.reduceWindows(path, x, ph, pw, negInf, graph.Max)
+	b.markNonNegative(y, b.allNonNegative(x))
 	return y
 }
 
@@ -158,7 +159,9 @@ func (b *Builder) AvgPool2D(path string, x *graph.Node, p Pool) *graph.Node {
 // pool builds an average pooling as a layer relevance propagation gives the Norm rule.
 func (b *Builder) pool(path string, x *graph.Node, pool func(_ *graph.Node, xs ...*graph.Node) *graph.Node) *graph.Node {
 	l := &lrpLayer{kind: AveragePooling, path: path, inputs: []*graph.Node{x}, apply: pool}
-	return b.hook(l, func(xs ...*graph.Node) *graph.Node { return pool(nil, xs...) })
+	y := b.hook(l, func(xs ...*graph.Node) *graph.Node { return pool(nil, xs...) })
+	b.markNonNegative(y, b.allNonNegative(x))
+	return y
 }
 
 // AdaptiveAvgPool2D is PyTorch's AdaptiveAvgPool2d((oh, ow)) on NHWC; the identity when the

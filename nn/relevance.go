@@ -266,6 +266,9 @@ type lrpLayer struct {
 	apply func(w *graph.Node, xs ...*graph.Node) *graph.Node
 	// merged: this batch norm was merged into the layer before it (it passes relevance).
 	merged bool
+	// nonNegative: the input is known >= 0 (a ReLU's output, pooled): the rules' terms of its
+	// negative part are zero and skipped.
+	nonNegative bool
 
 	rule LRPRule     // this backward pass's rule
 	out  *graph.Node // the relevance arriving at the output during this backward pass
@@ -458,12 +461,22 @@ func (l *lrpLayer) relevance(v *graph.Node) []*graph.Node {
 		c := vjps([][]term{{{x, w, bias, false}}}, nil)
 		rel = graph.Mul(x, c[0][0])
 	case ruleZPlus:
+		if l.nonNegative {
+			rel = graph.Mul(x, vjps([][]term{{{x, wp, bp, false}}}, nil)[0][0])
+			break
+		}
 		c := vjps([][]term{{{xp, wp, bp, false}, {xn, wn, nil, false}}}, nil)
 		rel = graph.Add(graph.Mul(xp, c[0][0]), graph.Mul(xn, c[0][1]))
 	case ruleAlphaBeta:
-		c := vjps([][]term{{{xp, wp, bp, false}, {xn, wn, nil, false}}, {{xp, wn, bn, false}, {xn, wp, nil, false}}}, nil)
-		a := graph.Add(graph.Mul(xp, c[0][0]), graph.Mul(xn, c[0][1]))
-		bt := graph.Add(graph.Mul(xp, c[1][0]), graph.Mul(xn, c[1][1]))
+		var a, bt *graph.Node
+		if l.nonNegative {
+			c := vjps([][]term{{{x, wp, bp, false}}, {{x, wn, bn, false}}}, nil)
+			a, bt = graph.Mul(x, c[0][0]), graph.Mul(x, c[1][0])
+		} else {
+			c := vjps([][]term{{{xp, wp, bp, false}, {xn, wn, nil, false}}, {{xp, wn, bn, false}, {xn, wp, nil, false}}}, nil)
+			a = graph.Add(graph.Mul(xp, c[0][0]), graph.Mul(xn, c[0][1]))
+			bt = graph.Add(graph.Mul(xp, c[1][0]), graph.Mul(xn, c[1][1]))
+		}
 		rel = graph.Sub(graph.MulScalar(a, r.Alpha), graph.MulScalar(bt, r.Beta))
 	case ruleGamma:
 		gam := func(t, part *graph.Node) *graph.Node {
@@ -478,6 +491,12 @@ func (l *lrpLayer) relevance(v *graph.Node) []*graph.Node {
 		}
 		up := graph.ConvertDType(graph.GreaterThan(z, zero), x.DType())
 		down := graph.ConvertDType(graph.LessThan(z, zero), x.DType())
+		if l.nonNegative {
+			c := vjps([][]term{{{x, gam(w, wp), gam(bias, bp), false}}, {{x, gam(w, wn), gam(bias, bn), false}}},
+				[]*graph.Node{up, down})
+			rel = graph.Add(graph.Mul(x, c[0][0]), graph.Mul(x, c[1][0]))
+			break
+		}
 		c := vjps([][]term{
 			{{xp, gam(w, wp), gam(bias, bp), false}, {xn, gam(w, wn), nil, false}},
 			{{xp, gam(w, wn), gam(bias, bn), false}, {xn, gam(w, wp), nil, false}},
