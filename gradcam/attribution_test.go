@@ -12,7 +12,6 @@ import (
 
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/checkpoint"
 	"github.com/gradcam-go/gradcam/preprocess"
 	"github.com/gradcam-go/gradcam/testnets"
 )
@@ -59,17 +58,7 @@ func TestPathPoints(t *testing.T) {
 // rule weighs steps 1/(n-1) where Captum's weighs 1/n: the attributions differ by exactly n/(n-1).
 func TestAttributionsMatchCaptum(t *testing.T) {
 	ref := testref.Ensure(t, "gradcam/testdata/reference_captum.py", "captum-ref", testref.Shared(), testnets.Reference(t))
-	dir := testnets.Dir(t, testnets.CNN2D)
-	w, err := checkpoint.Read(filepath.Join(dir, "weights.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := models.NewModel(testnets.CNN2D, w, "reference")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, shape := testref.ReadNPY(t, filepath.Join(dir, "input.npy"))
-	x := tensors.FromFlatDataAndDimensions(data, shape...)
+	m, x := loadTestNet(t, testnets.CNN2D)
 	e := New(m)
 	compare := func(what string, got []float32, want []float32, scale float32) {
 		t.Helper()
@@ -83,6 +72,7 @@ func TestAttributionsMatchCaptum(t *testing.T) {
 			t.Logf("%-32s r=%.6f err=%.2g", what, r, err)
 		}
 	}
+	data, shape := toFloat32(x), x.Shape().Dimensions
 	size := len(data) / shape[0]
 	for _, class := range []int{3, 7} {
 		cdir := filepath.Join(ref, fmt.Sprint(class))

@@ -11,7 +11,6 @@ import (
 
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
-	"github.com/gradcam-go/gradcam/models/checkpoint"
 	"github.com/gradcam-go/gradcam/nn"
 	"github.com/gradcam-go/gradcam/preprocess"
 	"github.com/gradcam-go/gradcam/testnets"
@@ -57,17 +56,7 @@ func TestLRPMatchesZennit(t *testing.T) {
 	})
 	t.Run("user networks", func(t *testing.T) {
 		for _, tc := range testnets.All {
-			dir := testnets.Dir(t, tc.Net)
-			w, err := checkpoint.Read(filepath.Join(dir, "weights.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := models.NewModel(tc.Net, w, "reference")
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, shape := testref.ReadNPY(t, filepath.Join(dir, "input.npy"))
-			x := tensors.FromFlatDataAndDimensions(data, shape...)
+			m, x := loadTestNet(t, tc.Net)
 			res, err := New(m).Explain(x, Request{Methods: lrpMethods(), Classes: tc.Classes,
 				LRP: LRPOptions{Low: []float64{-5}, High: []float64{5}}})
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/models/checkpoint"
+	"github.com/gradcam-go/gradcam/nn"
 	"github.com/gradcam-go/gradcam/testnets"
 )
 
@@ -22,16 +23,7 @@ func TestUserNetworksParity(t *testing.T) {
 	for _, tc := range testnets.All {
 		t.Run(tc.Net.Name, func(t *testing.T) {
 			dir := testnets.Dir(t, tc.Net)
-			w, err := checkpoint.Read(filepath.Join(dir, "weights.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := models.NewModel(tc.Net, w, "reference")
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, shape := testref.ReadNPY(t, filepath.Join(dir, "input.npy"))
-			x := tensors.FromFlatDataAndDimensions(data, shape...)
+			m, x := loadTestNet(t, tc.Net)
 			logits, err := m.Logits(x)
 			if err != nil {
 				t.Fatal(err)
@@ -119,4 +111,20 @@ func layerList(l string) []string {
 		return nil
 	}
 	return []string{l}
+}
+
+// loadTestNet loads a testnets network with the reference's weights, and the reference's inputs.
+func loadTestNet(t testing.TB, net *nn.Network) (*models.Model, *tensors.Tensor) {
+	t.Helper()
+	dir := testnets.Dir(t, net)
+	w, err := checkpoint.Read(filepath.Join(dir, "weights.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := models.NewModel(net, w, "reference")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, shape := testref.ReadNPY(t, filepath.Join(dir, "input.npy"))
+	return m, tensors.FromFlatDataAndDimensions(data, shape...)
 }
