@@ -23,7 +23,7 @@ func (e *Explainer) explainExec(layers []string, methods []Method, target Target
 		names[i] = string(m)
 	}
 	key := fmt.Sprintf("explain|%s|%s|%s|%d|%t|%t|%v", strings.Join(layers, ","), strings.Join(names, ","), target.Name, numClasses,
-		eigenSmooth, counterfactual, lrp)
+		eigenSmooth, counterfactual, lrp.key())
 	planned := plan(methods, numClasses, len(layers), eigenSmooth)
 	if exec, ok := e.execs[key]; ok {
 		return exec, planned, nil

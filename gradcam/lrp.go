@@ -24,6 +24,23 @@ type LRPOptions struct {
 	// maximum over the batch explained, which makes an image's map depend on its batch; give
 	// the transform's bounds where they are known.
 	Low, High []float64
+	// Composite is the method lrp's rule assignment: a composite of your own (nn.Composite with
+	// the nn rules, e.g. Captum's nn.WeightGamma at convolutions and nn.Epsilon at dense layers).
+	Composite *nn.Composite
+}
+
+// key identifies the options in a compiled graph's cache key.
+func (o LRPOptions) key() string {
+	k := fmt.Sprintf("%g|%g|%v|%v", o.Epsilon, o.Gamma, o.Low, o.High)
+	if o.Composite != nil {
+		k += fmt.Sprintf("|%+v", *o.Composite)
+		for _, r := range []*nn.LRPRule{o.Composite.First, o.Composite.Last} {
+			if r != nil {
+				k += fmt.Sprintf("|%+v", *r)
+			}
+		}
+	}
+	return k
 }
 
 // batchBounds are each channel's minimum and maximum over the batch x ([B, C, ...]).
@@ -68,6 +85,11 @@ func (o LRPOptions) check(methods []Method, channels int) error {
 		return fmt.Errorf("LRP gamma must be >= 0, got %g", o.Gamma)
 	}
 	for _, m := range methods {
+		if m == LRP {
+			if _, err := o.composite(m); err != nil {
+				return err
+			}
+		}
 		if m != LRPEpsilonGammaBox {
 			continue
 		}
@@ -111,13 +133,23 @@ func (o LRPOptions) composite(m Method) (nn.Composite, error) {
 	case LRPEpsilonGammaBox:
 		box := nn.ZBox(o.Low, o.High)
 		c.Convolution, c.Dense, c.First, c.FirstOf = gamma, eps, &box, []nn.LayerKind{nn.Convolution}
+	case LRP:
+		if o.Composite == nil {
+			return c, fmt.Errorf("lrp takes the composite of LRPOptions.Composite, and none is set: set one, or use a named "+
+				"composite (%s)", joinMethods(lrpMethods()))
+		}
+		c = *o.Composite
+		if c.Name == "" {
+			c.Name = "lrp"
+		}
 	default:
 		return c, fmt.Errorf("%s is not an LRP method", m)
 	}
 	return c, c.Check()
 }
 
-// lrpMethods are the LRP methods, in the order gradcam methods lists them.
+// lrpMethods are the LRP methods with a composite of their own, in the order gradcam methods
+// lists them.
 func lrpMethods() []Method {
 	return []Method{LRPEpsilon, LRPGamma, LRPAlpha2Beta1, LRPEpsilonPlus, LRPEpsilonPlusFlat, LRPEpsilonGammaBox,
 		LRPEpsilonAlpha2Beta1, LRPEpsilonAlpha2Beta1Flat}
@@ -129,6 +161,8 @@ func lrpSpec(name Method, title, summary string) MethodSpec {
 }
 
 var (
+	lrpSpecCustom = lrpSpec(LRP, "LRP",
+		"layer-wise relevance propagation with a composite of your own (Request.LRP.Composite)")
 	lrpEpsilonSpec = lrpSpec(LRPEpsilon, "LRP-ε",
 		"layer-wise relevance propagation, the ε rule at every convolution and dense layer (Bach et al. 2015)")
 	lrpGammaSpec = lrpSpec(LRPGamma, "LRP-γ",

@@ -87,6 +87,7 @@ const (
 	RISE         Method = "rise"
 	GradientShap Method = "gradient-shap"
 
+	LRP                       Method = "lrp"
 	LRPEpsilon                Method = "lrp-epsilon"
 	LRPGamma                  Method = "lrp-gamma"
 	LRPAlpha2Beta1            Method = "lrp-alpha2beta1"

@@ -217,10 +217,12 @@ func TestGuidedGradCAMOverAnyCAM(t *testing.T) {
 }
 
 // TestEveryMethodRunsAndIsNamed runs every method (the registered ones included) on a small
-// network and checks that each has a title and a summary, and a map without NaN.
+// network and checks that each has a title and a summary, and a map without NaN (lrp with
+// Captum's rules as its composite).
 func TestEveryMethodRunsAndIsNamed(t *testing.T) {
 	m, x := smallCNNInput(t)
 	e := New(m)
+	captum := nn.Composite{Name: "captum", Convolution: nn.WeightGamma(0.25), Dense: nn.Epsilon(1e-6)}
 	for _, method := range Methods() {
 		if method.Title() == "" || method.Summary() == "" {
 			t.Errorf("%s: title %q, summary %q", method, method.Title(), method.Summary())
@@ -228,7 +230,7 @@ func TestEveryMethodRunsAndIsNamed(t *testing.T) {
 		if method == CAM && m.CheckCAM() != nil {
 			continue
 		}
-		res, err := e.Explain(x, Request{Methods: []Method{method}, Classes: []int{1}})
+		res, err := e.Explain(x, Request{Methods: []Method{method}, Classes: []int{1}, LRP: LRPOptions{Composite: &captum}})
 		if err != nil {
 			t.Errorf("%s: %v", method, err)
 			continue

@@ -65,6 +65,8 @@ const (
 	ruleZBox
 	ruleFlat
 	ruleWSquare
+	ruleWeightGamma
+	rulePositiveWeights
 )
 
 // LRPRule is how one layer passes relevance down: R_in from R_out, the relevance arriving at its
@@ -84,6 +86,11 @@ const (
 //	WSquare:    R = c(W²) with the input 1
 //	Norm:       the Epsilon rule of a parameterless linear layer (sums, average pooling)
 //	Pass:       R_in = R_out (activations, batch norm)
+//
+// and the single-term forms Captum implements, the Epsilon rule on modified weights (bias kept):
+//
+//	WeightGamma:      W + γW+ (Captum's GammaRule; Montavon et al.'s γ rule for positive inputs)
+//	PositiveWeights:  W+ (Captum's Alpha1_Beta0_Rule; z+ for positive inputs)
 type LRPRule struct {
 	kind ruleKind
 	// Epsilon is the Epsilon rule's epsilon, and the stabilizer of the others.
@@ -132,6 +139,14 @@ func Flat() LRPRule { return LRPRule{kind: ruleFlat, Epsilon: DefaultStabilizer}
 // WSquare is the w² rule.
 func WSquare() LRPRule { return LRPRule{kind: ruleWSquare, Epsilon: DefaultStabilizer} }
 
+// WeightGamma is Captum's GammaRule: the Epsilon rule with weights W + γW+ and the bias kept,
+// stabilized by Captum's 1e-9.
+func WeightGamma(gamma float64) LRPRule { return LRPRule{kind: ruleWeightGamma, Gamma: gamma, Epsilon: 1e-9} }
+
+// PositiveWeights is Captum's Alpha1_Beta0_Rule: the Epsilon rule with weights W+ and the bias
+// kept, stabilized by Captum's 1e-9.
+func PositiveWeights() LRPRule { return LRPRule{kind: rulePositiveWeights, Epsilon: 1e-9} }
+
 // Norm is the Epsilon rule of a parameterless layer (sums and average pooling).
 func Norm() LRPRule { return LRPRule{kind: ruleNorm, Epsilon: DefaultStabilizer} }
 
@@ -161,6 +176,10 @@ func (r LRPRule) String() string {
 		return "flat"
 	case ruleWSquare:
 		return "wsquare"
+	case ruleWeightGamma:
+		return fmt.Sprintf("weightgamma(%g)", r.Gamma)
+	case rulePositiveWeights:
+		return "positiveweights"
 	}
 	return "unknown"
 }
@@ -170,7 +189,7 @@ func (r LRPRule) Check() error {
 	if r.kind == ruleEpsilon && !(r.Epsilon > 0) {
 		return fmt.Errorf("LRP epsilon must be > 0, got %g (use a tiny value such as 1e-9 for the z-rule)", r.Epsilon)
 	}
-	if r.kind == ruleGamma && !(r.Gamma >= 0) {
+	if (r.kind == ruleGamma || r.kind == ruleWeightGamma) && !(r.Gamma >= 0) {
 		return fmt.Errorf("LRP gamma must be >= 0, got %g", r.Gamma)
 	}
 	if r.kind == ruleAlphaBeta && (r.Alpha < 0 || r.Beta < 0 || math.Abs(r.Alpha-r.Beta-1) > 1e-12) {
@@ -459,6 +478,12 @@ func (l *lrpLayer) relevance(v *graph.Node) []*graph.Node {
 	switch r.kind {
 	case ruleEpsilon:
 		c := vjps([][]term{{{x, w, bias, false}}}, nil)
+		rel = graph.Mul(x, c[0][0])
+	case ruleWeightGamma:
+		c := vjps([][]term{{{x, graph.Add(w, graph.MulScalar(wp, r.Gamma)), bias, false}}}, nil)
+		rel = graph.Mul(x, c[0][0])
+	case rulePositiveWeights:
+		c := vjps([][]term{{{x, wp, bias, false}}}, nil)
 		rel = graph.Mul(x, c[0][0])
 	case ruleZPlus:
 		if l.nonNegative {

@@ -33,8 +33,9 @@ both inputs [2, C, ...], with SequentialMergeBatchNorm, their functional spatial
 AdaptiveAvgPool2d module (as for MobileNetV2) and ZBox bounds -5 and 5.
 
 Captum's LRP (../shared/peers/captum) with its EpsilonRule (epsilon 1e-6) at every convolution,
-linear layer, pooling and addition, on the same four ImageNet networks, writes
-OUT/captum/<model>/lrp-epsilon/<class>.npy. Captum's LRP needs what Zennit's canonizers give, done
+linear layer, pooling and addition, and with its GammaRule (0.25) or Alpha1_Beta0_Rule at the
+convolutions instead, on the same four ImageNet networks, writes
+OUT/captum/<model>/{lrp-epsilon,gamma,alpha1-beta0}/<class>.npy. Captum's LRP needs what Zennit's canonizers give, done
 here by hand: batch norm fused into the convolution before it (torch.nn.utils.fusion) and
 replaced by an identity with Captum's IdentityRule, residual sums as Captum's Addition_Module,
 MobileNetV2's functional pooling as a module, its ReLU6 among Captum's LRP non-linearities (they
@@ -70,7 +71,7 @@ sys.path.insert(0, os.path.join(SHARED, "peers", "captum"))
 from captum.attr import LRP  # noqa: E402
 from captum.attr._core import lrp as captum_lrp  # noqa: E402
 from captum.attr._utils.custom_modules import Addition_Module  # noqa: E402
-from captum.attr._utils.lrp_rules import EpsilonRule, IdentityRule  # noqa: E402
+from captum.attr._utils.lrp_rules import Alpha1_Beta0_Rule, EpsilonRule, GammaRule, IdentityRule  # noqa: E402
 from torch.nn.utils.fusion import fuse_conv_bn_eval  # noqa: E402
 from torchvision.models.resnet import BasicBlock  # noqa: E402
 from zennit.attribution import Gradient  # noqa: E402
@@ -256,14 +257,21 @@ def prepare_for_captum(model):
             module.forward = captum_mobilenet.__get__(module)
 
 
-def captum_rules(model):
-    """The rules, set again before every attribution (Captum removes them after one)."""
+def captum_rules(model, conv_rule):
+    """The rules, set again before every attribution (Captum removes them after one): conv_rule()
+    at convolutions, EpsilonRule(1e-6) at the other layers."""
     for module in model.modules():
         if isinstance(module, Fused):
             module.rule = IdentityRule()
-        elif isinstance(module, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.MaxPool2d, torch.nn.AdaptiveAvgPool2d,
-                                 Addition_Module)):
+        elif isinstance(module, torch.nn.Conv2d):
+            module.rule = conv_rule()
+        elif isinstance(module, (torch.nn.Linear, torch.nn.MaxPool2d, torch.nn.AdaptiveAvgPool2d, Addition_Module)):
             module.rule = EpsilonRule(epsilon=1e-6)
+
+
+# Captum's LRP rules at the convolutions (EpsilonRule(1e-6) elsewhere): name -> rule factory.
+CAPTUM_RULES = {"lrp-epsilon": lambda: EpsilonRule(epsilon=1e-6), "gamma": lambda: GammaRule(gamma=0.25),
+                "alpha1-beta0": Alpha1_Beta0_Rule}
 
 
 def captum(out):
@@ -276,11 +284,12 @@ def captum(out):
         model.load_state_dict(torch.load(path))
         model.eval()
         prepare_for_captum(model)
-        os.makedirs(os.path.join(out, "captum", arch, "lrp-epsilon"), exist_ok=True)
-        for c in CLASSES:
-            captum_rules(model)
-            a = LRP(model).attribute(x.clone(), target=c)
-            np.save(os.path.join(out, "captum", arch, "lrp-epsilon", f"{c}.npy"), a[0].detach().numpy())
+        for name, rule in CAPTUM_RULES.items():
+            os.makedirs(os.path.join(out, "captum", arch, name), exist_ok=True)
+            for c in CLASSES:
+                captum_rules(model, rule)
+                a = LRP(model).attribute(x.clone(), target=c)
+                np.save(os.path.join(out, "captum", arch, name, f"{c}.npy"), a[0].detach().numpy())
 
 
 def onnx_models(out):
