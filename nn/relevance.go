@@ -141,7 +141,9 @@ func WSquare() LRPRule { return LRPRule{kind: ruleWSquare, Epsilon: DefaultStabi
 
 // WeightGamma is Captum's GammaRule: the Epsilon rule with weights W + γW+ and the bias kept,
 // stabilized by Captum's 1e-9.
-func WeightGamma(gamma float64) LRPRule { return LRPRule{kind: ruleWeightGamma, Gamma: gamma, Epsilon: 1e-9} }
+func WeightGamma(gamma float64) LRPRule {
+	return LRPRule{kind: ruleWeightGamma, Gamma: gamma, Epsilon: 1e-9}
+}
 
 // PositiveWeights is Captum's Alpha1_Beta0_Rule: the Epsilon rule with weights W+ and the bias
 // kept, stabilized by Captum's 1e-9.
