@@ -165,7 +165,7 @@ func TestBadRequests(t *testing.T) {
 		{"negative class", squeeze, x, Request{Methods: []Method{GradCAM}, Classes: []int{-5}},
 			[]string{"class -5 out of range"}, nil},
 		{"no methods", squeeze, x, Request{}, []string{"no method given", "gradcam"}, nil},
-		{"unknown method", squeeze, x, Request{Methods: []Method{"lime"}}, []string{`unknown method "lime"`}, nil},
+		{"unknown method", squeeze, x, Request{Methods: []Method{"tcav"}}, []string{`unknown method "tcav"`}, nil},
 		{"CAM without GAP", alex, x, Request{Methods: []Method{CAM}},
 			[]string{"CAM does not apply to alexnet", "use gradcam"}, nn.ErrNoCAM},
 		{"CAM at another layer", squeeze, x, Request{Methods: []Method{CAM}, Layers: []string{"features.7"}},
