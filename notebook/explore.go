@@ -80,7 +80,7 @@ func Explore(m *models.Model, b *Batch, methods []gradcam.Method, duration time.
 		if err != nil {
 			html = fmt.Sprintf(`<pre id="%s-picture">%s</pre>`, id, htmlEscape(err.Error()))
 		}
-		gonbui.UpdateHTML(id+"-out", html)
+		updateHTML(id+"-out", html)
 	}
 
 	ranks := make([]string, len(top[0]))
@@ -91,7 +91,7 @@ func Explore(m *models.Model, b *Batch, methods []gradcam.Method, duration time.
 	for i, mt := range methods {
 		names[i] = string(mt)
 	}
-	gonbui.DisplayHTML(fmt.Sprintf(`<div style="display:flex;gap:12px;align-items:center;flex-wrap:wrap">`+
+	displayHTML(fmt.Sprintf(`<div style="display:flex;gap:12px;align-items:center;flex-wrap:wrap">`+
 		`<span id="%[1]s-w-image">image </span><span id="%[1]s-w-class">class </span><span id="%[1]s-w-method">method </span>`+
 		`<span id="%[1]s-w-layer">layer </span><span id="%[1]s-w-stop"></span></div>`, id))
 	var (
@@ -192,10 +192,10 @@ func Flipbook(frames []Figure, duration time.Duration) {
 		if Error(err) {
 			return
 		}
-		gonbui.UpdateHTML(id+"-out", fmt.Sprintf(`<figure style="margin:0"><img id="%s-picture" src="%s" width="%d"/>`+
+		updateHTML(id+"-out", fmt.Sprintf(`<figure style="margin:0"><img id="%s-picture" src="%s" width="%d"/>`+
 			`<figcaption id="%s-caption">%s</figcaption></figure>`, id, src, frames[i].Image.Bounds().Dx(), id, htmlEscape(frames[i].Caption)))
 	}
-	gonbui.DisplayHTML(fmt.Sprintf(`<div style="display:flex;gap:12px;align-items:center"><span id="%[1]s-w-slider"></span>`+
+	displayHTML(fmt.Sprintf(`<div style="display:flex;gap:12px;align-items:center"><span id="%[1]s-w-slider"></span>`+
 		`<span id="%[1]s-w-stop"></span></div>`, id))
 	show(len(frames) - 1)
 	var (

@@ -28,7 +28,6 @@ func stopOn(err error) {
 	if !gonbui.IsNotebook {
 		panic(err)
 	}
-	Error(err)
-	gonbui.Sync() // the error reaches the cell before the program ends
+	Error(err) // waits until GoNB has it, so the error shows before the program ends
 	os.Exit(1)
 }

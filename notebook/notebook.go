@@ -13,8 +13,6 @@ import (
 	"image/png"
 	"strings"
 
-	"github.com/janpfeifer/gonb/gonbui"
-
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/models"
@@ -59,14 +57,14 @@ func Show(imgs ...image.Image) error {
 		if err := png.Encode(&buf, img); err != nil {
 			return err
 		}
-		gonbui.DisplayPNG(buf.Bytes())
+		displayPNG(buf.Bytes())
 	}
 	return nil
 }
 
 // Markdown displays Markdown text (a table of metrics, say) rendered.
 func Markdown(text string) {
-	gonbui.DisplayMarkdown(text)
+	displayMarkdown(text)
 }
 
 // Figures displays a row of captioned figures.
@@ -75,7 +73,7 @@ func Figures(figs ...Figure) error {
 	if err != nil {
 		return err
 	}
-	gonbui.DisplayHTML(h)
+	displayHTML(h)
 	return nil
 }
 
@@ -154,5 +152,5 @@ func TopKHTML(preds []models.Prediction) string {
 
 // TopK displays the predictions as a table.
 func TopK(preds []models.Prediction) {
-	gonbui.DisplayHTML(TopKHTML(preds))
+	displayHTML(TopKHTML(preds))
 }

@@ -33,7 +33,7 @@ func Error(err error) bool {
 	if err == nil {
 		return false
 	}
-	gonbui.DisplayHTML(`<pre style="color:#b00;white-space:pre-wrap">` + html.EscapeString(err.Error()) + `</pre>`)
+	displayHTML(`<pre style="color:#b00;white-space:pre-wrap">` + html.EscapeString(err.Error()) + `</pre>`)
 	if !gonbui.IsNotebook {
 		fmt.Fprintln(os.Stderr, "error:", err)
 	}

@@ -3,8 +3,6 @@ package notebook
 import (
 	"strings"
 
-	"github.com/janpfeifer/gonb/gonbui"
-
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/text"
 )
@@ -32,6 +30,6 @@ func ShowTexts(es ...*text.Explanation) {
 		h.WriteString(e.HTML(render.Jet))
 	}
 	if h.Len() > 0 {
-		gonbui.DisplayHTML(h.String())
+		displayHTML(h.String())
 	}
 }
