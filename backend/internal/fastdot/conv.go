@@ -222,28 +222,19 @@ func (c *conv2D) im2col() error {
 			scratchPool.Put(p)
 		}
 	}()
-	// The kernel as a [k, n] matrix of group g: one strided view where (ky, kx, ci) merge into
-	// one index (HWIO, the forward pass), else (a gradient's reversed kernel with its channels
-	// swapped) copied into one.
-	merged := c.kSW == c.kI*c.kSI && c.kSH == c.kW*c.kSW
-	var copied []float32
-	if !merged {
-		copied = make([]float32, k*n)
-	}
+	// The kernel as a [k, n] matrix of group g: one run of rows per tap, (ky, kx) at its strides
+	// and ci at kSI (a gradient's reversed kernel with its channels swapped is packed from there
+	// as it lies), or a single run where (ky, kx, ci) merge into one index (HWIO, the forward
+	// pass, and every 1x1 kernel).
+	merged := c.kH*c.kW == 1 || c.kSW == c.kI*c.kSI && c.kSH == c.kW*c.kSW
 	for g := range c.groups {
 		goff := g * n * c.kSO
-		ker := sgemm.Matrix{Data: c.ker, Off: goff, RowStride: c.kSI, ColStride: c.kSO}
+		ker := sgemm.Runs{Data: c.ker, Offs: []int{goff}, Run: k, RowStride: c.kSI, ColStride: c.kSO}
 		if !merged {
-			for tap := range c.kH * c.kW {
-				for ci := range c.kI {
-					row := copied[(tap*c.kI+ci)*n : (tap*c.kI+ci+1)*n]
-					src := goff + tap/c.kW*c.kSH + tap%c.kW*c.kSW + ci*c.kSI
-					for co := range row {
-						row[co] = c.ker[src+co*c.kSO]
-					}
-				}
+			ker.Run, ker.Offs = c.kI, make([]int, c.kH*c.kW)
+			for tap := range ker.Offs {
+				ker.Offs[tap] = goff + tap/c.kW*c.kSH + tap%c.kW*c.kSW
 			}
-			ker = sgemm.Matrix{Data: copied, RowStride: n, ColStride: 1}
 		}
 		for r0 := 0; r0 < m; r0 += mt {
 			rows := min(mt, m-r0)
@@ -253,9 +244,7 @@ func (c *conv2D) im2col() error {
 			}
 			for k0 := 0; k0 < k; k0 += maxKChunk {
 				depth := min(maxKChunk, k-k0)
-				b := ker
-				b.Off += k0 * b.RowStride
-				if err := c.multiplyChunk(b, patches, r0, rows, k0, depth, n, g, cData, cOff, ldc); err != nil {
+				if err := c.multiplyChunk(ker, patches, r0, rows, k0, depth, n, g, cData, cOff, ldc); err != nil {
 					return err
 				}
 			}
@@ -371,10 +360,10 @@ func (c *conv2D) gatherTap(row []float32, q int) {
 const maxRowBlock = 96
 
 // multiplyChunk adds the products of output rows [r0, r0+rows) over reduction columns [k0,
-// k0+depth) into C: b, the kernel matrix's rows for the chunk, is packed once, and tasks of
+// k0+depth) into C: the kernel matrix's rows for the chunk are packed once, and tasks of
 // (block of rows, range of kernel slivers) run on sgemm's workers.
-func (c *conv2D) multiplyChunk(b sgemm.Matrix, patches []*[]float32, r0, rows, k0, depth, n, g int, cData []float32, cOff, ldc int) error {
-	pb, err := sgemm.PackB(depth, n, b)
+func (c *conv2D) multiplyChunk(ker sgemm.Runs, patches []*[]float32, r0, rows, k0, depth, n, g int, cData []float32, cOff, ldc int) error {
+	pb, err := sgemm.PackBRuns(k0, depth, n, ker)
 	if err != nil {
 		return err
 	}

@@ -337,3 +337,84 @@ func TestMaxMinScalar(t *testing.T) {
 		}
 	}
 }
+
+// TestPackBRuns: a matrix whose rows lie in runs at arbitrary offsets (a gradient's kernel,
+// one run per tap, transposed) packs to the same panels as the same rows copied into one
+// row-major matrix, for chunks that start and end inside runs and panels; the products match a
+// float64 reference.
+func TestPackBRuns(t *testing.T) {
+	if !available {
+		t.Skip("no AVX2/FMA on this CPU")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	const run, runs, n, m = 100, 9, 40, 13
+	// Runs stored transposed (rows 1 apart, columns colStride apart), in shuffled order, with
+	// a gap: run r at offs[r].
+	colStride := run*runs + 7
+	data := make([]float32, n*colStride)
+	for i := range data {
+		data[i] = float32(rng.NormFloat64())
+	}
+	offs := make([]int, runs)
+	for r, slot := range rng.Perm(runs) {
+		offs[r] = 7 + slot*run
+	}
+	b := Runs{Data: data, Offs: offs, Run: run, RowStride: 1, ColStride: colStride}
+	at := func(p, j int) float32 { return data[offs[p/run]+p%run+j*colStride] }
+	for _, chunk := range []struct{ p0, k int }{{0, run * runs}, {0, 2 * run}, {150, 500}, {37, 1}, {899, 1}} {
+		dense := make([]float32, chunk.k*n)
+		for p := range chunk.k {
+			for j := range n {
+				dense[p*n+j] = at(chunk.p0+p, j)
+			}
+		}
+		want, err := PackB(chunk.k, n, Matrix{Data: dense, RowStride: n, ColStride: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := PackBRuns(chunk.p0, chunk.k, n, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.data[:len(want.data)], want.data) {
+			t.Errorf("rows [%d, %d): packed panels differ from the copied matrix's", chunk.p0, chunk.p0+chunk.k)
+		}
+		a := make([]float32, m*chunk.k)
+		for i := range a {
+			a[i] = float32(rng.NormFloat64())
+		}
+		c := make([]float32, m*n)
+		for p0 := 0; p0 < chunk.k; p0 += KC {
+			if err := got.MulAdd(m, a[p0:], chunk.k, p0, min(KC, chunk.k-p0), 0, got.Slivers(), c, 0, n, p0 > 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range m {
+			for j := range n {
+				var ref float64
+				for p := range chunk.k {
+					ref += float64(a[i*chunk.k+p]) * float64(at(chunk.p0+p, j))
+				}
+				if d := math.Abs(float64(c[i*n+j]) - ref); d > 1e-4*math.Sqrt(float64(chunk.k)) {
+					t.Fatalf("rows [%d, %d): C[%d, %d] = %v, float64 %v", chunk.p0, chunk.p0+chunk.k, i, j, c[i*n+j], ref)
+				}
+			}
+		}
+		want.Release()
+		got.Release()
+	}
+	for _, bad := range []struct {
+		name  string
+		p0, k int
+		b     Runs
+	}{
+		{"rows past the last run", 850, 100, b},
+		{"a run past the data", 0, 900, Runs{Data: data[:len(data)-1], Offs: offs, Run: run, RowStride: 1, ColStride: colStride}},
+		{"no runs", 0, 10, Runs{Data: data, Run: run, RowStride: 1, ColStride: colStride}},
+		{"empty runs", 0, 10, Runs{Data: data, Offs: offs, RowStride: 1, ColStride: colStride}},
+	} {
+		if _, err := PackBRuns(bad.p0, bad.k, n, bad.b); err == nil {
+			t.Errorf("%s: no error", bad.name)
+		}
+	}
+}

@@ -19,14 +19,37 @@ type PackedB struct {
 
 // PackB packs B (k x n), in parallel. Release returns its memory for reuse.
 func PackB(k, n int, b Matrix) (*PackedB, error) {
+	return PackBRuns(0, k, n, Runs{Data: b.Data, Offs: []int{b.Off}, Run: max(k, 1), RowStride: b.RowStride, ColStride: b.ColStride})
+}
+
+// Runs is a matrix whose rows come in runs of Run rows: row p starts at Offs[p/Run] +
+// (p%Run)*RowStride, and its columns are ColStride apart. A convolution's kernel as a
+// [taps*channels, out] matrix is one whose taps are not one stride apart (an input gradient's:
+// the forward kernel reversed, its channel axes swapped); packing it as runs saves a copy.
+type Runs struct {
+	Data                      []float32
+	Offs                      []int
+	Run, RowStride, ColStride int
+}
+
+// PackBRuns packs rows [p0, p0+k) of b (n columns), in parallel, as PackB does.
+func PackBRuns(p0, k, n int, b Runs) (*PackedB, error) {
 	if !available {
 		return nil, fmt.Errorf("sgemm: this CPU lacks AVX2/FMA")
 	}
 	if k <= 0 || n <= 0 {
 		return nil, fmt.Errorf("sgemm: PackB of an empty %dx%d matrix", k, n)
 	}
-	if err := b.check("B", k, n); err != nil {
-		return nil, err
+	if b.Run <= 0 || p0 < 0 || (p0+k+b.Run-1)/b.Run > len(b.Offs) {
+		return nil, fmt.Errorf("sgemm: rows [%d, %d) of B outside its %d runs of %d", p0, p0+k, len(b.Offs), b.Run)
+	}
+	for r := p0 / b.Run; r*b.Run < p0+k; r++ {
+		rows := min((r+1)*b.Run, p0+k) - max(r*b.Run, p0)
+		first := max(r*b.Run, p0) - r*b.Run
+		m := Matrix{Data: b.Data, Off: b.Offs[r] + first*b.RowStride, RowStride: b.RowStride, ColStride: b.ColStride}
+		if err := m.check("B", rows, n); err != nil {
+			return nil, err
+		}
 	}
 	slivers := (n + nr - 1) / nr
 	pb := &PackedB{k: k, n: n, mr: mr, nr: nr, slivers: slivers, buf: getPanel(k * slivers * nr)}
@@ -35,8 +58,17 @@ func PackB(k, n int, b Matrix) (*PackedB, error) {
 	parallel(workers(), panels*slivers, func(_, t int) {
 		pc, j := t/slivers*kc, t%slivers
 		depth := min(kc, k-pc)
-		off := pc*slivers*nr + j*depth*nr
-		packB(pb.data[off:off+depth*nr], b, pc, depth, j*nr, n)
+		dst := pb.data[pc*slivers*nr+j*depth*nr:]
+		// The panel's rows, one run at a time: a run is a strided matrix whose row p0+pc+q
+		// is at Off + (p0+pc+q)*RowStride.
+		for q := 0; q < depth; {
+			p := p0 + pc + q
+			r := p / b.Run
+			rows := min(depth-q, (r+1)*b.Run-p)
+			m := Matrix{Data: b.Data, Off: b.Offs[r] - r*b.Run*b.RowStride, RowStride: b.RowStride, ColStride: b.ColStride}
+			packB(dst[q*nr:], m, p, rows, j*nr, n)
+			q += rows
+		}
 	})
 	return pb, nil
 }
