@@ -359,6 +359,31 @@ func (c *conv2D) gatherTap(row []float32, q int) {
 // 96 KB) stays in L2 while every kernel sliver passes over it.
 const maxRowBlock = 96
 
+// productSplit cuts a product of rows x slivers into tasks for w workers: blocks of at most
+// maxRowBlock rows, and when there are too few blocks to keep the workers busy, ranges of
+// slivers too.
+type productSplit struct{ rows, rb, slivers, slPer, jChunks int }
+
+func splitProduct(rows, slivers, w int) productSplit {
+	blocks := (rows + maxRowBlock - 1) / maxRowBlock
+	rb := (rows + blocks - 1) / blocks // even blocks: 196 rows are 66+66+64, not 96+96+4
+	jChunks := 1
+	if blocks < 3*w {
+		jChunks = min(slivers, (3*w+blocks-1)/blocks)
+	}
+	slPer := (slivers + jChunks - 1) / jChunks
+	return productSplit{rows: rows, rb: rb, slivers: slivers, slPer: slPer, jChunks: (slivers + slPer - 1) / slPer}
+}
+
+func (s productSplit) tasks() int { return (s.rows + s.rb - 1) / s.rb * s.jChunks }
+
+// task is task t's rows [i0, i0+rows) and slivers [s0, s1).
+func (s productSplit) task(t int) (i0, rows, s0, s1 int) {
+	ib, jc := t/s.jChunks, t%s.jChunks
+	i0 = ib * s.rb
+	return i0, min(s.rb, s.rows-i0), jc * s.slPer, min(s.slivers, (jc+1)*s.slPer)
+}
+
 // multiplyChunk adds the products of output rows [r0, r0+rows) over reduction columns [k0,
 // k0+depth) into C: the kernel matrix's rows for the chunk are packed once, and tasks of
 // (block of rows, range of kernel slivers) run on sgemm's workers.
@@ -369,24 +394,13 @@ func (c *conv2D) multiplyChunk(ker sgemm.Runs, patches []*[]float32, r0, rows, k
 	}
 	defer pb.Release()
 	w := len(patches)
-	blocks := (rows + maxRowBlock - 1) / maxRowBlock
-	rb := (rows + blocks - 1) / blocks // even blocks: 196 rows are 66+66+64, not 96+96+4
-	slivers := pb.Slivers()
-	jChunks := 1
-	if blocks < 3*w {
-		jChunks = min(slivers, (3*w+blocks-1)/blocks)
-	}
-	slPer := (slivers + jChunks - 1) / jChunks
-	jChunks = (slivers + slPer - 1) / slPer
+	split := splitProduct(rows, pb.Slivers(), w)
 	pointwise := c.kH == 1 && c.kW == 1 && c.stride == [2]int{1, 1} && c.lo == [2]int{} && c.inDil == [2]int{1, 1} &&
 		c.outH == c.inH && c.outW == c.inW &&
 		c.inSC == 1 && c.inSW == c.inC && c.inSH == c.inW*c.inSW && c.inSB == c.inH*c.inSH
 	var firstErr atomic.Pointer[error]
-	sgemm.Parallel(w, blocks*jChunks, func(worker, t int) {
-		ib, jc := t/jChunks, t%jChunks
-		i0 := ib * rb
-		brows := min(rb, rows-i0)
-		s0, s1 := jc*slPer, min(slivers, (jc+1)*slPer)
+	sgemm.Parallel(w, split.tasks(), func(worker, t int) {
+		i0, brows, s0, s1 := split.task(t)
 		patch := *patches[worker]
 		for p := 0; p < depth; p += sgemm.KC {
 			d := min(sgemm.KC, depth-p)
@@ -415,14 +429,43 @@ func (c *conv2D) multiplyChunk(ker sgemm.Runs, patches []*[]float32, r0, rows, k
 // patches for a stride of 2) cost nothing. Output position i of a tap k reads dilated input
 // position i + k*kDil - lo, which holds input p where that equals p*inDil.
 func (c *conv2D) transposed() error {
-	n := c.kO
+	n, taps := c.kO, c.kH*c.kW
 	m := c.batch * c.inH * c.inW
 	clear(c.out)
 	if m == 0 || n == 0 || c.kI == 0 {
 		return nil
 	}
-	mt := min(m, max(64, tileFloats/max(n, c.kI)))
-	tmp := getScratch(mt * n)
+	// Every tap's kernel side by side, B[ci, tap*n+co]: one product per tile of input rows
+	// gives all the taps' contributions, and a narrow output (an image's 3 channels, the input
+	// gradient of a network's stem) still fills the register tile's columns.
+	wide := taps * n
+	bbuf := getScratch(c.kI * wide)
+	defer scratchPool.Put(bbuf)
+	bfull := (*bbuf)[:c.kI*wide]
+	// Copied in blocks of 16 input channels: 16 read and 16 write streams, each advancing
+	// along its cache lines, whichever of the kernel's channel axes is contiguous.
+	blocks := (c.kI + 15) / 16
+	parallelRange(blocks*16*wide, func(lo, hi int) { // halves of the blocks, on two cores when large
+		for blk := lo / (16 * wide); blk < min(blocks, hi/(16*wide)); blk++ {
+			ci0, ci1 := blk*16, min(c.kI, blk*16+16)
+			for tap := range taps {
+				off := tap/c.kW*c.kSH + tap%c.kW*c.kSW
+				for co := range n {
+					src := off + co*c.kSO
+					for ci := ci0; ci < ci1; ci++ {
+						bfull[ci*wide+tap*n+co] = c.ker[src+ci*c.kSI]
+					}
+				}
+			}
+		}
+	})
+	pb, err := sgemm.PackB(c.kI, wide, sgemm.Matrix{Data: bfull, RowStride: wide, ColStride: 1})
+	if err != nil {
+		return err
+	}
+	defer pb.Release()
+	mt := min(m, max(64, tileFloats/max(wide, c.kI)))
+	tmp := getScratch(mt * wide)
 	defer scratchPool.Put(tmp)
 	direct := c.inSC == 1 && c.inSW == c.inC && c.inSH == c.inW*c.inSW && c.inSB == c.inH*c.inSH
 	var rowsBuf *[]float32
@@ -433,7 +476,7 @@ func (c *conv2D) transposed() error {
 	hw := c.inH * c.inW
 	for r0 := 0; r0 < m; r0 += mt {
 		rows := min(mt, m-r0)
-		a := sgemm.Matrix{Data: c.in, Off: r0 * c.inC, RowStride: c.inC, ColStride: 1}
+		a, aOff, lda := c.in, r0*c.inC, c.inC
 		if !direct {
 			buf := (*rowsBuf)[:rows*c.kI]
 			for r := range rows {
@@ -443,34 +486,46 @@ func (c *conv2D) transposed() error {
 					buf[r*c.kI+ci] = c.in[src+ci*c.inSC]
 				}
 			}
-			a = sgemm.Matrix{Data: buf, RowStride: c.kI, ColStride: 1}
+			a, aOff, lda = buf, 0, c.kI
 		}
-		t := (*tmp)[:rows*n]
-		for ky := range c.kH {
-			for kx := range c.kW {
-				clear(t)
-				b := sgemm.Matrix{Data: c.ker, Off: ky*c.kSH + kx*c.kSW, RowStride: c.kSI, ColStride: c.kSO}
-				if err := sgemm.MulAdd(rows, n, c.kI, a, b, t, 0, n); err != nil {
-					return err
+		t := (*tmp)[:rows*wide]
+		w := sgemm.Workers()
+		split := splitProduct(rows, pb.Slivers(), w)
+		var firstErr atomic.Pointer[error]
+		sgemm.Parallel(w, split.tasks(), func(_, task int) {
+			i0, brows, s0, s1 := split.task(task)
+			for p := 0; p < c.kI; p += sgemm.KC {
+				err := pb.MulAdd(brows, a[aOff+i0*lda+p:], lda, p, min(sgemm.KC, c.kI-p), s0, s1, t, i0*wide, wide, p > 0)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					return
 				}
-				for r := range rows {
-					bi, p := (r0+r)/hw, (r0+r)%hw
-					oy := p/c.inW*c.inDil[0] - ky*c.kDil[0] + c.lo[0]
-					ox := p%c.inW*c.inDil[1] - kx*c.kDil[1] + c.lo[1]
-					if oy < 0 || ox < 0 || oy >= c.outH || ox >= c.outW {
-						continue
+			}
+		})
+		if e := firstErr.Load(); e != nil {
+			return *e
+		}
+		// Each product row adds, tap by tap, into the output positions it reaches: a fixed
+		// order, so the sums do not depend on the number of cores.
+		for r := range rows {
+			bi, p := (r0+r)/hw, (r0+r)%hw
+			for tap := range taps {
+				ky, kx := tap/c.kW, tap%c.kW
+				oy := p/c.inW*c.inDil[0] - ky*c.kDil[0] + c.lo[0]
+				ox := p%c.inW*c.inDil[1] - kx*c.kDil[1] + c.lo[1]
+				if oy < 0 || ox < 0 || oy >= c.outH || ox >= c.outW {
+					continue
+				}
+				dst := bi*c.outSB + oy*c.outSH + ox*c.outSW
+				src := t[r*wide+tap*n : r*wide+(tap+1)*n]
+				if c.outSC == 1 {
+					out := c.out[dst : dst+n]
+					for co, v := range src {
+						out[co] += v
 					}
-					dst := bi*c.outSB + oy*c.outSH + ox*c.outSW
-					src := t[r*n : (r+1)*n]
-					if c.outSC == 1 {
-						out := c.out[dst : dst+n]
-						for co, v := range src {
-							out[co] += v
-						}
-					} else {
-						for co, v := range src {
-							c.out[dst+co*c.outSC] += v
-						}
+				} else {
+					for co, v := range src {
+						c.out[dst+co*c.outSC] += v
 					}
 				}
 			}
