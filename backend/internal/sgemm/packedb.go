@@ -2,6 +2,7 @@ package sgemm
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 )
 
@@ -73,6 +74,12 @@ func PackBRuns(p0, k, n int, b Runs) (*PackedB, error) {
 	return pb, nil
 }
 
+// maxMR is the most rows of a register tile (the AVX-512 kernel's).
+const maxMR = 12
+
+// edgePool holds the scratch for A's last rows padded to mr (MulAdd's, one per call).
+var edgePool = sync.Pool{New: func() any { return new([maxMR * kc]float32) }}
+
 // Release returns the packed panels to the pool; pb must not be used after.
 func (pb *PackedB) Release() {
 	if pb != nil && !pb.released.Swap(true) {
@@ -116,7 +123,17 @@ func (pb *PackedB) MulAdd(m int, a []float32, lda, p0, depth, s0, s1 int, c []fl
 	}
 	panel := pb.data[p0*pb.slivers*nr:]
 	var tile [maxTile]float32
-	var edge []float32 // the last rows of A, padded to mr with zeros
+	var edge []float32 // the last rows of A, padded to mr with zeros (pooled: one per call made 7% of a backward pass)
+	if m%mr != 0 {
+		buf := edgePool.Get().(*[maxMR * kc]float32)
+		defer edgePool.Put(buf)
+		edge = buf[:mr*depth]
+		row := m - m%mr
+		for i := range m % mr {
+			copy(edge[i*depth:(i+1)*depth], a[(row+i)*lda:(row+i)*lda+depth])
+		}
+		clear(edge[m%mr*depth:])
+	}
 	for j := s0; j < s1; j++ {
 		col := j * nr
 		cols := min(nr, pb.n-col)
@@ -125,12 +142,6 @@ func (pb *PackedB) MulAdd(m int, a []float32, lda, p0, depth, s0, s1 int, c []fl
 			r := min(mr, m-row)
 			as, lds := &a[row*lda], lda
 			if r < mr {
-				if edge == nil {
-					edge = make([]float32, mr*depth)
-					for i := range r {
-						copy(edge[i*depth:(i+1)*depth], a[(row+i)*lda:(row+i)*lda+depth])
-					}
-				}
 				as, lds = &edge[0], depth
 			}
 			if r == mr && cols == nr {
