@@ -8,7 +8,7 @@
 #     torch_bench.py train), notebook 01's peak memory on VGG-16 (bench/memory.sh) and the GoNB
 #     cell (bench/cell.py). Their "before" rows (the commit before issue 11, c36261b) stay in
 #     bench/out/memory.json and cell.json: see those scripts. And `gradcam explain` as a whole
-#     process against pytorch-grad-cam (bench/process.py).
+#     process against pytorch-grad-cam and Captum (bench/process.py).
 #   bench/compare.sh [MODELS] [go]     default: resnet18,resnet50,vgg16,alexnet,mobilenet_v2;
 #   "go" measures the Go explanation matrix only and keeps the other results in bench/out.
 set -euo pipefail
@@ -49,6 +49,7 @@ echo "== notebook 01 on VGG-16: peak memory"
 bash bench/memory.sh after
 echo "== gradcam explain as a whole process"
 /usr/bin/python3 bench/process.py .cache/models-ref ../shared "$out/process.json"
+/usr/bin/python3 bench/process.py .cache/models-ref ../shared "$out/process_captum.json" captum
 echo "== a GoNB cell"
 /usr/bin/python3 bench/cell.py . .cache/models-ref/vgg16.pth ../shared/images/cat_dog.png "$out/cell.json" after
 /usr/bin/python3 bench/report.py "$out/go.txt" "$out/torch.json" > bench/RESULTS.md

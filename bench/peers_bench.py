@@ -4,13 +4,18 @@ comparison with BenchmarkMethods: pytorch-grad-cam (../shared/peers, v1.5.5) for
 FullGrad and guided backprop; Captum for saliency, the deconvnet, occlusion, Input x Gradient,
 Integrated Gradients, SmoothGrad, GradientShap, DeepLift and DeepLiftShap (prepared as
 gradcam/testdata/reference_deeplift.py prepares them, ResNet's bottlenecks too); Zennit for the
-LRP methods (its composites with the canonizers of gradcam/testdata/reference_lrp.py). Same random-weight checkpoints, image (cat_dog.png, 224x224)
-and class (243) as the Go benchmark; 2 threads. Median of 3 runs after one warm-up call; one run
+LRP methods (its composites with the canonizers of gradcam/testdata/reference_lrp.py) and
+excitation backprop (z+ without biases above the explained layer, as
+gradcam/testdata/reference_excitation.py computes it); Captum's Lime and KernelShap over 49
+square superpixels (a 7x7 grid: the Go side draws 50 SLIC superpixels), 200 samples, 8 per
+forward. Same random-weight checkpoints, image (cat_dog.png, 224x224) and class (243) as the Go
+benchmark; 2 threads. Median of 3 runs after one warm-up call; one run
 for Score-CAM, Ablation-CAM and FullGrad (tens of seconds to minutes). Methods without a reference implementation here
 (CAM, counterfactual Grad-CAM) are left out.
 
 Usage: peers_bench.py MODELS_REF_DIR SHARED_DIR OUT.json [MODELS] [METHODS]
 """
+import copy
 import json
 import os
 import statistics
@@ -29,13 +34,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pytorch_grad_cam as pgc  # noqa: E402
 sys.path.insert(0, os.path.join(SHARED, "peers", "zennit"))
 from captum.attr import (DeepLift, DeepLiftShap, Deconvolution, GradientShap, InputXGradient,  # noqa: E402
-                         IntegratedGradients, NoiseTunnel, Occlusion, Saliency)
+                         IntegratedGradients, KernelShap, Lime, NoiseTunnel, Occlusion, Saliency)
 from torchvision.models.resnet import Bottleneck  # noqa: E402
 from zennit.attribution import Gradient as ZennitGradient  # noqa: E402
+from zennit.composites import LayerMapComposite, layer_map_base  # noqa: E402
+from zennit.rules import ZPlus  # noqa: E402
+from zennit.torchvision import ResNetCanonizer, VGGCanonizer  # noqa: E402
+from zennit.types import Convolution  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 from reference import cat_dog  # noqa: E402
 sys.argv = sys.argv[:1] + [SHARED, REF, "", ""] + sys.argv[1:]  # what the reference scripts read at import
 import reference_deeplift  # noqa: E402
+import reference_excitation  # noqa: E402
 import reference_lrp  # noqa: E402
 sys.argv = sys.argv[:1] + sys.argv[5:]
 
@@ -86,7 +96,63 @@ def methods(model, layer):
         x, nt_type="smoothgrad", nt_samples=5, stdevs=1.0, target=CLASS))
     out["gradient-shap"] = ("Captum", lambda x: GradientShap(model).attribute(
         x, baselines=torch.zeros_like(x), n_samples=5, target=CLASS))
+    grid = torch.arange(224)[:, None] // 32 * 7 + torch.arange(224)[None, :] // 32  # 7x7 cells of 32 px
+    mask = grid[None, None].expand(1, 3, 224, 224)
+    for name, cls in (("lime", Lime), ("kernel-shap", KernelShap)):
+        out[name] = ("Captum", lambda x, cls=cls: cls(model).attribute(
+            x, baselines=0.0, target=CLASS, feature_mask=mask, n_samples=200, perturbations_per_eval=8))
     return out
+
+
+class Above(torch.nn.Module):
+    """The part of a network above its explained layer (LAYERS), fed that layer's activations."""
+
+    def __init__(self, arch, model):
+        super().__init__()
+        self.arch, self.model = arch, model
+
+    def forward(self, a):
+        m = self.model
+        if self.arch == "vgg16":
+            a = m.features[30:](a)  # above features.29
+            return m.classifier(torch.flatten(m.avgpool(a), 1))
+        return m.fc(torch.flatten(m.avgpool(a), 1))  # resnet50 above layer4
+
+
+def excitation_methods(model, arch):
+    """Excitation backprop and its contrastive variant at the explained layer: the forward pass
+    to the layer, then Zennit's z+ (biases zeroed) above it from the class's one-hot, and for
+    the contrastive one the same with the last layer negated (models prepared once)."""
+    def prepare(negate):
+        m = copy.deepcopy(model)
+        last = m.classifier[6] if arch == "vgg16" else m.fc
+        if negate:
+            last.weight.data.neg_()
+            last.bias.data.neg_()
+        reference_excitation.zero_biases(m)
+        rule = ZPlus(zero_params="bias")
+        composite = LayerMapComposite(layer_map=layer_map_base() + [(Convolution, rule), (torch.nn.Linear, rule)],
+                                      canonizers=[VGGCanonizer()] if arch == "vgg16" else [ResNetCanonizer()])
+        return Above(arch, m), composite
+    plain, dual = prepare(False), prepare(True)
+    # The forward pass to the layer on a copy of its own: pytorch-grad-cam's guided backprop,
+    # timed before, puts one shared ReLU module back at every ReLU of `model`, and a hook on
+    # VGG's features.29 would then see the classifier's ReLUs too.
+    model = copy.deepcopy(model)
+    onehot = torch.zeros(1, 1000)
+    onehot[0, CLASS] = 1
+
+    def relevance(above, composite, a):
+        with ZennitGradient(model=above, composite=composite) as attributor:
+            return attributor(a.clone(), onehot)[1][0].sum(0)
+
+    def eb(x):
+        return relevance(*plain, reference_excitation.below(arch, model, LAYERS[arch], x))
+
+    def ceb(x):
+        a = reference_excitation.below(arch, model, LAYERS[arch], x)
+        return relevance(*plain, a) - relevance(*dual, a)
+    return {"excitation-backprop": ("Zennit", eb), "contrastive-excitation-backprop": ("Zennit", ceb)}
 
 
 def bottleneck_forward(self, x):
@@ -146,6 +212,8 @@ def main():
             lrp_model.eval()
             reference_lrp.zero_biases(lrp_model)
             all_methods.update(lrp_methods(lrp_model, arch))
+        if not only or any("excitation" in m for m in only):
+            all_methods.update(excitation_methods(model, arch))
         if not only or any(m.startswith("deeplift") for m in only):
             dl_model = getattr(torchvision.models, arch)()
             dl_model.load_state_dict(torch.load(os.path.join(REF, arch + ".pth")))
