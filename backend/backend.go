@@ -1,9 +1,11 @@
 // Package backend chooses the GoMLX backend the toolkit computes on.
 //
 // Settings.Config chooses it ("go" for the pure-Go backend, "xla:cpu", "xla:cuda", ...); when it
-// is empty, XLA is used if a PJRT plugin is installed on this machine, otherwise the pure-Go
-// backend ("go", simplego). Nothing is ever downloaded: GoMLX's automatic PJRT plugin
-// installation is turned off unless the configuration asks for XLA explicitly. The commands and
+// is empty, XLA is used if the program links it (package backend/xla, which the gradcam command
+// imports) and a PJRT plugin is installed on this machine, otherwise the pure-Go backend ("go",
+// simplego). Nothing is ever downloaded: GoMLX's automatic PJRT plugin installation is turned
+// off unless the configuration asks for XLA explicitly. A program that does not import
+// backend/xla does not link XLA's cgo bindings: a GoNB cell links in about 0.6 s instead of 1 s. The commands and
 // notebooks read the settings from the environment (GOMLX_BACKEND, GRADCAM_SIMD, GRADCAM_CONV)
 // and pass them to Use.
 //
@@ -21,10 +23,10 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // registers "go"
-	"github.com/gomlx/gomlx/backends/xla"
 	"github.com/gradcam-go/gradcam/backend/internal/fastdot"
 	"github.com/gradcam-go/gradcam/backend/internal/fastvjp" // DotGeneral and ConvGeneral gradients (installed on import)
 	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
@@ -87,12 +89,19 @@ func chooseConfig(c string) string {
 	if c != "" {
 		return c
 	}
-	xla.EnableAutoInstall(false)
-	if len(xla.GetAvailablePlugins()) > 0 {
+	if plugins := xlaPlugins.Load(); plugins != nil && (*plugins)() {
 		return "xla"
 	}
 	return Go
 }
+
+// xlaPlugins reports whether a PJRT plugin is installed (GoMLX's automatic installation turned
+// off first); nil while XLA is not linked into the program (RegisterXLA).
+var xlaPlugins atomic.Pointer[func() bool]
+
+// RegisterXLA is how package backend/xla, imported for its side effect, makes XLA available:
+// plugins reports whether a PJRT plugin is installed, without installing one.
+func RegisterXLA(plugins func() bool) { xlaPlugins.Store(&plugins) }
 
 // New returns the process-wide backend, creating it on first use with the settings given to Use
 // (see the package doc for the choice). Backends hold device state, so one is shared by every
@@ -124,8 +133,9 @@ func NewWithConfig(config string) (backends.Backend, error) { return Open(Settin
 // pure-Go backend's missing gradient ops where needed.
 func Open(s Settings) (b backends.Backend, err error) {
 	config := chooseConfig(s.Config)
-	if strings.HasPrefix(config, "xla") && s.Config == "" {
-		xla.EnableAutoInstall(false)
+	if strings.HasPrefix(config, "xla") && xlaPlugins.Load() == nil {
+		return nil, fmt.Errorf("backend %q: XLA is not linked into this program: import _ %q (the gradcam command does), "+
+			"or set GOMLX_BACKEND=go for the pure-Go backend", config, "github.com/gradcam-go/gradcam/backend/xla")
 	}
 	defer func() {
 		if r := recover(); r != nil {

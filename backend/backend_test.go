@@ -5,21 +5,42 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends/xla"
 	"github.com/gradcam-go/gradcam/backend/internal/fastdot"
 )
 
+// TestConfig: a configuration given is kept; none chooses XLA only where XLA is linked in
+// (backend/xla registers it) and reports a PJRT plugin, else the pure-Go backend.
 func TestConfig(t *testing.T) {
-	if got := chooseConfig("xla:cuda"); got != "xla:cuda" {
-		t.Errorf("Config xla:cuda: chosen %q", got)
+	defer xlaPlugins.Store(xlaPlugins.Load())
+	for _, tc := range []struct {
+		name    string
+		plugins func() bool // nil: XLA not linked
+		config  string
+		want    string
+	}{
+		{"given", nil, "xla:cuda", "xla:cuda"},
+		{"not linked", nil, "", Go},
+		{"linked, no plugin", func() bool { return false }, "", Go},
+		{"linked, a plugin", func() bool { return true }, "", "xla"},
+	} {
+		xlaPlugins.Store(nil)
+		if tc.plugins != nil {
+			RegisterXLA(tc.plugins)
+		}
+		if got := chooseConfig(tc.config); got != tc.want {
+			t.Errorf("%s: chosen %q, want %q", tc.name, got, tc.want)
+		}
 	}
-	xla.EnableAutoInstall(false)
-	want := Go
-	if len(xla.GetAvailablePlugins()) > 0 {
-		want = "xla"
-	}
-	if got := chooseConfig(""); got != want {
-		t.Errorf("no Config: chosen %q, want %q", got, want)
+}
+
+// TestXLANotLinkedIsAnError: asking for XLA in a program that does not link it is a one-line
+// error naming the import that does.
+func TestXLANotLinkedIsAnError(t *testing.T) {
+	defer xlaPlugins.Store(xlaPlugins.Load())
+	xlaPlugins.Store(nil)
+	_, err := Open(Settings{Config: "xla:cpu"})
+	if err == nil || !strings.Contains(err.Error(), "github.com/gradcam-go/gradcam/backend/xla") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("XLA not linked: %v", err)
 	}
 }
 
@@ -62,18 +83,6 @@ func TestPureGoHasGradientOps(t *testing.T) {
 	if needsPolyfill(b) {
 		t.Error("the pure-Go backend still lacks Pad/Reverse/SelectAndScatter after wrapping")
 	}
-}
-
-func TestXLAWithoutPluginIsAnError(t *testing.T) {
-	xla.EnableAutoInstall(false)
-	if len(xla.GetAvailablePlugins()) > 0 {
-		t.Skip("a PJRT plugin is installed; XLA is available here")
-	}
-	_, err := NewWithConfig("xla:cpu")
-	if err == nil {
-		t.Fatal("no error without a PJRT plugin")
-	}
-	t.Log(err)
 }
 
 func TestWithSequentialOps(t *testing.T) {

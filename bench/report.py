@@ -128,19 +128,27 @@ def cell_section(path):
     if not os.path.exists(path):
         return
     print("\n## A GoNB cell: load VGG-16, show one Grad-CAM overlay\n")
-    print("Written from `bench/cell.py`: the cell run 4 times in one GoNB kernel; *first* is the first run, the "
-          "others' median is what each later cell costs. *before*: the same cell on the commit before issue 11's "
-          "work (c36261b). Compile = the cell's wall time minus what it timed itself (GoNB's build, process start, "
-          "reading the image). Target: the whole cell <= 3 s.\n")
+    print("Written from `bench/cell.py`: the cell run 4 times in one GoNB kernel, the toolkit's packages in the "
+          "build cache (kernelspec/install.sh compiles them); *first* is the first run, the others' median is "
+          "what each later cell costs. *before*: the same cell on the commit before issue 11's work (c36261b); "
+          "*issue 11*: after it; *issue 33*: cells linked without symbol table (-ldflags=-s) and without XLA's "
+          "cgo bindings (backend/xla, linked only with the kernel's xla tag), every display waiting for GoNB. "
+          "Compile = the cell's wall time minus what it timed itself (GoNB's build, process start, reading the "
+          "image); the issue-33 cell times explaining and showing together (notebook.Explain). Targets: a later "
+          "cell <= 3 s (issue 11), the first cell < 2 s (issue 33).\n")
     print("| code | run | compile s | load s | explain s | render s | whole cell s | target | met |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in json.load(open(path)):
         for run in ("first", "median"):
             v = r[run]
-            met = "yes" if v["wall"] <= 3 else "**no**"
+            if run == "median":
+                target, met = "<= 3 s", "yes" if v["wall"] <= 3 else "**no**"
+            elif r["label"].startswith("issue 33"):
+                target, met = "< 2 s", "yes" if v["wall"] < 2 else "**no**"
+            else:
+                target, met = "-", "-"
             print(f"| {r['label']} | {'first' if run == 'first' else 'later (median)'} | {v['compile']:.2f} | "
-                  f"{v['load']:.2f} | {v['explain']:.2f} | {v['render']:.2f} | {v['wall']:.2f} | <= 3 s | "
-                  f"{met if run == 'median' else '-'} |")
+                  f"{v['load']:.2f} | {v['explain']:.2f} | {v['render']:.2f} | {v['wall']:.2f} | {target} | {met} |")
 
 
 def process_section(paths):

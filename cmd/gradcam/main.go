@@ -31,6 +31,7 @@ import (
 	"strings"
 
 	"github.com/gradcam-go/gradcam/backend"
+	_ "github.com/gradcam-go/gradcam/backend/xla" // XLA where a PJRT plugin is installed
 	"github.com/gradcam-go/gradcam/catalog"
 	"github.com/gradcam-go/gradcam/environ"
 	"github.com/gradcam-go/gradcam/gradcam"

@@ -9,6 +9,8 @@
 package main
 
 import (
+	_ "github.com/gradcam-go/gradcam/backend/xla" // XLA where a PJRT plugin is installed
+
 	"flag"
 	"fmt"
 	"os"
