@@ -29,8 +29,8 @@ var floors = map[string]int{
 	// 3: the backend, which installs the executors and chooses the convolution path; the store of
 	// torchvision checkpoints
 	"backend": 3, "models/store": 3,
-	// 4: models: networks with weights
-	"models": 4,
+	// 4: models: networks with weights; XLA linked in (imported for its side effect)
+	"models": 4, "backend/xla": 4,
 	// 5: what explains, trains or ships a model; the environment's reader (for the entry points)
 	"environ": 5, "gradcam": 5, "train": 5, "pretrained/embedded": 5, "pretrained/disks": 5, "pretrained/scenes": 5,
 	// 6: what builds on explanations and training
