@@ -444,17 +444,19 @@ func (c *conv2D) transposed() error {
 	bfull := (*bbuf)[:c.kI*wide]
 	// Copied in blocks of 16 input channels: 16 read and 16 write streams, each advancing
 	// along its cache lines, whichever of the kernel's channel axes is contiguous.
-	blocks := (c.kI + 15) / 16
-	parallelRange(blocks*16*wide, func(lo, hi int) { // halves of the blocks, on two cores when large
-		for blk := lo / (16 * wide); blk < min(blocks, hi/(16*wide)); blk++ {
-			ci0, ci1 := blk*16, min(c.kI, blk*16+16)
-			for tap := range taps {
-				off := tap/c.kW*c.kSH + tap%c.kW*c.kSW
-				for co := range n {
-					src := off + co*c.kSO
-					for ci := ci0; ci < ci1; ci++ {
-						bfull[ci*wide+tap*n+co] = c.ker[src+ci*c.kSI]
-					}
+	// On the cores when the kernel is large.
+	workers := sgemm.Workers()
+	if c.kI*wide < 1<<15 {
+		workers = 1
+	}
+	sgemm.Parallel(workers, (c.kI+15)/16, func(_, blk int) {
+		ci0, ci1 := blk*16, min(c.kI, blk*16+16)
+		for tap := range taps {
+			off := tap/c.kW*c.kSH + tap%c.kW*c.kSW
+			for co := range n {
+				src := off + co*c.kSO
+				for ci := ci0; ci < ci1; ci++ {
+					bfull[ci*wide+tap*n+co] = c.ker[src+ci*c.kSI]
 				}
 			}
 		}
