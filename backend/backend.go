@@ -5,9 +5,9 @@
 // imports) and a PJRT plugin is installed on this machine, otherwise the pure-Go backend ("go",
 // simplego). Nothing is ever downloaded: GoMLX's automatic PJRT plugin installation is turned
 // off unless the configuration asks for XLA explicitly. A program that does not import
-// backend/xla does not link XLA's cgo bindings: a GoNB cell links in about 0.6 s instead of 1 s. The commands and
-// notebooks read the settings from the environment (GOMLX_BACKEND, GRADCAM_SIMD, GRADCAM_CONV)
-// and pass them to Use.
+// backend/xla does not link XLA's cgo bindings: a GoNB cell links in about 0.6 s instead of 1 s.
+// The commands and notebooks read the settings from the environment (GOMLX_BACKEND,
+// GRADCAM_SIMD, GRADCAM_CONV) and pass them to Use.
 //
 // The pure-Go backend of gomlx v0.26.0 lacks ops that gradients of convolutions, slices and
 // pooling need (Pad, Reverse, SelectAndScatter); Open wraps it with polyfills for them, and
