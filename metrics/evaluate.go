@@ -11,6 +11,8 @@ import (
 
 	"github.com/gradcam-go/gradcam/data"
 	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/internal/catch"
+	"github.com/gradcam-go/gradcam/internal/faults"
 )
 
 // Metric names a number Evaluate reports over a dataset.
@@ -188,15 +190,49 @@ type ImageValue struct {
 	// Failure says why the value could not be measured (Value is NaN then); empty for a measured
 	// value. One image's failure does not stop an evaluation.
 	Failure string
+	// Curve is the image's deletion or insertion curve (those metrics only; Summarize averages them).
+	Curve []float64
 }
 
 // Evaluate measures the methods' maps of the top-1 class (of the ground-truth class for the
-// pointing game) over every image of set with the evaluator's model.
+// pointing game) over every image of set with the evaluator's model: Prepare, Measure over the
+// images in batches of Options.BatchSize, and Summarize.
 //
 // A measurement that fails for one image (its explanation, its map, or one metric of one method)
 // is recorded in PerImage with its reason and counted in the rows' Failed, and the evaluation goes
 // on; Evaluate returns an error for bad options, and when nothing at all could be measured.
 func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
+	r, err := Prepare(ev, set, o)
+	if err != nil {
+		return nil, err
+	}
+	var values []ImageValue
+	for start := 0; start < r.Len(); start += r.BatchSize() {
+		k := min(r.BatchSize(), r.Len()-start)
+		values = append(values, r.Measure(start, k)...)
+		if o.Progress != nil {
+			o.Progress(start+k, r.Len())
+		}
+	}
+	return Summarize(r.model, r.Len(), values)
+}
+
+// Run is an evaluation of one model over one dataset with its options checked. Its images can be
+// measured in any order, in batches, by several workers each with its own Run (gradcam evaluate's
+// pipeline does so); Summarize turns the values back into the rows and curves.
+type Run struct {
+	ev                   *Evaluator
+	set                  *data.Set
+	o                    Options
+	model                string
+	metrics              []Metric
+	perMap               bool
+	threshold, tolerance float64
+	topK, batch          int
+}
+
+// Prepare checks the options against the dataset and the evaluator's model (see Evaluate).
+func Prepare(ev *Evaluator, set *data.Set, o Options) (*Run, error) {
 	if ev == nil || ev.Explainer == nil {
 		return nil, fmt.Errorf("evaluate: no evaluator (use NewEvaluator)")
 	}
@@ -239,113 +275,141 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 			}
 		}
 	}
-	perMap := slices.ContainsFunc(metrics, func(mt Metric) bool { return mt != ClassificationError })
-	if perMap && len(o.Methods) == 0 {
+	r := &Run{ev: ev, set: set, o: o, model: m.Name, metrics: metrics, threshold: o.LocalizationThreshold,
+		tolerance: o.PointingTolerance, topK: o.TopK, batch: o.BatchSize}
+	r.perMap = slices.ContainsFunc(metrics, func(mt Metric) bool { return mt != ClassificationError })
+	if r.perMap && len(o.Methods) == 0 {
 		return nil, fmt.Errorf("evaluate: no method to measure")
 	}
-	threshold := o.LocalizationThreshold
-	if threshold == 0 {
-		threshold = DefaultLocalizationThreshold
+	if r.threshold == 0 {
+		r.threshold = DefaultLocalizationThreshold
 	}
-	tolerance := o.PointingTolerance
-	if tolerance == 0 {
-		tolerance = PointingToleranceFor(set.Shape[1], set.Shape[2])
+	if r.tolerance == 0 {
+		r.tolerance = PointingToleranceFor(set.Shape[1], set.Shape[2])
 	}
-	if tolerance < 0 {
-		return nil, fmt.Errorf("evaluate: pointing tolerance %g is negative", tolerance)
+	if r.tolerance < 0 {
+		return nil, fmt.Errorf("evaluate: pointing tolerance %g is negative", r.tolerance)
 	}
-	batch := o.BatchSize
-	if batch == 0 {
-		batch = 16
+	if r.batch == 0 {
+		r.batch = 16
 	}
-	if batch < 0 {
-		return nil, fmt.Errorf("evaluate: batch size %d must be >= 1", batch)
+	if r.batch < 0 {
+		return nil, fmt.Errorf("evaluate: batch size %d must be >= 1", r.batch)
 	}
-
-	c, h, w := set.Shape[0], set.Shape[1], set.Shape[2]
-	size := c * h * w
-	n := set.Len()
-	acc := newAccumulator(metrics)
-	acc.topK = o.TopK
-	if acc.topK == 0 {
-		acc.topK = TopKFor(h, w)
+	h, w := set.Shape[1], set.Shape[2]
+	if r.topK == 0 {
+		r.topK = TopKFor(h, w)
 	}
-	if acc.topK < 0 || acc.topK > h*w {
+	if r.topK < 0 || r.topK > h*w {
 		return nil, fmt.Errorf("evaluate: top-k %d is outside 1..%d (the images' pixels)", o.TopK, h*w)
 	}
+	return r, nil
+}
+
+// Model is the name of the model the run measures.
+func (r *Run) Model() string { return r.model }
+
+// Len is the number of images the run measures.
+func (r *Run) Len() int { return r.set.Len() }
+
+// BatchSize is the number of images Evaluate measures per call of Measure (Options.BatchSize, 16
+// by default).
+func (r *Run) BatchSize() int { return r.batch }
+
+// Metrics are the metrics the run measures (Options.Metrics, or the default for the dataset).
+func (r *Run) Metrics() []Metric { return slices.Clone(r.metrics) }
+
+// Measure measures the images start..start+count-1 (explained in one call) and returns their
+// values, image by image in order. An image whose explanation fails is explained alone and, if
+// it fails again, once more; then its failure is recorded as its values (Failure set), as is a
+// metric that fails on one image.
+func (r *Run) Measure(start, count int) []ImageValue {
+	set, o, metrics := r.set, r.o, r.metrics
+	if start < 0 || count < 1 || start+count > set.Len() {
+		panic(fmt.Sprintf("metrics: Measure(%d, %d) outside the %d images", start, count, set.Len()))
+	}
+	c, h, w := set.Shape[0], set.Shape[1], set.Shape[2]
+	size := c * h * w
+	acc := &accumulator{metrics: metrics, topK: r.topK, model: r.model}
+	for _, m := range o.Methods {
+		acc.methods = append(acc.methods, string(m))
+	}
 	wants := func(mt Metric) bool { return slices.Contains(metrics, mt) }
-	for start := 0; start < n; start += batch {
-		k := min(batch, n-start)
-		req := o.Request
-		req.Methods = o.Methods
-		if !perMap {
-			req.Methods = []gradcam.Method{gradcam.GradCAM}
-		}
-		if wants(OcclusionCorrelation) && !slices.Contains(req.Methods, gradcam.Occlusion) {
-			req.Methods = append(slices.Clone(req.Methods), gradcam.Occlusion) // the reference map
-		}
-		explain := func(classes func(i int) int) ([]*gradcam.Explanation, []error) {
-			return explainEach(ev.Explainer, set.Inputs, start, k, size, []int{c, h, w}, req, classes)
-		}
-		res, failed := explain(func(int) int { return -1 })
-		// The pointing game explains the ground-truth class: again for the misclassified images.
-		var truth []*gradcam.Explanation
-		var truthFailed []error
-		if wants(PointingGameAccuracy) {
-			again := false
-			for i := range k {
-				again = again || (failed[i] == nil && res[i].Class != int(set.Labels[start+i]))
-			}
-			truth, truthFailed = res, failed
-			if again {
-				truth, truthFailed = explain(func(i int) int { return int(set.Labels[start+i]) })
-			}
-		}
+	k := count
+	req := o.Request
+	req.Methods = o.Methods
+	if !r.perMap {
+		req.Methods = []gradcam.Method{gradcam.GradCAM}
+	}
+	if wants(OcclusionCorrelation) && !slices.Contains(req.Methods, gradcam.Occlusion) {
+		req.Methods = append(slices.Clone(req.Methods), gradcam.Occlusion) // the reference map
+	}
+	explain := func(classes func(i int) int) ([]*gradcam.Explanation, []error) {
+		return explainEach(r.ev.Explainer, r.model, set.Inputs, start, k, size, []int{c, h, w}, req, classes)
+	}
+	res, failed := explain(func(int) int { return -1 })
+	// The pointing game explains the ground-truth class: again for the misclassified images.
+	var truth []*gradcam.Explanation
+	var truthFailed []error
+	if wants(PointingGameAccuracy) {
+		again := false
 		for i := range k {
-			idx := start + i
-			if failed[i] != nil {
-				for _, mt := range metrics {
-					if mt == ClassificationError {
-						acc.fail("-", mt, idx, failed[i])
-						continue
-					}
-					for _, method := range o.Methods {
-						acc.fail(string(method), mt, idx, failed[i])
-					}
-				}
-				continue
-			}
-			ex := res[i]
-			img := tensors.FromFlatDataAndDimensions(set.Inputs[idx*size:(idx+1)*size], 1, c, h, w)
-			wrong := set.Labels != nil && ex.Class != int(set.Labels[idx])
-			if wants(ClassificationError) {
-				acc.add("-", ClassificationError, idx, percent(wrong))
-			}
-			if !perMap {
-				continue
-			}
-			for _, method := range o.Methods {
-				hm, err := HeatmapOf(ex.Maps[method])
-				if err != nil {
-					for _, mt := range metrics {
-						if mt != ClassificationError {
-							acc.fail(string(method), mt, idx, err)
-						}
-					}
-					continue
-				}
-				var truthErr error
-				if truthFailed != nil {
-					truthErr = truthFailed[i]
-				}
-				acc.measure(ev, string(method), img, hm, ex, idx, wrong, set, threshold, tolerance, truth, truthErr, i)
-			}
+			again = again || (failed[i] == nil && res[i].Class != int(set.Labels[start+i]))
 		}
-		if o.Progress != nil {
-			o.Progress(start+k, n)
+		truth, truthFailed = res, failed
+		if again {
+			truth, truthFailed = explain(func(i int) int { return int(set.Labels[start+i]) })
 		}
 	}
-	rep := acc.report(m.Name, n)
+	for i := range k {
+		idx := start + i
+		if failed[i] != nil {
+			for _, mt := range metrics {
+				if mt == ClassificationError {
+					acc.fail("-", mt, idx, failed[i])
+					continue
+				}
+				for _, method := range o.Methods {
+					acc.fail(string(method), mt, idx, failed[i])
+				}
+			}
+			continue
+		}
+		ex := res[i]
+		img := tensors.FromFlatDataAndDimensions(set.Inputs[idx*size:(idx+1)*size], 1, c, h, w)
+		wrong := set.Labels != nil && ex.Class != int(set.Labels[idx])
+		if wants(ClassificationError) {
+			acc.add("-", ClassificationError, idx, percent(wrong))
+		}
+		if !r.perMap {
+			continue
+		}
+		for _, method := range o.Methods {
+			hm, err := HeatmapOf(ex.Maps[method])
+			if err != nil {
+				for _, mt := range metrics {
+					if mt != ClassificationError {
+						acc.fail(string(method), mt, idx, err)
+					}
+				}
+				continue
+			}
+			var truthErr error
+			if truthFailed != nil {
+				truthErr = truthFailed[i]
+			}
+			acc.measure(r.ev, string(method), img, hm, ex, idx, wrong, set, r.threshold, r.tolerance, truth, truthErr, i)
+		}
+	}
+	return acc.images
+}
+
+// Summarize makes a model's report from the values Measure returned over its images: the rows
+// (Aggregate) and the mean deletion and insertion curves. Given in the order of the images, as
+// Evaluate measures them, the same values give the same report to the last bit however they
+// were measured. It returns the report with an error when nothing at all could be measured.
+func Summarize(model string, images int, values []ImageValue) (*Report, error) {
+	rep := report(model, images, values)
 	if len(rep.PerImage) > 0 && !slices.ContainsFunc(rep.PerImage, func(v ImageValue) bool { return v.Failure == "" }) {
 		return rep, fmt.Errorf("evaluate: nothing could be measured: every measurement failed, the first on image %d (%s %s): %s",
 			rep.PerImage[0].Image, rep.PerImage[0].Method, rep.PerImage[0].Metric, rep.PerImage[0].Failure)
@@ -354,11 +418,11 @@ func Evaluate(ev *Evaluator, set *data.Set, o Options) (*Report, error) {
 }
 
 // explainEach explains k images of inputs from start in one call and, if that fails, one at a
-// time, so that one image's failure is that image's alone: out[i] is image i's explanation, or
-// failed[i] its error. classes gives each image's class (-1: the top-1).
-func explainEach(e *gradcam.Explainer, inputs []float32, start, k, size int, chw []int, req gradcam.Request,
+// time, each retried once, so that one image's failure is that image's alone: out[i] is image
+// i's explanation, or failed[i] its error. classes gives each image's class (-1: the top-1).
+func explainEach(e *gradcam.Explainer, model string, inputs []float32, start, k, size int, chw []int, req gradcam.Request,
 	classes func(i int) int) (out []*gradcam.Explanation, failed []error) {
-	call := func(from, count int) (gradcam.Results, error) {
+	call := func(from, count int) (res gradcam.Results, err error) {
 		r := req
 		r.Classes = nil
 		r.ImageClasses = make([]int, count)
@@ -366,14 +430,18 @@ func explainEach(e *gradcam.Explainer, inputs []float32, start, k, size int, chw
 			r.ImageClasses[i] = classes(from - start + i)
 		}
 		x := tensors.FromFlatDataAndDimensions(inputs[from*size:(from+count)*size], count, chw[0], chw[1], chw[2])
-		res, err := e.Explain(x, r)
-		if err == nil && failImageForTest != nil {
-			for i := range count {
-				if err = failImageForTest(from + i); err != nil {
-					break
+		err = catch.Panic(func() error {
+			var err error
+			res, err = e.Explain(x, r)
+			if err == nil {
+				for i := range count {
+					if err = faults.Explain(model, from+i); err != nil {
+						break
+					}
 				}
 			}
-		}
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("explaining image %d: %w", from, err)
 		}
@@ -387,12 +455,14 @@ func explainEach(e *gradcam.Explainer, inputs []float32, start, k, size int, chw
 		}
 		return out, failed
 	}
-	if k == 1 {
-		failed[0] = err
-		return out, failed
-	}
 	for i := range k {
-		one, err := call(start+i, 1)
+		var one gradcam.Results
+		if k > 1 { // alone: the batch's error may be another image's
+			one, err = call(start+i, 1)
+		}
+		if err != nil { // the retry
+			one, err = call(start+i, 1)
+		}
 		if err != nil {
 			failed[i] = err
 			continue
@@ -401,10 +471,6 @@ func explainEach(e *gradcam.Explainer, inputs []float32, start, k, size int, chw
 	}
 	return out, failed
 }
-
-// failImageForTest, when set by a test, makes the explanation of the images it returns an error
-// for fail: the per-image failure path, forced.
-var failImageForTest func(image int) error
 
 func percent(b bool) float64 {
 	if b {
@@ -420,41 +486,23 @@ func truncate(s []string) []string {
 	return s
 }
 
-// accumulator collects the per-image values and sums the curves.
+// accumulator collects the per-image values of one call of Measure.
 type accumulator struct {
 	metrics []Metric
+	methods []string // the methods measured, in order
 	topK    int // TopKIntersection's k
+	model   string
 	images  []ImageValue
-	curves  map[Metric]map[gradcam.Method][]float64
-	curveN  map[Metric]map[gradcam.Method]int
-}
-
-func newAccumulator(metrics []Metric) *accumulator {
-	return &accumulator{metrics: metrics,
-		curves: map[Metric]map[gradcam.Method][]float64{DeletionAUC: {}, InsertionAUC: {}},
-		curveN: map[Metric]map[gradcam.Method]int{DeletionAUC: {}, InsertionAUC: {}}}
 }
 
 func (a *accumulator) add(method string, mt Metric, image int, v float64) {
-	a.images = append(a.images, ImageValue{Method: method, Metric: mt, Image: image, Class: -1, Value: v})
+	a.images = append(a.images, ImageValue{Model: a.model, Method: method, Metric: mt, Image: image, Class: -1, Value: v})
 }
 
 // fail records that a metric of a method could not be measured on an image, and why.
 func (a *accumulator) fail(method string, mt Metric, image int, err error) {
-	a.images = append(a.images, ImageValue{Method: method, Metric: mt, Image: image, Class: -1, Value: math.NaN(),
+	a.images = append(a.images, ImageValue{Model: a.model, Method: method, Metric: mt, Image: image, Class: -1, Value: math.NaN(),
 		Failure: strings.Join(strings.Fields(err.Error()), " ")})
-}
-
-func (a *accumulator) addCurve(mt Metric, method gradcam.Method, c Curve) {
-	sum := a.curves[mt][method]
-	if sum == nil {
-		sum = make([]float64, len(c.Scores))
-	}
-	for i, s := range c.Scores {
-		sum[i] += float64(s)
-	}
-	a.curves[mt][method] = sum
-	a.curveN[mt][method]++
 }
 
 // measure adds one image's map to every metric asked; a metric that fails is recorded as failed
@@ -551,7 +599,7 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 			}
 			hit = hit || h
 		}
-		a.images = append(a.images, ImageValue{Method: method, Metric: mt, Image: idx, Class: int(set.Labels[idx]), Value: percent(hit)})
+		a.images = append(a.images, ImageValue{Model: a.model, Method: method, Metric: mt, Image: idx, Class: int(set.Labels[idx]), Value: percent(hit)})
 	case DeletionAUC, InsertionAUC:
 		run := ev.Deletion
 		if mt == InsertionAUC {
@@ -562,7 +610,11 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 			return err
 		}
 		a.add(method, mt, idx, c.AUC())
-		a.addCurve(mt, gradcam.Method(method), c)
+		curve := make([]float64, len(c.Scores))
+		for i, s := range c.Scores {
+			curve[i] = float64(s)
+		}
+		a.images[len(a.images)-1].Curve = curve
 	case AverageDrop, IncreaseInConfidence, DropInConfidence:
 		if !a.firstOf(mt, confidenceGroup) { // one forward serves the three
 			return nil
@@ -600,7 +652,10 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 		}
 		// A constant map (an all-zero CAM) is measured too: ROAD then removes pixels in a
 		// seeded random order (Evaluator.ROAD), the baseline a map that ranks nothing earns.
-		r, err := ev.ROAD(img, hm, class)
+		// The draws' stream is the image's and the method's: the same whatever was measured
+		// before (an interrupted and resumed run, several workers).
+		stream := roadStreams + uint64(idx)*uint64(len(a.methods)+1) + uint64(slices.Index(a.methods, method)+1)
+		r, err := ev.road(img, hm, class, stream)
 		if err != nil {
 			return err
 		}
@@ -618,24 +673,40 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 	return nil
 }
 
+// roadStreams is where Evaluate's ROAD streams start: far above the call counts of Evaluator.ROAD.
+const roadStreams = 1 << 62
+
 // failMetricForTest, when set by a test, makes the measurements it returns an error for fail.
 var failMetricForTest func(image int, method string, mt Metric) error
 
-// report makes the rows and the mean curves.
-func (a *accumulator) report(model string, images int) *Report {
+// report makes the rows and the mean curves of the values, summed in their order.
+func report(model string, images int, values []ImageValue) *Report {
 	r := &Report{Model: model, Images: images, Deletion: map[gradcam.Method][]float64{}, Insertion: map[gradcam.Method][]float64{}}
-	for _, v := range a.images {
+	counts := map[Metric]map[gradcam.Method]int{DeletionAUC: {}, InsertionAUC: {}}
+	for _, v := range values {
 		v.Model = model
 		r.PerImage = append(r.PerImage, v)
+		dst := map[Metric]map[gradcam.Method][]float64{DeletionAUC: r.Deletion, InsertionAUC: r.Insertion}[v.Metric]
+		if dst == nil || v.Curve == nil {
+			continue
+		}
+		method := gradcam.Method(v.Method)
+		sum := dst[method]
+		if sum == nil {
+			sum = make([]float64, len(v.Curve))
+			dst[method] = sum
+		}
+		for i, s := range v.Curve {
+			sum[i] += s
+		}
+		counts[v.Metric][method]++
 	}
 	r.Rows = Aggregate(r.PerImage)
-	for mt, dst := range map[Metric]map[gradcam.Method][]float64{DeletionAUC: r.Deletion, InsertionAUC: r.Insertion} {
-		for method, sum := range a.curves[mt] {
-			mean := make([]float64, len(sum))
-			for i, s := range sum {
-				mean[i] = s / float64(a.curveN[mt][method])
+	for mt, curves := range map[Metric]map[gradcam.Method][]float64{DeletionAUC: r.Deletion, InsertionAUC: r.Insertion} {
+		for method, sum := range curves {
+			for i := range sum {
+				sum[i] /= float64(counts[mt][method])
 			}
-			dst[method] = mean
 		}
 	}
 	return r

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gradcam-go/gradcam/gradcam"
+	"github.com/gradcam-go/gradcam/internal/faults"
 )
 
 // TestEvaluateRecordsFailures forces one image's explanation and one (image, method, metric) to
@@ -19,19 +20,19 @@ func TestEvaluateRecordsFailures(t *testing.T) {
 	ev := NewEvaluator(gradcam.New(m))
 	ev.DeletionStep = 128
 	ev.ROADPercentiles = []float64{50}
-	failImageForTest = func(image int) error {
+	restore := faults.InjectExplain(func(model string, image int) error {
 		if image == 2 {
 			return errors.New("forced failure of image 2")
 		}
 		return nil
-	}
+	})
 	failMetricForTest = func(image int, method string, mt Metric) error {
 		if image == 4 && method == "gradcam" && mt == ROADMoRF { // ROAD is measured once for its metrics
 			return errors.New("forced ROAD failure")
 		}
 		return nil
 	}
-	defer func() { failImageForTest, failMetricForTest = nil, nil }()
+	defer func() { restore(); failMetricForTest = nil }()
 	mets := []Metric{ClassificationError, LocalizationError, DeletionAUC, ROADMoRF, ROADLeRF}
 	rep, err := Evaluate(ev, set, Options{Methods: []gradcam.Method{gradcam.GradCAM, gradcam.Saliency}, Metrics: mets, BatchSize: 4})
 	if err != nil {
@@ -92,9 +93,51 @@ func TestEvaluateRecordsFailures(t *testing.T) {
 		t.Fatalf("per-image.csv read back: %d values, %v", len(back), err)
 	}
 
-	failImageForTest = func(int) error { return errors.New("nothing works") }
+	defer faults.InjectExplain(func(string, int) error { return errors.New("nothing works") })()
 	if _, err := Evaluate(ev, set, Options{Methods: []gradcam.Method{gradcam.GradCAM}, Metrics: mets}); err == nil ||
 		!strings.Contains(err.Error(), "nothing could be measured") || !strings.Contains(err.Error(), "nothing works") {
 		t.Errorf("everything failed: %v", err)
+	}
+}
+
+// TestFailedImageIsRetriedOnce fails image 3's explanation: once (the retry measures it), and
+// every time (recorded after the batch and two calls of its own, the second the retry).
+func TestFailedImageIsRetriedOnce(t *testing.T) {
+	m, set := tinySet(t, 6)
+	ev := NewEvaluator(gradcam.New(m))
+	for _, tc := range []struct {
+		name      string
+		failures  int // how many of image 3's explanations fail
+		wantCalls int // explanations of image 3: the batch's, alone, the retry
+		measured  bool
+	}{{"once", 1, 2, true}, {"twice", 2, 3, true}, {"always", 1000, 3, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			defer faults.InjectExplain(func(model string, image int) error {
+				if image != 3 {
+					return nil
+				}
+				calls++
+				if calls <= tc.failures {
+					return fmt.Errorf("forced failure %d of image 3", calls)
+				}
+				return nil
+			})()
+			rep, err := Evaluate(ev, set, Options{Methods: []gradcam.Method{gradcam.GradCAM}, Metrics: []Metric{Sparseness}, BatchSize: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls != tc.wantCalls {
+				t.Errorf("image 3 explained %d times, want %d", calls, tc.wantCalls)
+			}
+			for _, v := range rep.PerImage {
+				if v.Image == 3 && (v.Failure == "") != tc.measured {
+					t.Errorf("image 3: %+v; measured should be %v", v, tc.measured)
+				}
+				if v.Image != 3 && v.Failure != "" {
+					t.Errorf("image %d failed: %s", v.Image, v.Failure)
+				}
+			}
+		})
 	}
 }

@@ -344,6 +344,15 @@ func mean(v []float32) float64 {
 // random permutation seeded by (Seed, n) for the Evaluator's n-th ROAD call, where
 // pytorch-grad-cam keeps none of the tied pixels at the cut, or removes every pixel.
 func (ev *Evaluator) ROAD(t *tensors.Tensor, hm Heatmap, class int) (ROADResult, error) {
+	n := ev.roadCalls
+	ev.roadCalls++
+	return ev.road(t, hm, class, n)
+}
+
+// road is ROAD with its draws from the stream (Seed, n). Evaluate numbers the streams by image and
+// method instead of by call, so that an image's values do not depend on which images were
+// measured before it, or where (a resumed run, several workers).
+func (ev *Evaluator) road(t *tensors.Tensor, hm Heatmap, class int, n uint64) (ROADResult, error) {
 	img, err := ev.prepare("ROAD", t, hm, class)
 	if err != nil {
 		return ROADResult{}, err
@@ -360,9 +369,8 @@ func (ev *Evaluator) ROAD(t *tensors.Tensor, hm Heatmap, class int) (ROADResult,
 	if ev.ROADNoise < 0 {
 		return ROADResult{}, fmt.Errorf("ROAD: noise %g is negative", ev.ROADNoise)
 	}
-	rng := rand.New(rand.NewPCG(ev.Seed, ev.roadCalls))
-	ties := rand.New(rand.NewPCG(ev.Seed^roadTieStream, ev.roadCalls))
-	ev.roadCalls++
+	rng := rand.New(rand.NewPCG(ev.Seed, n))
+	ties := rand.New(rand.NewPCG(ev.Seed^roadTieStream, n))
 	hw := img.h * img.w
 	ascending := rankPixels(hm.Values, ties) // lowest value first
 	// Image 0 is the original; then MoRF at each percentile, then LeRF.

@@ -13,10 +13,10 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/gradcam-go/gradcam/catalog"
 	"github.com/gradcam-go/gradcam/data"
+	"github.com/gradcam-go/gradcam/environ"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/gradcam/render"
 	"github.com/gradcam-go/gradcam/internal/atomicfile"
@@ -32,8 +32,80 @@ import (
 const clutteredData = "cluttered-fashion-mnist"
 
 // evaluate measures explanation methods over a dataset and writes metrics.csv, metrics.md,
-// per-image.csv (the values metrics.csv averages) and the deletion and insertion curves.
+// per-image.csv (the values metrics.csv averages) and the deletion and insertion curves. It runs
+// as an Apache Beam pipeline (pipeline.go): locally on Beam's prism runner by default.
 func evaluate(args []string, stdout, stderr io.Writer) error {
+	e, x, err := parseEvaluation(args, stderr, false)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(x.out, 0o755); err != nil {
+		return err
+	}
+	if e, err = x.claim(e); err != nil {
+		return err
+	}
+	if err := runPipeline(e, x, stderr); err != nil {
+		return err
+	}
+	md, err := os.ReadFile(filepath.Join(x.out, "metrics.md"))
+	if err != nil {
+		return fmt.Errorf("evaluate: the pipeline wrote no metrics.md: %w", err)
+	}
+	if _, err := stdout.Write(md); err != nil {
+		return err
+	}
+	f, err := os.Open(filepath.Join(x.out, "per-image.csv"))
+	if err != nil {
+		return fmt.Errorf("evaluate: the pipeline wrote no per-image.csv: %w", err)
+	}
+	values, err := metrics.ReadPerImageCSV(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("evaluate: %w", err)
+	}
+	rows := metrics.Aggregate(values)
+	if !slices.ContainsFunc(rows, func(r metrics.Row) bool { return r.N > 0 }) {
+		return fmt.Errorf("evaluate: nothing could be measured: every measurement failed (the reasons are in %s)",
+			filepath.Join(x.out, "per-image.csv"))
+	}
+	if f := metrics.Failures(rows); f != "" {
+		fmt.Fprintln(stderr, "evaluate: "+f)
+		if x.strict {
+			return fmt.Errorf("evaluate --strict: some measurements failed (see %s)", filepath.Join(x.out, "per-image.csv"))
+		}
+	}
+	return nil
+}
+
+// evaluation is what a run of gradcam evaluate measures: its models, data, methods, metrics and
+// options, parsed from args (the flags that were given, in a canonical order: run.json).
+type evaluation struct {
+	args                          []string
+	names                         []string
+	weights, onnx, dataDir, layer string
+	limit, batch, topK            int
+	tolerance                     float64
+	crop                          bool
+	methods                       []gradcam.Method
+	metrics                       []metrics.Metric
+	boxRows                       []data.BoxRow
+	mflags                        methodFlags
+}
+
+// execution is how a run of gradcam evaluate runs: where it writes, on which runner.
+type execution struct {
+	out, runner, endpoint, environment string
+	resume, strict                     bool
+	workers                            int
+}
+
+// executionFlags are the flags of execution: not part of what a run measures.
+var executionFlags = []string{"out", "runner", "endpoint", "environment", "resume", "strict", "workers"}
+
+// parseEvaluation reads gradcam evaluate's flags. With specOnly (a pipeline worker re-reading
+// run.json's arguments), the execution flags are not required.
+func parseEvaluation(args []string, stderr io.Writer, specOnly bool) (*evaluation, *execution, error) {
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	modelList := fs.String("model", "", "models, comma-separated: torchvision names ("+strings.Join(zoo.Names(), ", ")+
@@ -46,154 +118,144 @@ func evaluate(args []string, stdout, stderr io.Writer) error {
 	methodList := fs.String("method", "gradcam", "comma-separated methods: "+methodNames())
 	metricList := fs.String("metric", "", "comma-separated metrics ("+metricNames()+", or all); default: all the data allows but occlusion-correlation and "+
 		"Quantus's localisation and complexity families (relevance-mass-accuracy ... effective-complexity), which are asked by name")
-	out := fs.String("out", "", "output directory for metrics.csv, metrics.md and the curves (PNG)")
 	layer := fs.String("layer", "", "layer the CAM methods explain; default: the model's")
-	batch := fs.Int("batch", 16, "images per explanation batch")
+	batch := fs.Int("batch", 16, "images per explanation batch (and per file of results in OUT/items)")
 	topK := fs.Int("top-k", 0, "top-k-intersection: the map's k highest pixels; 0: Quantus's 1000 at 224x224, scaled to the images' area")
 	tolerance := fs.Float64("pointing-tolerance", 0, "pointing game: tolerance, pixels; 0: 15 px at 224x224, scaled to the images (4.3 at 64x64)")
 	crop := fs.Bool("crop", false, "resize the shorter side to 256 and center-crop 224 instead of stretching (image folders)")
 	boxes := fs.String("boxes", "", "ground-truth boxes for an image folder: a CSV of "+data.BoxesHeader+
 		" in the original images' pixels (x1, y1 exclusive), class an output index or label; enables localization-error and pointing-game")
-	var mflags methodFlags
-	mflags.register(fs)
-	strict := fs.Bool("strict", false, "exit non-zero when any measurement failed; by default a failed (image, method, metric) "+
+	e := &evaluation{}
+	e.mflags.register(fs)
+	x := &execution{}
+	fs.StringVar(&x.out, "out", "", "output folder: metrics.csv, metrics.md, per-image.csv, the curves (PNG), and the run "+
+		"(run.json, items/: each batch's results as it completes; re-running with the same arguments measures only what is missing)")
+	fs.StringVar(&x.runner, "runner", "prism", "Beam runner: "+strings.Join(runnerNames, ", ")+
+		" (prism: local, in this process; portable: the job service at --endpoint, such as Flink's, Spark's or Dataflow's)")
+	fs.StringVar(&x.endpoint, "endpoint", "", "the portable runner's job service, host:port")
+	fs.StringVar(&x.environment, "environment", "loopback", "portable runner: where the workers run: loopback (in this process, "+
+		"for a job service on this machine), docker:IMAGE (containers of docker/worker.Dockerfile's image), or process:BOOT "+
+		"(Beam's Go boot program, on the job service's machine)")
+	fs.IntVar(&x.workers, "workers", 1, "batches measured at once in each process, each by its own copy of the model "+
+		"(more than 1 helps where one batch does not keep every core busy: small models and images)")
+	fs.BoolVar(&x.resume, "resume", false, "continue the run in --out with the arguments in its run.json (give no others)")
+	fs.BoolVar(&x.strict, "strict", false, "exit non-zero when any measurement failed; by default a failed (image, method, metric) "+
 		"is recorded in per-image.csv and metrics.md and the run goes on")
 	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+		return nil, nil, usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+		return nil, nil, usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
-	if *dataDir == "" || *out == "" {
-		return usageError{errors.New("--data and --out are required")}
-	}
-	if *topK < 0 {
-		return usageError{fmt.Errorf("--top-k %d: give a number of pixels >= 1 (or 0 for the default)", *topK)}
-	}
-	if err := mflags.check(); err != nil {
-		return err
-	}
-	if *limit < 0 || *batch < 1 {
-		return usageError{fmt.Errorf("--limit must be >= 0 and --batch >= 1 (got %d and %d)", *limit, *batch)}
-	}
-	methods, err := gradcam.ParseMethods(*methodList)
-	if err != nil {
-		return usageError{err}
-	}
-	var mets []metrics.Metric
-	if *metricList != "" {
-		if mets, err = metrics.ParseMetrics(*metricList); err != nil {
-			return usageError{err}
+	fs.Visit(func(f *flag.Flag) {
+		if !slices.Contains(executionFlags, f.Name) {
+			e.args = append(e.args, "--"+f.Name+"="+f.Value.String())
+		}
+	})
+	if !specOnly {
+		if x.out == "" {
+			return nil, nil, usageError{errors.New("--data and --out are required")}
+		}
+		if err := x.check(); err != nil {
+			return nil, nil, err
+		}
+		if x.resume {
+			if len(e.args) > 0 {
+				return nil, nil, usageError{fmt.Errorf("--resume continues the run in %s with the arguments in its run.json: leave out %s",
+					x.out, strings.Join(e.args, " "))}
+			}
+			return e, x, nil // claim reads the run's arguments
 		}
 	}
-	names := splitList(*modelList)
-	if (*weights != "" || *onnx != "") && len(names) > 1 {
-		return usageError{errors.New("--weights and --onnx go with a single model")}
+	if *dataDir == "" {
+		return nil, nil, usageError{errors.New("--data and --out are required")}
 	}
-	if *onnx != "" && len(names) > 0 {
-		return usageError{errors.New("--onnx is a whole model: give it without --model")}
+	if *topK < 0 {
+		return nil, nil, usageError{fmt.Errorf("--top-k %d: give a number of pixels >= 1 (or 0 for the default)", *topK)}
 	}
-	if len(names) == 0 {
-		names = []string{""}
+	if err := e.mflags.check(); err != nil {
+		return nil, nil, err
+	}
+	if *limit < 0 || *batch < 1 {
+		return nil, nil, usageError{fmt.Errorf("--limit must be >= 0 and --batch >= 1 (got %d and %d)", *limit, *batch)}
+	}
+	var err error
+	if e.methods, err = gradcam.ParseMethods(*methodList); err != nil {
+		return nil, nil, usageError{err}
+	}
+	if *metricList != "" {
+		if e.metrics, err = metrics.ParseMetrics(*metricList); err != nil {
+			return nil, nil, usageError{err}
+		}
+	}
+	e.names = splitList(*modelList)
+	if (*weights != "" || *onnx != "") && len(e.names) > 1 {
+		return nil, nil, usageError{errors.New("--weights and --onnx go with a single model")}
+	}
+	if *onnx != "" && len(e.names) > 0 {
+		return nil, nil, usageError{errors.New("--onnx is a whole model: give it without --model")}
+	}
+	if len(e.names) == 0 && *onnx == "" {
+		// The environment's model, written into the run's arguments: a worker or a resumed run
+		// measures the same model whatever its environment says.
+		e.names = []string{environ.Model()}
+		e.args = append(e.args, "--model="+e.names[0])
+		slices.Sort(e.args)
+	}
+	if len(e.names) == 0 {
+		e.names = []string{""}
 	}
 	if *boxes != "" && *dataDir == clutteredData {
-		return usageError{fmt.Errorf("--boxes goes with an image folder; %s has its own boxes", clutteredData)}
+		return nil, nil, usageError{fmt.Errorf("--boxes goes with an image folder; %s has its own boxes", clutteredData)}
 	}
-	var boxRows []data.BoxRow
 	if *boxes != "" {
 		f, err := os.Open(*boxes)
 		if err != nil {
-			return fmt.Errorf("--boxes: %w", err)
+			return nil, nil, fmt.Errorf("--boxes: %w", err)
 		}
-		boxRows, err = data.ReadBoxes(f)
+		e.boxRows, err = data.ReadBoxes(f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("--boxes %s: %w", *boxes, err)
+			return nil, nil, fmt.Errorf("--boxes %s: %w", *boxes, err)
 		}
 	}
 	if *dataDir != clutteredData {
 		if st, err := os.Stat(*dataDir); err != nil || !st.IsDir() {
-			return fmt.Errorf("--data %s: not a folder (or %s): %v", *dataDir, clutteredData, errOrNotDir(err))
+			return nil, nil, fmt.Errorf("--data %s: not a folder (or %s): %v", *dataDir, clutteredData, errOrNotDir(err))
 		}
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		return err
-	}
+	e.weights, e.onnx, e.dataDir, e.layer = *weights, *onnx, *dataDir, *layer
+	e.limit, e.batch, e.topK, e.tolerance, e.crop = *limit, *batch, *topK, *tolerance, *crop
+	return e, x, nil
+}
 
-	var rows []metrics.Row
-	var perImage []metrics.ImageValue
-	for _, name := range names {
-		m, err := loadEvaluated(name, *weights, *onnx, stderr)
-		if err != nil {
-			return err
-		}
-		set, err := evaluationSet(m, *dataDir, *limit, *crop, boxRows)
-		if err != nil {
-			return err
-		}
-		var use []gradcam.Method
-		for _, meth := range methods {
-			if meth == gradcam.CAM {
-				if err := m.CheckCAM(); err != nil {
-					fmt.Fprintf(stderr, "%s: skipping cam: %v\n", m.Name, err)
-					continue
-				}
-			}
-			use = append(use, meth)
-		}
-		opts := metrics.Options{Methods: use, Metrics: mets, BatchSize: *batch, PointingTolerance: *tolerance, TopK: *topK,
-			Request: mflags.request(m.Input, evaluationTransform(m, *dataDir, *crop))}
-		if *layer != "" {
-			opts.Request.Layers = splitList(*layer)
-		}
-		bar := progressbar.NewOptions(set.Len(), progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
-			progressbar.OptionSetDescription("evaluating "+m.Name), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(0))
-		opts.Progress = func(done, total int) { _ = bar.Set(done) }
-		rep, err := metrics.Evaluate(metrics.NewEvaluator(gradcam.New(m)), set, opts)
-		fmt.Fprintln(stderr)
-		if err != nil {
-			return err
-		}
-		rows = append(rows, rep.Rows...)
-		perImage = append(perImage, rep.PerImage...)
-		for _, c := range []struct {
-			name   string
-			curves map[gradcam.Method][]float64
-		}{{"deletion", rep.Deletion}, {"insertion", rep.Insertion}} {
-			if err := writeCurves(filepath.Join(*out, c.name+"_"+m.Name+".png"), c.name, m.Name, set.Len(), use, c.curves); err != nil {
-				return err
+// prepare loads the run's i-th model and its dataset and checks the options (metrics.Prepare).
+// Messages (a method skipped, the offline fallback) go to log.
+func (e *evaluation) prepare(i int, log io.Writer) (*metrics.Run, error) {
+	m, err := loadEvaluated(e.names[i], e.weights, e.onnx, log)
+	if err != nil {
+		return nil, err
+	}
+	set, err := evaluationSet(m, e.dataDir, e.limit, e.crop, e.boxRows)
+	if err != nil {
+		return nil, err
+	}
+	var use []gradcam.Method
+	for _, meth := range e.methods {
+		if meth == gradcam.CAM {
+			if err := m.CheckCAM(); err != nil {
+				fmt.Fprintf(log, "%s: skipping cam: %v\n", m.Name, err)
+				continue
 			}
 		}
+		use = append(use, meth)
 	}
-	var csv, md, per bytes.Buffer
-	if err := metrics.WriteCSV(&csv, rows); err != nil {
-		return err
+	opts := metrics.Options{Methods: use, Metrics: e.metrics, BatchSize: e.batch, PointingTolerance: e.tolerance, TopK: e.topK,
+		Request: e.mflags.request(m.Input, evaluationTransform(m, e.dataDir, e.crop))}
+	if e.layer != "" {
+		opts.Request.Layers = splitList(e.layer)
 	}
-	if err := metrics.WritePerImageCSV(&per, perImage); err != nil {
-		return err
-	}
-	if err := atomicfile.Write(filepath.Join(*out, "per-image.csv"), per.Bytes()); err != nil {
-		return err
-	}
-	if err := metrics.Markdown(&md, rows); err != nil {
-		return err
-	}
-	if err := atomicfile.Write(filepath.Join(*out, "metrics.csv"), csv.Bytes()); err != nil {
-		return err
-	}
-	if err := atomicfile.Write(filepath.Join(*out, "metrics.md"), md.Bytes()); err != nil {
-		return err
-	}
-	if _, err := stdout.Write(md.Bytes()); err != nil {
-		return err
-	}
-	if f := metrics.Failures(rows); f != "" {
-		fmt.Fprintln(stderr, "evaluate: "+f)
-		if *strict {
-			return fmt.Errorf("evaluate --strict: some measurements failed (see %s)", filepath.Join(*out, "per-image.csv"))
-		}
-	}
-	return nil
+	return metrics.Prepare(metrics.NewEvaluator(gradcam.New(m)), set, opts)
 }
 
 func errOrNotDir(err error) error {

@@ -47,6 +47,10 @@ import (
 type usageError struct{ error }
 
 func main() {
+	if isBeamWorker(os.Args[1:]) {
+		runBeamWorker()
+		return
+	}
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
 	if err == nil {
 		return

@@ -13,6 +13,8 @@ imagenet_args="--model mobilenet_v2 --weights ../shared/weights/mobilenet_v2_cor
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/gradcam" ./cmd/gradcam
+# A regeneration measures again: the runs' per-batch results (items/) of an earlier version go.
+rm -rf docs/table1/items docs/table1/imagenet/items docs/table1/run.json docs/table1/imagenet/run.json
 # The two tables in parallel (each mostly on one core): about 30 minutes on 2 cores.
 "$bin/gradcam" evaluate $imagenet_args --out docs/table1/imagenet 2>"$bin/imagenet.log" &
 imagenet=$!

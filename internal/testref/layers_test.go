@@ -18,7 +18,7 @@ import (
 // packages on lower floors. A new package must be given a floor here.
 var floors = map[string]int{
 	// 0: no package of the module; heatmap: the map maths and the one linear resize
-	"internal/catch": 0, "internal/atomicfile": 0, "internal/testref": 0, "backend/internal/sgpoly": 0, "backend/internal/fastvjp": 0,
+	"internal/catch": 0, "internal/atomicfile": 0, "internal/faults": 0, "internal/testref": 0, "backend/internal/sgpoly": 0, "backend/internal/fastvjp": 0,
 	"heatmap": 0,
 	// 1: the network blocks, the matrix multiply, NumPy files, image preprocessing, drawing, the
 	// checkpoint formats
