@@ -490,7 +490,7 @@ func truncate(s []string) []string {
 type accumulator struct {
 	metrics []Metric
 	methods []string // the methods measured, in order
-	topK    int // TopKIntersection's k
+	topK    int      // TopKIntersection's k
 	model   string
 	images  []ImageValue
 }
