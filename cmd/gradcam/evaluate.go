@@ -113,6 +113,7 @@ func parseEvaluation(args []string, stderr io.Writer, specOnly bool) (*evaluatio
 	weights := fs.String("weights", "", "checkpoint for a single --model (.pth or .safetensors)")
 	onnx := fs.String("onnx", "", "an ONNX model instead of --model")
 	dataDir := fs.String("data", "", "images to evaluate on: a folder (of images, or of class folders named like the model's labels), "+
+		"a glob of image files (quoted: 'photos/*.jpg'), a .txt file listing image files (a path a line, relative to the list's folder), "+
 		"or "+clutteredData+" (the demo networks' held-out set, with boxes)")
 	limit := fs.Int("limit", 0, "evaluate the first N images only (0: all; "+clutteredData+" has 10,000)")
 	methodList := fs.String("method", "gradcam", "comma-separated methods: "+methodNames())
@@ -208,6 +209,9 @@ func parseEvaluation(args []string, stderr io.Writer, specOnly bool) (*evaluatio
 	if *boxes != "" && *dataDir == clutteredData {
 		return nil, nil, usageError{fmt.Errorf("--boxes goes with an image folder; %s has its own boxes", clutteredData)}
 	}
+	if *boxes != "" && (isGlob(*dataDir) || isFileList(*dataDir)) {
+		return nil, nil, usageError{fmt.Errorf("--boxes goes with an image folder, not a glob or a list of files (--data %s)", *dataDir)}
+	}
 	if *boxes != "" {
 		f, err := os.Open(*boxes)
 		if err != nil {
@@ -219,9 +223,9 @@ func parseEvaluation(args []string, stderr io.Writer, specOnly bool) (*evaluatio
 			return nil, nil, fmt.Errorf("--boxes %s: %w", *boxes, err)
 		}
 	}
-	if *dataDir != clutteredData {
+	if *dataDir != clutteredData && !isGlob(*dataDir) && !isFileList(*dataDir) {
 		if st, err := os.Stat(*dataDir); err != nil || !st.IsDir() {
-			return nil, nil, fmt.Errorf("--data %s: not a folder (or %s): %v", *dataDir, clutteredData, errOrNotDir(err))
+			return nil, nil, fmt.Errorf("--data %s: not a folder (nor a glob, a .txt list or %s): %v", *dataDir, clutteredData, errOrNotDir(err))
 		}
 	}
 	e.weights, e.onnx, e.dataDir, e.layer = *weights, *onnx, *dataDir, *layer
@@ -324,6 +328,19 @@ func evaluationSet(m *models.Model, dir string, limit int, crop bool, boxes []da
 	if err != nil {
 		return nil, err
 	}
+	if isGlob(dir) || isFileList(dir) {
+		files, err := dataFiles(dir)
+		if err != nil {
+			return nil, err
+		}
+		x, _, err := t.Preprocess(files...)
+		if err != nil {
+			return nil, err
+		}
+		dims := x.Shape().Dimensions
+		set := &data.Set{Name: filepath.Base(dir), Shape: dims[1:], Inputs: tensors.MustCopyFlatData[float32](x)}
+		return set.Head(limit), nil
+	}
 	if boxes != nil {
 		set, err := data.BoxedImages(dir, boxes, t, m.ClassIndex)
 		if err != nil {
@@ -368,6 +385,43 @@ func evaluationSet(m *models.Model, dir string, limit int, crop bool, boxes []da
 		set = set.Head(limit)
 	}
 	return set, nil
+}
+
+// isGlob says whether --data is a glob of files (it has a pattern's metacharacters).
+func isGlob(data string) bool { return strings.ContainsAny(data, "*?[") }
+
+// isFileList says whether --data is a list of files (a .txt file).
+func isFileList(data string) bool { return strings.EqualFold(filepath.Ext(data), ".txt") }
+
+// dataFiles lists the image files of a glob, or of a list file (a path a line, relative to the
+// list's folder; blank lines and lines starting with # skipped).
+func dataFiles(data string) ([]string, error) {
+	var files []string
+	if isGlob(data) {
+		var err error
+		if files, err = filepath.Glob(data); err != nil {
+			return nil, fmt.Errorf("--data %s: %w", data, err)
+		}
+	} else {
+		b, err := os.ReadFile(data)
+		if err != nil {
+			return nil, fmt.Errorf("--data: %w", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if !filepath.IsAbs(line) {
+				line = filepath.Join(filepath.Dir(data), line)
+			}
+			files = append(files, line)
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("--data %s: no image files (a glob matching nothing, or an empty list)", data)
+	}
+	return files, nil
 }
 
 // writeCurves draws the mean deletion or insertion curve of each method.

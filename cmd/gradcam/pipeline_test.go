@@ -20,6 +20,7 @@ import (
 
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/internal/faults"
+	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/metrics"
 	"github.com/gradcam-go/gradcam/pretrained/fashion"
 )
@@ -372,6 +373,61 @@ func TestPipelineOnPortableRunner(t *testing.T) {
 		}
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s of the portable run differs from the local run's", name)
+		}
+	}
+}
+
+// TestPipelineDataSources: a glob of files and a list of files (.txt, relative to its folder)
+// measure the same images as their folder: the same per-image.csv. A glob matching nothing, an
+// empty list and a missing list are one-line errors.
+func TestPipelineDataSources(t *testing.T) {
+	images := t.TempDir()
+	for _, name := range []string{"cat_dog.png", "snake.png", "spider.png"} {
+		b, err := os.ReadFile(testref.Image(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(images, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := filepath.Join(t.TempDir(), "images.txt")
+	text := "# the photos\n" + filepath.Join(images, "cat_dog.png") + "\n\n" + filepath.Join(images, "snake.png") + "\n" +
+		filepath.Join(images, "spider.png") + "\n"
+	if err := os.WriteFile(list, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"evaluate", "--model", "fashion-gap", "--method", "gradcam", "--metric", "average-drop,sparseness"}
+	var want []byte
+	for _, data := range []string{images, filepath.Join(images, "*.png"), list} {
+		dir := t.TempDir()
+		var out, errOut bytes.Buffer
+		if err := run(append(slices.Clone(base), "--data", data, "--out", dir), &out, &errOut); err != nil {
+			t.Fatalf("--data %s: %v\n%s", data, err, errOut.String())
+		}
+		got, err := os.ReadFile(filepath.Join(dir, "per-image.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(string(got), "\n") != 1+3*2 {
+			t.Errorf("--data %s: per-image.csv:\n%s", data, got)
+		}
+		if want == nil {
+			want = got
+		} else if !bytes.Equal(got, want) {
+			t.Errorf("--data %s: per-image.csv differs from the folder's:\n%s\nwant:\n%s", data, got, want)
+		}
+	}
+	empty := filepath.Join(t.TempDir(), "empty.txt")
+	if err := os.WriteFile(empty, []byte("# nothing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for data, msg := range map[string]string{filepath.Join(images, "*.gif"): "no image files", empty: "no image files",
+		filepath.Join(images, "missing.txt"): "no such file"} {
+		var out, errOut bytes.Buffer
+		err := run(append(slices.Clone(base), "--data", data, "--out", t.TempDir()), &out, &errOut)
+		if err == nil || !strings.Contains(err.Error(), msg) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--data %s: error %v, want one line saying %q", data, err, msg)
 		}
 	}
 }

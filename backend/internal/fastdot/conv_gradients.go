@@ -1,0 +1,223 @@
+package fastdot
+
+import (
+	"sync/atomic"
+
+	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
+)
+
+// The convolutions of gradients, each with a path of its own: a kernel's gradient (a reduction
+// over every position of the batch) and an input's gradient through a strided convolution (a
+// convolution of a dilated input).
+
+// reducesPositions reports whether the convolution is a kernel gradient's (GoMLX's and
+// fastvjp's form: the input's batch and channel axes swapped, the output gradient as the kernel,
+// whose "taps" are the forward's output positions): few output rows (the forward kernel's taps
+// times its input channels), a reduction over every position of the batch, and a kernel whose
+// (batch, position) index merges into one stride, as a channels-last output gradient's does.
+func (c *conv2D) reducesPositions() bool {
+	taps := c.kH * c.kW
+	m := c.batch * c.outH * c.outW
+	return c.groups == 1 && c.inDil == [2]int{1, 1} && taps >= 64 && m*c.kO <= 1<<20 &&
+		c.kSW == c.kO*c.kSO && c.kSH == c.kW*c.kSW && c.kSI == c.kH*c.kSH
+}
+
+// Kernel gradients: slices of the reduction, each a partial sum of its own, added in order.
+const (
+	gradSlices   = 8    // fixed, so that the sums do not depend on the number of cores
+	gradPanelMax = 2048 // reduction rows gathered at a time
+)
+
+// kernelGradient computes a convolution whose reduction runs over every position of the batch
+// (see reducesPositions) as a product with the reduction outermost: with r = (y, x, b) an output
+// row and q = (i, ky, kx) a reduction index, out[r, o] = sum_q X[q, r] K[q, o], where X[q, ·],
+// the inputs tap q reads for every output row, is gathered in contiguous runs along b (the
+// forward's channels), and K[q, ·] is a row of the kernel (the output gradient at one position).
+// The reduction is cut into gradSlices slices computed in parallel into partial sums, which are
+// then added in slice order.
+func (c *conv2D) kernelGradient() error {
+	m := c.batch * c.outH * c.outW // rows, ordered (y, x, b)
+	n := c.kO
+	taps := c.kH * c.kW
+	k := c.kI * taps
+	per := (k + gradSlices - 1) / gradSlices
+	partials := make([]float32, gradSlices*n*m) // partial s: [n, m], the transposed product
+	var firstErr atomic.Pointer[error]
+	sgemm.Parallel(sgemm.Workers(), gradSlices, func(_, s int) {
+		q0, q1 := s*per, min(k, (s+1)*per)
+		if q0 >= q1 {
+			return
+		}
+		x := getScratch(min(gradPanelMax, q1-q0) * m)
+		defer scratchPool.Put(x)
+		part := partials[s*n*m : (s+1)*n*m]
+		for p0 := q0; p0 < q1; p0 += gradPanelMax {
+			rows := min(gradPanelMax, q1-p0)
+			panel := (*x)[:rows*m]
+			for q := range rows {
+				c.gatherTap(panel[q*m:(q+1)*m], p0+q)
+			}
+			// part[o, r] += sum_q K[q, o] X[q, r]: A = K^T (n x rows), B = the panel (rows x m).
+			a := sgemm.Matrix{Data: c.ker, Off: p0/taps*c.kSI + p0%taps*c.kSW, RowStride: c.kSO, ColStride: c.kSW}
+			b := sgemm.Matrix{Data: panel, RowStride: m, ColStride: 1}
+			if err := sgemm.MulAddSerial(n, m, rows, a, b, part, 0, m); err != nil {
+				firstErr.CompareAndSwap(nil, &err)
+				return
+			}
+		}
+	})
+	if e := firstErr.Load(); e != nil {
+		return *e
+	}
+	sum := partials[:n*m]
+	for s := 1; s < gradSlices; s++ {
+		sgemm.Elementwise('+', sum, partials[s*n*m:(s+1)*n*m], sum)
+	}
+	// Row r = (y, x, b) of the product is output position (b, y, x).
+	for o := range n {
+		for r := range m {
+			yx, b := r/c.batch, r%c.batch
+			c.out[b*c.outSB+yx/c.outW*c.outSH+yx%c.outW*c.outSW+o*c.outSC] = sum[o*m+r]
+		}
+	}
+	return nil
+}
+
+// gatherTap writes X[q, ·] into row: for reduction index q = (i, ky, kx), the input channel i at
+// the position tap (ky, kx) reads from each output row (y, x, b), zeros in padding.
+func (c *conv2D) gatherTap(row []float32, q int) {
+	taps := c.kH * c.kW
+	i, t := q/taps, q%taps
+	ky, kx := t/c.kW, t%c.kW
+	for yx := range c.outH * c.outW {
+		y, x := yx/c.outW, yx%c.outW
+		seg := row[yx*c.batch : (yx+1)*c.batch]
+		iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
+		ix := x*c.stride[1] + kx*c.kDil[1] - c.lo[1]
+		if iy < 0 || ix < 0 || iy >= c.inH || ix >= c.inW {
+			clear(seg)
+			continue
+		}
+		src := i*c.inSC + iy*c.inSH + ix*c.inSW
+		if c.inSB == 1 {
+			copy(seg, c.in[src:src+c.batch])
+			continue
+		}
+		for b := range seg {
+			seg[b] = c.in[src+b*c.inSB]
+		}
+	}
+}
+
+// transposed computes a convolution of a dilated input (the input gradient of a strided
+// convolution) by scattering instead of gathering: each input position times each kernel tap
+// adds into the one output position it reaches, so the dilation's holes (three quarters of the
+// patches for a stride of 2) cost nothing. Output position i of a tap k reads dilated input
+// position i + k*kDil - lo, which holds input p where that equals p*inDil.
+func (c *conv2D) transposed() error {
+	n, taps := c.kO, c.kH*c.kW
+	m := c.batch * c.inH * c.inW
+	clear(c.out)
+	if m == 0 || n == 0 || c.kI == 0 {
+		return nil
+	}
+	// Every tap's kernel side by side, B[ci, tap*n+co]: one product per tile of input rows
+	// gives all the taps' contributions, and a narrow output (an image's 3 channels, the input
+	// gradient of a network's stem) still fills the register tile's columns.
+	wide := taps * n
+	bbuf := getScratch(c.kI * wide)
+	defer scratchPool.Put(bbuf)
+	bfull := (*bbuf)[:c.kI*wide]
+	// Copied in blocks of 16 input channels: 16 read and 16 write streams, each advancing
+	// along its cache lines, whichever of the kernel's channel axes is contiguous.
+	// On the cores when the kernel is large.
+	workers := sgemm.Workers()
+	if c.kI*wide < 1<<15 {
+		workers = 1
+	}
+	sgemm.Parallel(workers, (c.kI+15)/16, func(_, blk int) {
+		ci0, ci1 := blk*16, min(c.kI, blk*16+16)
+		for tap := range taps {
+			off := tap/c.kW*c.kSH + tap%c.kW*c.kSW
+			for co := range n {
+				src := off + co*c.kSO
+				for ci := ci0; ci < ci1; ci++ {
+					bfull[ci*wide+tap*n+co] = c.ker[src+ci*c.kSI]
+				}
+			}
+		}
+	})
+	pb, err := sgemm.PackB(c.kI, wide, sgemm.Matrix{Data: bfull, RowStride: wide, ColStride: 1})
+	if err != nil {
+		return err
+	}
+	defer pb.Release()
+	mt := min(m, max(64, tileFloats/max(wide, c.kI)))
+	tmp := getScratch(mt * wide)
+	defer scratchPool.Put(tmp)
+	direct := c.inSC == 1 && c.inSW == c.inC && c.inSH == c.inW*c.inSW && c.inSB == c.inH*c.inSH
+	var rowsBuf *[]float32
+	if !direct {
+		rowsBuf = getScratch(mt * c.kI)
+		defer scratchPool.Put(rowsBuf)
+	}
+	hw := c.inH * c.inW
+	for r0 := 0; r0 < m; r0 += mt {
+		rows := min(mt, m-r0)
+		a, aOff, lda := c.in, r0*c.inC, c.inC
+		if !direct {
+			buf := (*rowsBuf)[:rows*c.kI]
+			for r := range rows {
+				b, p := (r0+r)/hw, (r0+r)%hw
+				src := b*c.inSB + p/c.inW*c.inSH + p%c.inW*c.inSW
+				for ci := range c.kI {
+					buf[r*c.kI+ci] = c.in[src+ci*c.inSC]
+				}
+			}
+			a, aOff, lda = buf, 0, c.kI
+		}
+		t := (*tmp)[:rows*wide]
+		w := sgemm.Workers()
+		split := splitProduct(rows, pb.Slivers(), w)
+		var firstErr atomic.Pointer[error]
+		sgemm.Parallel(w, split.tasks(), func(_, task int) {
+			i0, brows, s0, s1 := split.task(task)
+			for p := 0; p < c.kI; p += sgemm.KC {
+				err := pb.MulAdd(brows, a[aOff+i0*lda+p:], lda, p, min(sgemm.KC, c.kI-p), s0, s1, t, i0*wide, wide, p > 0)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		})
+		if e := firstErr.Load(); e != nil {
+			return *e
+		}
+		// Each product row adds, tap by tap, into the output positions it reaches: a fixed
+		// order, so the sums do not depend on the number of cores.
+		for r := range rows {
+			bi, p := (r0+r)/hw, (r0+r)%hw
+			for tap := range taps {
+				ky, kx := tap/c.kW, tap%c.kW
+				oy := p/c.inW*c.inDil[0] - ky*c.kDil[0] + c.lo[0]
+				ox := p%c.inW*c.inDil[1] - kx*c.kDil[1] + c.lo[1]
+				if oy < 0 || ox < 0 || oy >= c.outH || ox >= c.outW {
+					continue
+				}
+				dst := bi*c.outSB + oy*c.outSH + ox*c.outSW
+				src := t[r*wide+tap*n : r*wide+(tap+1)*n]
+				if c.outSC == 1 {
+					out := c.out[dst : dst+n]
+					for co, v := range src {
+						out[co] += v
+					}
+				} else {
+					for co, v := range src {
+						c.out[dst+co*c.outSC] += v
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
