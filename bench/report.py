@@ -80,6 +80,7 @@ def main():
     cell_section(os.path.join(out, "cell.json"))
     process_section([os.path.join(out, "process.json"), os.path.join(out, "process_captum.json")])
     memory_section(os.path.join(out, "memory.json"))
+    pipeline_section(os.path.join(out, "pipeline.tsv"))
     methods_section(out)
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "NOTES.md")
     if os.path.exists(notes):
@@ -248,6 +249,37 @@ def methods_section(out):
         else:
             print(f"| {model} | {method} | {first_s} | {steady:.2f} | - | - | - | - | {measured} |")
     print(f"\nAt or under the reference: {met} of {total} rows (bench/NOTES.md: where the time goes in the others).")
+
+
+
+def pipeline_section(path):
+    """gradcam evaluate's images per second, 1 and 2 workers (bench/pipeline.sh)."""
+    if not os.path.exists(path):
+        return
+    lines = open(path).read().splitlines()
+    if not lines or not lines[0].startswith("# measured"):
+        sys.exit(f"{path}: the first line must say when it was measured (# measured ...)")
+    rows = {}
+    for l in lines[2:]:
+        model, method, workers, images, seconds, rate = l.split("\t")
+        rows.setdefault((model, method), {})[int(workers)] = (int(images), float(seconds), float(rate))
+    print("\n## `gradcam evaluate`: images per second, 1 and 2 workers\n")
+    print(f"Written from `bench/pipeline.sh` ({lines[0][2:]}): the whole process (model and data loading included) "
+          "on the local Beam runner, one method per run, into a fresh folder; `--workers N` measures N batches at "
+          "once, each with its own copy of the model. The demo network: the first cluttered Fashion-MNIST items "
+          "with docs/table1's metrics (classification and localization error, pointing game, deletion and "
+          "insertion AUC, average drop, increase in confidence); MobileNetV2: ../shared/images with "
+          "docs/table1/imagenet's (deletion, insertion, average drop, increase in confidence), `--batch 1` so that "
+          "two workers have two batches. README (Evaluation as a pipeline) estimates ImageNet's validation set "
+          "from these rows.\n")
+    print("| model | method | images | 1 worker, s | images/s | 2 workers, s | images/s | speed-up |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (model, method), w in rows.items():
+        one, two = w.get(1), w.get(2)
+        if not one or not two:
+            continue
+        print(f"| {model} | {method} | {one[0]} | {one[1]:.1f} | {one[2]:.2f} | {two[1]:.1f} | {two[2]:.2f} | "
+              f"{one[1] / two[1]:.2f}x |")
 
 
 if __name__ == "__main__":
