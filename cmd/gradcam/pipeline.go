@@ -183,11 +183,23 @@ type preparedRun struct {
 var preparedRuns sync.Map // run arguments + model index + worker -> *preparedRun
 
 func preparedRunOf(e *evaluation, model, worker int, log io.Writer) (*preparedRun, error) {
-	key := strings.Join(e.args, "\x00") + fmt.Sprintf("\x00model %d\x00worker %d", model, worker)
+	key := runKey(e) + fmt.Sprintf("model %d\x00worker %d", model, worker)
 	v, _ := preparedRuns.LoadOrStore(key, &preparedRun{})
 	p := v.(*preparedRun)
 	p.once.Do(func() { p.run, p.err = e.prepare(model, log) })
 	return p, p.err
+}
+
+func runKey(e *evaluation) string { return strings.Join(e.args, "\x00") + "\x00" }
+
+// forgetRuns drops the run's prepared runs (their models and data) once its pipeline is done.
+func forgetRuns(e *evaluation) {
+	preparedRuns.Range(func(k, _ any) bool {
+		if strings.HasPrefix(k.(string), runKey(e)) {
+			preparedRuns.Delete(k)
+		}
+		return true
+	})
 }
 
 // progress, when set (by the driver, for the pipeline running in its process), is told of each
@@ -402,6 +414,7 @@ var pipelineMu sync.Mutex
 // runPipeline checks every model's run (loading the models and the data), lists the batches,
 // and runs the pipeline on the runner asked; the files are in x.out when it returns nil.
 func runPipeline(e *evaluation, x *execution, stderr io.Writer) error {
+	defer forgetRuns(e)
 	var batches []itemBatch
 	var names []string
 	total, done := 0, 0

@@ -229,14 +229,21 @@ func TestPipelineResumes(t *testing.T) {
 			t.Errorf("%s was measured again", filepath.Base(f))
 		}
 	}
-	for _, name := range []string{"metrics.csv", "metrics.md", "per-image.csv", "deletion_fashion-gap.png", "insertion_fashion-gap.png"} {
-		a, err1 := os.ReadFile(filepath.Join(whole, name))
-		b, err2 := os.ReadFile(filepath.Join(parts, name))
+	sameFiles(t, parts, whole, "the resumed run", "the uninterrupted run's",
+		"metrics.csv", "metrics.md", "per-image.csv", "deletion_fashion-gap.png", "insertion_fashion-gap.png")
+}
+
+// sameFiles fails the test for each named file whose bytes differ between folders a and b.
+func sameFiles(t *testing.T, a, b, aName, bName string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		x, err1 := os.ReadFile(filepath.Join(a, name))
+		y, err2 := os.ReadFile(filepath.Join(b, name))
 		if err := errors.Join(err1, err2); err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(a, b) {
-			t.Errorf("%s of the resumed run differs from the uninterrupted run's", name)
+		if !bytes.Equal(x, y) {
+			t.Errorf("%s of %s differs from %s", name, aName, bName)
 		}
 	}
 }
@@ -365,16 +372,8 @@ func TestPipelineOnPortableRunner(t *testing.T) {
 	if !strings.Contains(serviceLog(), "Worker exited successfully") {
 		t.Errorf("no worker process ran (the job service's log):\n%s", serviceLog())
 	}
-	for _, name := range []string{"metrics.csv", "metrics.md", "per-image.csv", "deletion_fashion-gap.png"} {
-		a, err1 := os.ReadFile(filepath.Join(local, name))
-		b, err2 := os.ReadFile(filepath.Join(portable, name))
-		if err := errors.Join(err1, err2); err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(a, b) {
-			t.Errorf("%s of the portable run differs from the local run's", name)
-		}
-	}
+	sameFiles(t, portable, local, "the portable run", "the local run's", "metrics.csv", "metrics.md", "per-image.csv",
+		"deletion_fashion-gap.png")
 }
 
 // TestPipelineDataSources: a glob of files and a list of files (.txt, relative to its folder)
