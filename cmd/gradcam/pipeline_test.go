@@ -340,6 +340,7 @@ func TestPipelineOnPortableRunner(t *testing.T) {
 	defer logFile.Close()
 	service.Stdout, service.Stderr = logFile, logFile
 	service.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the service and its workers, killed together
+	service.Dir = t.TempDir()                                 // Beam's boot program writes pipeline_options.json there
 	if err := service.Start(); err != nil {
 		t.Fatal(err)
 	}
