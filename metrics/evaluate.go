@@ -315,9 +315,6 @@ func (r *Run) Len() int { return r.set.Len() }
 // by default).
 func (r *Run) BatchSize() int { return r.batch }
 
-// Metrics are the metrics the run measures (Options.Metrics, or the default for the dataset).
-func (r *Run) Metrics() []Metric { return slices.Clone(r.metrics) }
-
 // Measure measures the images start..start+count-1 (explained in one call) and returns their
 // values, image by image in order. An image whose explanation fails is explained alone and, if
 // it fails again, once more; then its failure is recorded as its values (Failure set), as is a

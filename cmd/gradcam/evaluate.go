@@ -328,19 +328,6 @@ func evaluationSet(m *models.Model, dir string, limit int, crop bool, boxes []da
 	if err != nil {
 		return nil, err
 	}
-	if isGlob(dir) || isFileList(dir) {
-		files, err := dataFiles(dir)
-		if err != nil {
-			return nil, err
-		}
-		x, _, err := t.Preprocess(files...)
-		if err != nil {
-			return nil, err
-		}
-		dims := x.Shape().Dimensions
-		set := &data.Set{Name: filepath.Base(dir), Shape: dims[1:], Inputs: tensors.MustCopyFlatData[float32](x)}
-		return set.Head(limit), nil
-	}
 	if boxes != nil {
 		set, err := data.BoxedImages(dir, boxes, t, m.ClassIndex)
 		if err != nil {
@@ -348,21 +335,27 @@ func evaluationSet(m *models.Model, dir string, limit int, crop bool, boxes []da
 		}
 		return set.Head(limit), nil
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var set *data.Set
-	if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.IsDir() && !strings.HasPrefix(e.Name(), ".") }) {
-		if set, err = data.ImageFolder(dir, t); err != nil {
+	var files []string
+	if isGlob(dir) || isFileList(dir) {
+		if files, err = dataFiles(dir); err != nil {
 			return nil, err
 		}
-		if !slices.Equal(set.Classes, m.Labels) {
-			// Class folders that are not the model's labels cannot say whether it is right.
-			set.Labels, set.Classes = nil, nil
-		}
 	} else {
-		var files []string
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.IsDir() && !strings.HasPrefix(e.Name(), ".") }) {
+			set, err := data.ImageFolder(dir, t)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.Equal(set.Classes, m.Labels) {
+				// Class folders that are not the model's labels cannot say whether it is right.
+				set.Labels, set.Classes = nil, nil
+			}
+			return set.Head(limit), nil
+		}
 		for _, e := range entries {
 			switch strings.ToLower(filepath.Ext(e.Name())) {
 			case ".png", ".jpg", ".jpeg":
@@ -374,17 +367,15 @@ func evaluationSet(m *models.Model, dir string, limit int, crop bool, boxes []da
 		if len(files) == 0 {
 			return nil, fmt.Errorf("--data %s: no PNG or JPEG images in the folder", dir)
 		}
-		x, _, err := t.Preprocess(files...)
-		if err != nil {
-			return nil, err
-		}
-		dims := x.Shape().Dimensions
-		set = &data.Set{Name: filepath.Base(dir), Shape: dims[1:], Inputs: tensors.MustCopyFlatData[float32](x)}
 	}
-	if limit > 0 && limit < set.Len() {
-		set = set.Head(limit)
+	// A folder of images, a glob, a list: the files, without labels.
+	x, _, err := t.Preprocess(files...)
+	if err != nil {
+		return nil, err
 	}
-	return set, nil
+	dims := x.Shape().Dimensions
+	set := &data.Set{Name: filepath.Base(dir), Shape: dims[1:], Inputs: tensors.MustCopyFlatData[float32](x)}
+	return set.Head(limit), nil
 }
 
 // isGlob says whether --data is a glob of files (it has a pattern's metacharacters).
