@@ -74,7 +74,8 @@ func All() []Metric {
 	return []Metric{ClassificationError, LocalizationError, PointingGameAccuracy, DeletionAUC, InsertionAUC, AverageDrop,
 		IncreaseInConfidence, DropInConfidence, ROADMoRF, ROADLeRF, ROADCombined, OcclusionCorrelation,
 		RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation, TopKIntersection, AUC,
-		Sparseness, Complexity, EffectiveComplexity}
+		Sparseness, Complexity, EffectiveComplexity, FaithfulnessCorrelation, FaithfulnessEstimate, Monotonicity,
+		MonotonicityCorrelation, PixelFlipping, RegionPerturbation, Infidelity, Completeness, NonSensitivity}
 }
 
 // needsBoxes are the metrics that need ground-truth boxes; needsLabels those that need labels;
@@ -85,8 +86,8 @@ var (
 	needsBoxes = []Metric{LocalizationError, PointingGameAccuracy, RelevanceMassAccuracy, RelevanceRankAccuracy,
 		AttributionLocalisation, TopKIntersection, AUC}
 	needsLabels = []Metric{ClassificationError, LocalizationError, PointingGameAccuracy}
-	byNameOnly  = []Metric{OcclusionCorrelation, RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation,
-		TopKIntersection, AUC, Sparseness, Complexity, EffectiveComplexity}
+	byNameOnly  = append([]Metric{OcclusionCorrelation, RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation,
+		TopKIntersection, AUC, Sparseness, Complexity, EffectiveComplexity}, perturbationMetrics...)
 )
 
 // ParseMetrics reads a comma-separated list of metric names ("all": every metric).
@@ -147,7 +148,7 @@ type Options struct {
 	Methods []gradcam.Method
 	// Metrics to compute; empty means every metric the dataset allows (boxes, labels), except
 	// those asked by name only: OcclusionCorrelation, which runs occlusion on every image, and
-	// Quantus's localisation and complexity families.
+	// Quantus's localisation, complexity and perturbation families.
 	Metrics []Metric
 	// Request carries the explanation options (layers, targets, method options); its Methods and
 	// classes are set by Evaluate. The maps explain the logit unless Request.Target says otherwise.
@@ -556,6 +557,13 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 			return err
 		}
 		a.add(method, mt, idx, v)
+	case FaithfulnessCorrelation, FaithfulnessEstimate, Monotonicity, MonotonicityCorrelation, PixelFlipping,
+		RegionPerturbation, Infidelity, Completeness, NonSensitivity:
+		v, err := ev.perturbation(mt, img, hm, class, ev.drawsFor(mt, a.stream(idx, method)))
+		if err != nil {
+			return err
+		}
+		a.add(method, mt, idx, v)
 	case LocalizationError:
 		box, err := LocalizationBox(hm, threshold)
 		if err != nil {
@@ -637,8 +645,7 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 		// seeded random order (Evaluator.ROAD), the baseline a map that ranks nothing earns.
 		// The draws' stream is the image's and the method's: the same whatever was measured
 		// before (an interrupted and resumed run, several workers).
-		stream := roadStreams + uint64(idx)*uint64(len(a.methods)+1) + uint64(slices.Index(a.methods, method)+1)
-		r, err := ev.road(img, hm, class, stream)
+		r, err := ev.road(img, hm, class, a.stream(idx, method))
 		if err != nil {
 			return err
 		}
@@ -654,6 +661,13 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 		}
 	}
 	return nil
+}
+
+// stream numbers the random draws of an image's method (ROAD's noise, the perturbation metrics'
+// draws) by image and method instead of by call, so that an image's values do not depend on which
+// images were measured before it, or where (a resumed run, several workers).
+func (a *accumulator) stream(idx int, method string) uint64 {
+	return roadStreams + uint64(idx)*uint64(len(a.methods)+1) + uint64(slices.Index(a.methods, method)+1)
 }
 
 // roadStreams is where Evaluate's ROAD streams start: far above the call counts of Evaluator.ROAD.

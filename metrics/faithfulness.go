@@ -47,8 +47,11 @@ type Evaluator struct {
 	// Seed seeds ROAD's noise: the n-th ROAD call of an Evaluator draws from a stream seeded by
 	// (Seed, n).
 	Seed uint64
+	// Quantus configures the perturbation metrics (Perturbation); the zero value is Quantus's
+	// defaults, scaled to the image.
+	Quantus QuantusOptions
 
-	roadCalls uint64
+	roadCalls, perturbationCalls uint64
 }
 
 // NewEvaluator returns an Evaluator of the explainer's model with the reference defaults.

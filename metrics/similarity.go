@@ -31,7 +31,7 @@ func Pearson(a, b []float32) (float64, error) {
 }
 
 // ranks are 1-based ranks with ties averaged.
-func ranks(v []float32) []float64 {
+func ranks[T float32 | float64](v []T) []float64 {
 	idx := make([]int, len(v))
 	for i := range idx {
 		idx[i] = i

@@ -118,7 +118,7 @@ func parseEvaluation(args []string, stderr io.Writer, specOnly bool) (*evaluatio
 	limit := fs.Int("limit", 0, "evaluate the first N images only (0: all; "+clutteredData+" has 10,000)")
 	methodList := fs.String("method", "gradcam", "comma-separated methods: "+methodNames())
 	metricList := fs.String("metric", "", "comma-separated metrics ("+metricNames()+", or all); default: all the data allows but occlusion-correlation and "+
-		"Quantus's localisation and complexity families (relevance-mass-accuracy ... effective-complexity), which are asked by name")
+		"Quantus's families (relevance-mass-accuracy ... non-sensitivity), which are asked by name")
 	layer := fs.String("layer", "", "layer the CAM methods explain; default: the model's")
 	batch := fs.Int("batch", 16, "images per explanation batch (and per file of results in OUT/items)")
 	topK := fs.Int("top-k", 0, "top-k-intersection: the map's k highest pixels; 0: Quantus's 1000 at 224x224, scaled to the images' area")

@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/metrics"
+	"github.com/gradcam-go/gradcam/pretrained/fashion"
 )
 
 // TestEvaluateCommand runs evaluate on the demo GAP network and checks its files.
@@ -64,6 +67,64 @@ func TestEvaluateQuantusFamilies(t *testing.T) {
 	var ue usageError
 	if err == nil || !asUsage(err, &ue) || !strings.Contains(err.Error(), "--top-k -1") {
 		t.Errorf("--top-k -1: %v, want a usage error naming it", err)
+	}
+}
+
+// TestEvaluatePerturbationFamily: Quantus's faithfulness and axiomatic metrics that run the model
+// are asked by name, and the pipeline (two workers, batches of 2) gives the same per-image values
+// as metrics.Evaluate in this process (batches of 16): the random metrics draw by image and method,
+// not by call.
+func TestEvaluatePerturbationFamily(t *testing.T) {
+	methods := []gradcam.Method{gradcam.GradCAM, gradcam.Saliency}
+	var names []string
+	for _, m := range metrics.All() {
+		if slices.Contains(strings.Split("faithfulness-correlation,faithfulness-estimate,monotonicity,monotonicity-correlation,"+
+			"pixel-flipping,region-perturbation,infidelity,completeness,non-sensitivity", ","), string(m)) {
+			names = append(names, string(m))
+		}
+	}
+	if len(names) != 9 {
+		t.Fatalf("metrics.All has %d of the 9 perturbation metrics: %v", len(names), names)
+	}
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	err := run([]string{"evaluate", "--model", "fashion-gap", "--data", clutteredData, "--limit", "4", "--method", "gradcam,saliency",
+		"--metric", strings.Join(names, ","), "--batch", "2", "--workers", "2", "--out", dir}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	m, err := fashion.Load("fashion-gap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := fashion.TestSet(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mets []metrics.Metric
+	for _, n := range names {
+		mets = append(mets, metrics.Metric(n))
+	}
+	rep, err := metrics.Evaluate(metrics.NewEvaluator(gradcam.New(m)), set, metrics.Options{Methods: methods, Metrics: mets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := metrics.WritePerImageCSV(&want, rep.PerImage); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "per-image.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("the pipeline's per-image.csv differs from the in-process evaluation's:\n%s\nin process:\n%s", got, want.Bytes())
+	}
+	if n := strings.Count(want.String(), "\n"); n != 1+4*2*9 {
+		t.Errorf("per-image.csv has %d lines, want %d", n, 1+4*2*9)
+	}
+	if strings.Contains(want.String(), "NaN") {
+		t.Errorf("a value failed:\n%s", want.Bytes())
 	}
 }
 
