@@ -75,7 +75,8 @@ func All() []Metric {
 		IncreaseInConfidence, DropInConfidence, ROADMoRF, ROADLeRF, ROADCombined, OcclusionCorrelation,
 		RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation, TopKIntersection, AUC,
 		Sparseness, Complexity, EffectiveComplexity, FaithfulnessCorrelation, FaithfulnessEstimate, Monotonicity,
-		MonotonicityCorrelation, PixelFlipping, RegionPerturbation, Infidelity, Completeness, NonSensitivity}
+		MonotonicityCorrelation, PixelFlipping, RegionPerturbation, Infidelity, Completeness, NonSensitivity,
+		MaxSensitivity, AvgSensitivity, LocalLipschitz, Continuity, RandomLogit, MPRT, InputInvariance}
 }
 
 // needsBoxes are the metrics that need ground-truth boxes; needsLabels those that need labels;
@@ -86,8 +87,8 @@ var (
 	needsBoxes = []Metric{LocalizationError, PointingGameAccuracy, RelevanceMassAccuracy, RelevanceRankAccuracy,
 		AttributionLocalisation, TopKIntersection, AUC}
 	needsLabels = []Metric{ClassificationError, LocalizationError, PointingGameAccuracy}
-	byNameOnly  = append([]Metric{OcclusionCorrelation, RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation,
-		TopKIntersection, AUC, Sparseness, Complexity, EffectiveComplexity}, perturbationMetrics...)
+	byNameOnly  = slices.Concat([]Metric{OcclusionCorrelation, RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation,
+		TopKIntersection, AUC, Sparseness, Complexity, EffectiveComplexity}, perturbationMetrics, explanationMetrics)
 )
 
 // ParseMetrics reads a comma-separated list of metric names ("all": every metric).
@@ -327,7 +328,7 @@ func (r *Run) Measure(start, count int) []ImageValue {
 	}
 	c, h, w := set.Shape[0], set.Shape[1], set.Shape[2]
 	size := c * h * w
-	acc := &accumulator{metrics: metrics, topK: r.topK, model: r.model}
+	acc := &accumulator{metrics: metrics, topK: r.topK, model: r.model, req: o.Request}
 	for _, m := range o.Methods {
 		acc.methods = append(acc.methods, string(m))
 	}
@@ -476,6 +477,7 @@ type accumulator struct {
 	methods []string // the methods measured, in order
 	topK    int      // TopKIntersection's k
 	model   string
+	req     gradcam.Request // the explanations' options (the metrics that explain again reuse them)
 	images  []ImageValue
 }
 
@@ -560,6 +562,14 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 	case FaithfulnessCorrelation, FaithfulnessEstimate, Monotonicity, MonotonicityCorrelation, PixelFlipping,
 		RegionPerturbation, Infidelity, Completeness, NonSensitivity:
 		v, err := ev.perturbation(mt, img, hm, class, ev.drawsFor(mt, a.stream(idx, method)))
+		if err != nil {
+			return err
+		}
+		a.add(method, mt, idx, v)
+	case MaxSensitivity, AvgSensitivity, LocalLipschitz, Continuity, RandomLogit, MPRT, InputInvariance:
+		req := a.req
+		req.Methods = []gradcam.Method{gradcam.Method(method)}
+		v, err := ev.explanationMetric(mt, img, hm, class, req, ev.drawsFor(mt, a.stream(idx, method)))
 		if err != nil {
 			return err
 		}

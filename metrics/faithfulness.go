@@ -51,7 +51,9 @@ type Evaluator struct {
 	// defaults, scaled to the image.
 	Quantus QuantusOptions
 
-	roadCalls, perturbationCalls uint64
+	roadCalls, perturbationCalls, explanationCalls uint64
+	// randomized explains with every layer of the model re-initialized (MPRT), made once.
+	randomized *gradcam.Explainer
 }
 
 // NewEvaluator returns an Evaluator of the explainer's model with the reference defaults.

@@ -50,6 +50,18 @@ type QuantusOptions struct {
 	// InfidelityPatch is infidelity's patch size; 0 means Quantus's 4. The image's height and
 	// width must be multiples of it (Quantus's infidelity fails otherwise).
 	InfidelityPatch int
+
+	// SensitivitySamples is the number of noisy images of max- and avg-sensitivity and local
+	// Lipschitz; 0 means Quantus's 200.
+	SensitivitySamples int
+	// SensitivityRadius bounds max- and avg-sensitivity's uniform noise; 0 means Quantus's 0.2.
+	SensitivityRadius float64
+	// LipschitzStd is local Lipschitz's Gaussian noise deviation; 0 means Quantus's 0.1.
+	LipschitzStd float64
+	// ContinuitySteps is continuity's number of translations; 0 means Quantus's 28.
+	ContinuitySteps int
+	// InputShift is input invariance's shift; 0 means Quantus's -1.
+	InputShift float64
 }
 
 // withDefaults returns o with its zero fields set for an image of c x h x w.
@@ -66,9 +78,17 @@ func (o QuantusOptions) withDefaults(c, h, w int) QuantusOptions {
 	def(&o.PatchSize, 8)
 	def(&o.Regions, 100)
 	def(&o.InfidelityPatch, 4)
-	if o.Eps == 0 {
-		o.Eps = 1e-5
+	def(&o.SensitivitySamples, 200)
+	def(&o.ContinuitySteps, 28)
+	deff := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
 	}
+	deff(&o.Eps, 1e-5)
+	deff(&o.SensitivityRadius, 0.2)
+	deff(&o.LipschitzStd, 0.1)
+	deff(&o.InputShift, -1)
 	return o
 }
 
@@ -78,7 +98,8 @@ func (o QuantusOptions) check(metric string, features int) error {
 		name string
 		v    int
 	}{{"step", o.Step}, {"runs", o.Runs}, {"subset", o.Subset}, {"samples", o.Samples}, {"patch size", o.PatchSize},
-		{"regions", o.Regions}, {"infidelity patch", o.InfidelityPatch}} {
+		{"regions", o.Regions}, {"infidelity patch", o.InfidelityPatch}, {"sensitivity samples", o.SensitivitySamples},
+		{"continuity steps", o.ContinuitySteps}} {
 		if f.v < 1 {
 			return fmt.Errorf("%s: %s %d must be >= 1", metric, f.name, f.v)
 		}
@@ -86,8 +107,16 @@ func (o QuantusOptions) check(metric string, features int) error {
 	if o.Subset > features {
 		return fmt.Errorf("%s: subset %d is larger than the image's %d features", metric, o.Subset, features)
 	}
-	if !(o.Eps > 0) {
-		return fmt.Errorf("%s: eps %g must be > 0", metric, o.Eps)
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"eps", o.Eps}, {"sensitivity radius", o.SensitivityRadius}, {"Lipschitz deviation", o.LipschitzStd}} {
+		if !(f.v > 0) {
+			return fmt.Errorf("%s: %s %g must be > 0", metric, f.name, f.v)
+		}
+	}
+	if math.IsNaN(o.InputShift) || math.IsInf(o.InputShift, 0) {
+		return fmt.Errorf("%s: input shift %g is not a number", metric, o.InputShift)
 	}
 	return nil
 }
@@ -148,6 +177,12 @@ type draws interface {
 	Uniform() float64
 	// Perm returns a random permutation of n (the order of tied pixels).
 	Perm(n int) []int
+	// UniformNoise returns n draws uniform in [-bound, bound) (max- and avg-sensitivity).
+	UniformNoise(bound float64, n int) []float64
+	// NormalNoise returns n draws of N(0, std²) (local Lipschitz).
+	NormalNoise(std float64, n int) []float64
+	// IntN returns a draw in [0, n) (random logit's other class).
+	IntN(n int) int
 }
 
 // streamDraws draws from a PCG stream.
@@ -169,6 +204,21 @@ func (d streamDraws) Subset(n, k int) []int {
 }
 func (d streamDraws) Uniform() float64 { return d.r.Float64() }
 func (d streamDraws) Perm(n int) []int { return d.r.Perm(n) }
+func (d streamDraws) IntN(n int) int   { return d.r.IntN(n) }
+func (d streamDraws) UniformNoise(bound float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = (2*d.r.Float64() - 1) * bound
+	}
+	return out
+}
+func (d streamDraws) NormalNoise(std float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = d.r.NormFloat64() * std
+	}
+	return out
+}
 
 // drawsFor is the stream of metric m numbered n under the evaluator's seed.
 func (ev *Evaluator) drawsFor(m Metric, n uint64) draws {

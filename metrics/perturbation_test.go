@@ -19,6 +19,8 @@ type replayDraws struct {
 	t        *testing.T
 	subsets  [][]int
 	uniforms []float64
+	noise    [][]float64
+	ints     []int
 }
 
 func (d *replayDraws) Subset(n, k int) []int {
@@ -37,6 +39,27 @@ func (d *replayDraws) Uniform() float64 {
 	u := d.uniforms[0]
 	d.uniforms = d.uniforms[1:]
 	return u
+}
+
+func (d *replayDraws) UniformNoise(_ float64, n int) []float64 { return d.nextNoise(n) }
+func (d *replayDraws) NormalNoise(_ float64, n int) []float64  { return d.nextNoise(n) }
+
+func (d *replayDraws) nextNoise(n int) []float64 {
+	if len(d.noise) == 0 || len(d.noise[0]) != n {
+		d.t.Fatalf("Quantus drew no more noise images of %d values", n)
+	}
+	z := d.noise[0]
+	d.noise = d.noise[1:]
+	return z
+}
+
+func (d *replayDraws) IntN(n int) int {
+	if len(d.ints) == 0 || d.ints[0] >= n {
+		d.t.Fatalf("Quantus drew no more integers below %d (left: %v)", n, d.ints)
+	}
+	v := d.ints[0]
+	d.ints = d.ints[1:]
+	return v
 }
 
 func (d *replayDraws) Perm(n int) []int {

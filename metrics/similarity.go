@@ -86,11 +86,17 @@ func SSIM(a, b Heatmap, dataRange float64) (float64, error) {
 	if a.H < win || a.W < win {
 		return 0, fmt.Errorf("ssim: maps of %dx%d are smaller than its %dx%d window", a.H, a.W, win, win)
 	}
+	return ssim(a, b, dataRange, win, win)
+}
+
+// ssim is SSIM with a winH x winW window (scikit-image's on an array of one dimension, as
+// Quantus's ssim calls it on flattened maps, is a 1 x 7 window over a 1 x n map).
+func ssim(a, b Heatmap, dataRange float64, winH, winW int) (float64, error) {
 	if !(dataRange > 0) {
 		return 0, fmt.Errorf("ssim: data range %g must be positive", dataRange)
 	}
 	c1, c2 := math.Pow(0.01*dataRange, 2), math.Pow(0.03*dataRange, 2)
-	np := float64(win * win)
+	np := float64(winH * winW)
 	norm := np / (np - 1)
 	h, w := a.H, a.W
 	// Box sums over each window by a summed-area table of x, y, x², y², xy.
@@ -110,13 +116,13 @@ func SSIM(a, b Heatmap, dataRange float64) (float64, error) {
 	syy := sat(func(i int) float64 { return fb(i) * fb(i) })
 	sxy := sat(func(i int) float64 { return fa(i) * fb(i) })
 	box := func(s []float64, y0, x0 int) float64 {
-		y1, x1 := y0+win, x0+win
+		y1, x1 := y0+winH, x0+winW
 		return (s[y1*(w+1)+x1] - s[y0*(w+1)+x1] - s[y1*(w+1)+x0] + s[y0*(w+1)+x0]) / np
 	}
 	var total float64
 	n := 0
-	for y0 := 0; y0+win <= h; y0++ {
-		for x0 := 0; x0+win <= w; x0++ {
+	for y0 := 0; y0+winH <= h; y0++ {
+		for x0 := 0; x0+winW <= w; x0++ {
 			ux, uy := box(sx, y0, x0), box(sy, y0, x0)
 			vx := norm * (box(sxx, y0, x0) - ux*ux)
 			vy := norm * (box(syy, y0, x0) - uy*uy)

@@ -70,21 +70,22 @@ func TestEvaluateQuantusFamilies(t *testing.T) {
 	}
 }
 
-// TestEvaluatePerturbationFamily: Quantus's faithfulness and axiomatic metrics that run the model
-// are asked by name, and the pipeline (two workers, batches of 2) gives the same per-image values
-// as metrics.Evaluate in this process (batches of 16): the random metrics draw by image and method,
-// not by call.
-func TestEvaluatePerturbationFamily(t *testing.T) {
+// TestEvaluateModelMetrics: Quantus's metrics that run the model (faithfulness, axiomatic) or
+// explain again (robustness, randomisation, input invariance) are asked by name, and the pipeline
+// (two workers, batches of 2) gives the same per-image values as metrics.Evaluate in this process
+// (batches of 16): the random metrics draw by image and method, not by call.
+func TestEvaluateModelMetrics(t *testing.T) {
 	methods := []gradcam.Method{gradcam.GradCAM, gradcam.Saliency}
 	var names []string
 	for _, m := range metrics.All() {
 		if slices.Contains(strings.Split("faithfulness-correlation,faithfulness-estimate,monotonicity,monotonicity-correlation,"+
-			"pixel-flipping,region-perturbation,infidelity,completeness,non-sensitivity", ","), string(m)) {
+			"pixel-flipping,region-perturbation,infidelity,completeness,non-sensitivity,max-sensitivity,avg-sensitivity,local-lipschitz,"+
+			"continuity,random-logit,mprt,input-invariance", ","), string(m)) {
 			names = append(names, string(m))
 		}
 	}
-	if len(names) != 9 {
-		t.Fatalf("metrics.All has %d of the 9 perturbation metrics: %v", len(names), names)
+	if len(names) != 16 {
+		t.Fatalf("metrics.All has %d of the 16 metrics: %v", len(names), names)
 	}
 	dir := t.TempDir()
 	var out, errOut bytes.Buffer
@@ -120,8 +121,8 @@ func TestEvaluatePerturbationFamily(t *testing.T) {
 	if !bytes.Equal(got, want.Bytes()) {
 		t.Errorf("the pipeline's per-image.csv differs from the in-process evaluation's:\n%s\nin process:\n%s", got, want.Bytes())
 	}
-	if n := strings.Count(want.String(), "\n"); n != 1+4*2*9 {
-		t.Errorf("per-image.csv has %d lines, want %d", n, 1+4*2*9)
+	if n := strings.Count(want.String(), "\n"); n != 1+4*2*16 {
+		t.Errorf("per-image.csv has %d lines, want %d", n, 1+4*2*16)
 	}
 	if strings.Contains(want.String(), "NaN") {
 		t.Errorf("a value failed:\n%s", want.Bytes())
