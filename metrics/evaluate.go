@@ -76,7 +76,7 @@ func All() []Metric {
 		RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation, TopKIntersection, AUC,
 		Sparseness, Complexity, EffectiveComplexity, FaithfulnessCorrelation, FaithfulnessEstimate, Monotonicity,
 		MonotonicityCorrelation, PixelFlipping, RegionPerturbation, Infidelity, Completeness, NonSensitivity,
-		MaxSensitivity, AvgSensitivity, LocalLipschitz, Continuity, RandomLogit, MPRT, InputInvariance}
+		Sufficiency, MaxSensitivity, AvgSensitivity, LocalLipschitz, Continuity, RandomLogit, MPRT, InputInvariance}
 }
 
 // needsBoxes are the metrics that need ground-truth boxes; needsLabels those that need labels;
@@ -88,7 +88,7 @@ var (
 		AttributionLocalisation, TopKIntersection, AUC}
 	needsLabels = []Metric{ClassificationError, LocalizationError, PointingGameAccuracy}
 	byNameOnly  = slices.Concat([]Metric{OcclusionCorrelation, RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation,
-		TopKIntersection, AUC, Sparseness, Complexity, EffectiveComplexity}, perturbationMetrics, explanationMetrics)
+		TopKIntersection, AUC, Sparseness, Complexity, EffectiveComplexity, Sufficiency}, perturbationMetrics, explanationMetrics)
 )
 
 // ParseMetrics reads a comma-separated list of metric names ("all": every metric).
@@ -399,6 +399,11 @@ func (r *Run) Measure(start, count int) []ImageValue {
 			acc.measure(r.ev, string(method), img, hm, ex, idx, wrong, set, r.threshold, r.tolerance, truth, truthErr, i)
 		}
 	}
+	if wants(Sufficiency) {
+		for _, method := range o.Methods {
+			acc.sufficiency(string(method), start, res, failed)
+		}
+	}
 	return acc.images
 }
 
@@ -566,6 +571,7 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 			return err
 		}
 		a.add(method, mt, idx, v)
+	case Sufficiency: // over the batch (accumulator.sufficiency)
 	case MaxSensitivity, AvgSensitivity, LocalLipschitz, Continuity, RandomLogit, MPRT, InputInvariance:
 		req := a.req
 		req.Methods = []gradcam.Method{gradcam.Method(method)}

@@ -17,12 +17,10 @@ import (
 // 1000, is most of a 32x32 map).
 const quantusTopK = 100
 
-// TestQuantusMetricsMatch: the localisation and complexity metrics equal Quantus's own
-// (../shared/peers/quantus, run by testdata/reference_quantus.py) on the same maps and masks:
-// Grad-CAM's and saliency's maps of a small network's images and their boxes, within 1e-9.
-// The maps get a small ramp (1e-6 per pixel, after scaling to 1) so that no two pixels tie:
-// Quantus leaves ties to numpy's unstable sort, where ours keep pixel order.
-func TestQuantusMetricsMatch(t *testing.T) {
+// quantusReference makes the maps of TestQuantusMetricsMatch (Grad-CAM's and saliency's of a
+// small network's four images, each given a small ramp), their box masks and their images'
+// classes, and runs reference_quantus.py on them.
+func quantusReference(t *testing.T) (maps []Heatmap, masks [][]bool, classes []int, ref string) {
 	m, set := tinySet(t, 4)
 	x, _ := set.Batch([]int{0, 1, 2, 3})
 	methods := []gradcam.Method{gradcam.GradCAM, gradcam.Saliency}
@@ -30,8 +28,7 @@ func TestQuantusMetricsMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var maps []Heatmap
-	var masks [][]bool
+	var flatClasses []float32
 	for i := range 4 {
 		for _, method := range methods {
 			hm, err := HeatmapOf(res.At(i, 0).Maps[method])
@@ -47,6 +44,9 @@ func TestQuantusMetricsMatch(t *testing.T) {
 				t.Fatalf("image %d %s: tied values remain after the ramp", i, method)
 			}
 			maps = append(maps, Heatmap{Values: v, H: hm.H, W: hm.W})
+			c := len(maps) % 3 // sufficiency's classes: several (the small network's top-1 is one class)
+			classes = append(classes, c)
+			flatClasses = append(flatClasses, float32(c))
 			masks = append(masks, BoxMask(hm.H, hm.W, set.Boxes[i]))
 		}
 	}
@@ -65,7 +65,22 @@ func TestQuantusMetricsMatch(t *testing.T) {
 	if err := npy.Write(filepath.Join(in, "masks.npy"), flatMasks, shape); err != nil {
 		t.Fatal(err)
 	}
-	ref := testref.Ensure(t, "metrics/testdata/reference_quantus.py", "quantus-ref", testref.Shared(), in, fmt.Sprint(quantusTopK))
+	if err := npy.Write(filepath.Join(in, "classes.npy"), flatClasses, []int{len(flatClasses)}); err != nil {
+		t.Fatal(err)
+	}
+	ref = testref.Ensure(t, "metrics/testdata/reference_quantus.py", "quantus-ref", testref.Shared(), in, fmt.Sprint(quantusTopK))
+	return maps, masks, classes, ref
+}
+
+// TestQuantusMetricsMatch: the localisation and complexity metrics, and sufficiency, equal Quantus's own
+// (../shared/peers/quantus, run by testdata/reference_quantus.py) on the same maps and masks:
+// Grad-CAM's and saliency's maps of a small network's images and their boxes, within 1e-9.
+// The maps get a small ramp (1e-6 per pixel, after scaling to 1) so that no two pixels tie:
+// Quantus leaves ties to numpy's unstable sort, where ours keep pixel order.
+func TestQuantusMetricsMatch(t *testing.T) {
+	maps, masks, classes, ref := quantusReference(t)
+	testSufficiencyMatchesQuantus(t, maps, classes, ref)
+	methods := []gradcam.Method{gradcam.GradCAM, gradcam.Saliency}
 	for _, tc := range []struct {
 		name string
 		fn   func(hm Heatmap, mask []bool) (float64, error)
@@ -93,6 +108,36 @@ func TestQuantusMetricsMatch(t *testing.T) {
 			if math.Abs(got-want[k]) > 1e-9*max(1, math.Abs(want[k])) {
 				t.Errorf("%s, map %d (image %d, %s): %.12g, Quantus %.12g", tc.name, k, k/2, methods[k%2], got, want[k])
 			}
+		}
+	}
+}
+
+// testSufficiencyMatchesQuantus: sufficiency over the maps of TestQuantusMetricsMatch as one
+// batch, with three classes, equals Quantus's; and with pixel 0 equal in every map (no variance:
+// Quantus's distances are all NaN) every value is 0 on both sides.
+func testSufficiencyMatchesQuantus(t *testing.T, maps []Heatmap, classes []int, ref string) {
+	var tied []Heatmap
+	for _, hm := range maps {
+		v := slices.Clone(hm.Values)
+		v[0] = 2 // the batch's largest: 1 exactly once scaled, and so exactly its own mean
+		tied = append(tied, Heatmap{Values: v, H: hm.H, W: hm.W})
+	}
+	for name, ms := range map[string][]Heatmap{"sufficiency": maps, "sufficiency-tied": tied} {
+		got, err := SufficiencyOf(ms, classes, DefaultSufficiencyThreshold)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := testref.ReadNPYAs[float64](t, filepath.Join(ref, name+".npy"))
+		if len(want) != len(got) {
+			t.Fatalf("%s: %d values, Quantus %d", name, len(got), len(want))
+		}
+		for i := range got {
+			if math.Abs(got[i]-want[i]) > 1e-9 {
+				t.Errorf("%s, map %d: %g, Quantus %g", name, i, got[i], want[i])
+			}
+		}
+		if (name == "sufficiency") != (slices.Max(want) > 0) {
+			t.Errorf("Quantus's %s: %v: the test shows nothing", name, want)
 		}
 	}
 }

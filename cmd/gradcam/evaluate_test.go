@@ -43,12 +43,12 @@ func TestEvaluateCommand(t *testing.T) {
 	}
 }
 
-// TestEvaluateQuantusFamilies: Quantus's localisation and complexity metrics are asked by name
-// on the command line, with --top-k, and a negative --top-k is a usage error.
+// TestEvaluateQuantusFamilies: Quantus's localisation and complexity metrics and sufficiency are
+// asked by name on the command line, with --top-k, and a negative --top-k is a usage error.
 func TestEvaluateQuantusFamilies(t *testing.T) {
 	dir := t.TempDir()
 	var out, errOut bytes.Buffer
-	quantus := "relevance-mass-accuracy,relevance-rank-accuracy,attribution-localisation,top-k-intersection,auc,sparseness,complexity,effective-complexity"
+	quantus := "relevance-mass-accuracy,relevance-rank-accuracy,attribution-localisation,top-k-intersection,auc,sparseness,complexity,effective-complexity,sufficiency"
 	err := run([]string{"evaluate", "--model", "fashion-gap", "--data", clutteredData, "--limit", "3", "--method", "gradcam,saliency",
 		"--metric", quantus, "--top-k", "50", "--out", dir}, &out, &errOut)
 	if err != nil {
