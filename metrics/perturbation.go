@@ -151,6 +151,12 @@ const (
 	// RegionPerturbation (Samek et al. 2015): the area (trapezoids of width 1) under the
 	// probability's drop as the Regions patches of largest map sum are set to black one after another (MoRF).
 	RegionPerturbation Metric = "region-perturbation"
+	// IROF (Rieger and Hansen 2020): iterative removal of features: the image's SLIC superpixels
+	// (scikit-image's defaults) in decreasing order of the map's mean over them are set,
+	// cumulatively, to the mean of the image so far; the value is the area over the curve of the
+	// class's probability relative to the original's (the number of superpixels minus the
+	// trapezoids' area). Higher is better.
+	IROF Metric = "irof"
 	// Infidelity (Yeh et al. 2019): the mean squared difference, over InfidelityPatch-sized
 	// patches set to black cumulatively, between the logit's drop and the map (unscaled) times
 	// the change of the image (Quantus's defaults: black patches, mean squared error).
@@ -166,7 +172,7 @@ const (
 
 // perturbationMetrics are the metrics Evaluator.Perturbation measures, in table order.
 var perturbationMetrics = []Metric{FaithfulnessCorrelation, FaithfulnessEstimate, Monotonicity, MonotonicityCorrelation,
-	PixelFlipping, RegionPerturbation, Infidelity, Completeness, NonSensitivity}
+	PixelFlipping, RegionPerturbation, IROF, Infidelity, Completeness, NonSensitivity}
 
 // draws are the random numbers the perturbation metrics take: from a stream in use, from
 // Quantus's recorded draws in the parity test.
@@ -264,6 +270,8 @@ func (ev *Evaluator) perturbation(m Metric, t *tensors.Tensor, hm Heatmap, class
 	case RegionPerturbation:
 		c, err := p.regionPerturbation(d)
 		return trapezoids(c), err
+	case IROF:
+		return p.irof(d)
 	case Infidelity:
 		return p.infidelity()
 	case Completeness:
@@ -289,7 +297,7 @@ type perturbed struct {
 
 // softmaxed says whether Quantus scores metric m on probabilities (its softmax default).
 func softmaxed(m Metric) bool {
-	return slices.Contains([]Metric{Monotonicity, MonotonicityCorrelation, PixelFlipping, RegionPerturbation, NonSensitivity}, m)
+	return slices.Contains([]Metric{Monotonicity, MonotonicityCorrelation, PixelFlipping, RegionPerturbation, IROF, NonSensitivity}, m)
 }
 
 func (ev *Evaluator) perturbed(metric string, t *tensors.Tensor, hm Heatmap, class int, abs, normalise, softmax bool, d draws) (*perturbed, error) {
@@ -535,6 +543,68 @@ func (p *perturbed) regionPerturbation(d draws) ([]float64, error) {
 		drops[i] = s[0] - s[i+1]
 	}
 	return drops, nil
+}
+
+// irofCurve is the class's probability relative to the original's after each superpixel is set
+// to the mean of the image so far (float32, as NumPy's mean of a float32 image).
+func (p *perturbed) irofCurve(d draws) ([]float64, error) {
+	labels, n := superpixels(p.img.values, p.img.c, p.img.h, p.img.w)
+	if n < 2 {
+		return nil, fmt.Errorf("irof: the image has %d superpixel: nothing to order (is it constant?)", n)
+	}
+	mean := make([]float64, n)
+	count := make([]int, n)
+	for px, l := range labels {
+		mean[l] += p.a[px]
+		count[l]++
+	}
+	for l := range mean {
+		mean[l] /= float64(count[l])
+	}
+	order := d.Perm(n)
+	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(mean[j], mean[i]) })
+	// The images depend on each other (each step's mean is of the one before): made here in
+	// order, scored in batches.
+	images := make([][]float32, n)
+	cur := slices.Clone(p.img.values)
+	for i, l := range order {
+		sum := 0.0
+		for _, v := range cur {
+			sum += float64(v)
+		}
+		fill := float32(sum / float64(len(cur)))
+		for ch := range p.img.c {
+			for px, pl := range labels {
+				if pl == l {
+					cur[ch*p.hw+px] = fill
+				}
+			}
+		}
+		images[i] = slices.Clone(cur)
+	}
+	s, err := p.score(n, func(i int, dst []float32) error {
+		copy(dst, images[i])
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s[0] == 0 {
+		return nil, fmt.Errorf("irof: the class's probability is 0: nothing to compare with")
+	}
+	curve := make([]float64, n)
+	for i := range curve {
+		curve[i] = s[i+1] / s[0]
+	}
+	return curve, nil
+}
+
+func (p *perturbed) irof(d draws) (float64, error) {
+	c, err := p.irofCurve(d)
+	if err != nil {
+		return 0, err
+	}
+	return float64(len(c)) - trapezoids(c), nil
 }
 
 func (p *perturbed) infidelity() (float64, error) {

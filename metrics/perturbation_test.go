@@ -5,9 +5,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
@@ -138,6 +140,33 @@ func TestPerturbationMetricsMatchQuantus(t *testing.T) {
 	}
 	if checked != len(perturbationMetrics)+2 {
 		t.Fatalf("compared %d values, the reference should have %d", checked, len(perturbationMetrics)+2)
+	}
+
+	for _, c := range []struct {
+		name     string
+		c, h, w  int
+		channels func(v []float32) []float32
+	}{
+		{"segments", 3, 96, 96, func(v []float32) []float32 { return v }},
+		{"segments_gray", 1, 96, 72, func(v []float32) []float32 {
+			var out []float32
+			for y := range 96 {
+				out = append(out, v[y*96:y*96+72]...)
+			}
+			return out
+		}},
+	} {
+		want, _ := testref.ReadNPYAs[int64](t, filepath.Join(dir, c.name+".npy"))
+		got, n := superpixels(c.channels(tensors.MustCopyFlatData[float32](r.x)), c.c, c.h, c.w)
+		differ := 0
+		for i := range got {
+			if int64(got[i]) != want[i] {
+				differ++
+			}
+		}
+		if differ > 0 || n != int(slices.Max(want))+1 {
+			t.Errorf("%s: %d superpixels, scikit-image %d; %d of %d pixels labelled otherwise", c.name, n, slices.Max(want)+1, differ, len(got))
+		}
 	}
 
 	for _, c := range []struct {

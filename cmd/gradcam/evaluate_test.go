@@ -79,13 +79,13 @@ func TestEvaluateModelMetrics(t *testing.T) {
 	var names []string
 	for _, m := range metrics.All() {
 		if slices.Contains(strings.Split("faithfulness-correlation,faithfulness-estimate,monotonicity,monotonicity-correlation,"+
-			"pixel-flipping,region-perturbation,infidelity,completeness,non-sensitivity,max-sensitivity,avg-sensitivity,local-lipschitz,"+
+			"pixel-flipping,region-perturbation,irof,infidelity,completeness,non-sensitivity,max-sensitivity,avg-sensitivity,local-lipschitz,"+
 			"continuity,random-logit,mprt,input-invariance", ","), string(m)) {
 			names = append(names, string(m))
 		}
 	}
-	if len(names) != 16 {
-		t.Fatalf("metrics.All has %d of the 16 metrics: %v", len(names), names)
+	if len(names) != 17 {
+		t.Fatalf("metrics.All has %d of the 17 metrics: %v", len(names), names)
 	}
 	dir := t.TempDir()
 	var out, errOut bytes.Buffer
@@ -121,8 +121,8 @@ func TestEvaluateModelMetrics(t *testing.T) {
 	if !bytes.Equal(got, want.Bytes()) {
 		t.Errorf("the pipeline's per-image.csv differs from the in-process evaluation's:\n%s\nin process:\n%s", got, want.Bytes())
 	}
-	if n := strings.Count(want.String(), "\n"); n != 1+4*2*16 {
-		t.Errorf("per-image.csv has %d lines, want %d", n, 1+4*2*16)
+	if n := strings.Count(want.String(), "\n"); n != 1+4*2*17 {
+		t.Errorf("per-image.csv has %d lines, want %d", n, 1+4*2*17)
 	}
 	if strings.Contains(want.String(), "NaN") {
 		t.Errorf("a value failed:\n%s", want.Bytes())

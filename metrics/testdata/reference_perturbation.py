@@ -9,11 +9,14 @@ The options are those the Go test sets (cheap ones: 24 steps of 1152 features, 2
 makes them (np.random.choice for faithfulness correlation's subsets, np.random.uniform for
 monotonicity correlation's baselines) and written for the Go test to replay.
 
-Monotonicity runs with a perturb_func that puts the image's values back into the black image, as
+IROF runs with Quantus's perturbation, its mask broadcast over the channels (its own call passes a
+one-channel mask, which fails on a 3-channel image). Monotonicity runs with a perturb_func that puts the image's values back into the black image, as
 Arya et al. define it: Quantus's default replaces black with black, which makes every map monotonic.
 
 Writes OUT/values.json {metric: value} and OUT/pixel-flipping.npy, region-perturbation.npy (the
-curves), subsets.npy [runs, subset] (int64) and uniforms.npy [steps * samples].
+curves), subsets.npy [runs, subset] (int64), uniforms.npy [steps * samples], and IROF's SLIC
+superpixels: segments.npy [96, 96] of the image and segments_gray.npy [96, 72] of its first channel
+cropped.
 
 Usage: reference_perturbation.py SHARED_DIR REF OUT
 """
@@ -32,6 +35,7 @@ sys.dont_write_bytecode = True
 for peer in ("quantus", "captum", "zennit"):
     sys.path.insert(0, os.path.join(SHARED, "peers", peer))
 import quantus  # noqa: E402
+from quantus.functions.perturb_func import baseline_replacement_by_mask  # noqa: E402
 
 STEP, RUNS, SUBSET, SAMPLES, PATCH, REGIONS, INFIDELITY_PATCH = 1152, 20, 41, 4, 10, 30, 12
 
@@ -74,6 +78,12 @@ def main():
         (pearsonr's axis), Debian has 1.10 (../shared/peers/README.md)."""
         return np.array([scipy.stats.pearsonr(aa, bb)[0] for aa, bb in zip(a, b)])
 
+    def mask_all_channels(arr, mask, **kwargs):
+        """IROF's perturbation, Quantus's own baseline_replacement_by_mask, with the superpixel mask
+        broadcast over the channels: IROF passes a one-channel mask, which the function refuses
+        for a 3-channel image."""
+        return baseline_replacement_by_mask(arr, np.broadcast_to(mask, arr.shape), **kwargs)
+
     metrics = {
         "faithfulness-correlation": quantus.FaithfulnessCorrelation(nr_runs=RUNS, subset_size=SUBSET, similarity_func=pearson_rowwise,
                                                                     return_aggregate=False, disable_warnings=True),
@@ -83,6 +93,7 @@ def main():
         "monotonicity-correlation": quantus.MonotonicityCorrelation(features_in_step=STEP, nr_samples=SAMPLES, disable_warnings=True),
         "pixel-flipping": quantus.PixelFlipping(features_in_step=STEP, disable_warnings=True),
         "region-perturbation": quantus.RegionPerturbation(patch_size=PATCH, regions_evaluation=REGIONS, disable_warnings=True),
+        "irof": quantus.IROF(perturb_func=mask_all_channels, return_aggregate=False, disable_warnings=True),
         "infidelity": quantus.Infidelity(perturb_patch_sizes=[INFIDELITY_PATCH], n_perturb_samples=1, disable_warnings=True),
         "completeness": quantus.Completeness(disable_warnings=True),
         "non-sensitivity": quantus.NonSensitivity(features_in_step=STEP, disable_warnings=True),
@@ -104,6 +115,13 @@ def main():
                 np.save(os.path.join(OUT, "subsets.npy"), np.stack(recorded["choice"]).astype(np.int64))
             if name == "monotonicity-correlation":
                 np.save(os.path.join(OUT, "uniforms.npy"), np.concatenate(recorded["uniform"]).astype(np.float64))
+    # IROF's superpixels, scikit-image's SLIC as Quantus calls it: on the image, and on its first
+    # channel cropped to 96x72 (one channel: no Lab; a grid that is not square).
+    from quantus.helpers.utils import get_superpixel_segments
+    np.save(os.path.join(OUT, "segments.npy"),
+            get_superpixel_segments(np.moveaxis(x[0], 0, -1).astype("double"), "slic").astype(np.int64))
+    np.save(os.path.join(OUT, "segments_gray.npy"),
+            get_superpixel_segments(np.moveaxis(x[0, :1, :, :72], 0, -1).astype("double"), "slic").astype(np.int64))
     with open(os.path.join(OUT, "values.json"), "w") as f:
         json.dump(values, f, indent=1)
 
