@@ -75,7 +75,7 @@ func All() []Metric {
 		IncreaseInConfidence, DropInConfidence, ROADMoRF, ROADLeRF, ROADCombined, OcclusionCorrelation,
 		RelevanceMassAccuracy, RelevanceRankAccuracy, AttributionLocalisation, TopKIntersection, AUC,
 		Sparseness, Complexity, EffectiveComplexity, FaithfulnessCorrelation, FaithfulnessEstimate, Monotonicity,
-		MonotonicityCorrelation, PixelFlipping, RegionPerturbation, Infidelity, Completeness, NonSensitivity,
+		MonotonicityCorrelation, PixelFlipping, RegionPerturbation, IROF, Infidelity, Completeness, NonSensitivity,
 		Sufficiency, MaxSensitivity, AvgSensitivity, LocalLipschitz, Continuity, RandomLogit, MPRT, InputInvariance}
 }
 
