@@ -565,7 +565,7 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 		}
 		a.add(method, mt, idx, v)
 	case FaithfulnessCorrelation, FaithfulnessEstimate, Monotonicity, MonotonicityCorrelation, PixelFlipping,
-		RegionPerturbation, Infidelity, Completeness, NonSensitivity:
+		RegionPerturbation, IROF, Infidelity, Completeness, NonSensitivity:
 		v, err := ev.perturbation(mt, img, hm, class, ev.drawsFor(mt, a.stream(idx, method)))
 		if err != nil {
 			return err
@@ -675,6 +675,9 @@ func (a *accumulator) measureOne(ev *Evaluator, mt Metric, method string, img *t
 				a.add(method, m, idx, r.Combined())
 			}
 		}
+	case ClassificationError: // per model (Run.Measure)
+	default:
+		return fmt.Errorf("%s has no measurement of a map", mt) // a metric of All left out here
 	}
 	return nil
 }
