@@ -121,3 +121,43 @@ func TestWithColorbar(t *testing.T) {
 		t.Errorf("bar top %v bottom %v, want the colormap's 1 %v and 0 %v", top, bottom, Jet.At(1), Jet.At(0))
 	}
 }
+
+// TestRadarChart: a series at 1 on every axis draws the rim; bad input is a one-line error.
+func TestRadarChart(t *testing.T) {
+	axes := []string{"faithfulness", "robustness", "localisation", "complexity"}
+	img, err := RadarChart("families", axes, []Series{{Name: "full", Y: []float64{1, 1, 1, 1}}, {Name: "none", Y: []float64{0, 0, 0, 0}}}, 500, 360)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Bounds().Dx() != 500 || img.Bounds().Dy() != 360 {
+		t.Fatalf("%v, want 500x360", img.Bounds())
+	}
+	drawn := 0 // the rim of "full": hundreds of pixels in its colour (its legend swatch is 81)
+	for y := range 360 {
+		for x := range 500 {
+			if img.RGBAAt(x, y) == seriesColors[0] {
+				drawn++
+			}
+		}
+	}
+	if drawn < 500 {
+		t.Errorf("the first series has %d pixels: its polygon is not drawn", drawn)
+	}
+	for _, tc := range []struct {
+		name   string
+		axes   []string
+		series []Series
+		want   string
+	}{
+		{"two axes", axes[:2], []Series{{Name: "a", Y: []float64{1, 1}}}, "2 axes"},
+		{"no series", axes, nil, "no series"},
+		{"values", axes, []Series{{Name: "a", Y: []float64{1}}}, "1 values for 4 axes"},
+		{"range", axes, []Series{{Name: "a", Y: []float64{1, 2, 0, 0}}}, "outside [0, 1]"},
+		{"NaN", axes, []Series{{Name: "a", Y: []float64{1, math.NaN(), 0, 0}}}, "NaN"},
+	} {
+		_, err := RadarChart("x", tc.axes, tc.series, 500, 360)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want one line saying %q", tc.name, err, tc.want)
+		}
+	}
+}
