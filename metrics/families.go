@@ -58,12 +58,18 @@ func (m Metric) HigherIsBetter() bool {
 	return true
 }
 
+// Comparison is FamilyScores's result: Scores[i][j] is Methods[i]'s score in Families[j].
+type Comparison struct {
+	Families, Methods []string
+	Scores            [][]float64
+}
+
 // FamilyScores compares the methods of one model on each family from rows (metrics.csv's): for
 // each metric, the methods' values ranked and mapped to [0, 1] (1 the best by the metric's
 // direction, 0 the worst, ties sharing their mean rank); for each family, the mean of those over
-// its metrics in rows. Families without a metric are left out. scores[i][j] is method i's in
-// family j.
-func FamilyScores(rows []Row, model string) (families, methods []string, scores [][]float64, err error) {
+// its metrics in rows. Families without a metric are left out.
+func FamilyScores(rows []Row, model string) (*Comparison, error) {
+	var families, methods []string
 	byMetric := map[Metric]map[string]float64{}
 	for _, r := range rows {
 		if r.Model != model || r.Method == "-" || math.IsNaN(r.Value) {
@@ -78,7 +84,7 @@ func FamilyScores(rows []Row, model string) (families, methods []string, scores 
 		byMetric[r.Metric][r.Method] = r.Value
 	}
 	if len(methods) < 2 {
-		return nil, nil, nil, fmt.Errorf("family scores: %d methods of %s in the rows; comparing needs two or more", len(methods), model)
+		return nil, fmt.Errorf("family scores: %d methods of %s in the rows; comparing needs two or more", len(methods), model)
 	}
 	sum := map[string][]float64{}
 	count := map[string]int{}
@@ -110,13 +116,13 @@ func FamilyScores(rows []Row, model string) (families, methods []string, scores 
 		}
 	}
 	if len(families) == 0 {
-		return nil, nil, nil, fmt.Errorf("family scores: no metric of %s was measured for every method", model)
+		return nil, fmt.Errorf("family scores: no metric of %s was measured for every method", model)
 	}
-	scores = make([][]float64, len(methods))
+	scores := make([][]float64, len(methods))
 	for i := range methods {
 		for _, f := range families {
 			scores[i] = append(scores[i], sum[f][i]/float64(count[f]))
 		}
 	}
-	return families, methods, scores, nil
+	return &Comparison{Families: families, Methods: methods, Scores: scores}, nil
 }

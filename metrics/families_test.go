@@ -41,10 +41,11 @@ func TestFamilyScores(t *testing.T) {
 		{Model: "other", Method: "a", Metric: MPRT, Value: 0.1},
 		{Model: "m", Method: "-", Metric: ClassificationError, Value: 10},
 	}
-	families, methods, scores, err := FamilyScores(rows, "m")
+	c, err := FamilyScores(rows, "m")
 	if err != nil {
 		t.Fatal(err)
 	}
+	families, methods, scores := c.Families, c.Methods, c.Scores
 	if !slices.Equal(families, []string{FamilyFaithfulness, FamilyRobustness}) || !slices.Equal(methods, []string{"a", "b", "c"}) {
 		t.Fatalf("families %v, methods %v", families, methods)
 	}
@@ -56,7 +57,7 @@ func TestFamilyScores(t *testing.T) {
 			}
 		}
 	}
-	if _, _, _, err := FamilyScores(rows, "other"); err == nil || !strings.Contains(err.Error(), "1 methods") {
+	if _, err := FamilyScores(rows, "other"); err == nil || !strings.Contains(err.Error(), "1 methods") {
 		t.Errorf("one method: %v", err)
 	}
 }

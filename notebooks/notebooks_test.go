@@ -31,7 +31,7 @@ var minFigures = map[string]int{
 	"06_text_gradcam.ipynb":                        0,  // coloured text (HTML), no pictures
 	"07_regression_activation_maps.ipynb":          6,
 	"08_every_cam_method.ipynb":                    20,
-	"09_cam_vs_gradcam_measured.ipynb":             4,  // maps with boxes, two curves, the sanity check
+	"09_cam_vs_gradcam_measured.ipynb":             5,  // maps with boxes, two curves, the sanity check, the families
 	"10_what_a_cnn_learned.ipynb":                  18, // class models, a unit, the flipbook, patches, neighbours, two maps, the explorer
 	"11_gradcam_by_hand.ipynb":                     10, // without/with the ReLU, the three panels, five layers
 	"12_failure_modes_and_adversarial_noise.ipynb": 30, // four photos x two classes x three pictures, the attack, six maps
@@ -55,8 +55,8 @@ var mustSay = map[string][]string{
 	"16_vqa_and_captioning.ipynb":         {"| answer accuracy |", "| greedy captions equal to the truth |"},
 	"06_text_gradcam.ipynb":               {"</b>: de, probability"}, // a German text, coloured
 	"07_regression_activation_maps.ipynb": {"of the mass on red disks"},
-	"08_every_cam_method.ipynb":           {"9 methods in one call"}, // and one backward pass
-	"09_cam_vs_gradcam_measured.ipynb":    {"| fashion-gap | cam |"}, // the committed table, and the live one
+	"08_every_cam_method.ipynb":           {"9 methods in one call"},                                          // and one backward pass
+	"09_cam_vs_gradcam_measured.ipynb":    {"| fashion-gap | cam |", "| fashion-gap | input-x-gradient | 0."}, // the committed tables, and the live one
 	"10_what_a_cnn_learned.ipynb":         {"nearest neighbour of the same class:"},
 	"17_beyond_gradients.ipynb":           {"of the logit"},
 }

@@ -245,6 +245,8 @@ func TestTable1IsReproduced(t *testing.T) {
 	}{
 		{table1, "args", 12, ""},
 		{filepath.Join(table1, "imagenet"), "imagenet_args", 2, "average-drop,increase-in-confidence"},
+		{filepath.Join(table1, "quantus"), "quantus_args", 2,
+			"relevance-mass-accuracy,sparseness,faithfulness-estimate,region-perturbation,max-sensitivity,mprt,input-invariance"},
 	} {
 		t.Run(filepath.Base(tc.dir), func(t *testing.T) {
 			rows, per := readTable(t, tc.dir)
@@ -292,7 +294,8 @@ func TestTable1IsReproduced(t *testing.T) {
 					if v.Value != want {
 						flips[fmt.Sprint(v.Model, v.Method, v.Metric)]++
 					}
-				case metrics.DeletionAUC, metrics.InsertionAUC, metrics.ROADMoRF, metrics.ROADLeRF, metrics.ROADCombined:
+				case metrics.DeletionAUC, metrics.InsertionAUC, metrics.ROADMoRF, metrics.ROADLeRF, metrics.ROADCombined,
+					metrics.FaithfulnessEstimate, metrics.RegionPerturbation:
 					// Pixels ranked by the map: near-tied pixels swap places when the map's last
 					// bits change (another convolution's order of additions, another CPU), which
 					// moves the curve by up to a few 1e-4 (measured: 6.5e-4 on one of 12 images
