@@ -79,20 +79,8 @@ func (d *replayDraws) Perm(n int) []int {
 // value by value.
 func TestPerturbationMetricsMatchQuantus(t *testing.T) {
 	r := loadReference(t)
-	dir := testref.Ensure(t, "metrics/testdata/reference_perturbation.py", "perturbation-ref", testref.Shared(), r.dir)
-	var want map[string]float64
-	b, err := os.ReadFile(filepath.Join(dir, "values.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
-	m, err := models.LoadFile("mobilenet_v2", filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := NewEvaluator(gradcam.New(m))
+	dir, want := quantusRun(t, r, "reference_perturbation.py", "perturbation-ref")
+	ev := NewEvaluator(gradcam.New(loadWeights(t, "mobilenet_v2", filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth"))))
 	// The reference script's options.
 	ev.Quantus = QuantusOptions{Step: 1152, Runs: 20, Subset: 41, Samples: 4, PatchSize: 10, Regions: 30, InfidelityPatch: 12}
 	top1 := r.classes["top1"]
@@ -109,7 +97,7 @@ func TestPerturbationMetricsMatchQuantus(t *testing.T) {
 		}
 		return d
 	}
-	near := func(got, want float64) bool { return math.Abs(got-want) <= max(1e-4, 0.01*math.Abs(want)) }
+	near := nearQuantus
 
 	checked := 0
 	for _, metric := range perturbationMetrics {
@@ -194,6 +182,34 @@ func TestPerturbationMetricsMatchQuantus(t *testing.T) {
 			}
 		}
 	}
+}
+
+// quantusRun runs a Quantus reference script of testdata on reference_metrics.py's image and maps
+// (cached as name) and reads the values.json it writes.
+func quantusRun(t *testing.T, r reference, script, name string) (dir string, values map[string]float64) {
+	t.Helper()
+	dir = testref.Ensure(t, "metrics/testdata/"+script, name, testref.Shared(), r.dir)
+	b, err := os.ReadFile(filepath.Join(dir, "values.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &values); err != nil {
+		t.Fatalf("%s's values.json: %v", script, err)
+	}
+	return dir, values
+}
+
+// nearQuantus is the parity tolerance of the metrics that run a float32 model: 1e-4, or 1%.
+func nearQuantus(got, want float64) bool { return math.Abs(got-want) <= max(1e-4, 0.01*math.Abs(want)) }
+
+// loadWeights loads a torchvision architecture with a checkpoint.
+func loadWeights(t *testing.T, arch, path string) *models.Model {
+	t.Helper()
+	m, err := models.LoadFile(arch, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // TestPerturbationMetricsBadInput: bad options, a map of another size, an all-zero map, a class

@@ -1,8 +1,6 @@
 package metrics
 
 import (
-	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/gradcam-go/gradcam/gradcam"
 	"github.com/gradcam-go/gradcam/internal/testref"
-	"github.com/gradcam-go/gradcam/models"
 )
 
 // TestExplanationMetricsMatchQuantus: the robustness, randomisation and input-invariance metrics
@@ -23,16 +20,8 @@ import (
 // gradients on both sides).
 func TestExplanationMetricsMatchQuantus(t *testing.T) {
 	r := loadReference(t)
-	dir := testref.Ensure(t, "metrics/testdata/reference_reexplain.py", "reexplain-ref", testref.Shared(), r.dir)
-	var want map[string]float64
-	b, err := os.ReadFile(filepath.Join(dir, "values.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
-	near := func(got, want float64) bool { return math.Abs(got-want) <= max(1e-4, 0.01*math.Abs(want)) }
+	dir, want := quantusRun(t, r, "reference_reexplain.py", "reexplain-ref")
+	near := nearQuantus
 	top1 := r.classes["top1"]
 	heatmap := func(e *gradcam.Explainer, method gradcam.Method) Heatmap {
 		res, err := e.Explain(r.x, gradcam.Request{Methods: []gradcam.Method{method}, ImageClasses: []int{top1}})
@@ -45,21 +34,14 @@ func TestExplanationMetricsMatchQuantus(t *testing.T) {
 		}
 		return hm
 	}
-	mobilenet, err := models.LoadFile("mobilenet_v2", filepath.Join(testref.Shared(), "weights", "mobilenet_v2_coral_dequant.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := NewEvaluator(gradcam.New(mobilenet))
+	weights := filepath.Join(testref.Shared(), "weights")
+	ev := NewEvaluator(gradcam.New(loadWeights(t, "mobilenet_v2", filepath.Join(weights, "mobilenet_v2_coral_dequant.pth"))))
 	ev.Quantus = QuantusOptions{SensitivitySamples: 3}
 	hm := heatmap(ev.Explainer, gradcam.Saliency)
 	ref, _ := testref.ReadNPY(t, filepath.Join(dir, "saliency.npy"))
 	closeTo(t, "saliency, Captum's", hm.Values, ref, 1e-4*float64(maxAbs(ref)))
 
-	random, err := models.LoadFile("mobilenet_v2", filepath.Join(dir, "mprt_random.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev.randomized = gradcam.New(random)
+	ev.randomized = gradcam.New(loadWeights(t, "mobilenet_v2", filepath.Join(dir, "mprt_random.pth")))
 	ints, _ := testref.ReadNPYAs[int64](t, filepath.Join(dir, "randint.npy"))
 	saliency := gradcam.Request{Methods: []gradcam.Method{gradcam.Saliency}}
 	for _, m := range []Metric{MaxSensitivity, AvgSensitivity, LocalLipschitz, Continuity, RandomLogit, MPRT} {
@@ -85,11 +67,7 @@ func TestExplanationMetricsMatchQuantus(t *testing.T) {
 		}
 	}
 
-	squeezenet, err := models.LoadFile("squeezenet1_0", filepath.Join(testref.Shared(), "weights", "squeezenet1_0_deepcompression.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sq := NewEvaluator(gradcam.New(squeezenet))
+	sq := NewEvaluator(gradcam.New(loadWeights(t, "squeezenet1_0", filepath.Join(weights, "squeezenet1_0_deepcompression.pth"))))
 	for _, c := range []struct {
 		key    string
 		method gradcam.Method
