@@ -3,7 +3,7 @@
 # networks (pretrained/fashion: fashion-gap, fashion-fc) measured over the first 500 held-out items of
 # cluttered Fashion-MNIST; and, in imagenet/, the faithfulness metrics of the real ImageNet
 # MobileNetV2 (../shared/weights) on the images of ../shared/images; in quantus/, Quantus's six
-# families of metrics on fashion-gap's first 32 items (about 16 minutes on 2 cores, notebook 09's
+# families of metrics on fashion-gap's first 32 items (about 20 minutes on 2 cores, notebook 09's
 # radar chart). cmd/gradcam's
 # TestTable1IsReproduced reads the arguments below, checks that each metrics.csv is the aggregate
 # of its per-image.csv, and recomputes the first images' values from the same checkpoints.
