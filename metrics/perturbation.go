@@ -123,7 +123,7 @@ func (o QuantusOptions) check(metric string, features int) error {
 
 // The perturbation metrics (Evaluator.Perturbation measures each; they are also --metric names).
 // Higher is better for FaithfulnessCorrelation, FaithfulnessEstimate, Monotonicity,
-// MonotonicityCorrelation and RegionPerturbation; lower for PixelFlipping, Infidelity and
+// MonotonicityCorrelation, RegionPerturbation and IROF; lower for PixelFlipping, Infidelity and
 // NonSensitivity; Completeness is the share of maps that are exactly complete.
 const (
 	// FaithfulnessCorrelation (Bhatt et al. 2020): the Pearson correlation, over Runs random
@@ -543,68 +543,6 @@ func (p *perturbed) regionPerturbation(d draws) ([]float64, error) {
 		drops[i] = s[0] - s[i+1]
 	}
 	return drops, nil
-}
-
-// irofCurve is the class's probability relative to the original's after each superpixel is set
-// to the mean of the image so far (float32, as NumPy's mean of a float32 image).
-func (p *perturbed) irofCurve(d draws) ([]float64, error) {
-	labels, n := superpixels(p.img.values, p.img.c, p.img.h, p.img.w)
-	if n < 2 {
-		return nil, fmt.Errorf("irof: the image has %d superpixel: nothing to order (is it constant?)", n)
-	}
-	mean := make([]float64, n)
-	count := make([]int, n)
-	for px, l := range labels {
-		mean[l] += p.a[px]
-		count[l]++
-	}
-	for l := range mean {
-		mean[l] /= float64(count[l])
-	}
-	order := d.Perm(n)
-	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(mean[j], mean[i]) })
-	// The images depend on each other (each step's mean is of the one before): made here in
-	// order, scored in batches.
-	images := make([][]float32, n)
-	cur := slices.Clone(p.img.values)
-	for i, l := range order {
-		sum := 0.0
-		for _, v := range cur {
-			sum += float64(v)
-		}
-		fill := float32(sum / float64(len(cur)))
-		for ch := range p.img.c {
-			for px, pl := range labels {
-				if pl == l {
-					cur[ch*p.hw+px] = fill
-				}
-			}
-		}
-		images[i] = slices.Clone(cur)
-	}
-	s, err := p.score(n, func(i int, dst []float32) error {
-		copy(dst, images[i])
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if s[0] == 0 {
-		return nil, fmt.Errorf("irof: the class's probability is 0: nothing to compare with")
-	}
-	curve := make([]float64, n)
-	for i := range curve {
-		curve[i] = s[i+1] / s[0]
-	}
-	return curve, nil
-}
-
-func (p *perturbed) irof(d draws) (float64, error) {
-	c, err := p.irofCurve(d)
-	if err != nil {
-		return 0, err
-	}
-	return float64(len(c)) - trapezoids(c), nil
 }
 
 func (p *perturbed) infidelity() (float64, error) {

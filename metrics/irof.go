@@ -1,16 +1,20 @@
 package metrics
 
 import (
+	"cmp"
+	"fmt"
 	"math"
 	"slices"
 	"sort"
 )
 
+// IROF: the image's SLIC superpixels, removed in the map's order.
+
 // superpixels segments an image, [C, H, W] row-major, into SLIC superpixels (Achanta et al.
 // 2012) exactly as scikit-image 0.19's segmentation.slic does with its defaults (100 segments,
 // compactness 10, 10 iterations, no smoothing, Lab colours for 3 channels, connectivity
 // enforced) and start_label 0, as Quantus's IROF calls it: label per pixel (H*W) and the number of
-// labels. TestSuperpixelsMatchScikitImage compares the labels with scikit-image's.
+// labels. TestPerturbationMetricsMatchQuantus compares the labels with scikit-image's.
 func superpixels(values []float32, c, h, w int) (labels []int, n int) {
 	// img_as_float, then scaled to [0, 1] by its range.
 	img := make([]float64, h*w*c) // [H, W, C]
@@ -245,4 +249,66 @@ func rgbToLab(v []float64) {
 		v[p+1] = 500 * (xyz[0] - xyz[1])
 		v[p+2] = 200 * (xyz[1] - xyz[2])
 	}
+}
+
+// irofCurve is the class's probability relative to the original's after each superpixel is set
+// to the mean of the image so far (float32, as NumPy's mean of a float32 image).
+func (p *perturbed) irofCurve(d draws) ([]float64, error) {
+	labels, n := superpixels(p.img.values, p.img.c, p.img.h, p.img.w)
+	if n < 2 {
+		return nil, fmt.Errorf("irof: the image has %d superpixel: nothing to order (is it constant?)", n)
+	}
+	mean := make([]float64, n)
+	count := make([]int, n)
+	for px, l := range labels {
+		mean[l] += p.a[px]
+		count[l]++
+	}
+	for l := range mean {
+		mean[l] /= float64(count[l])
+	}
+	order := d.Perm(n)
+	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(mean[j], mean[i]) })
+	// The images depend on each other (each step's mean is of the one before): made here in
+	// order, scored in batches.
+	images := make([][]float32, n)
+	cur := slices.Clone(p.img.values)
+	for i, l := range order {
+		sum := 0.0
+		for _, v := range cur {
+			sum += float64(v)
+		}
+		fill := float32(sum / float64(len(cur)))
+		for ch := range p.img.c {
+			for px, pl := range labels {
+				if pl == l {
+					cur[ch*p.hw+px] = fill
+				}
+			}
+		}
+		images[i] = slices.Clone(cur)
+	}
+	s, err := p.score(n, func(i int, dst []float32) error {
+		copy(dst, images[i])
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s[0] == 0 {
+		return nil, fmt.Errorf("irof: the class's probability is 0: nothing to compare with")
+	}
+	curve := make([]float64, n)
+	for i := range curve {
+		curve[i] = s[i+1] / s[0]
+	}
+	return curve, nil
+}
+
+func (p *perturbed) irof(d draws) (float64, error) {
+	c, err := p.irofCurve(d)
+	if err != nil {
+		return 0, err
+	}
+	return float64(len(c)) - trapezoids(c), nil
 }
