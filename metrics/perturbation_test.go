@@ -212,18 +212,26 @@ func loadWeights(t *testing.T, arch, path string) *models.Model {
 	return m
 }
 
-// TestPerturbationMetricsBadInput: bad options, a map of another size, an all-zero map, a class
-// out of range, an infidelity patch that does not divide the image and an unknown metric are
-// one-line errors.
-func TestPerturbationMetricsBadInput(t *testing.T) {
+// badInputCase is the bad-input tests' evaluator of a small network, one of its images and a
+// ramp over the image as the map.
+func badInputCase(t *testing.T) (*Evaluator, *tensors.Tensor, Heatmap) {
+	t.Helper()
 	m, set := tinySet(t, 1)
 	x, _ := set.Batch([]int{0})
-	ev := NewEvaluator(gradcam.New(m))
 	h, w := int(x.Shape().Dimensions[2]), int(x.Shape().Dimensions[3])
 	hm := Heatmap{Values: make([]float32, h*w), H: h, W: w}
 	for i := range hm.Values {
 		hm.Values[i] = float32(i)
 	}
+	return NewEvaluator(gradcam.New(m)), x, hm
+}
+
+// TestPerturbationMetricsBadInput: bad options, a map of another size, an all-zero map, a class
+// out of range, an infidelity patch that does not divide the image and an unknown metric are
+// one-line errors.
+func TestPerturbationMetricsBadInput(t *testing.T) {
+	ev, x, hm := badInputCase(t)
+	h, w := hm.H, hm.W
 	for _, tc := range []struct {
 		name   string
 		metric Metric

@@ -103,14 +103,7 @@ func fileExists(path string) bool {
 // TestExplanationMetricsBadInput: a request without one method, an unknown metric, a model that
 // cannot re-initialize its layers and bad options are one-line errors.
 func TestExplanationMetricsBadInput(t *testing.T) {
-	m, set := tinySet(t, 1)
-	x, _ := set.Batch([]int{0})
-	ev := NewEvaluator(gradcam.New(m))
-	h, w := int(x.Shape().Dimensions[2]), int(x.Shape().Dimensions[3])
-	hm := Heatmap{Values: make([]float32, h*w), H: h, W: w}
-	for i := range hm.Values {
-		hm.Values[i] = float32(i)
-	}
+	ev, x, hm := badInputCase(t)
 	one := gradcam.Request{Methods: []gradcam.Method{gradcam.Saliency}}
 	for _, tc := range []struct {
 		name   string
@@ -131,5 +124,12 @@ func TestExplanationMetricsBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: %v (value %g), want one line saying %q", tc.name, err, v, tc.want)
 		}
+	}
+	// A model that cannot re-initialize its layers (wrapped: neither a models.Model nor a
+	// gradcam.FromFunc model) has no MPRT.
+	fixed := NewEvaluator(gradcam.New(shiftedInput{Model: ev.Explainer.Model}))
+	v, err := fixed.ExplanationMetric(MPRT, x, hm, 0, one)
+	if err == nil || !strings.Contains(err.Error(), "cannot re-initialize its layers") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("mprt of a fixed model: %v (value %g), want one line saying it cannot re-initialize its layers", err, v)
 	}
 }
