@@ -453,10 +453,44 @@ func tryReduceSum(backend *simplego.Backend, node *simplego.Node, inputs []*simp
 		return nil, false
 	}
 	clear(o)
+	if width < 64 { // few columns (batch norm's channels): a call per row costs more than the loops
+		sumColumns(o, x)
+		return out, true
+	}
 	for r := 0; r < len(x); r += width {
 		sgemm.Elementwise('+', o, x[r:r+width], o)
 	}
 	return out, true
+}
+
+// sumColumns adds the rows of x (len(o) wide) into o, each column in row order as simplego does,
+// eight columns at a time in registers.
+func sumColumns(o, x []float32) {
+	w := len(o)
+	c0 := 0
+	for ; c0+8 <= w; c0 += 8 {
+		var a0, a1, a2, a3, a4, a5, a6, a7 float32
+		for r := c0; r+8 <= len(x); r += w {
+			s := x[r : r+8 : r+8]
+			a0 += s[0]
+			a1 += s[1]
+			a2 += s[2]
+			a3 += s[3]
+			a4 += s[4]
+			a5 += s[5]
+			a6 += s[6]
+			a7 += s[7]
+		}
+		d := o[c0 : c0+8 : c0+8]
+		d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = a0, a1, a2, a3, a4, a5, a6, a7
+	}
+	for ; c0 < w; c0++ {
+		var a float32
+		for r := c0; r < len(x); r += w {
+			a += x[r]
+		}
+		o[c0] = a
+	}
 }
 
 // Slice of float32 (max pooling's strided window views, im2col's patches): rows of the last
@@ -585,8 +619,38 @@ func tryBroadcastInDim(backend *simplego.Backend, node *simplego.Node, inputs []
 	if !ok || len(o) != outShape.Size() {
 		return nil, false
 	}
+	if tile(o, x, od, from) {
+		return out, true
+	}
 	copyView(o, x, od, 0, from)
 	return out, true
+}
+
+// tile fills o with copies of x when the broadcast repeats the whole operand along leading axes
+// (batch norm's per-channel statistics over [B, H, W, C]): a doubling copy on each core's range
+// instead of a row at a time. It reports false, writing nothing, for any other broadcast.
+func tile(o, x []float32, od, from []int) bool {
+	blk, a := 1, len(od)-1
+	for ; a >= 0 && (from[a] == blk || od[a] == 1); a-- {
+		blk *= od[a]
+	}
+	for ; a >= 0; a-- {
+		if from[a] != 0 {
+			return false
+		}
+	}
+	if blk != len(x) || len(o)%blk != 0 {
+		return false
+	}
+	parallelRange(len(o), func(lo, hi int) {
+		seg := o[lo:hi]
+		n := copy(seg, x[lo%blk:])
+		n += copy(seg[n:], x[:lo%blk]) // now one whole period of x, from lo's phase
+		for n < len(seg) {
+			n += copy(seg[n:], seg[:n])
+		}
+	})
+	return true
 }
 
 // Sign of float32 (in the gradients of Abs and of max pooling's ties): simplego's semantics

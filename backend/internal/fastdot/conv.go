@@ -352,7 +352,13 @@ func (c *conv2D) gatherRow(row []float32, b, y, x, k0, g int) {
 			if iy >= 0 && iy < c.inH && ix >= 0 && ix+c.kW <= c.inW {
 				n := c.kW * c.kI
 				src := base + iy*c.inSH + ix*c.inSW
-				copy(row[col:col+n], c.in[src:src+n])
+				if n <= 8 { // a first layer's few channels: a copy call per run costs more than the loop
+					for i, v := range c.in[src : src+n] {
+						row[col+i] = v
+					}
+				} else {
+					copy(row[col:col+n], c.in[src:src+n])
+				}
 				col += n
 				tap += c.kW - 1
 				continue
@@ -423,11 +429,25 @@ func (c *conv2D) depthwise1x1(lo, hi int) {
 	xs := offsets(c.outW, c.stride[1], c.lo[1], c.inDil[1], c.inW, c.inSW)
 	b, yx := lo/(c.outH*c.outW), lo%(c.outH*c.outW)
 	y, x := yx/c.outW, yx%c.outW
-	for range hi - lo {
+	for p := lo; p < hi; p++ {
 		dst := b*c.outSB + y*c.outSH + x*c.outSW
+		if ys[y] < 0 && x == 0 && p+c.outW <= hi && c.outSC == 1 && c.outSW == ch {
+			// A whole output row in a hole (every other row of max pooling's gradient): cleared at once.
+			clear(c.out[dst : dst+c.outW*ch])
+			p += c.outW - 1
+			if y++; y == c.outH {
+				y = 0
+				b++
+			}
+			continue
+		}
 		hole := ys[y] < 0 || xs[x] < 0
 		src := b*c.inSB + ys[y] + xs[x]
 		switch {
+		case c.inSC == 1 && c.outSC == 1 && hole && ch <= 16: // few channels: a clear call costs more than the loop
+			for o := range c.out[dst : dst+ch] {
+				c.out[dst+o] = 0
+			}
 		case c.inSC == 1 && c.outSC == 1 && hole:
 			clear(c.out[dst : dst+ch])
 		case c.inSC == 1 && c.outSC == 1:

@@ -89,22 +89,32 @@ func (c *conv2D) gatherTap(row []float32, q int) {
 	taps := c.kH * c.kW
 	i, t := q/taps, q%taps
 	ky, kx := t/c.kW, t%c.kW
-	for yx := range c.outH * c.outW {
-		y, x := yx/c.outW, yx%c.outW
-		seg := row[yx*c.batch : (yx+1)*c.batch]
+	line := c.outW * c.batch
+	for y := range c.outH {
+		segs := row[y*line : (y+1)*line]
 		iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
-		ix := x*c.stride[1] + kx*c.kDil[1] - c.lo[1]
-		if iy < 0 || ix < 0 || iy >= c.inH || ix >= c.inW {
-			clear(seg)
+		if iy < 0 || iy >= c.inH {
+			clear(segs)
 			continue
 		}
-		src := i*c.inSC + iy*c.inSH + ix*c.inSW
-		if c.inSB == 1 {
-			copy(seg, c.in[src:src+c.batch])
-			continue
-		}
-		for b := range seg {
-			seg[b] = c.in[src+b*c.inSB]
+		base := i*c.inSC + iy*c.inSH
+		for x := range c.outW {
+			seg := segs[x*c.batch : (x+1)*c.batch]
+			ix := x*c.stride[1] + kx*c.kDil[1] - c.lo[1]
+			switch src := base + ix*c.inSW; {
+			case ix < 0 || ix >= c.inW:
+				for b := range seg {
+					seg[b] = 0
+				}
+			case c.batch == 1: // a first layer's one channel
+				seg[0] = c.in[src]
+			case c.inSB == 1 && c.batch > 8: // a narrow run: the loop below costs less than a copy call
+				copy(seg, c.in[src:src+c.batch])
+			default:
+				for b := range seg {
+					seg[b] = c.in[src+b*c.inSB]
+				}
+			}
 		}
 	}
 }

@@ -57,6 +57,7 @@ func TestConvGeneralMatchesSimplego(t *testing.T) {
 	cases := []convCase{
 		{"3x3 same", []int{2, 9, 11, 8}, []int{3, 3, 8, 16}, false, one, one, [2][2]int{{1, 1}, {1, 1}}, 1},
 		{"7x7 stride 2 (ResNet stem)", []int{1, 23, 21, 3}, []int{7, 7, 3, 8}, false, [2]int{2, 2}, one, [2][2]int{{3, 3}, {3, 3}}, 1},
+		{"3x3 one input channel (a first layer; its kernel gradient reduces positions)", []int{3, 12, 11, 1}, []int{3, 3, 1, 8}, false, one, one, [2][2]int{{1, 1}, {1, 1}}, 1},
 		{"1x1", []int{2, 6, 5, 24}, []int{1, 1, 24, 12}, false, one, one, [2][2]int{}, 1},
 		{"1x1 stride 2", []int{2, 7, 7, 8}, []int{1, 1, 8, 12}, false, [2]int{2, 2}, one, [2][2]int{}, 1},
 		{"3x3 dilation 2, asymmetric padding", []int{1, 12, 10, 4}, []int{3, 3, 4, 6}, false, one, [2]int{2, 2}, [2][2]int{{2, 1}, {0, 3}}, 1},
