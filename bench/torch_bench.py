@@ -14,6 +14,7 @@ Debian's python3-torch on this machine, two ways:
 Usage: torch_bench.py MODELS_REF SHARED OUT.json MODEL[,MODEL...] BATCH[,BATCH...] [METHOD,...]
        torch_bench.py load ARCH CHECKPOINT        one load in this fresh process, as JSON
        torch_bench.py train OUT.json              Fashion-MNIST demo CNN training steps
+       torch_bench.py finetune OUT.json           MobileNetV2 head fine-tuning steps, backbone frozen
 Prints one JSON object per line as it goes; writes all of them to OUT.json.
 """
 import time
@@ -271,12 +272,47 @@ def train(out_path):
     json.dump(r, open(out_path, "w"), indent=1)
 
 
+def finetune(out_path):
+    """Steps of `gradcam finetune`'s default recipe (train.BenchmarkFinetuneStep): torchvision's
+    MobileNetV2 with a new 10-class head, the backbone frozen (no gradients, run in eval mode as
+    the Go side's frozen layers run at inference), batch 16 of 3x224x224, Adam: median seconds
+    per step."""
+    torch.manual_seed(0)
+    model = torchvision.models.mobilenet_v2(num_classes=1000)
+    model.classifier[1] = torch.nn.Linear(1280, 10)
+    for p in model.features.parameters():
+        p.requires_grad_(False)
+    model.train()
+    model.features.eval()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    x, y = torch.randn(16, 3, 224, 224), torch.randint(0, 10, (16,))
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(10):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    r = [{"model": "mobilenet_v2-frozen", "method": "train-step", "batch": 16, "impl": "efficient",
+          "seconds": float(np.median(times)), "runs": len(times)}]
+    print(json.dumps(r[0]), flush=True)
+    json.dump(r, open(out_path, "w"), indent=1)
+
+
 def main():
     torch.set_num_threads(os.cpu_count() or 1)
     if sys.argv[1] == "load":
         return load(sys.argv[2], sys.argv[3])
     if sys.argv[1] == "train":
         return train(sys.argv[2])
+    if sys.argv[1] == "finetune":
+        return finetune(sys.argv[2])
     models_ref, shared, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
     archs, batches = sys.argv[4].split(","), [int(b) for b in sys.argv[5].split(",")]
     results = []
