@@ -4,8 +4,8 @@
 #   - the explanation matrix: every model and method at batch 1 and 8 (`go test ./gradcam -bench
 #     Explain`, two iterations; occlusion one, and not VGG-16's at batch 8: 392 forwards), and
 #     bench/torch_bench.py's efficient PyTorch and the pytorch-grad-cam peer;
-#   - loading in a fresh process (bench/load.py), the training step (BenchmarkTrainStep and
-#     torch_bench.py train), notebook 01's peak memory on VGG-16 (bench/memory.sh) and the GoNB
+#   - loading in a fresh process (bench/load.py), the training steps (bench/train.sh steps:
+#     the demo CNN and MobileNetV2's frozen fine-tune against torch_bench.py), notebook 01's peak memory on VGG-16 (bench/memory.sh) and the GoNB
 #     cell (bench/cell.py). Their "before" rows (the commit before issue 11, c36261b) stay in
 #     bench/out/memory.json and cell.json: see those scripts. And `gradcam explain` as a whole
 #     process against pytorch-grad-cam and Captum (bench/process.py).
@@ -42,9 +42,8 @@ echo "== PyTorch: the explanation matrix"
 /usr/bin/python3 bench/torch_bench.py .cache/models-ref ../shared "$out/torch.json" "$models" 1,8
 echo "== loading"
 /usr/bin/python3 bench/load.py .cache/models-ref "$out/load.json"
-echo "== training step"
-go test ./pretrained/fashion -run '^$' -bench TrainStep -benchtime 5x | tee "$out/train_go.txt"
-/usr/bin/python3 bench/torch_bench.py train "$out/train_torch.json"
+echo "== training steps (the retrain commands' timings: bash bench/train.sh retrain, about 25 minutes)"
+bash bench/train.sh steps
 echo "== notebook 01 on VGG-16: peak memory"
 bash bench/memory.sh after
 echo "== gradcam explain as a whole process"

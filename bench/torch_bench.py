@@ -252,24 +252,7 @@ def train(out_path):
     model = torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(c, 10))
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    x, y = torch.randn(64, 1, 64, 64), torch.randint(0, 10, (64,))
-
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-    for _ in range(5):
-        step()
-    times = []
-    for _ in range(30):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    r = [{"model": "fashion-gap", "method": "train-step", "batch": 64, "impl": "efficient",
-          "seconds": float(np.median(times)), "runs": len(times)}]
-    print(json.dumps(r[0]), flush=True)
-    json.dump(r, open(out_path, "w"), indent=1)
+    time_steps(out_path, "fashion-gap", model, opt, torch.randn(64, 1, 64, 64), torch.randint(0, 10, (64,)), 5, 30)
 
 
 def finetune(out_path):
@@ -285,21 +268,25 @@ def finetune(out_path):
     model.train()
     model.features.eval()
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    x, y = torch.randn(16, 3, 224, 224), torch.randint(0, 10, (16,))
+    time_steps(out_path, "mobilenet_v2-frozen", model, opt, torch.randn(16, 3, 224, 224), torch.randint(0, 10, (16,)), 3, 10)
 
+
+def time_steps(out_path, name, model, opt, x, y, warmup, runs):
+    """Times cross-entropy training steps of model on one batch: the median of runs after warmup,
+    printed and written to out_path as one row."""
     def step():
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
-    for _ in range(3):
+    for _ in range(warmup):
         step()
     times = []
-    for _ in range(10):
+    for _ in range(runs):
         t = time.perf_counter()
         step()
         times.append(time.perf_counter() - t)
-    r = [{"model": "mobilenet_v2-frozen", "method": "train-step", "batch": 16, "impl": "efficient",
+    r = [{"model": name, "method": "train-step", "batch": len(x), "impl": "efficient",
           "seconds": float(np.median(times)), "runs": len(times)}]
     print(json.dumps(r[0]), flush=True)
     json.dump(r, open(out_path, "w"), indent=1)

@@ -6,7 +6,7 @@
 #   - the shipped demo models' retrain commands as whole processes (built first, so compiling is
 #     not timed; their checkpoints written to a scratch folder): wall and CPU time, the cores they
 #     kept busy (CPU time / wall), peak memory. retrain.tsv keeps one row per command.
-# Usage: bash bench/train.sh [steps|retrain|all]   (about 15 minutes for all on 2 cores)
+# Usage: bash bench/train.sh [steps|retrain|all]   (steps: 2 minutes; retrain: about 25 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOWORK=off
@@ -36,7 +36,7 @@ timed() {
   shift
   echo "-- $name"
   /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$@" >"$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }
-  tail -n 2 "$tmp/log"
+  tr '\r' '\n' <"$tmp/log" | grep -v '^ *$' | tail -n 2
   read -r wall user sys kb <"$tmp/time"
   printf '%s\t%s\t%s\t%s\t%d\t%s\n' "$name" "$wall" "$user" "$sys" $((kb / 1024)) "$stamp" >>"$rows"
 }

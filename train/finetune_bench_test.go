@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gradcam-go/gradcam/data"
+	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
 	"github.com/gradcam-go/gradcam/models/zoo"
 )
@@ -47,9 +48,5 @@ func BenchmarkFinetuneStep(b *testing.B) {
 		}
 		return time.Since(start)
 	}
-	var perStep time.Duration
-	for b.Loop() {
-		perStep += (fit(long) - fit(short)) / (long - short)
-	}
-	b.ReportMetric(perStep.Seconds()/float64(b.N), "s/step")
+	testref.StepSeconds(b, short, long, fit)
 }

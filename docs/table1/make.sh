@@ -19,9 +19,10 @@ go build -o "$bin/gradcam" ./cmd/gradcam
 # A regeneration measures again: the runs' per-batch results (items/) of an earlier version go.
 rm -rf docs/table1/items docs/table1/imagenet/items docs/table1/quantus/items docs/table1/run.json docs/table1/imagenet/run.json \
 	docs/table1/quantus/run.json
-# The two tables in parallel (each mostly on one core): about 30 minutes on 2 cores.
+# The two tables in parallel, the larger one on two workers (it outlasts the other): 7.3 minutes
+# on 2 cores (bench/NOTES.md; about 30 before issue 33).
 "$bin/gradcam" evaluate $imagenet_args --out docs/table1/imagenet 2>"$bin/imagenet.log" &
 imagenet=$!
-"$bin/gradcam" evaluate $args --limit "${1:-500}" --out docs/table1
+"$bin/gradcam" evaluate $args --limit "${1:-500}" --workers 2 --out docs/table1
 wait $imagenet || { cat "$bin/imagenet.log" >&2; exit 1; }
 "$bin/gradcam" evaluate $quantus_args --out docs/table1/quantus

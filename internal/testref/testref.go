@@ -20,6 +20,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sbinet/npyio/npy"
 )
@@ -301,4 +302,16 @@ func Must[T any](v T, err error) func(testing.TB) T {
 		}
 		return v
 	}
+}
+
+// StepSeconds times training steps for a benchmark: each iteration runs fit (which builds and
+// compiles its graph, then trains the given number of steps) for short and for long steps from
+// the same start, and the difference per step, which leaves compilation out, is reported as
+// s/step.
+func StepSeconds(b *testing.B, short, long int, fit func(steps int) time.Duration) {
+	var perStep time.Duration
+	for b.Loop() {
+		perStep += (fit(long) - fit(short)) / time.Duration(long-short)
+	}
+	b.ReportMetric(perStep.Seconds()/float64(b.N), "s/step")
 }

@@ -5,15 +5,16 @@ import (
 	"time"
 
 	"github.com/gradcam-go/gradcam/data"
+	"github.com/gradcam-go/gradcam/internal/testref"
 	"github.com/gradcam-go/gradcam/models"
 	gotrain "github.com/gradcam-go/gradcam/train"
 )
 
 // BenchmarkTrainStep times a training step of the GAP demo network with the shipped settings
 // (batch 64 of 64x64 cluttered canvases, Adam, cosine schedule), the speed issue's training
-// target: within 3x of PyTorch's step on the same machine (bench/torch_bench.py train). Every Fit
+// target: within 1.5x of PyTorch's step on the same machine (bench/torch_bench.py train). Every Fit
 // builds and compiles its graph once, so each iteration runs Fit for 2 and for 22 steps from
-// the same start and reports the difference per step as s/step.
+// the same start and reports the difference per step as s/step (testref.StepSeconds).
 func BenchmarkTrainStep(b *testing.B) {
 	const short, long = 2, 22
 	set, err := data.ClutteredFashionMNIST("train", BatchSize*long, data.ClutterOptions{Canvas: Canvas, Seed: TrainSeed})
@@ -36,9 +37,5 @@ func BenchmarkTrainStep(b *testing.B) {
 		}
 		return time.Since(start)
 	}
-	var perStep time.Duration
-	for b.Loop() {
-		perStep += (fit(long) - fit(short)) / (long - short)
-	}
-	b.ReportMetric(perStep.Seconds()/float64(b.N), "s/step")
+	testref.StepSeconds(b, short, long, fit)
 }
