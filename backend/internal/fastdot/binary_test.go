@@ -149,8 +149,9 @@ func TestSelectMatchesSimplego(t *testing.T) {
 	}
 }
 
-// TestReduceSumMatchesSimplego: float32 sums over leading axes (batch norm's) and over all axes
-// equal simplego's own float32 sums bit for bit (same order of additions); other axes fall back.
+// TestReduceSumMatchesSimplego: float32 sums over consecutive axes (batch norm's leading ones,
+// global average pooling's middle ones, all of them) equal simplego's own float32 sums bit for bit
+// (same order of additions), on one core and split between two; other axes fall back.
 func TestReduceSumMatchesSimplego(t *testing.T) {
 	b, err := backend.NewWithConfig(backend.Go)
 	if err != nil {
@@ -160,12 +161,17 @@ func TestReduceSumMatchesSimplego(t *testing.T) {
 		t.Skip("no AVX2/FMA")
 	}
 	rng := rand.New(rand.NewPCG(13, 14))
-	x32, _ := randomTensor(rng, 4, 9, 7, 33)
+	small, _ := randomTensor(rng, 4, 9, 7, 33)
+	large, _ := randomTensor(rng, 6, 29, 31, 40) // over 32,768 values: output blocks on two cores
 	for _, tc := range []struct {
+		x       *tensors.Tensor
 		axes    []int
 		handled bool
-	}{{[]int{0, 1, 2}, true}, {[]int{0}, true}, {nil, true}, {[]int{1, 2}, false}} {
-		t.Run(fmt.Sprint(tc.axes), func(t *testing.T) {
+	}{{small, []int{0, 1, 2}, true}, {small, []int{0}, true}, {small, nil, true}, {small, []int{1, 2}, true},
+		{small, []int{2}, true}, {small, []int{3}, true}, {large, []int{1, 2}, true}, {large, []int{1}, true},
+		{small, []int{0, 2}, false}} {
+		x32 := tc.x
+		t.Run(fmt.Sprint(tc.x.Shape().Dimensions, tc.axes), func(t *testing.T) {
 			fn := func(x *Node) *Node { return ReduceSum(x, tc.axes...) }
 			calls := fastdot.Counted().Binary
 			got, err := ExecOnce(b, fn, x32)
@@ -182,8 +188,14 @@ func TestReduceSumMatchesSimplego(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
-				t.Errorf("sums differ from simplego's: %v vs %v", g[:3], w[:3])
+			g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)
+			if len(g) != len(w) {
+				t.Fatalf("%d sums, simplego %d", len(g), len(w))
+			}
+			for i := range g {
+				if math.Float32bits(g[i]) != math.Float32bits(w[i]) {
+					t.Fatalf("sum %d of %d differs from simplego's: %v vs %v", i, len(g), g[i], w[i])
+				}
 			}
 		})
 	}
