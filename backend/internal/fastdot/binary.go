@@ -504,19 +504,14 @@ func installBroadcast() {
 }
 
 func tryBroadcastInDim(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
-	if len(inputs) != 1 {
-		return nil, false
-	}
-	x, ok := flat(inputs[0]).([]float32)
+	x, axes, ok := axesOperand(node, inputs)
 	if !ok {
 		return nil, false
 	}
-	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
-	axes, isAxes := data.([]int)
 	xs, err := backend.BufferShape(inputs[0])
 	outShape := nodeShape(node)
 	rank := outShape.Rank()
-	if !ok || !isAxes || err != nil || len(axes) != xs.Rank() || rank == 0 || len(x) != xs.Size() || len(x) == 0 {
+	if err != nil || len(axes) != xs.Rank() || rank == 0 || len(x) != xs.Size() || len(x) == 0 {
 		return nil, false
 	}
 	// from[a] is the operand's stride along output axis a: 0 where the output repeats.

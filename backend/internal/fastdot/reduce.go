@@ -21,16 +21,8 @@ func installReduce() {
 }
 
 func tryReduceSum(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
-	if len(inputs) != 1 {
-		return nil, false
-	}
-	x, ok := flat(inputs[0]).([]float32)
+	x, axes, ok := axesOperand(node, inputs)
 	if !ok {
-		return nil, false
-	}
-	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
-	axes, isAxes := data.([]int)
-	if !ok || !isAxes {
 		return nil, false
 	}
 	xs, err := backend.BufferShape(inputs[0])
@@ -76,6 +68,20 @@ func tryReduceSum(backend *simplego.Backend, node *simplego.Node, inputs []*simp
 	g.Run(func() { blocks(0, outer/2) })
 	g.Wait()
 	return out, true
+}
+
+// axesOperand is the one float32 operand of an op whose node data is a list of axes (ReduceSum's,
+// BroadcastInDim's) and the axes; ok is false for any other op.
+func axesOperand(node *simplego.Node, inputs []*simplego.Buffer) (x []float32, axes []int, ok bool) {
+	if len(inputs) != 1 {
+		return nil, nil, false
+	}
+	if x, ok = flat(inputs[0]).([]float32); !ok {
+		return nil, nil, false
+	}
+	data, found := field[any](reflect.ValueOf(node).Elem(), "data")
+	axes, ok = data.([]int)
+	return x, axes, found && ok
 }
 
 // sumRows sets o to the sum of the rows of x (len(o) wide), each column added in row order.
