@@ -352,13 +352,7 @@ func (c *conv2D) gatherRow(row []float32, b, y, x, k0, g int) {
 			if iy >= 0 && iy < c.inH && ix >= 0 && ix+c.kW <= c.inW {
 				n := c.kW * c.kI
 				src := base + iy*c.inSH + ix*c.inSW
-				if n <= 8 { // a first layer's few channels: a copy call per run costs more than the loop
-					for i, v := range c.in[src : src+n] {
-						row[col+i] = v
-					}
-				} else {
-					copy(row[col:col+n], c.in[src:src+n])
-				}
+				copyRun(row[col:col+n], c.in[src:src+n])
 				col += n
 				tap += c.kW - 1
 				continue
@@ -369,16 +363,12 @@ func (c *conv2D) gatherRow(row []float32, b, y, x, k0, g int) {
 		iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
 		ix := x*c.stride[1] + kx*c.kDil[1] - c.lo[1]
 		if iy < 0 || ix < 0 || iy%c.inDil[0] != 0 || ix%c.inDil[1] != 0 || iy/c.inDil[0] >= c.inH || ix/c.inDil[1] >= c.inW {
-			clear(seg)
+			clearRun(seg)
 		} else {
 			src := base + iy/c.inDil[0]*c.inSH + ix/c.inDil[1]*c.inSW + ci0*c.inSC
 			switch {
-			case c.inSC == 1 && cnt <= 4: // a network's first layer: a copy call per pixel costs more than the loop
-				for i := range seg {
-					seg[i] = c.in[src+i]
-				}
 			case c.inSC == 1:
-				copy(seg, c.in[src:src+cnt])
+				copyRun(seg, c.in[src:src+cnt])
 			default:
 				s := c.inSC
 				for i := range seg {
@@ -388,6 +378,32 @@ func (c *conv2D) gatherRow(row []float32, b, y, x, k0, g int) {
 		}
 		col += cnt
 		ci0 = 0
+	}
+}
+
+// shortRun is the longest run of values copied or cleared by a loop rather than a call to copy or
+// clear, which costs more for the few channels of a first layer (or of max pooling's gradient).
+const shortRun = 8
+
+// copyRun is copy(dst, src) for a run of consecutive values, short runs by a loop.
+func copyRun(dst, src []float32) {
+	if len(dst) > shortRun {
+		copy(dst, src)
+		return
+	}
+	for i := range dst {
+		dst[i] = src[i]
+	}
+}
+
+// clearRun is clear(dst) for a run of consecutive values, short runs by a loop.
+func clearRun(dst []float32) {
+	if len(dst) > shortRun {
+		clear(dst)
+		return
+	}
+	for i := range dst {
+		dst[i] = 0
 	}
 }
 
@@ -444,12 +460,8 @@ func (c *conv2D) depthwise1x1(lo, hi int) {
 		hole := ys[y] < 0 || xs[x] < 0
 		src := b*c.inSB + ys[y] + xs[x]
 		switch {
-		case c.inSC == 1 && c.outSC == 1 && hole && ch <= 16: // few channels: a clear call costs more than the loop
-			for o := range c.out[dst : dst+ch] {
-				c.out[dst+o] = 0
-			}
 		case c.inSC == 1 && c.outSC == 1 && hole:
-			clear(c.out[dst : dst+ch])
+			clearRun(c.out[dst : dst+ch])
 		case c.inSC == 1 && c.outSC == 1:
 			out := c.out[dst : dst+ch]
 			for o, v := range c.in[src : src+ch] {

@@ -103,13 +103,9 @@ func (c *conv2D) gatherTap(row []float32, q int) {
 			ix := x*c.stride[1] + kx*c.kDil[1] - c.lo[1]
 			switch src := base + ix*c.inSW; {
 			case ix < 0 || ix >= c.inW:
-				for b := range seg {
-					seg[b] = 0
-				}
-			case c.batch == 1: // a first layer's one channel
-				seg[0] = c.in[src]
-			case c.inSB == 1 && c.batch > 8: // a narrow run: the loop below costs less than a copy call
-				copy(seg, c.in[src:src+c.batch])
+				clearRun(seg)
+			case c.inSB == 1 || c.batch == 1:
+				copyRun(seg, c.in[src:src+c.batch])
 			default:
 				for b := range seg {
 					seg[b] = c.in[src+b*c.inSB]
