@@ -4,9 +4,9 @@
 #   - the explanation matrix: every model and method at batch 1 and 8 (`go test ./gradcam -bench
 #     Explain`, two iterations; occlusion one, and not VGG-16's at batch 8: 392 forwards), and
 #     bench/torch_bench.py's efficient PyTorch and the pytorch-grad-cam peer;
-#   - loading in a fresh process (bench/load.py), the training steps (bench/train.sh steps:
-#     the demo CNN and MobileNetV2's frozen fine-tune against torch_bench.py), notebook 01's peak memory on VGG-16 (bench/memory.sh) and the GoNB
-#     cell (bench/cell.py). Their "before" rows (the commit before issue 11, c36261b) stay in
+#   - loading in a fresh process (bench/load.py), the training steps (bench/train.sh steps: the
+#     demo CNN and MobileNetV2's frozen fine-tune against torch_bench.py), notebook 01's peak
+#     memory on VGG-16 (bench/memory.sh) and the GoNB cell (bench/cell.py). Their "before" rows (the commit before issue 11, c36261b) stay in
 #     bench/out/memory.json and cell.json: see those scripts. And `gradcam explain` as a whole
 #     process against pytorch-grad-cam and Captum (bench/process.py).
 #   bench/compare.sh [MODELS] [go]     default: resnet18,resnet50,vgg16,alexnet,mobilenet_v2;

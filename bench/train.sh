@@ -28,7 +28,7 @@ go build -o "$tmp/gradcam" ./cmd/gradcam
 go build -o "$tmp/disks" ./pretrained/disks/retrain
 go build -o "$tmp/langid" ./pretrained/langid/retrain
 go build -o "$tmp/scenes" ./pretrained/scenes/retrain
-rows="$out/retrain.tsv.part"
+rows="$tmp/retrain.tsv" # into bench/out only when every command has run
 printf 'command\twall_s\tuser_s\tsys_s\tpeak_mb\tmeasured\n' >"$rows"
 stamp="$(date -u +%F) ($(git rev-parse --short HEAD))"
 timed() {
@@ -45,4 +45,5 @@ timed "go run ./pretrained/disks/retrain" "$tmp/disks" -out "$tmp"
 timed "go run ./pretrained/langid/retrain" "$tmp/langid" -out "$tmp"
 timed "go run ./pretrained/scenes/retrain -model vqa" "$tmp/scenes" -model vqa -out "$tmp"
 timed "go run ./pretrained/scenes/retrain -model caption" "$tmp/scenes" -model caption -out "$tmp"
-mv "$rows" "$out/retrain.tsv"
+cp "$rows" "$out/retrain.tsv.part"
+mv "$out/retrain.tsv.part" "$out/retrain.tsv"
