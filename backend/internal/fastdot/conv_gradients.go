@@ -129,31 +129,14 @@ func (c *conv2D) transposed() error {
 	}
 	// Every tap's kernel side by side, B[ci, tap*n+co]: one product per tile of input rows
 	// gives all the taps' contributions, and a narrow output (an image's 3 channels, the input
-	// gradient of a network's stem) still fills the register tile's columns.
+	// gradient of a network's stem) still fills the register tile's columns. Packed from where
+	// the kernel lies: tap's columns are a run starting at its offset.
 	wide := taps * n
-	bbuf := getScratch(c.kI * wide)
-	defer scratchPool.Put(bbuf)
-	bfull := (*bbuf)[:c.kI*wide]
-	// Copied in blocks of 16 input channels: 16 read and 16 write streams, each advancing
-	// along its cache lines, whichever of the kernel's channel axes is contiguous.
-	// On the cores when the kernel is large.
-	workers := sgemm.Workers()
-	if c.kI*wide < 1<<15 {
-		workers = 1
+	offs := make([]int, taps)
+	for tap := range taps {
+		offs[tap] = tap/c.kW*c.kSH + tap%c.kW*c.kSW
 	}
-	sgemm.Parallel(workers, (c.kI+15)/16, func(_, blk int) {
-		ci0, ci1 := blk*16, min(c.kI, blk*16+16)
-		for tap := range taps {
-			off := tap/c.kW*c.kSH + tap%c.kW*c.kSW
-			for co := range n {
-				src := off + co*c.kSO
-				for ci := ci0; ci < ci1; ci++ {
-					bfull[ci*wide+tap*n+co] = c.ker[src+ci*c.kSI]
-				}
-			}
-		}
-	})
-	pb, err := sgemm.PackB(c.kI, wide, sgemm.Matrix{Data: bfull, RowStride: wide, ColStride: 1})
+	pb, err := sgemm.PackBColumnRuns(c.kI, wide, sgemm.Runs{Data: c.ker, Offs: offs, Run: n, RowStride: c.kSI, ColStride: c.kSO})
 	if err != nil {
 		return err
 	}

@@ -449,24 +449,58 @@ func packed(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 // packB writes B[pc:pc+depth, col:col+nr] into dst as depth rows of nr, zero-padded past n.
 func packB(dst []float32, b Matrix, pc, depth, col, n int) {
 	cols := min(nr, n-col)
-	if b.ColStride == 1 {
-		for p := range depth {
-			src := b.Data[b.Off+(pc+p)*b.RowStride+col:]
-			d := dst[p*nr : (p+1)*nr]
-			copy(d, src[:cols])
-			clear(d[cols:])
-		}
-		return
-	}
 	if cols < nr {
 		clear(dst[:depth*nr])
 	}
-	for jj := range cols {
-		base := b.Off + pc*b.RowStride + (col+jj)*b.ColStride
+	b.Off += col * b.ColStride
+	packColumns(dst, b, pc, depth, cols)
+}
+
+// packColumns writes B[pc:pc+depth, 0:cols] into the first cols columns of depth packed rows
+// of nr: element (p, jj) to dst[p*nr+jj]. The rest of each row is left as it is.
+func packColumns(dst []float32, b Matrix, pc, depth, cols int) {
+	if b.ColStride == 1 {
+		for p := range depth {
+			src := b.Data[b.Off+(pc+p)*b.RowStride:]
+			copy(dst[p*nr:p*nr+cols], src[:cols])
+		}
+		return
+	}
+	jj := 0
+	if b.RowStride == 1 {
+		jj = packBTransposed(dst, b.Data, b.Off+pc, b.ColStride, depth, cols)
+	}
+	for ; jj < cols; jj++ {
+		base := b.Off + pc*b.RowStride + jj*b.ColStride
 		for p := range depth {
 			dst[p*nr+jj] = b.Data[base+p*b.RowStride]
 		}
 	}
+}
+
+// packBTransposed packs the columns of B that lie contiguously (rows 1 apart; column j at
+// off+j*cs), eight at a time: each pass reads eight runs of depth and writes eight consecutive
+// floats of every packed row, where one column at a time writes one float per row. It returns
+// the columns packed, a multiple of 8; packB packs the rest.
+func packBTransposed(dst, data []float32, off, cs, depth, cols int) int {
+	jj := 0
+	for ; jj+8 <= cols; jj += 8 {
+		base := off + jj*cs
+		s0 := data[base : base+depth]
+		s1 := data[base+cs:][:len(s0)]
+		s2 := data[base+2*cs:][:len(s0)]
+		s3 := data[base+3*cs:][:len(s0)]
+		s4 := data[base+4*cs:][:len(s0)]
+		s5 := data[base+5*cs:][:len(s0)]
+		s6 := data[base+6*cs:][:len(s0)]
+		s7 := data[base+7*cs:][:len(s0)]
+		for p := range s0 {
+			d := dst[p*nr+jj : p*nr+jj+8 : p*nr+jj+8]
+			d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
+			d[4], d[5], d[6], d[7] = s4[p], s5[p], s6[p], s7[p]
+		}
+	}
+	return jj
 }
 
 // packA writes A[i0:i0+rows, pc:pc+depth] into dst as mr-row slivers, each depth columns of mr,

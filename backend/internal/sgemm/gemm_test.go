@@ -347,7 +347,7 @@ func TestPackBRuns(t *testing.T) {
 		t.Skip("no AVX2/FMA on this CPU")
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	const run, runs, n, m = 100, 9, 40, 13
+	const run, runs, n, m = 100, 9, 43, 13
 	// Runs stored transposed (rows 1 apart, columns colStride apart), in shuffled order, with
 	// a gap: run r at offs[r].
 	colStride := run*runs + 7
@@ -417,4 +417,114 @@ func TestPackBRuns(t *testing.T) {
 			t.Errorf("%s: no error", bad.name)
 		}
 	}
+}
+
+// BenchmarkPackB packs a convolution's kernel matrix [k, n] as a forward pass finds it (row-major,
+// columns 1 apart: a copy per panel row) and as an input gradient finds it (the forward kernel
+// with its channel axes swapped: rows 1 apart, columns k apart, a transposition).
+func BenchmarkPackB(b *testing.B) {
+	if !available {
+		b.Skip("no AVX2/FMA")
+	}
+	for _, s := range []struct {
+		name string
+		k, n int
+	}{
+		{"conv3x3_256", 2304, 256},
+		{"conv1x1_1024x256", 1024, 256},
+		{"conv3x3_512", 4608, 512},
+	} {
+		data := make([]float32, s.k*s.n)
+		for i := range data {
+			data[i] = float32(i % 1000)
+		}
+		for _, l := range []struct {
+			name string
+			m    Matrix
+		}{
+			{"rowmajor", Matrix{Data: data, RowStride: s.n, ColStride: 1}},
+			{"transposed", Matrix{Data: data, RowStride: 1, ColStride: s.k}},
+		} {
+			b.Run(s.name+"/"+l.name, func(b *testing.B) {
+				for b.Loop() {
+					pb, err := PackB(s.k, s.n, l.m)
+					if err != nil {
+						b.Fatal(err)
+					}
+					pb.Release()
+				}
+				b.ReportMetric(float64(4*s.k*s.n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+			})
+		}
+	}
+}
+
+// TestPackBColumnRuns: a matrix whose columns lie in runs at arbitrary offsets (a strided
+// convolution's kernel taps side by side) packs to the same panels as the same columns copied
+// into one row-major matrix: runs narrower than a sliver, wider, and not a multiple of 8 (the
+// transposing copy's width), rows 1 apart (the input gradient's layout) or columns 1 apart.
+func TestPackBColumnRuns(t *testing.T) {
+	if !available {
+		t.Skip("no AVX2/FMA on this CPU")
+	}
+	for _, kernel := range []bool{false, true} {
+		if kernel && !hasAVX512 {
+			continue
+		}
+		useAVX512(kernel)
+		for _, tc := range []struct {
+			name           string
+			k, run, runs   int
+			rowsContiguous bool
+		}{
+			{"stem: 3 columns a run", 300, 3, 49, true},
+			{"40 columns a run", 517, 40, 9, true},
+			{"64 columns a run", 64, 64, 4, true},
+			{"columns contiguous", 270, 37, 5, false},
+		} {
+			rng := rand.New(rand.NewPCG(7, 8))
+			n := tc.run * tc.runs
+			// Run r holds a [k, run] block; blocks in shuffled slots with a gap.
+			block := tc.k*tc.run + 5
+			data := make([]float32, tc.runs*block+11)
+			for i := range data {
+				data[i] = float32(rng.NormFloat64())
+			}
+			rs, cs := 1, tc.k
+			if !tc.rowsContiguous {
+				rs, cs = tc.run, 1
+			}
+			offs := make([]int, tc.runs)
+			for r, slot := range rng.Perm(tc.runs) {
+				offs[r] = 11 + slot*block
+			}
+			dense := make([]float32, tc.k*n)
+			for p := range tc.k {
+				for j := range n {
+					dense[p*n+j] = data[offs[j/tc.run]+j%tc.run*cs+p*rs]
+				}
+			}
+			want, err := PackB(tc.k, n, Matrix{Data: dense, RowStride: n, ColStride: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := PackBColumnRuns(tc.k, n, Runs{Data: data, Offs: offs, Run: tc.run, RowStride: rs, ColStride: cs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.data[:len(want.data)], want.data) {
+				t.Errorf("AVX-512 %v, %s: packed panels differ from the copied matrix's", kernel, tc.name)
+			}
+			want.Release()
+			got.Release()
+			if _, err := PackBColumnRuns(tc.k, n+1, Runs{Data: data, Offs: offs, Run: tc.run, RowStride: rs, ColStride: cs}); err == nil {
+				t.Errorf("%s: a column past the last run: no error", tc.name)
+			}
+			// The slot last in data ends 6 floats before its end.
+			if _, err := PackBColumnRuns(tc.k, n, Runs{Data: data[:len(data)-6], Offs: offs, Run: tc.run, RowStride: rs, ColStride: cs}); err == nil {
+				t.Errorf("%s: a run past the data: no error", tc.name)
+			}
+		}
+	}
+	useAVX512(hasAVX512)
 }

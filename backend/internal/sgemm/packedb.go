@@ -24,9 +24,10 @@ func PackB(k, n int, b Matrix) (*PackedB, error) {
 }
 
 // Runs is a matrix whose rows come in runs of Run rows: row p starts at Offs[p/Run] +
-// (p%Run)*RowStride, and its columns are ColStride apart. A convolution's kernel as a
-// [taps*channels, out] matrix is one whose taps are not one stride apart (an input gradient's:
-// the forward kernel reversed, its channel axes swapped); packing it as runs saves a copy.
+// (p%Run)*RowStride, and its columns are ColStride apart (PackBColumnRuns reads it with the
+// roles of rows and columns exchanged). A convolution's kernel as a [taps*channels, out] matrix
+// is one whose taps are not one stride apart (an input gradient's: the forward kernel reversed,
+// its channel axes swapped); packing it as runs saves a copy.
 type Runs struct {
 	Data                      []float32
 	Offs                      []int
@@ -52,14 +53,7 @@ func PackBRuns(p0, k, n int, b Runs) (*PackedB, error) {
 			return nil, err
 		}
 	}
-	slivers := (n + nr - 1) / nr
-	pb := &PackedB{k: k, n: n, mr: mr, nr: nr, slivers: slivers, buf: getPanel(k * slivers * nr)}
-	pb.data = *pb.buf
-	panels := (k + kc - 1) / kc
-	parallel(workers(), panels*slivers, func(_, t int) {
-		pc, j := t/slivers*kc, t%slivers
-		depth := min(kc, k-pc)
-		dst := pb.data[pc*slivers*nr+j*depth*nr:]
+	return packPanels(k, n, func(dst []float32, pc, depth, j int) {
 		// The panel's rows, one run at a time: a run is a strided matrix whose row p0+pc+q
 		// is at Off + (p0+pc+q)*RowStride.
 		for q := 0; q < depth; {
@@ -70,8 +64,58 @@ func PackBRuns(p0, k, n int, b Runs) (*PackedB, error) {
 			packB(dst[q*nr:], m, p, rows, j*nr, n)
 			q += rows
 		}
+	}), nil
+}
+
+// PackBColumnRuns packs b (k x n) whose columns, not rows, come in runs of b.Run: column j
+// starts at Offs[j/Run] + (j%Run)*ColStride, and its rows are RowStride apart. A strided
+// convolution's input gradient multiplies by every kernel tap at once, the taps' kernels side
+// by side as [channels, taps*out]; packing them where they lie saves copying them side by side.
+func PackBColumnRuns(k, n int, b Runs) (*PackedB, error) {
+	if !available {
+		return nil, fmt.Errorf("sgemm: this CPU lacks AVX2/FMA")
+	}
+	if k <= 0 || n <= 0 {
+		return nil, fmt.Errorf("sgemm: PackB of an empty %dx%d matrix", k, n)
+	}
+	if b.Run <= 0 || (n+b.Run-1)/b.Run > len(b.Offs) {
+		return nil, fmt.Errorf("sgemm: %d columns of B outside its %d runs of %d", n, len(b.Offs), b.Run)
+	}
+	for r := 0; r*b.Run < n; r++ {
+		m := Matrix{Data: b.Data, Off: b.Offs[r], RowStride: b.RowStride, ColStride: b.ColStride}
+		if err := m.check("B", k, min(b.Run, n-r*b.Run)); err != nil {
+			return nil, err
+		}
+	}
+	return packPanels(k, n, func(dst []float32, pc, depth, j int) {
+		cols := min(nr, n-j*nr)
+		if cols < nr {
+			clear(dst[:depth*nr])
+		}
+		// The sliver's columns, one run at a time.
+		for c := j * nr; c < j*nr+cols; {
+			r := c / b.Run
+			seg := min(j*nr+cols, (r+1)*b.Run) - c
+			m := Matrix{Data: b.Data, Off: b.Offs[r] + (c-r*b.Run)*b.ColStride, RowStride: b.RowStride, ColStride: b.ColStride}
+			packColumns(dst[c-j*nr:], m, pc, depth, seg)
+			c += seg
+		}
+	}), nil
+}
+
+// packPanels packs a k x n matrix in parallel, one task per panel of kc rows and sliver of nr
+// columns: sliver(dst, pc, depth, j) writes rows [pc, pc+depth) of sliver j into dst.
+func packPanels(k, n int, sliver func(dst []float32, pc, depth, j int)) *PackedB {
+	slivers := (n + nr - 1) / nr
+	pb := &PackedB{k: k, n: n, mr: mr, nr: nr, slivers: slivers, buf: getPanel(k * slivers * nr)}
+	pb.data = *pb.buf
+	panels := (k + kc - 1) / kc
+	parallel(workers(), panels*slivers, func(_, t int) {
+		pc, j := t/slivers*kc, t%slivers
+		depth := min(kc, k-pc)
+		sliver(pb.data[pc*slivers*nr+j*depth*nr:], pc, depth, j)
 	})
-	return pb, nil
+	return pb
 }
 
 // maxMR is the most rows of a register tile (the AVX-512 kernel's).
