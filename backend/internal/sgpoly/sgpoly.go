@@ -16,6 +16,7 @@ package sgpoly
 import (
 	"math"
 	"reflect"
+	"slices"
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
@@ -156,27 +157,72 @@ func (b *Builder) fillBlock(fill Op, like shapes.Shape, axis, n int) (Op, error)
 	return b.Builder.BroadcastInDim(fill, s, []int{})
 }
 
-// Reverse implemented with size-1 slices concatenated in reverse order (fine for small axes like kernels).
+// Reverse implemented with size-1 slices concatenated in reverse order (fine for small axes like
+// kernels). Consecutive reversed axes are reversed as one: reversing axes i..j-1 is reversing the
+// one axis of their product, so x is sliced at every combination of their indices (each slice
+// reshaped to that one axis, which costs nothing: simplego reuses a buffer it owns) and the
+// slices are concatenated in reverse order. That copies x twice (the slices, the concatenation)
+// where an axis at a time copies it twice per axis; a convolution's input gradient reverses its
+// kernel's two spatial axes, each tap one contiguous slice.
 func (b *Builder) Reverse(x Op, axes ...int) (Op, error) {
-	var err error
+	s := b.shape(x)
+	reversed := make([]bool, s.Rank())
 	for _, axis := range axes {
-		n := b.shape(x).Dimensions[axis]
-		if n <= 1 {
+		if axis < 0 || axis >= s.Rank() {
+			return nil, errors.Errorf("Reverse: axis %d out of range for a rank-%d operand", axis, s.Rank())
+		}
+		reversed[axis] = true
+	}
+	var err error
+	for i := 0; i < s.Rank(); i++ {
+		if !reversed[i] {
 			continue
 		}
-		parts := make([]Op, n)
-		for i := 0; i < n; i++ {
-			parts[n-1-i], err = b.sliceAxis(x, axis, i, i+1, 1)
-			if err != nil {
-				return nil, err
-			}
+		j, n := i, 1 // the run of reversed axes [i, j), n the product of their dimensions
+		for ; j < s.Rank() && reversed[j]; j++ {
+			n *= s.Dimensions[j]
 		}
-		x, err = b.Builder.Concatenate(axis, parts...)
+		if x, err = b.reverseRun(x, s.Dimensions, i, j, n); err != nil {
+			return nil, err
+		}
+		i = j
+	}
+	return x, nil
+}
+
+// reverseRun reverses axes [i, j) of x (of dimensions dims), n elements of their index space.
+func (b *Builder) reverseRun(x Op, dims []int, i, j, n int) (Op, error) {
+	if n <= 1 {
+		return x, nil
+	}
+	// A slice reshaped: the run's axes as one of size 1.
+	one := append(append(append([]int(nil), dims[:i]...), 1), dims[j:]...)
+	starts, limits, strides := make([]int, len(dims)), slices.Clone(dims), make([]int, len(dims))
+	for a := range strides {
+		strides[a] = 1
+	}
+	parts := make([]Op, n)
+	for f := range n {
+		for a, rest := j-1, f; a >= i; a-- { // f's index along each of the run's axes
+			starts[a] = rest % dims[a]
+			limits[a] = starts[a] + 1
+			rest /= dims[a]
+		}
+		// Cloned: the builder keeps the slices it is given.
+		part, err := b.Builder.Slice(x, slices.Clone(starts), slices.Clone(limits), slices.Clone(strides))
+		if err == nil && j-i > 1 {
+			part, err = b.Builder.Reshape(part, one...)
+		}
 		if err != nil {
 			return nil, err
 		}
+		parts[n-1-f] = part
 	}
-	return x, nil
+	cat, err := b.Builder.Concatenate(i, parts...)
+	if err != nil || j-i == 1 {
+		return cat, err
+	}
+	return b.Builder.Reshape(cat, dims...)
 }
 
 // Pad implements XLA Pad semantics (interior first, then possibly-negative edge padding).

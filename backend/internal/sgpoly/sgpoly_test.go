@@ -57,3 +57,46 @@ func TestConvolutionPad(t *testing.T) {
 		}
 	}
 }
+
+// TestReverse: the polyfilled Reverse equals reversing by index arithmetic, for one axis, two
+// consecutive axes (a kernel's spatial ones, reversed as one), axes apart, and all of them.
+func TestReverse(t *testing.T) {
+	sg, err := simplego.New("ops_sequential")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Wrap(sg)
+	dims := []int{3, 4, 2, 5}
+	data := make([]float32, 3*4*2*5)
+	for i := range data {
+		data[i] = float32(i)
+	}
+	x := tensors.FromFlatDataAndDimensions(data, dims...)
+	for _, axes := range [][]int{{1}, {0, 1}, {1, 2}, {0, 2}, {0, 3}, {0, 1, 2, 3}, {}} {
+		t.Run(fmt.Sprint(axes), func(t *testing.T) {
+			got, err := ExecOnce(b, func(x *Node) *Node { return Reverse(x, axes...) }, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]float32, len(data))
+			var idx [4]int
+			for idx[0] = range dims[0] {
+				for idx[1] = range dims[1] {
+					for idx[2] = range dims[2] {
+						for idx[3] = range dims[3] {
+							src := idx
+							for _, a := range axes {
+								src[a] = dims[a] - 1 - idx[a]
+							}
+							want[((idx[0]*dims[1]+idx[1])*dims[2]+idx[2])*dims[3]+idx[3]] =
+								data[((src[0]*dims[1]+src[1])*dims[2]+src[2])*dims[3]+src[3]]
+						}
+					}
+				}
+			}
+			if !slices.Equal(got.Shape().Dimensions, dims) || !slices.Equal(tensors.MustCopyFlatData[float32](got), want) {
+				t.Errorf("Reverse(%v) = %v %v, want %v", axes, got.Shape(), tensors.MustCopyFlatData[float32](got), want)
+			}
+		})
+	}
+}
