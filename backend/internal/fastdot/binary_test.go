@@ -222,6 +222,9 @@ func TestSliceMatchesSimplego(t *testing.T) {
 			return Slice(x, AxisRange(), AxisRange(), AxisRange(5, 36), AxisRange(3, 71).Stride(3))
 		}},
 		{"all", func(x *Node) *Node { return Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange()) }},
+		{"narrow rows (4 of 71 channels): gathered a block of rows at a time", func(x *Node) *Node {
+			return Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(3, 71).Stride(20))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := fastdot.Counted().Binary
@@ -288,6 +291,59 @@ func TestBroadcastInDimMatchesSimplego(t *testing.T) {
 			}
 			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
 				t.Error("broadcast differs from simplego's")
+			}
+		})
+	}
+}
+
+// TestTransposeMatchesSimplego: transpositions as the networks make them (an NCHW batch to
+// NHWC, 3 channels last: narrow rows gathered a block at a time; NHWC back to NCHW) and others
+// (a matrix, one keeping its last axis), with block counts that split unevenly between the two
+// goroutines, equal simplego's bit for bit.
+func TestTransposeMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	nchw, _ := randomTensor(rng, 3, 3, 41, 37)
+	nhwc, _ := randomTensor(rng, 3, 41, 37, 5)
+	matrix, _ := randomTensor(rng, 301, 203)
+	for _, tc := range []struct {
+		name string
+		x    *tensors.Tensor
+		perm []int
+	}{
+		{"NCHW to NHWC", nchw, []int{0, 2, 3, 1}},
+		{"NHWC to NCHW", nhwc, []int{0, 3, 1, 2}},
+		{"matrix", matrix, []int{1, 0}},
+		{"last axis kept", nhwc, []int{0, 2, 1, 3}},
+		{"reversed axes", nhwc, []int{3, 2, 1, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fn := func(x *Node) *Node { return TransposeAllDims(x, tc.perm...) }
+			calls := fastdot.Counted().Binary
+			got, err := ExecOnce(b, fn, tc.x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fastdot.Counted().Binary == calls {
+				t.Error("not handled by fastdot")
+			}
+			restore := fastdot.DisableForTest()
+			want, err := ExecOnce(b, fn, tc.x)
+			restore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Shape().Dimensions, want.Shape().Dimensions) {
+				t.Fatalf("shape %s, want %s", got.Shape(), want.Shape())
+			}
+			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
+				t.Error("transpose differs from simplego's")
 			}
 		})
 	}

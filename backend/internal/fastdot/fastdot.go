@@ -90,6 +90,7 @@ func Install() error {
 		installReduce()
 		installSlice()
 		installBroadcast()
+		installTranspose()
 		installSign()
 		installed.Store(true)
 	})

@@ -1,0 +1,215 @@
+package fastdot
+
+import (
+	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
+	"github.com/gradcam-go/gradcam/internal/catch"
+)
+
+// depthwise1x1 is depthwise for a 1x1 kernel (a zero Pad, internal/sgpoly's: the kernel is
+// ones, the input dilated by the interior padding) over output rows [lo, hi): each output
+// position is its input position's channels times the kernel, or zeros in a hole or the padding.
+func (c *conv2D) depthwise1x1(lo, hi int) {
+	ch := c.kO
+	w := make([]float32, ch)
+	for o := range w {
+		w[o] = c.ker[o*c.kSO]
+	}
+	// The input offset each output row and column reads, -1 in a hole or the padding.
+	offsets := func(n, stride, lo, dil, in, inStride int) []int {
+		off := make([]int, n)
+		for i := range off {
+			p := i*stride - lo
+			if p < 0 || p%dil != 0 || p/dil >= in {
+				off[i] = -1
+				continue
+			}
+			off[i] = p / dil * inStride
+		}
+		return off
+	}
+	ys := offsets(c.outH, c.stride[0], c.lo[0], c.inDil[0], c.inH, c.inSH)
+	xs := offsets(c.outW, c.stride[1], c.lo[1], c.inDil[1], c.inW, c.inSW)
+	b, yx := lo/(c.outH*c.outW), lo%(c.outH*c.outW)
+	y, x := yx/c.outW, yx%c.outW
+	for p := lo; p < hi; p++ {
+		dst := b*c.outSB + y*c.outSH + x*c.outSW
+		if ys[y] < 0 && x == 0 && p+c.outW <= hi && c.outSC == 1 && c.outSW == ch {
+			// A whole output row in a hole (every other row of max pooling's gradient): cleared at once.
+			clear(c.out[dst : dst+c.outW*ch])
+			p += c.outW - 1
+			if y++; y == c.outH {
+				y = 0
+				b++
+			}
+			continue
+		}
+		hole := ys[y] < 0 || xs[x] < 0
+		src := b*c.inSB + ys[y] + xs[x]
+		switch {
+		case c.inSC == 1 && c.outSC == 1 && hole:
+			clearRun(c.out[dst : dst+ch])
+		case c.inSC == 1 && c.outSC == 1:
+			out := c.out[dst : dst+ch]
+			for o, v := range c.in[src : src+ch] {
+				out[o] = v*w[o] + 0 // 0 + x*w, as the convolution's sum starts: +0 for -0
+			}
+		default:
+			for o := range ch {
+				v := float32(0)
+				if !hole {
+					v += c.in[src+o*c.inSC] * w[o]
+				}
+				c.out[dst+o*c.outSC] = v
+			}
+		}
+		if x++; x == c.outW {
+			x = 0
+			if y++; y == c.outH {
+				y = 0
+				b++
+			}
+		}
+	}
+}
+
+// depthwisePositions is depthwise over output positions (b, y, x) [lo, hi), one position's
+// channels at a time: the general case.
+func (c *conv2D) depthwisePositions(lo, hi int) {
+	ch := c.kO
+	acc := make([]float32, ch)
+	w := make([]float32, ch)
+	for r := lo; r < hi; r++ {
+		b, yx := r/(c.outH*c.outW), r%(c.outH*c.outW)
+		y, x := yx/c.outW, yx%c.outW
+		clear(acc)
+		for ky := range c.kH {
+			iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
+			if iy < 0 || iy%c.inDil[0] != 0 || iy/c.inDil[0] >= c.inH {
+				continue
+			}
+			for kx := range c.kW {
+				ix := x*c.stride[1] + kx*c.kDil[1] - c.lo[1]
+				if ix < 0 || ix%c.inDil[1] != 0 || ix/c.inDil[1] >= c.inW {
+					continue
+				}
+				src := b*c.inSB + iy/c.inDil[0]*c.inSH + ix/c.inDil[1]*c.inSW
+				kb := ky*c.kSH + kx*c.kSW
+				wt := w
+				if c.kSO == 1 {
+					wt = c.ker[kb : kb+ch]
+				} else {
+					for o := range ch {
+						w[o] = c.ker[kb+o*c.kSO]
+					}
+				}
+				switch {
+				case c.inSC == 1 && ch >= 32:
+					sgemm.MulAcc(c.in[src:src+ch], wt, acc)
+				case c.inSC == 1: // few channels (a zero Pad's kernel of ones): the call costs more than the loop
+					in := c.in[src : src+ch]
+					for o, v := range in {
+						acc[o] += v * wt[o]
+					}
+				default:
+					for o := range ch {
+						acc[o] += c.in[src+o*c.inSC] * wt[o]
+					}
+				}
+			}
+		}
+		dst := b*c.outSB + y*c.outSH + x*c.outSW
+		if c.outSC == 1 {
+			copy(c.out[dst:dst+ch], acc)
+		} else {
+			for o, v := range acc {
+				c.out[dst+o*c.outSC] = v
+			}
+		}
+	}
+}
+
+// depthwise computes a convolution with one input channel per group (MobileNet's): each output
+// channel is its channel's input times its own kernel, accumulated tap by tap along the channels.
+func (c *conv2D) depthwise() {
+	ch := c.kO
+	rows, work := c.batch*c.outH*c.outW, c.depthwisePositions
+	switch {
+	case c.kH == 1 && c.kW == 1:
+		work = c.depthwise1x1
+	case c.rowwise():
+		// Whole output rows: tasks split the batch's rows (b, y), not positions.
+		rows = c.batch * c.outH
+		work = c.depthwiseRows(work)
+	}
+	if c.batch*c.outH*c.outW*ch*c.kH*c.kW < 1<<16 {
+		work(0, rows)
+		return
+	}
+	var g catch.Group
+	g.Go(func() { work(rows/2, rows) })
+	g.Run(func() { work(0, rows/2) })
+	g.Wait()
+}
+
+// rowwise says depthwise can take a whole output row per tap: channels contiguous in the input,
+// output and kernel, consecutive output columns reading consecutive input columns (stride 1
+// along the row, no input dilation).
+func (c *conv2D) rowwise() bool {
+	return c.inSC == 1 && c.inSW == c.kO && c.outSC == 1 && c.outSW == c.kO && c.kSO == 1 &&
+		c.stride[1] == 1 && c.inDil == [2]int{1, 1}
+}
+
+// depthwiseRows is depthwise over output rows (b, y) [lo, hi) when rowwise: each tap's
+// products for a whole row are one run, input columns x+off times the tap's kernel repeated
+// along the row, added to the row's sums in place. Every sum takes the same taps in the same
+// order as position by position, with the same operation (MulAcc's FMA from 32 channels, a
+// multiply and an add below), so the bits are the same; only the calls per position are gone.
+// perPosition serves rows too short to gain (it takes positions, not rows).
+func (c *conv2D) depthwiseRows(perPosition func(lo, hi int)) func(lo, hi int) {
+	ch, w := c.kO, c.outW
+	if w < 4 {
+		return func(lo, hi int) { perPosition(lo*w, hi*w) }
+	}
+	// Each tap's kernel repeated along a row.
+	taps := c.kH * c.kW
+	tiled := make([]float32, taps*w*ch)
+	for t := range taps {
+		kb := t/c.kW*c.kSH + t%c.kW*c.kSW
+		for x := range w {
+			copy(tiled[(t*w+x)*ch:(t*w+x+1)*ch], c.ker[kb:kb+ch])
+		}
+	}
+	return func(lo, hi int) {
+		acc := make([]float32, w*ch)
+		for r := lo; r < hi; r++ {
+			b, y := r/c.outH, r%c.outH
+			clear(acc)
+			for ky := range c.kH {
+				iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
+				if iy < 0 || iy >= c.inH {
+					continue
+				}
+				for kx := range c.kW {
+					off := kx*c.kDil[1] - c.lo[1] // output column x reads input column x+off
+					x0, x1 := max(0, -off), min(w, c.inW-off)
+					if x0 >= x1 {
+						continue
+					}
+					n := (x1 - x0) * ch
+					src := b*c.inSB + iy*c.inSH + (x0+off)*ch
+					in, sums := c.in[src:src+n], acc[x0*ch:x0*ch+n]
+					kt := tiled[(ky*c.kW+kx)*w*ch:][:n]
+					if ch >= 32 {
+						sgemm.MulAcc(in, kt, sums)
+						continue
+					}
+					for i, v := range in {
+						sums[i] += v * kt[i]
+					}
+				}
+			}
+			dst := b*c.outSB + y*c.outSH
+			copy(c.out[dst:dst+w*ch], acc)
+		}
+	}
+}
