@@ -162,6 +162,13 @@ func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Nod
 		return nil, false
 	}
 	n := len(o)
+	var rep []float32 // the repeating operand, tiled
+	switch {
+	case ka == trailing:
+		rep = tiled(a)
+	case kb == trailing:
+		rep = tiled(b)
+	}
 	run := func(lo, hi int) {
 		switch {
 		case ka == whole && kb == whole:
@@ -170,18 +177,13 @@ func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Nod
 			vs(op, o[lo:hi], a[lo:hi], b[0])
 		case ka == scalar:
 			sv(op, o[lo:hi], a[0], b[lo:hi])
-		default: // one operand repeats: whole rows of its length
-			var p int
-			if ka == trailing {
-				p = len(a)
-			} else {
-				p = len(b)
-			}
-			for r := lo; r < hi; r += p {
+		default: // one operand repeats: runs of whole rows, the operand tiled to a run's length
+			for r := lo; r < hi; r += len(rep) {
+				m := min(len(rep), hi-r) // whole rows: lo and hi are on row boundaries
 				if kb == trailing {
-					vv(op, o[r:r+p], a[r:r+p], b)
+					vv(op, o[r:r+m], a[r:r+m], rep[:m])
 				} else {
-					vv(op, o[r:r+p], a, b[r:r+p])
+					vv(op, o[r:r+m], rep[:m], b[r:r+m])
 				}
 			}
 		}
@@ -204,6 +206,24 @@ func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Nod
 	g.Run(func() { run(0, mid) })
 	g.Wait()
 	return out, true
+}
+
+// tiledRun is the least length of the runs a repeating operand is tiled to: a batch norm's
+// per-channel scale ([C], 32-960 values) over [B, H, W, C] is then one vector call per run of
+// rows, not one per row.
+const tiledRun = 2048
+
+// tiled returns row repeated to the first multiple of its length of at least tiledRun values
+// (row itself when it is that long).
+func tiled(row []float32) []float32 {
+	if len(row) >= tiledRun {
+		return row
+	}
+	t := make([]float32, (tiledRun+len(row)-1)/len(row)*len(row))
+	for i := 0; i < len(t); i += len(row) {
+		copy(t[i:], row)
+	}
+	return t
 }
 
 // Comparisons (float32 operands, whole or scalar, to bool), LogicalAnd and Where: the ReLU

@@ -40,6 +40,7 @@ func TestBinaryMatchesSimplego(t *testing.T) {
 		{"equal", []int{2, 30, 30, 64}, []int{2, 30, 30, 64}, true},
 		{"channels on the right", []int{2, 30, 30, 64}, []int{1, 1, 1, 64}, true},
 		{"channels at batch 1", []int{1, 30, 30, 64}, []int{1, 1, 1, 64}, true},
+		{"40 channels, an odd number of rows (runs end mid-run)", []int{3, 31, 29, 40}, []int{1, 1, 1, 40}, true},
 		{"channels on the left", []int{1, 1, 1, 64}, []int{2, 30, 30, 64}, true},
 		{"trailing axes", []int{3, 17, 5, 7}, []int{1, 17, 5, 7}, true},
 		{"scalar on the right", []int{2, 30, 30, 64}, []int{}, true},
