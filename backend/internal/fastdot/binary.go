@@ -17,8 +17,8 @@ import (
 // simplego's float32 Add, Sub, Mul and Max broadcast through a per-element index iterator: a batch
 // norm's x*scale+shift and a convolution's bias, [B, H, W, C] against [1, 1, 1, C], took a third
 // of ResNet-50's forward pass. Here the common layouts are plain loops, split over two goroutines:
-// equal shapes, one operand a scalar, or one operand the trailing axes of the other (size-1 axes
-// in front).
+// equal shapes, one operand a scalar, or one operand repeated along a run of the other's axes
+// (size 1 there: in front, or in the middle).
 
 // BinaryCalls counts element-wise ops run here; BinaryFallbacks those handed back to simplego.
 var binaryCalls, binaryFallbacks atomic.Int64
@@ -91,13 +91,15 @@ func binaryExecutor(op backends.OpType) executor {
 	})
 }
 
-// operandKind is how an operand spans the output: whole, a scalar, or repeated trailing axes.
+// operandKind is how an operand spans the output: whole, a scalar, or repeated along one run
+// of axes (leading, as a bias [1, 1, 1, C] over [B, H, W, C], or in the middle, as Grad-CAM's
+// weights [B, 1, 1, C]).
 type operandKind int
 
 const (
 	whole operandKind = iota
 	scalar
-	trailing
+	repeated
 	unsupported
 )
 
@@ -110,17 +112,24 @@ func kindOf(s, out shapes.Shape) operandKind {
 	case s.Rank() != out.Rank() || s.Size() == 0:
 		return unsupported
 	}
-	// Leading axes of size 1, then the output's own dimensions.
-	i := 0
-	for i < s.Rank() && s.Dimensions[i] == 1 {
+	if _, _, ok := repeatRun(s.Dimensions, out.Dimensions); ok {
+		return repeated
+	}
+	return unsupported
+}
+
+// repeatRun finds the run of axes [i, j) along which an operand of dimensions s repeats over
+// out: s equals out but for size 1 on that run. It reports false for any other pair.
+func repeatRun(s, out []int) (i, j int, ok bool) {
+	for i < len(s) && s[i] == out[i] {
 		i++
 	}
-	for j := i; j < s.Rank(); j++ {
-		if s.Dimensions[j] != out.Dimensions[j] {
-			return unsupported
-		}
+	for j = i; j < len(s) && s[j] == 1; j++ {
 	}
-	return trailing
+	if !slices.Equal(s[j:], out[j:]) {
+		return 0, 0, false
+	}
+	return i, j, true
 }
 
 // floatOperands reads a binary op's two float32 operands and how each spans the output.
@@ -147,6 +156,31 @@ func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Nod
 	if ka == unsupported || kb == unsupported || (ka != whole && kb != whole) {
 		return nil, false
 	}
+	// A repeated operand x: rows of width values, row q of the output reading x's row q/times.
+	var x []float32
+	width, times := 0, 0
+	if ka == repeated || kb == repeated {
+		k := 0
+		if kb == repeated {
+			k = 1
+		}
+		xs, err := backend.BufferShape(inputs[k])
+		if err != nil {
+			return nil, false
+		}
+		i, j, _ := repeatRun(xs.Dimensions, outShape.Dimensions)
+		width, times = 1, 1
+		for _, d := range outShape.Dimensions[j:] {
+			width *= d
+		}
+		for _, d := range outShape.Dimensions[i:j] {
+			times *= d
+		}
+		x = a
+		if k == 1 {
+			x = b
+		}
+	}
 	// The output reuses an operand the executor owns, as simplego does (nil in inputs: taken).
 	var out *simplego.Buffer
 	switch {
@@ -158,16 +192,22 @@ func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Nod
 		out = backend.NewBuffer(outShape)
 	}
 	o, ok := flat(out).([]float32)
-	if !ok || len(o) != outShape.Size() {
+	if !ok || len(o) != outShape.Size() || width > 0 && len(x)*times != len(o) {
 		return nil, false
 	}
 	n := len(o)
-	var rep []float32 // the repeating operand, tiled
-	switch {
-	case ka == trailing:
-		rep = tiled(a)
-	case kb == trailing:
-		rep = tiled(b)
+	// Repeated along leading axes (one operand row): runs of whole rows, the operand tiled to a
+	// run's length, one vector call per run.
+	var rep []float32
+	if width > 0 && len(x) == width {
+		rep = tiled(x)
+	}
+	apply := func(lo, hi int, xr []float32) { // o[lo:hi] from the other operand's and x's rows xr
+		if kb == repeated {
+			vv(op, o[lo:hi], a[lo:hi], xr)
+		} else {
+			vv(op, o[lo:hi], xr, b[lo:hi])
+		}
 	}
 	run := func(lo, hi int) {
 		switch {
@@ -177,24 +217,20 @@ func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Nod
 			vs(op, o[lo:hi], a[lo:hi], b[0])
 		case ka == scalar:
 			sv(op, o[lo:hi], a[0], b[lo:hi])
-		default: // one operand repeats: runs of whole rows, the operand tiled to a run's length
+		case rep != nil:
 			for r := lo; r < hi; r += len(rep) {
 				m := min(len(rep), hi-r) // whole rows: lo and hi are on row boundaries
-				if kb == trailing {
-					vv(op, o[r:r+m], a[r:r+m], rep[:m])
-				} else {
-					vv(op, o[r:r+m], rep[:m], b[r:r+m])
-				}
+				apply(r, r+m, rep[:m])
+			}
+		default: // repeated along middle axes: a row at a time, x's row q/times
+			for r := lo; r < hi; r += width {
+				q := r / width / times
+				apply(r, r+width, x[q*width:(q+1)*width])
 			}
 		}
 	}
 	// Halves on a row boundary when an operand repeats by rows.
-	step := 1
-	if ka == trailing {
-		step = len(a)
-	} else if kb == trailing {
-		step = len(b)
-	}
+	step := max(width, 1)
 	const parallelFrom = 1 << 15
 	if n < parallelFrom {
 		run(0, n)

@@ -46,7 +46,10 @@ func TestBinaryMatchesSimplego(t *testing.T) {
 		{"scalar on the right", []int{2, 30, 30, 64}, []int{}, true},
 		{"scalar on the left", []int{}, []int{2, 30, 30, 64}, true},
 		{"small", []int{3, 5}, []int{1, 5}, true},
-		{"middle axes broadcast", []int{2, 30, 30, 64}, []int{2, 1, 1, 64}, false},
+		{"middle axes (Grad-CAM's weights per image and channel)", []int{2, 30, 30, 64}, []int{2, 1, 1, 64}, true},
+		{"middle axes on the left", []int{3, 1, 1, 40}, []int{3, 31, 29, 40}, true},
+		{"last axis repeated", []int{2, 9, 7, 5}, []int{2, 9, 7, 1}, true},
+		{"two runs of size-1 axes", []int{2, 30, 30, 64}, []int{1, 30, 1, 64}, false},
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
 	for opName, op := range ops {
