@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
@@ -18,8 +19,9 @@ import (
 // TestBinaryMatchesSimplego runs float32 Add, Sub, Mul, Max and Min with the broadcasts the models
 // use (batch norm and bias: [B, H, W, C] with [1, 1, 1, C]; ReLU: with a scalar), on either
 // side, large enough to split over goroutines, through fastdot, and compares them with
-// simplego's own float64 ops. The chained ops reuse their operands' buffers. A broadcast in the
-// middle axes falls back to simplego.
+// simplego's own float64 ops. The chained ops reuse their operands' buffers. An operand repeated
+// along middle axes (Grad-CAM's weights [B, 1, 1, C]) is handled; one repeated along two
+// separate runs of axes falls back to simplego.
 func TestBinaryMatchesSimplego(t *testing.T) {
 	b, err := backend.NewWithConfig(backend.Go)
 	if err != nil {
@@ -177,29 +179,8 @@ func TestReduceSumMatchesSimplego(t *testing.T) {
 		x32 := tc.x
 		t.Run(fmt.Sprint(tc.x.Shape().Dimensions, tc.axes), func(t *testing.T) {
 			fn := func(x *Node) *Node { return ReduceSum(x, tc.axes...) }
-			calls := fastdot.Counted().Binary
-			got, err := ExecOnce(b, fn, x32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if handled := fastdot.Counted().Binary > calls; handled != tc.handled {
+			if handled := matchesSimplego(t, b, fn, x32); handled != tc.handled {
 				t.Errorf("handled by fastdot: %v, want %v", handled, tc.handled)
-			}
-			// simplego's own loop, the reference: the same sums with the fast executors off.
-			restore := fastdot.DisableForTest()
-			want, err := ExecOnce(b, fn, x32)
-			restore()
-			if err != nil {
-				t.Fatal(err)
-			}
-			g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)
-			if len(g) != len(w) {
-				t.Fatalf("%d sums, simplego %d", len(g), len(w))
-			}
-			for i := range g {
-				if math.Float32bits(g[i]) != math.Float32bits(w[i]) {
-					t.Fatalf("sum %d of %d differs from simplego's: %v vs %v", i, len(g), g[i], w[i])
-				}
 			}
 		})
 	}
@@ -231,25 +212,8 @@ func TestSliceMatchesSimplego(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			calls := fastdot.Counted().Binary
-			got, err := ExecOnce(b, tc.fn, x32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fastdot.Counted().Binary == calls {
+			if !matchesSimplego(t, b, tc.fn, x32) {
 				t.Error("not handled by fastdot")
-			}
-			restore := fastdot.DisableForTest()
-			want, err := ExecOnce(b, tc.fn, x32)
-			restore()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got.Shape().Dimensions, want.Shape().Dimensions) {
-				t.Fatalf("shape %s, want %s", got.Shape(), want.Shape())
-			}
-			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
-				t.Error("slice differs from simplego's")
 			}
 		})
 	}
@@ -279,22 +243,8 @@ func TestBroadcastInDimMatchesSimplego(t *testing.T) {
 		{"new trailing axes", channels, func(x *Node) *Node { return ExpandAndBroadcast(x, []int{37, 41, 23}, []int{1, 2}) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			calls := fastdot.Counted().Binary
-			got, err := ExecOnce(b, tc.fn, tc.x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fastdot.Counted().Binary == calls {
+			if !matchesSimplego(t, b, tc.fn, tc.x) {
 				t.Error("not handled by fastdot")
-			}
-			restore := fastdot.DisableForTest()
-			want, err := ExecOnce(b, tc.fn, tc.x)
-			restore()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
-				t.Error("broadcast differs from simplego's")
 			}
 		})
 	}
@@ -329,25 +279,8 @@ func TestTransposeMatchesSimplego(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fn := func(x *Node) *Node { return TransposeAllDims(x, tc.perm...) }
-			calls := fastdot.Counted().Binary
-			got, err := ExecOnce(b, fn, tc.x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fastdot.Counted().Binary == calls {
+			if !matchesSimplego(t, b, fn, tc.x) {
 				t.Error("not handled by fastdot")
-			}
-			restore := fastdot.DisableForTest()
-			want, err := ExecOnce(b, fn, tc.x)
-			restore()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got.Shape().Dimensions, want.Shape().Dimensions) {
-				t.Fatalf("shape %s, want %s", got.Shape(), want.Shape())
-			}
-			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
-				t.Error("transpose differs from simplego's")
 			}
 		})
 	}
@@ -367,21 +300,36 @@ func TestSignMatchesSimplego(t *testing.T) {
 		f := flat.([]float32)
 		f[0], f[1], f[2], f[len(f)-1] = 0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(-1))
 	})
+	if !matchesSimplego(t, b, Sign, x) {
+		t.Error("not handled by fastdot")
+	}
+}
+
+// matchesSimplego runs fn on x through fastdot's executors and through simplego's own (the
+// reference), fails t unless both give the same shape and the same bits, and reports whether
+// fastdot handled an op of fn.
+func matchesSimplego(t *testing.T, b backends.Backend, fn func(*Node) *Node, x *tensors.Tensor) (handled bool) {
+	t.Helper()
 	calls := fastdot.Counted().Binary
-	got, err := ExecOnce(b, Sign, x)
+	got, err := ExecOnce(b, fn, x)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fastdot.Counted().Binary == calls {
-		t.Error("not handled by fastdot")
-	}
+	handled = fastdot.Counted().Binary > calls
 	restore := fastdot.DisableForTest()
-	want, err := ExecOnce(b, Sign, x)
+	want, err := ExecOnce(b, fn, x)
 	restore()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
-		t.Error("Sign differs from simplego's")
+	if !slices.Equal(got.Shape().Dimensions, want.Shape().Dimensions) {
+		t.Fatalf("shape %s, simplego's %s", got.Shape(), want.Shape())
 	}
+	g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want)
+	for i := range g {
+		if math.Float32bits(g[i]) != math.Float32bits(w[i]) {
+			t.Fatalf("value %d of %d differs from simplego's: %v vs %v", i, len(g), g[i], w[i])
+		}
+	}
+	return handled
 }
