@@ -286,6 +286,57 @@ func TestTransposeMatchesSimplego(t *testing.T) {
 	}
 }
 
+// TestConcatenateMatchesSimplego: concatenations as the networks make them (a pooling's
+// padding along height and along width, a kernel's taps along the leading axis) and along the
+// last axis, large enough to split between the goroutines, equal simplego's bit for bit.
+func TestConcatenateMatchesSimplego(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	rng := rand.New(rand.NewPCG(23, 24))
+	for _, tc := range []struct {
+		name    string
+		axis    int
+		a, x, c []int // the three operands' dimensions
+	}{
+		{"padding along height", 1, []int{3, 1, 37, 40}, []int{3, 41, 37, 40}, []int{3, 2, 37, 40}},
+		{"padding along width", 2, []int{3, 43, 1, 40}, []int{3, 43, 37, 40}, []int{3, 43, 1, 40}},
+		{"kernel taps", 0, []int{1, 3, 64, 48}, []int{2, 3, 64, 48}, []int{1, 3, 64, 48}},
+		{"last axis", 3, []int{5, 7, 9, 3}, []int{5, 7, 9, 11}, []int{5, 7, 9, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, _ := randomTensor(rng, tc.a...)
+			x, _ := randomTensor(rng, tc.x...)
+			c, _ := randomTensor(rng, tc.c...)
+			fn := func(a, x, c *Node) *Node { return Concatenate([]*Node{a, x, c}, tc.axis) }
+			calls := fastdot.Counted().Binary
+			got, err := ExecOnce(b, fn, a, x, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fastdot.Counted().Binary == calls {
+				t.Error("not handled by fastdot")
+			}
+			restore := fastdot.DisableForTest()
+			want, err := ExecOnce(b, fn, a, x, c)
+			restore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Shape().Dimensions, want.Shape().Dimensions) {
+				t.Fatalf("shape %s, simplego's %s", got.Shape(), want.Shape())
+			}
+			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
+				t.Error("concatenation differs from simplego's")
+			}
+		})
+	}
+}
+
 func TestSignMatchesSimplego(t *testing.T) {
 	b, err := backend.NewWithConfig(backend.Go)
 	if err != nil {

@@ -91,6 +91,7 @@ func Install() error {
 		installSlice()
 		installBroadcast()
 		installTranspose()
+		installConcatenate()
 		installSign()
 		installed.Store(true)
 	})

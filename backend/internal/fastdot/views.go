@@ -5,6 +5,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gradcam-go/gradcam/internal/catch"
 )
 
 // Views: ops whose output is a view of one operand, each output element a copy of an operand
@@ -240,4 +241,71 @@ func tile(o, x []float32, od, from []int) bool {
 		}
 	})
 	return true
+}
+
+// Concatenate of float32 (a pooling's padding, a kernel reversed tap by tap): each operand's
+// block of every outer index copied into place, blocks split between the cores, where simplego
+// copies them one after the other on one goroutine.
+func installConcatenate() {
+	install(backends.OpTypeConcatenate, tryConcatenate)
+}
+
+func tryConcatenate(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
+	axis, ok2 := data.(int)
+	outShape := nodeShape(node)
+	rank := outShape.Rank()
+	if !ok || !ok2 || len(inputs) == 0 || axis < 0 || axis >= rank {
+		return nil, false
+	}
+	od := outShape.Dimensions
+	outer, inner := 1, 1
+	for _, d := range od[:axis] {
+		outer *= d
+	}
+	for _, d := range od[axis+1:] {
+		inner *= d
+	}
+	// Operand i's block per outer index: runs[i] values, at offs[i] in the output's row.
+	xs := make([][]float32, len(inputs))
+	runs, offs := make([]int, len(inputs)), make([]int, len(inputs))
+	row := 0
+	for i, in := range inputs {
+		x, ok := flat(in).([]float32)
+		s, err := backend.BufferShape(in)
+		if !ok || err != nil || s.Rank() != rank || len(x) != s.Size() {
+			return nil, false
+		}
+		xs[i], runs[i], offs[i] = x, s.Dimensions[axis]*inner, row
+		row += runs[i]
+		if len(x) != outer*runs[i] {
+			return nil, false
+		}
+	}
+	if row != od[axis]*inner {
+		return nil, false
+	}
+	out := backend.NewBuffer(outShape)
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != outShape.Size() {
+		return nil, false
+	}
+	// Tasks: (outer index, operand) blocks, in order; split in two halves of the tasks when the
+	// output is large.
+	tasks := outer * len(inputs)
+	copyBlocks := func(t0, t1 int) {
+		for t := t0; t < t1; t++ {
+			k, i := t/len(inputs), t%len(inputs)
+			copy(o[k*row+offs[i]:k*row+offs[i]+runs[i]], xs[i][k*runs[i]:(k+1)*runs[i]])
+		}
+	}
+	if len(o) < 1<<15 || tasks == 1 {
+		copyBlocks(0, tasks)
+		return out, true
+	}
+	var g catch.Group
+	g.Go(func() { copyBlocks(tasks/2, tasks) })
+	g.Run(func() { copyBlocks(0, tasks/2) })
+	g.Wait()
+	return out, true
 }
