@@ -2,8 +2,9 @@
 # Measures what bench/RESULTS.md reports, Go beside PyTorch on this machine, one after the other
 # (a 2-core machine must not run both at once), then writes it with bench/report.py:
 #   - the explanation matrix: every model and method at batch 1 and 8 (`go test ./gradcam -bench
-#     Explain`, two iterations; occlusion one, and not VGG-16's at batch 8: 392 forwards), and
-#     bench/torch_bench.py's efficient PyTorch and the pytorch-grad-cam peer;
+#     Explain`, two iterations, three runs of each and their median; occlusion one iteration, and
+#     not VGG-16's at batch 8: 392 forwards), and bench/torch_bench.py's efficient PyTorch and the
+#     pytorch-grad-cam peer;
 #   - loading in a fresh process (bench/load.py), the training steps (bench/train.sh steps: the
 #     demo CNN and MobileNetV2's frozen fine-tune against torch_bench.py), notebook 01's peak
 #     memory on VGG-16 (bench/memory.sh) and the GoNB cell (bench/cell.py). Their "before" rows (the commit before issue 11, c36261b) stay in
@@ -20,10 +21,12 @@ mkdir -p "$out"
 export GOWORK=off GOMLX_BACKEND="${GOMLX_BACKEND:-go}"
 # One process per model, as a user's program or GoNB cell explains one model: in one long
 # process, the buffers pooled for earlier (larger) models slow the later ones by up to 50%.
+# Three runs of each benchmark (-count 3), reported by their median: this machine's speed
+# varies by 10-30% from one minute to the next (a shared host).
 run() {
   for model in $(echo "$1" | tr , ' '); do
     GRADCAM_BENCH_MODELS=$model GRADCAM_BENCH_METHODS=$2 go test ./gradcam -run '^$' -bench "Explain/.*/.*/$3/" \
-      -benchtime $4 -timeout 600m | tee -a "$out/go.txt"
+      -benchtime $4 -count 3 -timeout 600m | tee -a "$out/go.txt"
   done
 }
 grads=forward,gradcam,guided-backprop,guided-gradcam,cam,gradcam+gb+cam-2classes

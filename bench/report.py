@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 
@@ -30,13 +31,14 @@ TARGET_METHODS = ("forward", "gradcam", "guided-gradcam")
 
 
 def main():
-    go = {}
+    runs = {}  # each benchmark's runs (compare.sh: go test -count 3), reported by their median
     line = re.compile(r"^BenchmarkExplain/(\S+)/(\S+)/b(\d+)/(first|steady)-\d+\s+\d+\s+(\d+) ns/op\s+([\d.]+) images/s\s+([\d.e+]+) peak-bytes")
     for l in open(sys.argv[1]):
         m = line.match(l)
         if m:
             model, method, batch, phase, ns, ips, peak = m.groups()
-            go[(model, method, int(batch), phase)] = (int(ns) / 1e9, float(peak))
+            runs.setdefault((model, method, int(batch), phase), []).append((int(ns) / 1e9, float(peak)))
+    go = {k: (statistics.median(s for s, _ in v), statistics.median(p for _, p in v)) for k, v in runs.items()}
     torch_t = {}
     for path in sys.argv[2:]:  # later files override earlier ones
         for r in json.load(open(path)):
@@ -52,7 +54,7 @@ def main():
           "convolutions, matrix multiplies, element-wise ops, comparisons, broadcasts and slices on backend/internal/fastdot "
           "(backend/internal/sgemm's kernels: AVX-512 for the matrix multiply where the CPU has it, as here, AVX2/FMA "
           "elsewhere).\n")
-    print("Written by `bench/report.py` from `bench/compare.sh` (Go: `go test ./gradcam -bench Explain`, one process per model, 2 iterations; "
+    print("Written by `bench/report.py` from `bench/compare.sh` (Go: `go test ./gradcam -bench Explain`, one process per model, 2 iterations a run, the median of 3 runs; "
           "PyTorch: `bench/torch_bench.py`, median of 3-10 runs after 3 warm-up calls). Times in seconds per call "
           "(a call explains the whole batch); *first* = new explainer: graph build + compilation + one run; "
           "peak = the process's peak resident memory during the benchmark. Two PyTorch columns: *efficient* is what "
