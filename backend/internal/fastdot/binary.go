@@ -230,17 +230,7 @@ func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Nod
 		}
 	}
 	// Halves on a row boundary when an operand repeats by rows.
-	step := max(width, 1)
-	const parallelFrom = 1 << 15
-	if n < parallelFrom {
-		run(0, n)
-		return out, true
-	}
-	mid := n / 2 / step * step
-	var g catch.Group
-	g.Go(func() { run(mid, n) })
-	g.Run(func() { run(0, mid) })
-	g.Wait()
+	halves(n, max(width, 1), n >= parallelFrom, run)
 	return out, true
 }
 
@@ -451,16 +441,23 @@ func tryWhere(backend *simplego.Backend, node *simplego.Node, inputs []*simplego
 	return out, true
 }
 
+// parallelFrom is the size from which an element-wise op splits its work between two cores.
+const parallelFrom = 1 << 15
+
 // parallelRange runs fn over [0, n) in two halves on two goroutines when n is large.
-func parallelRange(n int, fn func(lo, hi int)) {
-	const parallelFrom = 1 << 15
-	if n < parallelFrom {
+func parallelRange(n int, fn func(lo, hi int)) { halves(n, 1, n >= parallelFrom, fn) }
+
+// halves runs fn over [0, n): in two halves on two goroutines when large (they meet at a
+// multiple of step, so that rows of step values stay whole), else at once.
+func halves(n, step int, large bool, fn func(lo, hi int)) {
+	mid := n / 2 / step * step
+	if !large || mid == 0 {
 		fn(0, n)
 		return
 	}
 	var g catch.Group
-	g.Go(func() { fn(n/2, n) })
-	g.Run(func() { fn(0, n/2) })
+	g.Go(func() { fn(mid, n) })
+	g.Run(func() { fn(0, mid) })
 	g.Wait()
 }
 

@@ -107,13 +107,7 @@ func TestBinaryMatchesSimplego(t *testing.T) {
 // LogicalAnd and Where (scalar or tensor branches), as the ReLU rules' backward pass uses them,
 // through fastdot and compares them with simplego's float64 ops.
 func TestSelectMatchesSimplego(t *testing.T) {
-	b, err := backend.NewWithConfig(backend.Go)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !fastdot.Installed() {
-		t.Skip("no AVX2/FMA")
-	}
+	b := fastBackend(t)
 	fns := map[string]func(x, y *Node) *Node{
 		"guided rule": func(x, v *Node) *Node {
 			zero := ScalarZero(x.Graph(), x.DType())
@@ -159,13 +153,7 @@ func TestSelectMatchesSimplego(t *testing.T) {
 // global average pooling's middle ones, all of them) equal simplego's own float32 sums bit for bit
 // (same order of additions), on one core and split between two; other axes fall back.
 func TestReduceSumMatchesSimplego(t *testing.T) {
-	b, err := backend.NewWithConfig(backend.Go)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !fastdot.Installed() {
-		t.Skip("no AVX2/FMA")
-	}
+	b := fastBackend(t)
 	rng := rand.New(rand.NewPCG(13, 14))
 	small, _ := randomTensor(rng, 4, 9, 7, 33)
 	large, _ := randomTensor(rng, 6, 29, 31, 40) // over 32,768 values: output blocks on two cores
@@ -187,13 +175,7 @@ func TestReduceSumMatchesSimplego(t *testing.T) {
 }
 
 func TestSliceMatchesSimplego(t *testing.T) {
-	b, err := backend.NewWithConfig(backend.Go)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !fastdot.Installed() {
-		t.Skip("no AVX2/FMA")
-	}
+	b := fastBackend(t)
 	rng := rand.New(rand.NewPCG(15, 16))
 	x32, _ := randomTensor(rng, 3, 41, 37, 71) // an odd number of rows: split between goroutines mid-row
 	for _, tc := range []struct {
@@ -220,13 +202,7 @@ func TestSliceMatchesSimplego(t *testing.T) {
 }
 
 func TestBroadcastInDimMatchesSimplego(t *testing.T) {
-	b, err := backend.NewWithConfig(backend.Go)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !fastdot.Installed() {
-		t.Skip("no AVX2/FMA")
-	}
+	b := fastBackend(t)
 	rng := rand.New(rand.NewPCG(17, 18))
 	channels, _ := randomTensor(rng, 37)
 	column, _ := randomTensor(rng, 3, 1, 41, 1)
@@ -255,13 +231,7 @@ func TestBroadcastInDimMatchesSimplego(t *testing.T) {
 // (a matrix, one keeping its last axis), with block counts that split unevenly between the two
 // goroutines, equal simplego's bit for bit.
 func TestTransposeMatchesSimplego(t *testing.T) {
-	b, err := backend.NewWithConfig(backend.Go)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !fastdot.Installed() {
-		t.Skip("no AVX2/FMA")
-	}
+	b := fastBackend(t)
 	rng := rand.New(rand.NewPCG(21, 22))
 	nchw, _ := randomTensor(rng, 3, 3, 41, 37)
 	nhwc, _ := randomTensor(rng, 3, 41, 37, 5)
@@ -290,13 +260,7 @@ func TestTransposeMatchesSimplego(t *testing.T) {
 // padding along height and along width, a kernel's taps along the leading axis) and along the
 // last axis, large enough to split between the goroutines, equal simplego's bit for bit.
 func TestConcatenateMatchesSimplego(t *testing.T) {
-	b, err := backend.NewWithConfig(backend.Go)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !fastdot.Installed() {
-		t.Skip("no AVX2/FMA")
-	}
+	b := fastBackend(t)
 	rng := rand.New(rand.NewPCG(23, 24))
 	for _, tc := range []struct {
 		name    string
@@ -313,38 +277,15 @@ func TestConcatenateMatchesSimplego(t *testing.T) {
 			x, _ := randomTensor(rng, tc.x...)
 			c, _ := randomTensor(rng, tc.c...)
 			fn := func(a, x, c *Node) *Node { return Concatenate([]*Node{a, x, c}, tc.axis) }
-			calls := fastdot.Counted().Binary
-			got, err := ExecOnce(b, fn, a, x, c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fastdot.Counted().Binary == calls {
+			if !matchesSimplego(t, b, fn, a, x, c) {
 				t.Error("not handled by fastdot")
-			}
-			restore := fastdot.DisableForTest()
-			want, err := ExecOnce(b, fn, a, x, c)
-			restore()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got.Shape().Dimensions, want.Shape().Dimensions) {
-				t.Fatalf("shape %s, simplego's %s", got.Shape(), want.Shape())
-			}
-			if g, w := tensors.MustCopyFlatData[float32](got), tensors.MustCopyFlatData[float32](want); !slices.Equal(g, w) {
-				t.Error("concatenation differs from simplego's")
 			}
 		})
 	}
 }
 
 func TestSignMatchesSimplego(t *testing.T) {
-	b, err := backend.NewWithConfig(backend.Go)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !fastdot.Installed() {
-		t.Skip("no AVX2/FMA")
-	}
+	b := fastBackend(t)
 	rng := rand.New(rand.NewPCG(19, 20))
 	x, _ := randomTensor(rng, 3, 41, 37, 11)
 	x.MutableFlatData(func(flat any) {
@@ -356,19 +297,19 @@ func TestSignMatchesSimplego(t *testing.T) {
 	}
 }
 
-// matchesSimplego runs fn on x through fastdot's executors and through simplego's own (the
+// matchesSimplego runs fn on args through fastdot's executors and through simplego's own (the
 // reference), fails t unless both give the same shape and the same bits, and reports whether
 // fastdot handled an op of fn.
-func matchesSimplego(t *testing.T, b backends.Backend, fn func(*Node) *Node, x *tensors.Tensor) (handled bool) {
+func matchesSimplego[F ExecGraphFnOneOutput](t *testing.T, b backends.Backend, fn F, args ...any) (handled bool) {
 	t.Helper()
 	calls := fastdot.Counted().Binary
-	got, err := ExecOnce(b, fn, x)
+	got, err := ExecOnce(b, fn, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	handled = fastdot.Counted().Binary > calls
 	restore := fastdot.DisableForTest()
-	want, err := ExecOnce(b, fn, x)
+	want, err := ExecOnce(b, fn, args...)
 	restore()
 	if err != nil {
 		t.Fatal(err)
@@ -383,4 +324,18 @@ func matchesSimplego(t *testing.T, b backends.Backend, fn func(*Node) *Node, x *
 		}
 	}
 	return handled
+}
+
+// fastBackend is the pure-Go backend with fastdot's executors; it skips t where the CPU lacks
+// AVX2/FMA (simplego's own executors run there).
+func fastBackend(t *testing.T) backends.Backend {
+	t.Helper()
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA")
+	}
+	return b
 }

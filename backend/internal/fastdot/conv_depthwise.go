@@ -2,7 +2,6 @@ package fastdot
 
 import (
 	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
-	"github.com/gradcam-go/gradcam/internal/catch"
 )
 
 // depthwise1x1 is depthwise for a 1x1 kernel (a zero Pad, internal/sgpoly's: the kernel is
@@ -141,14 +140,7 @@ func (c *conv2D) depthwise() {
 		rows = c.batch * c.outH
 		work = c.depthwiseRows(work)
 	}
-	if c.batch*c.outH*c.outW*ch*c.kH*c.kW < 1<<16 {
-		work(0, rows)
-		return
-	}
-	var g catch.Group
-	g.Go(func() { work(rows/2, rows) })
-	g.Run(func() { work(0, rows/2) })
-	g.Wait()
+	halves(rows, 1, c.batch*c.outH*c.outW*ch*c.kH*c.kW >= 1<<16, work)
 }
 
 // rowwise says depthwise can take a whole output row per tap: channels contiguous in the input,

@@ -7,7 +7,6 @@ import (
 	"github.com/gomlx/gomlx/backends/simplego"
 
 	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
-	"github.com/gradcam-go/gradcam/internal/catch"
 )
 
 // ReduceSum of float32 over a run of consecutive axes: leading ones (batch norm's statistics and
@@ -59,14 +58,7 @@ func tryReduceSum(backend *simplego.Backend, node *simplego.Node, inputs []*simp
 			sumRows(o[b*width:(b+1)*width], x[b*rows*width:(b+1)*rows*width])
 		}
 	}
-	if outer < 2 || len(x) < 1<<15 {
-		blocks(0, outer)
-		return out, true
-	}
-	var g catch.Group
-	g.Go(func() { blocks(outer/2, outer) })
-	g.Run(func() { blocks(0, outer/2) })
-	g.Wait()
+	halves(outer, 1, len(x) >= parallelFrom, blocks)
 	return out, true
 }
 

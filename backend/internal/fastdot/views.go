@@ -5,7 +5,6 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
-	"github.com/gradcam-go/gradcam/internal/catch"
 )
 
 // Views: ops whose output is a view of one operand, each output element a copy of an operand
@@ -19,16 +18,21 @@ func installSlice() {
 	install(backends.OpTypeSlice, trySlice)
 }
 
-func trySlice(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+// viewOperand is a view op's one float32 operand and simplego's parameters of its node.
+func viewOperand(node *simplego.Node, inputs []*simplego.Buffer) (x []float32, data any, ok bool) {
 	if len(inputs) != 1 {
-		return nil, false
+		return nil, nil, false
 	}
-	x, ok := flat(inputs[0]).([]float32)
+	if x, ok = flat(inputs[0]).([]float32); !ok {
+		return nil, nil, false
+	}
+	data, ok = field[any](reflect.ValueOf(node).Elem(), "data")
+	return x, data, ok && data != nil
+}
+
+func trySlice(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+	x, data, ok := viewOperand(node, inputs)
 	if !ok {
-		return nil, false
-	}
-	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
-	if !ok || data == nil {
 		return nil, false
 	}
 	d := reflect.ValueOf(data)
@@ -141,15 +145,8 @@ func installTranspose() {
 }
 
 func tryTranspose(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
-	if len(inputs) != 1 {
-		return nil, false
-	}
-	x, ok := flat(inputs[0]).([]float32)
-	if !ok {
-		return nil, false
-	}
-	perm, ok := field[any](reflect.ValueOf(node).Elem(), "data")
-	permutation, ok2 := perm.([]int)
+	x, data, ok := viewOperand(node, inputs)
+	permutation, ok2 := data.([]int)
 	xs, err := backend.BufferShape(inputs[0])
 	outShape := nodeShape(node)
 	rank := xs.Rank()
@@ -299,13 +296,6 @@ func tryConcatenate(backend *simplego.Backend, node *simplego.Node, inputs []*si
 			copy(o[k*row+offs[i]:k*row+offs[i]+runs[i]], xs[i][k*runs[i]:(k+1)*runs[i]])
 		}
 	}
-	if len(o) < 1<<15 || tasks == 1 {
-		copyBlocks(0, tasks)
-		return out, true
-	}
-	var g catch.Group
-	g.Go(func() { copyBlocks(tasks/2, tasks) })
-	g.Run(func() { copyBlocks(0, tasks/2) })
-	g.Wait()
+	halves(tasks, 1, len(o) >= parallelFrom, copyBlocks)
 	return out, true
 }
