@@ -1,6 +1,7 @@
 package fastdot
 
 import (
+	"encoding/binary"
 	"math"
 	"slices"
 	"sync/atomic"
@@ -366,9 +367,13 @@ func tryLogicalAnd(backend *simplego.Backend, node *simplego.Node, inputs []*sim
 	ab, bb, ob := boolBytes(a), boolBytes(b), boolBytes(o)
 	parallelRange(len(o), func(lo, hi int) {
 		a, b, o := ab[lo:hi], bb[lo:hi], ob[lo:hi]
-		b = b[:len(a)]
-		for i, x := range a {
-			o[i] = x & b[i] // Go's bools are the bytes 0 and 1: no branch
+		// Go's bools are the bytes 0 and 1: eight at a time as a word, the rest a byte at a time.
+		i := 0
+		for ; i+8 <= len(a); i += 8 {
+			binary.LittleEndian.PutUint64(o[i:], binary.LittleEndian.Uint64(a[i:])&binary.LittleEndian.Uint64(b[i:]))
+		}
+		for ; i < len(a); i++ {
+			o[i] = a[i] & b[i]
 		}
 	})
 	return out, true
