@@ -481,7 +481,7 @@ func packColumns(dst []float32, b Matrix, pc, depth, cols int) {
 // packBTransposed packs the columns of B that lie contiguously (rows 1 apart; column j at
 // off+j*cs), eight at a time: each pass reads eight runs of depth and writes eight consecutive
 // floats of every packed row, where one column at a time writes one float per row. It returns
-// the columns packed, a multiple of 8; packB packs the rest.
+// the columns packed, a multiple of 8; packColumns packs the rest.
 func packBTransposed(dst, data []float32, off, cs, depth, cols int) int {
 	jj := 0
 	for ; jj+8 <= cols; jj += 8 {

@@ -467,11 +467,10 @@ func TestPackBColumnRuns(t *testing.T) {
 	if !available {
 		t.Skip("no AVX2/FMA on this CPU")
 	}
-	for _, kernel := range []bool{false, true} {
-		if kernel && !hasAVX512 {
-			continue
-		}
-		useAVX512(kernel)
+	names, restore := kernels()
+	defer restore()
+	for _, kernel := range names {
+		useAVX512(kernel == "avx512")
 		for _, tc := range []struct {
 			name           string
 			k, run, runs   int
@@ -513,7 +512,7 @@ func TestPackBColumnRuns(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !slices.Equal(got.data[:len(want.data)], want.data) {
-				t.Errorf("AVX-512 %v, %s: packed panels differ from the copied matrix's", kernel, tc.name)
+				t.Errorf("%s, %s: packed panels differ from the copied matrix's", kernel, tc.name)
 			}
 			want.Release()
 			got.Release()
@@ -526,5 +525,4 @@ func TestPackBColumnRuns(t *testing.T) {
 			}
 		}
 	}
-	useAVX512(hasAVX512)
 }

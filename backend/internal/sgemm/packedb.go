@@ -36,11 +36,8 @@ type Runs struct {
 
 // PackBRuns packs rows [p0, p0+k) of b (n columns), in parallel, as PackB does.
 func PackBRuns(p0, k, n int, b Runs) (*PackedB, error) {
-	if !available {
-		return nil, fmt.Errorf("sgemm: this CPU lacks AVX2/FMA")
-	}
-	if k <= 0 || n <= 0 {
-		return nil, fmt.Errorf("sgemm: PackB of an empty %dx%d matrix", k, n)
+	if err := packable(k, n); err != nil {
+		return nil, err
 	}
 	if b.Run <= 0 || p0 < 0 || (p0+k+b.Run-1)/b.Run > len(b.Offs) {
 		return nil, fmt.Errorf("sgemm: rows [%d, %d) of B outside its %d runs of %d", p0, p0+k, len(b.Offs), b.Run)
@@ -72,11 +69,8 @@ func PackBRuns(p0, k, n int, b Runs) (*PackedB, error) {
 // convolution's input gradient multiplies by every kernel tap at once, the taps' kernels side
 // by side as [channels, taps*out]; packing them where they lie saves copying them side by side.
 func PackBColumnRuns(k, n int, b Runs) (*PackedB, error) {
-	if !available {
-		return nil, fmt.Errorf("sgemm: this CPU lacks AVX2/FMA")
-	}
-	if k <= 0 || n <= 0 {
-		return nil, fmt.Errorf("sgemm: PackB of an empty %dx%d matrix", k, n)
+	if err := packable(k, n); err != nil {
+		return nil, err
 	}
 	if b.Run <= 0 || (n+b.Run-1)/b.Run > len(b.Offs) {
 		return nil, fmt.Errorf("sgemm: %d columns of B outside its %d runs of %d", n, len(b.Offs), b.Run)
@@ -101,6 +95,17 @@ func PackBColumnRuns(k, n int, b Runs) (*PackedB, error) {
 			c += seg
 		}
 	}), nil
+}
+
+// packable says why a k x n matrix cannot be packed here, or nil.
+func packable(k, n int) error {
+	if !available {
+		return fmt.Errorf("sgemm: this CPU lacks AVX2/FMA")
+	}
+	if k <= 0 || n <= 0 {
+		return fmt.Errorf("sgemm: PackB of an empty %dx%d matrix", k, n)
+	}
+	return nil
 }
 
 // packPanels packs a k x n matrix in parallel, one task per panel of kc rows and sliver of nr
