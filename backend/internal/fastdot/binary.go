@@ -162,8 +162,9 @@ func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Nod
 	width, times := 0, 0
 	if ka == repeated || kb == repeated {
 		k := 0
+		x = a
 		if kb == repeated {
-			k = 1
+			k, x = 1, b
 		}
 		xs, err := backend.BufferShape(inputs[k])
 		if err != nil {
@@ -176,10 +177,6 @@ func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Nod
 		}
 		for _, d := range outShape.Dimensions[i:j] {
 			times *= d
-		}
-		x = a
-		if k == 1 {
-			x = b
 		}
 	}
 	// The output reuses an operand the executor owns, as simplego does (nil in inputs: taken).
@@ -247,9 +244,7 @@ func tiled(row []float32) []float32 {
 		return row
 	}
 	t := make([]float32, (tiledRun+len(row)-1)/len(row)*len(row))
-	for i := 0; i < len(t); i += len(row) {
-		copy(t[i:], row)
-	}
+	repeatInto(t, row, 0)
 	return t
 }
 

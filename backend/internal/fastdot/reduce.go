@@ -1,8 +1,6 @@
 package fastdot
 
 import (
-	"reflect"
-
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 
@@ -65,13 +63,7 @@ func tryReduceSum(backend *simplego.Backend, node *simplego.Node, inputs []*simp
 // axesOperand is the one float32 operand of an op whose node data is a list of axes (ReduceSum's,
 // BroadcastInDim's) and the axes; ok is false for any other op.
 func axesOperand(node *simplego.Node, inputs []*simplego.Buffer) (x []float32, axes []int, ok bool) {
-	if len(inputs) != 1 {
-		return nil, nil, false
-	}
-	if x, ok = flat(inputs[0]).([]float32); !ok {
-		return nil, nil, false
-	}
-	data, found := field[any](reflect.ValueOf(node).Elem(), "data")
+	x, data, found := viewOperand(node, inputs)
 	axes, ok = data.([]int)
 	return x, axes, found && ok
 }

@@ -145,12 +145,14 @@ func installTranspose() {
 }
 
 func tryTranspose(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
-	x, data, ok := viewOperand(node, inputs)
-	permutation, ok2 := data.([]int)
+	x, permutation, ok := axesOperand(node, inputs) // the output's axis a is the operand's permutation[a]
+	if !ok {
+		return nil, false
+	}
 	xs, err := backend.BufferShape(inputs[0])
 	outShape := nodeShape(node)
 	rank := xs.Rank()
-	if !ok || !ok2 || err != nil || rank == 0 || len(permutation) != rank || outShape.Rank() != rank || len(x) != xs.Size() {
+	if err != nil || rank == 0 || len(permutation) != rank || outShape.Rank() != rank || len(x) != xs.Size() {
 		return nil, false
 	}
 	is := xs.Strides()
@@ -229,15 +231,18 @@ func tile(o, x []float32, od, from []int) bool {
 	if blk != len(x) || len(o)%blk != 0 {
 		return false
 	}
-	parallelRange(len(o), func(lo, hi int) {
-		seg := o[lo:hi]
-		n := copy(seg, x[lo%blk:])
-		n += copy(seg[n:], x[:lo%blk]) // now one whole period of x, from lo's phase
-		for n < len(seg) {
-			n += copy(seg[n:], seg[:n])
-		}
-	})
+	parallelRange(len(o), func(lo, hi int) { repeatInto(o[lo:hi], x, lo%blk) })
 	return true
+}
+
+// repeatInto fills seg with x repeated, starting at x's element phase: one period copied, then
+// doubling copies of what is filled.
+func repeatInto(seg, x []float32, phase int) {
+	n := copy(seg, x[phase:])
+	n += copy(seg[n:], x[:phase]) // now one whole period of x, from the phase
+	for n < len(seg) {
+		n += copy(seg[n:], seg[:n])
+	}
 }
 
 // Concatenate of float32 (a pooling's padding, a kernel reversed tap by tap): each operand's
