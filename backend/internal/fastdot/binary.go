@@ -461,33 +461,51 @@ func halves(n, step int, large bool, fn func(lo, hi int)) {
 	g.Wait()
 }
 
-// Sign of float32 (in the gradients of Abs and of max pooling's ties): simplego's semantics
-// (-1, 0 or 1; 0 for NaN and both zeros), in parallel.
-func installSign() {
-	install(backends.OpTypeSign, trySign)
+// Unary ops of float32, in parallel, bit for bit simplego's: Sign (in the gradients of Abs and of
+// max pooling's ties; -1, 0 or 1, and 0 for NaN and both zeros) and Abs (DeepLift's rescale rule
+// tests every activation's difference with it).
+func installUnary() {
+	install(backends.OpTypeSign, unary(sign))
+	install(backends.OpTypeAbs, unary(abs))
 }
 
-func trySign(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
-	if len(inputs) != 1 {
-		return nil, false
-	}
-	x, ok := flat(inputs[0]).([]float32)
-	outShape := nodeShape(node)
-	if !ok || len(x) != outShape.Size() {
-		return nil, false
-	}
-	out := backend.NewBuffer(outShape)
-	o, ok := flat(out).([]float32)
-	if !ok || len(o) != len(x) {
-		return nil, false
-	}
-	parallelRange(len(o), func(lo, hi int) {
-		o := o[lo:hi]
-		for i, v := range x[lo:hi] {
-			o[i] = sign(v)
+func unary(fn func(float32) float32) func(*simplego.Backend, *simplego.Node, []*simplego.Buffer, []bool) (*simplego.Buffer, bool) {
+	return func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, bool) {
+		if len(inputs) != 1 || len(owned) != 1 {
+			return nil, false
 		}
-	})
-	return out, true
+		x, ok := flat(inputs[0]).([]float32)
+		outShape := nodeShape(node)
+		if !ok || len(x) != outShape.Size() {
+			return nil, false
+		}
+		out := inputs[0]
+		if owned[0] {
+			inputs[0] = nil // computed in place
+		} else {
+			out = backend.NewBuffer(outShape)
+		}
+		o, ok := flat(out).([]float32)
+		if !ok || len(o) != len(x) {
+			return nil, false
+		}
+		parallelRange(len(o), func(lo, hi int) {
+			o := o[lo:hi]
+			for i, v := range x[lo:hi] {
+				o[i] = fn(v)
+			}
+		})
+		return out, true
+	}
+}
+
+// abs is simplego's |v| (v < 0 ? -v : v, so -0 and NaNs keep their sign bit) without branches:
+// the sign bit is cleared where |v|'s bits are in [1, +Inf], as in sign.
+func abs(v float32) float32 {
+	bits := math.Float32bits(v)
+	t := bits&0x7fffffff - 1
+	mask := uint32((int64(t) - 0x7f800000) >> 63)
+	return math.Float32frombits(bits &^ (mask & 0x80000000))
 }
 
 // sign is -1, 0 or 1 without branches (Max's gradient takes the Sign of differences whose signs

@@ -288,7 +288,7 @@ func TestConcatenateMatchesSimplego(t *testing.T) {
 	}
 }
 
-func TestSignMatchesSimplego(t *testing.T) {
+func TestUnaryMatchesSimplego(t *testing.T) {
 	b := fastBackend(t)
 	rng := rand.New(rand.NewPCG(19, 20))
 	x, _ := randomTensor(rng, 3, 41, 37, 11)
@@ -296,8 +296,20 @@ func TestSignMatchesSimplego(t *testing.T) {
 		f := flat.([]float32)
 		f[0], f[1], f[2], f[len(f)-1] = 0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(-1))
 	})
-	if !matchesSimplego(t, b, Sign, x) {
-		t.Error("not handled by fastdot")
+	for _, tc := range []struct {
+		name string
+		fn   func(x *Node) *Node
+	}{
+		{"sign", Sign},
+		{"abs", Abs},
+		{"abs of an intermediate (in place)", func(x *Node) *Node { return Abs(Neg(x)) }},
+		{"sign of an intermediate (in place)", func(x *Node) *Node { return Sign(Neg(x)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !matchesSimplego(t, b, tc.fn, x) {
+				t.Error("not handled by fastdot")
+			}
+		})
 	}
 }
 

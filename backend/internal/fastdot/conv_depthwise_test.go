@@ -62,3 +62,85 @@ func TestDepthwiseRowsMatchPositions(t *testing.T) {
 		})
 	}
 }
+
+// TestScatterTapsMatchesRows: the strided convolution's input gradient scatter (transposed's
+// scatterTaps, a tap at a time along runs of input columns) gives the same bits as adding each
+// product row's taps in order, position by position, for the ResNet stem's geometry, a stride
+// of 2 with a 3x3 kernel and one of 1x1, kernel dilation, padding that cuts off whole taps, a
+// channels-first output, and products handed over in chunks that end inside an image row; whole
+// and in two halves by the output row's parity.
+func TestScatterTapsMatchesRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct {
+		name              string
+		batch, h, w, n, k int
+		inDil, kDil, lo   [2]int
+		outH, outW        int
+		channelsFirst     bool
+		chunk             int
+	}{
+		{"ResNet stem", 2, 11, 12, 3, 7, [2]int{2, 2}, [2]int{1, 1}, [2]int{3, 3}, 22, 24, false, 1 << 20},
+		{"3x3 stride 2, chunks inside rows", 2, 7, 9, 5, 3, [2]int{2, 2}, [2]int{1, 1}, [2]int{1, 1}, 14, 18, false, 5},
+		{"1x1 stride 2, an odd output", 1, 6, 5, 4, 1, [2]int{2, 2}, [2]int{1, 1}, [2]int{0, 0}, 11, 8, false, 7},
+		{"kernel dilation 2, stride 3", 1, 5, 6, 2, 3, [2]int{3, 3}, [2]int{2, 2}, [2]int{2, 1}, 15, 17, false, 4},
+		{"taps cut off by padding", 1, 4, 4, 3, 5, [2]int{2, 1}, [2]int{1, 1}, [2]int{0, 4}, 7, 4, false, 3},
+		{"channels first", 2, 5, 5, 3, 3, [2]int{2, 2}, [2]int{1, 1}, [2]int{1, 1}, 10, 10, true, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := conv2D{batch: tc.batch, inH: tc.h, inW: tc.w, kO: tc.n, kH: tc.k, kW: tc.k,
+				outH: tc.outH, outW: tc.outW, inDil: tc.inDil, kDil: tc.kDil, lo: tc.lo}
+			if tc.channelsFirst {
+				c.outSB, c.outSC, c.outSH, c.outSW = tc.n*tc.outH*tc.outW, tc.outH*tc.outW, tc.outW, 1
+			} else {
+				c.outSB, c.outSC, c.outSH, c.outSW = tc.outH*tc.outW*tc.n, 1, tc.outW*tc.n, tc.n
+			}
+			taps, m := tc.k*tc.k, tc.batch*tc.h*tc.w
+			wide := taps * tc.n
+			prod := make([]float32, m*wide)
+			for i := range prod {
+				prod[i] = float32(rng.NormFloat64())
+			}
+			// Every output row at once, and the rows of either parity apart (transposed's two
+			// goroutines).
+			all := make([]float32, tc.batch*tc.outH*tc.outW*tc.n)
+			halves := make([]float32, len(all))
+			for _, run := range []struct {
+				out      []float32
+				parities []int
+			}{{all, []int{-1}}, {halves, []int{0, 1}}} {
+				c.out = run.out
+				for r0 := 0; r0 < m; r0 += tc.chunk {
+					rows := min(tc.chunk, m-r0)
+					for _, parity := range run.parities {
+						c.scatterTaps(prod[r0*wide:(r0+rows)*wide], r0, rows, wide, parity)
+					}
+				}
+			}
+			want := make([]float32, len(all))
+			reached := 0
+			for r := range m {
+				bi, p := r/(tc.h*tc.w), r%(tc.h*tc.w)
+				for tap := range taps {
+					ky, kx := tap/tc.k, tap%tc.k
+					oy := p/tc.w*tc.inDil[0] - ky*tc.kDil[0] + tc.lo[0]
+					ox := p%tc.w*tc.inDil[1] - kx*tc.kDil[1] + tc.lo[1]
+					if oy < 0 || ox < 0 || oy >= tc.outH || ox >= tc.outW {
+						continue
+					}
+					reached++
+					for co := range tc.n {
+						want[bi*c.outSB+oy*c.outSH+ox*c.outSW+co*c.outSC] += prod[r*wide+tap*tc.n+co]
+					}
+				}
+			}
+			if reached == 0 || reached == m*taps {
+				t.Fatalf("%d of %d taps reach the output: the case tests no clipping or nothing", reached, m*taps)
+			}
+			for i := range want {
+				if math.Float32bits(all[i]) != math.Float32bits(want[i]) || math.Float32bits(halves[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("value %d: %v, by parity %v, row by row %v", i, all[i], halves[i], want[i])
+				}
+			}
+		})
+	}
+}

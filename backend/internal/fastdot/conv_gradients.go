@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
+	"github.com/gradcam-go/gradcam/internal/catch"
 )
 
 // The convolutions of gradients, each with a path of its own: a kernel's gradient (a reduction
@@ -182,31 +183,76 @@ func (c *conv2D) transposed() error {
 		if e := firstErr.Load(); e != nil {
 			return *e
 		}
-		// Each product row adds, tap by tap, into the output positions it reaches: a fixed
-		// order, so the sums do not depend on the number of cores.
-		for r := range rows {
-			bi, p := (r0+r)/hw, (r0+r)%hw
-			for tap := range taps {
-				ky, kx := tap/c.kW, tap%c.kW
-				oy := p/c.inW*c.inDil[0] - ky*c.kDil[0] + c.lo[0]
-				ox := p%c.inW*c.inDil[1] - kx*c.kDil[1] + c.lo[1]
-				if oy < 0 || ox < 0 || oy >= c.outH || ox >= c.outW {
-					continue
-				}
-				dst := bi*c.outSB + oy*c.outSH + ox*c.outSW
-				src := t[r*wide+tap*n : r*wide+(tap+1)*n]
-				if c.outSC == 1 {
-					out := c.out[dst : dst+n]
-					for co, v := range src {
-						out[co] += v
-					}
-				} else {
-					for co, v := range src {
-						c.out[dst+co*c.outSC] += v
-					}
-				}
-			}
+		// Output rows of either parity take their contributions from kernel rows of one parity
+		// each when the input is dilated by an even step: one goroutine each, in disjoint rows.
+		if c.inDil[0]%2 == 0 && c.kH >= 2 && c.kDil[0]%2 == 1 && rows*wide >= parallelFrom && w >= 2 {
+			var g catch.Group
+			g.Go(func() { c.scatterTaps(t, r0, rows, wide, 1) })
+			g.Run(func() { c.scatterTaps(t, r0, rows, wide, 0) })
+			g.Wait()
+		} else {
+			c.scatterTaps(t, r0, rows, wide, -1)
 		}
 	}
 	return nil
+}
+
+// scatterTaps adds rows [r0, r0+rows) of transposed's product t (row r: input position r's
+// contribution to every tap, wide = taps x kO values) into the output positions they reach.
+// It runs a tap at a time along a run of input positions of one image row, the bounds worked
+// out once per run; each output position still receives its contributions in the order of
+// (input position, tap), the scalar scatter's (for a fixed output position and input row, a
+// larger input column is reached only through a larger tap column), so the sums do not depend
+// on the tiling or the number of cores. A parity of 0 or 1 limits it to the output rows of that
+// parity (-1: every row).
+func (c *conv2D) scatterTaps(t []float32, r0, rows, wide, parity int) {
+	n, hw := c.kO, c.inH*c.inW
+	dy, dx := c.inDil[0], c.inDil[1]
+	for r := 0; r < rows; {
+		g := r0 + r
+		bi, p := g/hw, g%hw
+		iy, ix0 := p/c.inW, p%c.inW
+		ix1 := min(c.inW, ix0+rows-r) // this run: input columns [ix0, ix1) of row iy
+		for tap := range c.kH * c.kW {
+			ky, kx := tap/c.kW, tap%c.kW
+			oy := iy*dy - ky*c.kDil[0] + c.lo[0]
+			if oy < 0 || oy >= c.outH || parity >= 0 && oy&1 != parity {
+				continue
+			}
+			// Output column ix*dx + off for input column ix: in [0, outW) for ix in [lo, hi).
+			off := c.lo[1] - kx*c.kDil[1]
+			lo, hi := ix0, ix1
+			if off < 0 {
+				lo = max(lo, (-off+dx-1)/dx)
+			}
+			if last := c.outW - 1 - off; last < 0 {
+				hi = lo
+			} else {
+				hi = min(hi, last/dx+1)
+			}
+			if lo >= hi {
+				continue
+			}
+			dst := bi*c.outSB + oy*c.outSH + (lo*dx+off)*c.outSW
+			src := (r+lo-ix0)*wide + tap*n
+			step := dx * c.outSW
+			if c.outSC == 1 {
+				for range hi - lo {
+					out, in := c.out[dst:dst+n], t[src:src+n]
+					for co, v := range in {
+						out[co] += v
+					}
+					dst, src = dst+step, src+wide
+				}
+				continue
+			}
+			for range hi - lo {
+				for co, v := range t[src : src+n] {
+					c.out[dst+co*c.outSC] += v
+				}
+				dst, src = dst+step, src+wide
+			}
+		}
+		r += ix1 - ix0
+	}
 }

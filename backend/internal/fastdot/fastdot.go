@@ -92,7 +92,7 @@ func Install() error {
 		installBroadcast()
 		installTranspose()
 		installConcatenate()
-		installSign()
+		installUnary()
 		installed.Store(true)
 	})
 	return installErr
