@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/layers"
 )
@@ -218,24 +219,32 @@ func (b *Builder) ReLU6(path string, x *graph.Node) *graph.Node { return b.Tap(p
 
 // relu applies ReLU (upper == 0) or ReLU6 (upper == 6).
 //
-// Its gradient is set by the Forward's current Rule. The output is built as
-// StopGradient(act(x)) + (xi - StopGradient(x)), where xi is x behind an identity with a custom
-// gradient: the forward value is exactly act(x), and the whole backward pass of the activation
-// is the rule (the deconvnet rule must pass gradients where x < 0, which the gradient of Max
-// would block). The Backprop rule is PyTorch's gradient, 0 at the kinks.
+// Its gradient is set by the Forward's current Rule: the activation's own node (Min for ReLU6,
+// whose Max passes gradients through) carries the rule as its gradient (setGradient), so the
+// forward value is exactly act(x) in one pass, and the whole backward pass of the activation is
+// the rule (the deconvnet rule must pass gradients where x < 0, which the gradient of Max would
+// block). The Backprop rule is PyTorch's gradient, 0 at the kinks. Should setGradient fail, the
+// output is built as StopGradient(act(x)) + (xi - StopGradient(x)), with xi x behind an identity
+// with the rule as its gradient: the same values, in four more passes.
 func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
-	y := activation(x, upper)
+	g := x.Graph()
+	zero := graph.ScalarZero(g, x.DType())
+	m := graph.Max(x, zero)
+	y := m
+	if upper > 0 {
+		y = graph.Min(m, graph.Scalar(g, x.DType(), upper))
+	}
 	if b.plain {
 		return y
 	}
-	rule, lrp := b.fw.rule, b.fw.lrp
-	xi := graph.IdentityWithCustomGradient(x, func(x, v *graph.Node) *graph.Node {
+	rules, lrp := b.fw.rule, b.fw.lrp
+	rule := func(v *graph.Node) *graph.Node {
 		if lrp != nil && lrp.active {
 			return v // relevance passes activations (Zennit's Pass)
 		}
 		// Scalar zeros, and Max(v, 0) for "v > 0": no tensor of zeros, no third mask.
 		zero := graph.ScalarZero(v.Graph(), v.DType())
-		switch *rule {
+		switch *rules {
 		case Rescale:
 			return rescale(x, v, func(x *graph.Node) *graph.Node { return activation(x, upper) }, graph.Where(inside(x, upper), v, zero))
 		case Deconvnet:
@@ -244,12 +253,27 @@ func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
 			return graph.Where(inside(x, upper), graph.Max(v, zero), zero)
 		}
 		return graph.Where(inside(x, upper), v, zero)
+	}
+	out := y
+	ruled := rulesOnActivation && setGradient(y, func(node *graph.Node, v []*graph.Node, _ shapes.Shape) []*graph.Node {
+		return []*graph.Node{rule(v[0]), nil} // nothing for the bound
 	})
-	out := graph.Add(graph.StopGradient(y), graph.Sub(xi, graph.StopGradient(x)))
+	if ruled && upper > 0 {
+		ruled = setGradient(m, func(node *graph.Node, v []*graph.Node, _ shapes.Shape) []*graph.Node {
+			return []*graph.Node{v[0], nil} // the rule, from the Min, passes to x
+		})
+	}
+	if !ruled {
+		xi := graph.IdentityWithCustomGradient(x, func(_, v *graph.Node) *graph.Node { return rule(v) })
+		out = graph.Add(graph.StopGradient(activation(x, upper)), graph.Sub(xi, graph.StopGradient(x)))
+	}
 	b.prov[out] = provenance{op: "relu", in: x}
 	b.markNonNegative(out, true)
 	return out
 }
+
+// rulesOnActivation chooses relu's formulation (tests compare the two).
+var rulesOnActivation = true
 
 // activation is ReLU (upper == 0) or ReLU6 (upper == 6).
 func activation(x *graph.Node, upper float64) *graph.Node {

@@ -25,8 +25,18 @@ import (
 //	ReLU6 guided    = ReLU guided; ReLU6 deconvnet = ReLU deconvnet (h=7 is not inside (0, 6))
 //
 // Guided backprop differs from the gradient where v < 0 at a live unit (units 3, 4) and from the
-// deconvnet where v > 0 at a dead unit (unit 2), as the rules say.
+// deconvnet where v > 0 at a dead unit (unit 2), as the rules say. Both formulations of relu give
+// them: the rule as the activation node's own gradient (the activation is then a Max or Min
+// node), and the identity with a custom gradient.
 func TestReLURulesOnTinyNetwork(t *testing.T) {
+	defer func(on bool) { rulesOnActivation = on }(rulesOnActivation)
+	for _, on := range []bool{true, false} {
+		rulesOnActivation = on
+		t.Run(map[bool]string{true: "on the activation", false: "identity"}[on], testReLURules)
+	}
+}
+
+func testReLURules(t *testing.T) {
 	b, err := backend.NewWithConfig(backend.Go)
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +62,9 @@ func TestReLURulesOnTinyNetwork(t *testing.T) {
 				w2 := graph.Const(g, []float32{2, 3, -1, -4})
 				h := graph.Einsum("hi,i->h", w1, x)
 				act := n.relu(h, tc.upper)
+				if want := map[float64]graph.NodeType{0: graph.NodeTypeMax, 6: graph.NodeTypeMin}[tc.upper]; rulesOnActivation && act.Type() != want {
+					t.Errorf("the activation is a %s node, want %s: the rule is not on the activation's node", act.Type(), want)
+				}
 				y := graph.ReduceAllSum(graph.Mul(w2, act))
 				return []*graph.Node{act, n.Forward().Gradient(y, tc.rule, x)[0]}
 			})
