@@ -1,4 +1,5 @@
-// Package fastvjp replaces gomlx v0.26.0's gradient of DotGeneral (Einsum, Dot, MatMul, Linear layers).
+// Package fastvjp replaces gomlx v0.26.0's gradient of DotGeneral (Einsum, Dot, MatMul, Linear
+// layers), and those of ConvGeneral (conv.go) and of Mul (mul.go).
 //
 // The stock graph.dotGeneralVJP builds the gradient as a *broadcast Mul followed by ReduceSum*,
 // materializing a [batch, lhsCross, rhsCross, contracting] tensor. XLA fuses that; simplego doesn't:
@@ -31,11 +32,12 @@ var (
 // them to force the fallback.
 var fieldNames = [4]string{"lhsContractingAxes", "lhsBatchAxes", "rhsContractingAxes", "rhsBatchAxes"}
 
-// Installed reports whether this package's DotGeneral and ConvGeneral gradients are the ones
+// Installed reports whether this package's DotGeneral, ConvGeneral and Mul gradients are the ones
 // GoMLX's Gradient uses (nothing else has replaced them since init).
 func Installed() bool {
 	same := func(a, b any) bool { return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer() }
-	return same(VJPRegistration[NodeTypeDotGeneral], dotGeneralVJP) && same(VJPRegistration[NodeTypeConvGeneral], convVJP)
+	return same(VJPRegistration[NodeTypeDotGeneral], dotGeneralVJP) && same(VJPRegistration[NodeTypeConvGeneral], convVJP) &&
+		same(VJPRegistration[NodeTypeMul], mulVJP)
 }
 
 // The replacement is installed when the package initializes, before any goroutine can build a
