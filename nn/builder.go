@@ -246,7 +246,7 @@ func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
 		zero := graph.ScalarZero(v.Graph(), v.DType())
 		switch *rules {
 		case Rescale:
-			return rescale(x, v, func(x *graph.Node) *graph.Node { return activation(x, upper) }, graph.Where(inside(x, upper), v, zero))
+			return rescale(x, y, v, graph.Where(inside(x, upper), v, zero))
 		case Deconvnet:
 			return graph.Max(v, zero)
 		case Guided:

@@ -336,33 +336,34 @@ func (b *Builder) hook(l *lrpLayer, build func(xs ...*graph.Node) *graph.Node) *
 	})
 }
 
-// rescale is DeepLift's rescale rule at an element-wise activation act with input x, on a batch
-// of inputs followed by their references: v Δy/Δx, or plain (the gradient) where |Δx| < 1e-10,
-// as Captum's nonlinear does.
-func rescale(x, v *graph.Node, act func(*graph.Node) *graph.Node, plain *graph.Node) *graph.Node {
-	dx, dy := halvesDelta(x), halvesDelta(act(x))
-	return divideWhereMoved(graph.Mul(v, dy), dx, plain)
-}
-
-// halvesDelta is, for a batch of inputs followed by their references, each input's value minus
-// its reference's, for both halves: [x - r; x - r].
-func halvesDelta(x *graph.Node) *graph.Node {
-	n := x.Shape().Dimensions[0]
+// rescale is DeepLift's rescale rule at an element-wise activation with input x and output y, on
+// a batch of inputs followed by their references: v Δy/Δx, or plain (the gradient) where
+// |Δx| < 1e-10, as Captum's nonlinear does. Δx and Δy are each input's difference with its
+// reference, the same for both halves of the batch: they are computed, tested and divided by
+// once, and the products broadcast them over the halves (the same values as on the whole batch,
+// in half the passes).
+func rescale(x, y, v, plain *graph.Node) *graph.Node {
+	dims := x.Shape().Dimensions
+	n := dims[0]
 	if n%2 != 0 {
 		panic(fmt.Sprintf("DeepLift's rescale rule needs a batch of inputs followed by their references, got a batch of %d", n))
 	}
-	in := graph.Slice(x, graph.AxisRange(0, n/2))
-	ref := graph.Slice(x, graph.AxisRange(n/2, n))
-	d := graph.Sub(in, ref)
-	return graph.Concatenate([]*graph.Node{d, d}, 0)
-}
-
-// divideWhereMoved is num / dx where |dx| >= 1e-10 (Captum's eps), plain elsewhere.
-func divideWhereMoved(num, dx, plain *graph.Node) *graph.Node {
-	g := dx.Graph()
+	g := x.Graph()
+	halves := append([]int{2, n / 2}, dims[1:]...) // [input or reference, example, ...]
+	one := append([]int{1, n / 2}, dims[1:]...)
+	dx, dy := graph.Reshape(halfDelta(x), one...), graph.Reshape(halfDelta(y), one...)
 	moved := graph.GreaterOrEqual(graph.Abs(dx), graph.Scalar(g, dx.DType(), 1e-10))
 	safe := graph.Where(moved, dx, graph.ScalarOne(g, dx.DType()))
-	return graph.Where(moved, graph.Div(num, safe), plain)
+	q := graph.Div(graph.Mul(graph.Reshape(v, halves...), dy), safe)
+	out := graph.Where(graph.BroadcastToDims(moved, halves...), q, graph.Reshape(plain, halves...))
+	return graph.Reshape(out, dims...)
+}
+
+// halfDelta is, for a batch of inputs followed by their references, each input's value minus its
+// reference's.
+func halfDelta(x *graph.Node) *graph.Node {
+	n := x.Shape().Dimensions[0]
+	return graph.Sub(graph.Slice(x, graph.AxisRange(0, n/2)), graph.Slice(x, graph.AxisRange(n/2, n)))
 }
 
 // stabilize is Zennit's stabilize: z + eps * sign(z), with the sign of 0 taken as +1.
