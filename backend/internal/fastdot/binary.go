@@ -15,7 +15,7 @@ import (
 	"github.com/gradcam-go/gradcam/internal/catch"
 )
 
-// simplego's float32 Add, Sub, Mul and Max broadcast through a per-element index iterator: a batch
+// simplego's float32 Add, Sub, Mul, Div, Max and Min broadcast through a per-element index iterator: a batch
 // norm's x*scale+shift and a convolution's bias, [B, H, W, C] against [1, 1, 1, C], took a third
 // of ResNet-50's forward pass. Here the common layouts are plain loops, split over two goroutines:
 // equal shapes, one operand a scalar, or one operand repeated along a run of the other's axes
@@ -27,10 +27,11 @@ var binaryCalls, binaryFallbacks atomic.Int64
 var binaryOriginal = map[backends.OpType]executor{}
 
 // binaryOps are the ops handled here.
-var binaryOps = []backends.OpType{backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeMax, backends.OpTypeMin}
+var binaryOps = []backends.OpType{backends.OpTypeAdd, backends.OpTypeSub, backends.OpTypeMul, backends.OpTypeDiv, backends.OpTypeMax, backends.OpTypeMin}
 
 // vv sets o[i] = a[i] op b[i]; vs o[i] = a[i] op s; sv o[i] = s op b[i]: on sgemm's vector
-// kernels, except Max and Min of two tensors, one loop each (so that the operation inlines). Max and Min are Go's, as in simplego (NaN propagates).
+// kernels, except Max, Min and Div of two tensors and Div by or of a scalar, one loop each (so
+// that the operation inlines). Max and Min are Go's, as in simplego (NaN propagates).
 func vv(op backends.OpType, o, a, b []float32) {
 	b, o = b[:len(a)], o[:len(a)]
 	switch op {
@@ -48,6 +49,10 @@ func vv(op backends.OpType, o, a, b []float32) {
 		for i, x := range a {
 			o[i] = min(x, b[i])
 		}
+	case backends.OpTypeDiv:
+		for i, x := range a {
+			o[i] = x / b[i]
+		}
 	}
 }
 
@@ -64,17 +69,26 @@ func vs(op backends.OpType, o, a []float32, s float32) {
 		sgemm.ElementwiseScalar('M', a, s, o)
 	case backends.OpTypeMin:
 		sgemm.ElementwiseScalar('m', a, s, o)
+	case backends.OpTypeDiv:
+		for i, x := range a {
+			o[i] = x / s
+		}
 	}
 }
 
 func sv(op backends.OpType, o []float32, s float32, b []float32) {
-	if op != backends.OpTypeSub {
-		vs(op, o, b, s) // commutative (Go's max and min too: NaN and signed zeros alike)
-		return
-	}
 	o = o[:len(b)]
-	for i, x := range b {
-		o[i] = s - x
+	switch op {
+	case backends.OpTypeSub:
+		for i, x := range b {
+			o[i] = s - x
+		}
+	case backends.OpTypeDiv:
+		for i, x := range b {
+			o[i] = s / x
+		}
+	default:
+		vs(op, o, b, s) // commutative (Go's max and min too: NaN and signed zeros alike)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
@@ -33,7 +34,7 @@ func TestBinaryMatchesSimplego(t *testing.T) {
 		}
 		t.Skip("no AVX2/FMA")
 	}
-	ops := map[string]func(x, y *Node) *Node{"Add": Add, "Sub": Sub, "Mul": Mul, "Max": Max, "Min": Min}
+	ops := map[string]func(x, y *Node) *Node{"Add": Add, "Sub": Sub, "Mul": Mul, "Div": Div, "Max": Max, "Min": Min}
 	cases := []struct {
 		name    string
 		x, y    []int
@@ -89,6 +90,15 @@ func TestBinaryMatchesSimplego(t *testing.T) {
 			})
 		}
 	}
+	t.Run("Div gives simplego's bits", func(t *testing.T) {
+		for _, dims := range [][2][]int{{{2, 9, 7, 40}, {2, 9, 7, 40}}, {{2, 9, 7, 40}, {1, 9, 7, 40}}, {{1, 9, 7, 40}, {2, 9, 7, 40}}, {{3, 40}, {}}, {{}, {3, 40}}} {
+			x, _ := randomTensor(rng, dims[0]...)
+			y, _ := randomTensor(rng, dims[1]...)
+			if !matchesSimplego(t, b, Div, x, y) {
+				t.Errorf("Div %v / %v not handled by fastdot", dims[0], dims[1])
+			}
+		}
+	})
 	t.Run("Max propagates NaN", func(t *testing.T) {
 		x := tensors.FromFlatDataAndDimensions([]float32{float32(math.NaN()), 1, -1, 2}, 1, 4)
 		y := tensors.FromFlatDataAndDimensions([]float32{0, float32(math.NaN()), 0, 0}, 1, 4)
@@ -205,6 +215,8 @@ func TestSliceMatchesSimplego(t *testing.T) {
 	}
 }
 
+// TestBroadcastInDimMatchesSimplego: float32 broadcasts (a batch norm's channels, a repeated last
+// axis, a scalar, new trailing axes) and bool ones that tile give simplego's bits.
 func TestBroadcastInDimMatchesSimplego(t *testing.T) {
 	b := fastBackend(t)
 	rng := rand.New(rand.NewPCG(17, 18))
@@ -225,6 +237,28 @@ func TestBroadcastInDimMatchesSimplego(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if !matchesSimplego(t, b, tc.fn, tc.x) {
 				t.Error("not handled by fastdot")
+			}
+		})
+	}
+	// Bools (DeepLift's test of each input against its reference, over inputs and references):
+	// handled where the broadcast repeats the operand whole along leading axes.
+	bits := make([]bool, 9*7*5)
+	for i := range bits {
+		bits[i] = rng.IntN(2) == 1
+	}
+	for _, tc := range []struct {
+		name     string
+		dims, to []int
+		handled  bool
+	}{
+		{"bools over leading axes", []int{1, 9, 7, 5}, []int{3, 9, 7, 5}, true},
+		{"bools along a middle axis", []int{9, 1, 7, 5}, []int{9, 3, 7, 5}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := tensors.FromFlatDataAndDimensions(bits, tc.dims...)
+			fn := func(x *Node) *Node { return ConvertDType(BroadcastToDims(x, tc.to...), dtypes.Float32) }
+			if handled := matchesSimplego(t, b, fn, x); handled != tc.handled {
+				t.Errorf("handled by fastdot: %v, want %v", handled, tc.handled)
 			}
 		})
 	}

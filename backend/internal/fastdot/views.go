@@ -5,6 +5,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
 // Views: ops whose output is a view of one operand, each output element a copy of an operand
@@ -182,26 +183,20 @@ func installBroadcast() {
 }
 
 func tryBroadcastInDim(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+	if len(inputs) == 1 {
+		if _, ok := flat(inputs[0]).([]bool); ok {
+			return tryTileBool(backend, node, inputs)
+		}
+	}
 	x, axes, ok := axesOperand(node, inputs)
 	if !ok {
 		return nil, false
 	}
-	xs, err := backend.BufferShape(inputs[0])
 	outShape := nodeShape(node)
-	rank := outShape.Rank()
-	if err != nil || len(axes) != xs.Rank() || rank == 0 || len(x) != xs.Size() || len(x) == 0 {
+	od := outShape.Dimensions
+	from, ok := broadcastStrides(backend, inputs[0], len(x), axes, outShape)
+	if !ok {
 		return nil, false
-	}
-	// from[a] is the operand's stride along output axis a: 0 where the output repeats.
-	od, xst := outShape.Dimensions, xs.Strides()
-	from := make([]int, rank)
-	for i, a := range axes {
-		if a < 0 || a >= rank || xs.Dimensions[i] != od[a] && xs.Dimensions[i] != 1 {
-			return nil, false
-		}
-		if xs.Dimensions[i] == od[a] && od[a] > 1 {
-			from[a] = xst[i]
-		}
 	}
 	out := backend.NewBuffer(outShape)
 	o, ok := flat(out).([]float32)
@@ -215,10 +210,51 @@ func tryBroadcastInDim(backend *simplego.Backend, node *simplego.Node, inputs []
 	return out, true
 }
 
+// tryTileBool broadcasts a bool operand when that repeats it whole along leading axes (DeepLift's
+// test of each input against its reference, over the inputs and the references).
+func tryTileBool(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer) (*simplego.Buffer, bool) {
+	x := flat(inputs[0]).([]bool)
+	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
+	axes, ok2 := data.([]int)
+	outShape := nodeShape(node)
+	from, ok3 := broadcastStrides(backend, inputs[0], len(x), axes, outShape)
+	if !ok || !ok2 || !ok3 {
+		return nil, false
+	}
+	out := backend.NewBuffer(outShape)
+	o, ok := flat(out).([]bool)
+	if !ok || len(o) != outShape.Size() || !tile(o, x, outShape.Dimensions, from) {
+		return nil, false
+	}
+	return out, true
+}
+
+// broadcastStrides checks a broadcast of operand in (n values, its axes mapped to the output's
+// axes) to outShape, and returns from: from[a] is the operand's stride along output axis a, 0
+// where the output repeats it.
+func broadcastStrides(backend *simplego.Backend, in *simplego.Buffer, n int, axes []int, outShape shapes.Shape) (from []int, ok bool) {
+	xs, err := backend.BufferShape(in)
+	rank := outShape.Rank()
+	if err != nil || len(axes) != xs.Rank() || rank == 0 || n != xs.Size() || n == 0 {
+		return nil, false
+	}
+	od, xst := outShape.Dimensions, xs.Strides()
+	from = make([]int, rank)
+	for i, a := range axes {
+		if a < 0 || a >= rank || xs.Dimensions[i] != od[a] && xs.Dimensions[i] != 1 {
+			return nil, false
+		}
+		if xs.Dimensions[i] == od[a] && od[a] > 1 {
+			from[a] = xst[i]
+		}
+	}
+	return from, true
+}
+
 // tile fills o with copies of x when the broadcast repeats the whole operand along leading axes
 // (batch norm's per-channel statistics over [B, H, W, C]): a doubling copy on each core's range
 // instead of a row at a time. It reports false, writing nothing, for any other broadcast.
-func tile(o, x []float32, od, from []int) bool {
+func tile[T float32 | bool](o, x []T, od, from []int) bool {
 	blk, a := 1, len(od)-1
 	for ; a >= 0 && (from[a] == blk || od[a] == 1); a-- {
 		blk *= od[a]
@@ -237,7 +273,7 @@ func tile(o, x []float32, od, from []int) bool {
 
 // repeatInto fills seg with x repeated, starting at x's element phase: one period copied, then
 // doubling copies of what is filled.
-func repeatInto(seg, x []float32, phase int) {
+func repeatInto[T float32 | bool](seg, x []T, phase int) {
 	n := copy(seg, x[phase:])
 	n += copy(seg[n:], x[:phase]) // now one whole period of x, from the phase
 	for n < len(seg) {
