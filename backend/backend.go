@@ -160,6 +160,10 @@ func Open(s Settings) (b backends.Backend, err error) {
 		// With fastdot's convolutions, a zero Pad (the gradient of max pooling's strided
 		// windows) is one depthwise convolution.
 		sgpoly.UseConvolutionPad(fastdot.Installed())
+		// With fastdot, max pooling's gradient is one op of its own.
+		if fastdot.Installed() {
+			sgpoly.UseSelectAndScatter(fastdot.NewSelectAndScatterMax)
+		}
 		simdMu.Lock()
 		simdErr = why
 		simdMu.Unlock()

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
@@ -443,10 +442,6 @@ func (b *Builder) lrpRecord(y *graph.Node, l *lrpLayer) {
 		b.lrpOut[y] = l
 	}
 }
-
-// negInf pads max pooling windows: the lowest finite value, not -Inf, so that the gradient of
-// Max between two padded positions (which subtracts them) is 0, never NaN.
-const negInf = -math.MaxFloat32
 
 // cam finds CAM's head on a network's output: global average pooling of a recorded activation A
 // followed by one linear layer (optionally flattened), or a 1x1 convolution of A (optionally

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 )
 
@@ -104,8 +105,23 @@ func (b *Builder) MaxPool1D(path string, x *graph.Node, p Pool) *graph.Node {
 	return b.Tap(path, graph.Reshape(y, yd[0], yd[2], yd[3]))
 }
 
+// maxPool is one ReduceWindow max over x, padded (ceil mode's extra row and column too) where the
+// window reads nothing: its gradient, SelectAndScatterMax, gives each window's gradient to the
+// window's first largest value, as PyTorch does, in one op where the pure-Go backend runs it
+// (internal/fastdot; elsewhere package backend's polyfill). It computes what a running Max over
+// the strided views of x padded with negInf computed (reduceWindows), forward and backward, bit
+// for bit (TestMaxPoolMatchesRunningMax), in two passes instead of some thirty.
 func (b *Builder) maxPool(path string, x *graph.Node, ph, pw window) *graph.Node {
-	y, _, _ := b.reduceWindows(path, x, ph, pw, negInf, graph.Max)
+	d := x.Shape().Dimensions
+	ho, eh := ph.size(d[1])
+	wo, ew := pw.size(d[2])
+	checkWindow(path, d, ho, wo, ph, pw)
+	y := graph.BackendReduceWindow(x, backends.ReduceOpMax, []int{1, ph.kernel, pw.kernel, 1}, []int{1, ph.stride, pw.stride, 1}, nil, nil,
+		[][2]int{{0, 0}, {ph.lo, ph.hi + eh}, {pw.lo, pw.hi + ew}, {0, 0}})
+	if yd := y.Shape().Dimensions; yd[1] != ho || yd[2] != wo { // windows past the last one PyTorch takes
+		y = graph.Slice(y, graph.AxisRange(), graph.AxisRange(0, ho), graph.AxisRange(0, wo))
+	}
+	b.window(y, x, [2]int{ph.kernel, pw.kernel}, [2]int{ph.stride, pw.stride}, [2]int{1, 1}, [2]int{ph.lo, pw.lo})
 	b.markNonNegative(y, b.allNonNegative(x))
 	return y
 }

@@ -54,12 +54,13 @@ type Counts struct {
 	Dot, DotFallbacks       int64
 	Conv, ConvFallbacks     int64
 	Binary, BinaryFallbacks int64
+	MaxPools                int64 // max poolings and their gradients run in pool.go
 }
 
 // Counted returns the counts so far (tests compare two of them).
 func Counted() Counts {
 	return Counts{Dot: calls.Load(), DotFallbacks: fallbacks.Load(), Conv: convCalls.Load(), ConvFallbacks: convFallbacks.Load(),
-		Binary: binaryCalls.Load(), BinaryFallbacks: binaryFallbacks.Load()}
+		Binary: binaryCalls.Load(), BinaryFallbacks: binaryFallbacks.Load(), MaxPools: poolCalls.Load()}
 }
 
 // Install routes simplego's float32 DotGeneral to sgemm. It is idempotent; it returns an error
@@ -93,6 +94,7 @@ func Install() error {
 		installTranspose()
 		installConcatenate()
 		installUnary()
+		installPool()
 		installed.Store(true)
 	})
 	return installErr

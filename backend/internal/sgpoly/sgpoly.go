@@ -61,6 +61,16 @@ func UseConvolutionPad(on bool) { convolutionPadOn.Store(on) }
 
 var convolutionPadOn atomic.Bool
 
+// SelectAndScatterBuilder builds a SelectAndScatterMax as an op of its own, or reports false.
+type SelectAndScatterBuilder func(b backends.Builder, operand, source Op, window, strides []int, paddings [][2]int) (Op, bool)
+
+// UseSelectAndScatter makes SelectAndScatterMax (the gradient of max pooling) ask build first
+// (package backend passes internal/fastdot's, which runs it as one op), and build it from other
+// ops only where build reports false; nil builds it from other ops always.
+func UseSelectAndScatter(build SelectAndScatterBuilder) { selectAndScatterBuild.Store(&build) }
+
+var selectAndScatterBuild atomic.Pointer[SelectAndScatterBuilder]
+
 // convolutionPads counts the Pads built as convolutions (tests read it).
 var convolutionPads atomic.Int64
 
@@ -328,6 +338,11 @@ func (b *Builder) scalar(dtype dtypes.DType, v float64) (Op, error) {
 }
 
 func (b *Builder) SelectAndScatterMax(operand, source Op, windowDimensions, windowStrides []int, paddings [][2]int) (Op, error) {
+	if build := selectAndScatterBuild.Load(); build != nil && *build != nil {
+		if op, ok := (*build)(b.Builder, operand, source, windowDimensions, windowStrides, paddings); ok {
+			return op, nil
+		}
+	}
 	return b.selectAndScatter(true, operand, source, windowDimensions, windowStrides, paddings)
 }
 

@@ -1,0 +1,254 @@
+package fastdot
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+)
+
+// Max pooling over the spatial axes of NHWC float32 (nn's MaxPool2D): ReduceWindow's max, which
+// simplego steps through an index iterator, and its gradient, SelectAndScatterMax, which simplego
+// lacks: sgpoly built it from nine slices, comparisons, selections and padded sums, and a max
+// pooling's backward cost more than the convolution before it. Here it is a node of its own
+// (NewSelectAndScatterMax, which sgpoly calls), run by an executor of this file.
+
+//go:linkname newNode github.com/gomlx/gomlx/backends/simplego.(*Builder).newNode
+func newNode(b *simplego.Builder, opType backends.OpType, shape shapes.Shape, inputs ...*simplego.Node) *simplego.Node
+
+// poolWindow is a window over axes 1 and 2 of a rank-4 tensor: kh x kw taps, strides sh, sw, and
+// the padding before and after each axis (where the window reads nothing).
+type poolWindow struct {
+	kh, kw, sh, sw int
+	pad            [2][2]int
+}
+
+// spatialWindow reads a window given per axis (strides nil: the window's size) as a poolWindow;
+// false unless it spans one element of axes 0 and 3, pads only axes 1 and 2, and does not dilate.
+func spatialWindow(window, strides []int, paddings [][2]int, dilations ...[]int) (poolWindow, bool) {
+	if len(strides) == 0 {
+		strides = window
+	}
+	if len(window) != 4 || len(strides) != 4 || window[0] != 1 || window[3] != 1 || strides[0] != 1 || strides[3] != 1 {
+		return poolWindow{}, false
+	}
+	if len(paddings) != 0 && (len(paddings) != 4 || paddings[0] != [2]int{} || paddings[3] != [2]int{}) {
+		return poolWindow{}, false
+	}
+	for _, d := range dilations {
+		for _, v := range d {
+			if v != 1 {
+				return poolWindow{}, false
+			}
+		}
+	}
+	w := poolWindow{kh: window[1], kw: window[2], sh: strides[1], sw: strides[2]}
+	if len(paddings) == 4 {
+		w.pad = [2][2]int{paddings[1], paddings[2]}
+	}
+	for _, p := range w.pad {
+		if p[0] < 0 || p[1] < 0 || p[0] >= w.kh && p[0] >= w.kw {
+			return poolWindow{}, false
+		}
+	}
+	return w, w.kh > 0 && w.kw > 0 && w.sh > 0 && w.sw > 0
+}
+
+// outputSize is the number of windows over h x w values.
+func (w poolWindow) outputSize(h, wd int) (ho, wo int) {
+	n := func(n, k, s int) int {
+		if n < k {
+			return 0
+		}
+		return (n-k)/s + 1
+	}
+	return n(h+w.pad[0][0]+w.pad[0][1], w.kh, w.sh), n(wd+w.pad[1][0]+w.pad[1][1], w.kw, w.sw)
+}
+
+// taps calls fn with the offset in x (rows of c values, [B, h, wd, c]) of each tap of window
+// (bi, oy, ox) that falls inside x, in row-major tap order; first is true for the first of them.
+func (w poolWindow) taps(bi, oy, ox, h, wd, c int, fn func(off int, first bool)) {
+	first := true
+	for ky := range w.kh {
+		y := oy*w.sh + ky - w.pad[0][0]
+		if y < 0 || y >= h {
+			continue
+		}
+		for kx := range w.kw {
+			x := ox*w.sw + kx - w.pad[1][0]
+			if x < 0 || x >= wd {
+				continue
+			}
+			fn(((bi*h+y)*wd+x)*c, first)
+			first = false
+		}
+	}
+}
+
+// poolCalls counts the max poolings and SelectAndScatterMax nodes run here.
+var poolCalls atomic.Int64
+
+func installPool() {
+	install(backends.OpTypeReduceWindow, tryMaxWindow)
+	nodeExecutors[backends.OpTypeSelectAndScatterMax] = guarded(backends.OpTypeSelectAndScatterMax, execSelectAndScatterMax)
+}
+
+// tryMaxWindow runs a ReduceWindow max over the spatial axes: each output row (C values) the
+// running max of the window's rows in row-major tap order, with Go's max, as nn's running Max
+// over the window's views computed it.
+func tryMaxWindow(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
+	if len(inputs) != 1 {
+		return nil, false
+	}
+	x, ok := flat(inputs[0]).([]float32)
+	d := reflect.ValueOf(node).Elem().FieldByName("data")
+	if !ok || !d.IsValid() || d.IsNil() || d.Elem().Kind() != reflect.Pointer || d.Elem().Elem().Kind() != reflect.Struct {
+		return nil, false
+	}
+	p := d.Elem().Elem()
+	op, ok1 := field[backends.ReduceOpType](p, "reductionType")
+	window, ok2 := field[[]int](p, "windowDimensions")
+	strides, ok3 := field[[]int](p, "strides")
+	base, ok4 := field[[]int](p, "baseDilations")
+	dil, ok5 := field[[]int](p, "windowDilations")
+	pads, ok6 := field[[][2]int](p, "paddings")
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || op != backends.ReduceOpMax {
+		return nil, false
+	}
+	w, ok := spatialWindow(window, strides, pads, base, dil)
+	xs, err := backend.BufferShape(inputs[0])
+	outShape := nodeShape(node)
+	if !ok || err != nil || xs.Rank() != 4 || len(x) != xs.Size() || outShape.Rank() != 4 {
+		return nil, false
+	}
+	b, h, wd, c := xs.Dimensions[0], xs.Dimensions[1], xs.Dimensions[2], xs.Dimensions[3]
+	ho, wo := w.outputSize(h, wd)
+	if od := outShape.Dimensions; od[0] != b || od[1] != ho || od[2] != wo || od[3] != c || ho*wo == 0 {
+		return nil, false
+	}
+	out := backend.NewBuffer(outShape)
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != outShape.Size() {
+		return nil, false
+	}
+	poolCalls.Add(1)
+	windows := b * ho * wo
+	halves(windows, 1, len(o) >= parallelFrom, func(w0, w1 int) {
+		for r := w0; r < w1; r++ {
+			row := o[r*c : (r+1)*c]
+			empty := true
+			w.taps(r/(ho*wo), r/wo%ho, r%wo, h, wd, c, func(off int, first bool) {
+				in := x[off : off+c]
+				if first {
+					copy(row, in)
+					empty = false
+					return
+				}
+				for i, v := range in {
+					row[i] = max(row[i], v)
+				}
+			})
+			if empty { // all padding: the max's identity
+				for i := range row {
+					row[i] = float32(math.Inf(-1))
+				}
+			}
+		}
+	})
+	return out, true
+}
+
+// selectScatter is the data of a SelectAndScatterMax node made by NewSelectAndScatterMax.
+type selectScatter struct{ window poolWindow }
+
+// NewSelectAndScatterMax adds to b (simplego's builder) a SelectAndScatterMax of float32 operand
+// [B, H, W, C] and source over a window of the spatial axes (padded or not), run by this
+// package's executor; ok is false, adding nothing, for anything else (sgpoly then builds it from
+// other ops).
+func NewSelectAndScatterMax(b backends.Builder, operand, source backends.Op, window, strides []int, paddings [][2]int) (op backends.Op, ok bool) {
+	sb, ok1 := b.(*simplego.Builder)
+	on, ok2 := operand.(*simplego.Node)
+	sn, ok3 := source.(*simplego.Node)
+	w, ok4 := spatialWindow(window, strides, paddings)
+	if !installed.Load() || !ok1 || !ok2 || !ok3 || !ok4 {
+		return nil, false
+	}
+	xs, ss := nodeShape(on), nodeShape(sn)
+	if xs.DType != dtypes.Float32 || ss.DType != dtypes.Float32 || xs.Rank() != 4 || ss.Rank() != 4 {
+		return nil, false
+	}
+	d, sd := xs.Dimensions, ss.Dimensions
+	if ho, wo := w.outputSize(d[1], d[2]); sd[0] != d[0] || sd[3] != d[3] || sd[1] != ho || sd[2] != wo {
+		return nil, false
+	}
+	f := reflect.ValueOf(on).Elem().FieldByName("data")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[any]() {
+		return nil, false
+	}
+	n := newNode(sb, backends.OpTypeSelectAndScatterMax, xs, on, sn)
+	*(*any)(unsafe.Pointer(reflect.ValueOf(n).Elem().FieldByName("data").UnsafeAddr())) = &selectScatter{window: w}
+	return n, true
+}
+
+// execSelectAndScatterMax adds each window's source value into the operand position of the
+// window's first largest value (row-major taps: PyTorch's and XLA's choice on ties), windows in
+// order, so that each position sums its values in the order nn's running Max's gradient did. The
+// two goroutines take a half of the channels each.
+func execSelectAndScatterMax(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, error) {
+	data, _ := field[any](reflect.ValueOf(node).Elem(), "data")
+	sel, ok := data.(*selectScatter)
+	if !ok || len(inputs) != 2 {
+		return nil, fmt.Errorf("fastdot: a SelectAndScatterMax node not made by NewSelectAndScatterMax")
+	}
+	x, ok1 := flat(inputs[0]).([]float32)
+	src, ok2 := flat(inputs[1]).([]float32)
+	xs, err1 := backend.BufferShape(inputs[0])
+	ss, err2 := backend.BufferShape(inputs[1])
+	if !ok1 || !ok2 || err1 != nil || err2 != nil || len(x) != xs.Size() || len(src) != ss.Size() {
+		return nil, fmt.Errorf("fastdot: SelectAndScatterMax's operands are not the float32 tensors the node was built for")
+	}
+	w := sel.window
+	b, h, wd, c := xs.Dimensions[0], xs.Dimensions[1], xs.Dimensions[2], xs.Dimensions[3]
+	ho, wo := ss.Dimensions[1], ss.Dimensions[2]
+	out := backend.NewBuffer(xs)
+	o := flat(out).([]float32)
+	clear(o)
+	poolCalls.Add(1)
+	halves(c, 1, len(o) >= parallelFrom && c >= 2, func(c0, c1 int) {
+		best := make([]float32, c1-c0)
+		arg := make([]int, c1-c0) // the winning tap's offset in x, per channel
+		for r := range b * ho * wo {
+			empty := true
+			w.taps(r/(ho*wo), r/wo%ho, r%wo, h, wd, c, func(off int, first bool) {
+				in := x[off+c0 : off+c1]
+				if first {
+					copy(best, in)
+					for i := range arg {
+						arg[i] = off
+					}
+					empty = false
+					return
+				}
+				for i, v := range in {
+					if v > best[i] {
+						best[i], arg[i] = v, off
+					}
+				}
+			})
+			if empty {
+				continue // all padding: no value to receive the gradient
+			}
+			s := src[r*c+c0 : r*c+c1]
+			for i, v := range s {
+				o[arg[i]+c0+i] += v
+			}
+		}
+	})
+	return out, nil
+}
