@@ -71,24 +71,22 @@ func (w poolWindow) outputSize(h, wd int) (ho, wo int) {
 	return n(h+w.pad[0][0]+w.pad[0][1], w.kh, w.sh), n(wd+w.pad[1][0]+w.pad[1][1], w.kw, w.sw)
 }
 
-// taps calls fn with the offset in x (rows of c values, [B, h, wd, c]) of each tap of window
-// (bi, oy, ox) that falls inside x, in row-major tap order; first is true for the first of them.
-func (w poolWindow) taps(bi, oy, ox, h, wd, c int, fn func(off int, first bool)) {
-	first := true
+// taps appends to buf the offsets in x (rows of c values, [B, h, wd, c]) of the taps of window
+// (bi, oy, ox) that fall inside x, in row-major tap order, and returns it.
+func (w poolWindow) taps(buf []int, bi, oy, ox, h, wd, c int) []int {
+	buf = buf[:0]
 	for ky := range w.kh {
 		y := oy*w.sh + ky - w.pad[0][0]
 		if y < 0 || y >= h {
 			continue
 		}
 		for kx := range w.kw {
-			x := ox*w.sw + kx - w.pad[1][0]
-			if x < 0 || x >= wd {
-				continue
+			if x := ox*w.sw + kx - w.pad[1][0]; x >= 0 && x < wd {
+				buf = append(buf, ((bi*h+y)*wd+x)*c)
 			}
-			fn(((bi*h+y)*wd+x)*c, first)
-			first = false
 		}
 	}
+	return buf
 }
 
 // poolCalls counts the max poolings and SelectAndScatterMax nodes run here.
@@ -140,23 +138,20 @@ func tryMaxWindow(backend *simplego.Backend, node *simplego.Node, inputs []*simp
 	poolCalls.Add(1)
 	windows := b * ho * wo
 	halves(windows, 1, len(o) >= parallelFrom, func(w0, w1 int) {
+		offs := make([]int, 0, w.kh*w.kw)
 		for r := w0; r < w1; r++ {
 			row := o[r*c : (r+1)*c]
-			empty := true
-			w.taps(r/(ho*wo), r/wo%ho, r%wo, h, wd, c, func(off int, first bool) {
-				in := x[off : off+c]
-				if first {
-					copy(row, in)
-					empty = false
-					return
-				}
-				for i, v := range in {
-					row[i] = max(row[i], v)
-				}
-			})
-			if empty { // all padding: the max's identity
+			offs = w.taps(offs, r/(ho*wo), r/wo%ho, r%wo, h, wd, c)
+			if len(offs) == 0 { // all padding: the max's identity
 				for i := range row {
 					row[i] = float32(math.Inf(-1))
+				}
+				continue
+			}
+			copy(row, x[offs[0]:offs[0]+c])
+			for _, off := range offs[1:] {
+				for i, v := range x[off : off+c] {
+					row[i] = max(row[i], v)
 				}
 			}
 		}
@@ -198,8 +193,7 @@ func NewSelectAndScatterMax(b backends.Builder, operand, source backends.Op, win
 
 // execSelectAndScatterMax adds each window's source value into the operand position of the
 // window's first largest value (row-major taps: PyTorch's and XLA's choice on ties), windows in
-// order, so that each position sums its values in the order nn's running Max's gradient did. The
-// two goroutines take a half of the channels each.
+// order, so that each position sums its values in the order nn's running Max's gradient did.
 func execSelectAndScatterMax(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, error) {
 	data, _ := field[any](reflect.ValueOf(node).Elem(), "data")
 	sel, ok := data.(*selectScatter)
@@ -220,35 +214,38 @@ func execSelectAndScatterMax(backend *simplego.Backend, node *simplego.Node, inp
 	o := flat(out).([]float32)
 	clear(o)
 	poolCalls.Add(1)
-	halves(c, 1, len(o) >= parallelFrom && c >= 2, func(c0, c1 int) {
+	// Each goroutine takes half of the images (the channels of one image), so that each output
+	// position receives its values in window order.
+	scatter := func(b0, b1, c0, c1 int) {
 		best := make([]float32, c1-c0)
 		arg := make([]int, c1-c0) // the winning tap's offset in x, per channel
-		for r := range b * ho * wo {
-			empty := true
-			w.taps(r/(ho*wo), r/wo%ho, r%wo, h, wd, c, func(off int, first bool) {
-				in := x[off+c0 : off+c1]
-				if first {
-					copy(best, in)
-					for i := range arg {
-						arg[i] = off
-					}
-					empty = false
-					return
-				}
-				for i, v := range in {
+		offs := make([]int, 0, w.kh*w.kw)
+		for r := b0 * ho * wo; r < b1*ho*wo; r++ {
+			offs = w.taps(offs, r/(ho*wo), r/wo%ho, r%wo, h, wd, c)
+			if len(offs) == 0 {
+				continue // all padding: no value to receive the gradient
+			}
+			copy(best, x[offs[0]+c0:offs[0]+c1])
+			for i := range arg {
+				arg[i] = offs[0]
+			}
+			for _, off := range offs[1:] {
+				for i, v := range x[off+c0 : off+c1] {
 					if v > best[i] {
 						best[i], arg[i] = v, off
 					}
 				}
-			})
-			if empty {
-				continue // all padding: no value to receive the gradient
 			}
-			s := src[r*c+c0 : r*c+c1]
-			for i, v := range s {
+			for i, v := range src[r*c+c0 : r*c+c1] {
 				o[arg[i]+c0+i] += v
 			}
 		}
-	})
+	}
+	large := len(o) >= parallelFrom
+	if b >= 2 {
+		halves(b, 1, large, func(b0, b1 int) { scatter(b0, b1, 0, c) })
+	} else {
+		halves(c, 1, large && c >= 2, func(c0, c1 int) { scatter(0, b, c0, c1) })
+	}
 	return out, nil
 }

@@ -31,7 +31,8 @@ func TestMaxPool(t *testing.T) {
 		{[]int{1, 7, 6, 3}, 3, 1, [2][2]int{}},                  // overlapping by two
 		{[]int{2, 10, 9, 1}, 2, 3, [2][2]int{}},                 // one channel; gaps between windows
 		{[]int{1, 6, 7, 3}, 3, 2, [2][2]int{{0, 1}, {1, 2}}},    // ceil mode's extra padding after
-		{[]int{2, 30, 30, 64}, 3, 2, [2][2]int{{1, 1}, {1, 1}}}, // two goroutines
+		{[]int{2, 30, 30, 64}, 3, 2, [2][2]int{{1, 1}, {1, 1}}}, // two goroutines, an image each
+		{[]int{1, 40, 40, 32}, 3, 2, [2][2]int{{1, 1}, {1, 1}}}, // two goroutines, half the channels each
 		{[]int{1, 1, 20, 8}, 1, 1, [2][2]int{}},                 // 1-D as 1xL: a window of one
 	} {
 		t.Run(fmt.Sprintf("%v k%d s%d pad%v", tc.x, tc.kernel, tc.step, tc.pad), func(t *testing.T) {
