@@ -43,15 +43,10 @@ func field[T any](v reflect.Value, name string) (T, bool) {
 var convFieldNames = [7]string{"axes", "strides", "paddings", "inputDilations", "kernelDilations", "channelGroupCount", "batchGroupCount"}
 
 func convNodeParams(n *simplego.Node) (convParams, bool) {
-	d := reflect.ValueOf(n).Elem().FieldByName("data")
-	if !d.IsValid() || d.IsNil() {
+	d, found := nodeData(n)
+	if !found {
 		return convParams{}, false
 	}
-	d = d.Elem()
-	if d.Kind() != reflect.Pointer || d.Elem().Kind() != reflect.Struct {
-		return convParams{}, false
-	}
-	d = d.Elem()
 	var p convParams
 	var ok [7]bool
 	p.axes, ok[0] = field[backends.ConvolveAxesConfig](d, convFieldNames[0])

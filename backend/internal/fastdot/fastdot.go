@@ -141,6 +141,9 @@ func checkLayouts() error {
 	if f, _ := nt.FieldByName("shape"); f.Type != reflect.TypeFor[shapes.Shape]() {
 		return fmt.Errorf("fastdot: simplego.Node.shape is %s", f.Type)
 	}
+	if f, _ := nt.FieldByName("data"); f.Type != reflect.TypeFor[any]() {
+		return fmt.Errorf("fastdot: simplego.Node.data is %s", f.Type)
+	}
 	return nil
 }
 
@@ -151,21 +154,31 @@ func nodeShape(n *simplego.Node) shapes.Shape {
 	return *(*shapes.Shape)(unsafe.Pointer(f.UnsafeAddr()))
 }
 
+// nodeData is the struct simplego keeps a node's parameters in (its data field: a pointer to a
+// struct of the op's), for field to read; false when the node holds none.
+func nodeData(n *simplego.Node) (reflect.Value, bool) {
+	d := reflect.ValueOf(n).Elem().FieldByName("data")
+	if !d.IsValid() || d.IsNil() || d.Elem().Kind() != reflect.Pointer || d.Elem().Elem().Kind() != reflect.Struct {
+		return reflect.Value{}, false
+	}
+	return d.Elem().Elem(), true
+}
+
+// setNodeData sets a node's data field (checkLayouts made sure it is an any).
+func setNodeData(n *simplego.Node, v any) {
+	*(*any)(unsafe.Pointer(reflect.ValueOf(n).Elem().FieldByName("data").UnsafeAddr())) = v
+}
+
 // params holds what execDotGeneral needs of simplego's dotGeneralNodeData.
 type params struct {
 	lhsContract, lhsBatch, rhsContract, rhsBatch []int
 }
 
 func nodeParams(n *simplego.Node) (params, bool) {
-	d := reflect.ValueOf(n).Elem().FieldByName("data")
-	if d.IsNil() {
+	d, found := nodeData(n)
+	if !found {
 		return params{}, false
 	}
-	d = d.Elem()
-	if d.Kind() != reflect.Pointer || d.Elem().Kind() != reflect.Struct {
-		return params{}, false
-	}
-	d = d.Elem()
 	ints := func(name string) ([]int, bool) {
 		f := d.FieldByName(name)
 		if !f.IsValid() || f.Kind() != reflect.Slice || f.Type().Elem().Kind() != reflect.Int {

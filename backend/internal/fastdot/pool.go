@@ -5,7 +5,7 @@ import (
 	"math"
 	"reflect"
 	"sync/atomic"
-	"unsafe"
+	_ "unsafe" // go:linkname
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
@@ -105,11 +105,10 @@ func tryMaxWindow(backend *simplego.Backend, node *simplego.Node, inputs []*simp
 		return nil, false
 	}
 	x, ok := flat(inputs[0]).([]float32)
-	d := reflect.ValueOf(node).Elem().FieldByName("data")
-	if !ok || !d.IsValid() || d.IsNil() || d.Elem().Kind() != reflect.Pointer || d.Elem().Elem().Kind() != reflect.Struct {
+	p, ok0 := nodeData(node)
+	if !ok || !ok0 {
 		return nil, false
 	}
-	p := d.Elem().Elem()
 	op, ok1 := field[backends.ReduceOpType](p, "reductionType")
 	window, ok2 := field[[]int](p, "windowDimensions")
 	strides, ok3 := field[[]int](p, "strides")
@@ -182,12 +181,8 @@ func NewSelectAndScatterMax(b backends.Builder, operand, source backends.Op, win
 	if ho, wo := w.outputSize(d[1], d[2]); sd[0] != d[0] || sd[3] != d[3] || sd[1] != ho || sd[2] != wo {
 		return nil, false
 	}
-	f := reflect.ValueOf(on).Elem().FieldByName("data")
-	if !f.IsValid() || f.Type() != reflect.TypeFor[any]() {
-		return nil, false
-	}
 	n := newNode(sb, backends.OpTypeSelectAndScatterMax, xs, on, sn)
-	*(*any)(unsafe.Pointer(reflect.ValueOf(n).Elem().FieldByName("data").UnsafeAddr())) = &selectScatter{window: w}
+	setNodeData(n, &selectScatter{window: w})
 	return n, true
 }
 
