@@ -37,6 +37,9 @@ const (
 // The reduction is cut into gradSlices slices computed in parallel into partial sums, which are
 // then added in slice order.
 func (c *conv2D) kernelGradient() error {
+	if c.gradientPacks() && !panelsForTest.Load() {
+		return c.kernelGradientTransposed()
+	}
 	m := c.batch * c.outH * c.outW // rows, ordered (y, x, b)
 	n := c.kO
 	taps := c.kH * c.kW
@@ -59,8 +62,8 @@ func (c *conv2D) kernelGradient() error {
 				c.gatherTap(panel[q*m:(q+1)*m], p0+q)
 			}
 			// part[o, r] += sum_q K[q, o] X[q, r]: A = K^T (n x rows), B = the panel (rows x m).
-			a := sgemm.Matrix{Data: c.ker, Off: p0/taps*c.kSI + p0%taps*c.kSW, RowStride: c.kSO, ColStride: c.kSW}
-			b := sgemm.Matrix{Data: panel, RowStride: m, ColStride: 1}
+			a, b := c.panelView()
+			a.Off, b.Data = p0/taps*c.kSI+p0%taps*c.kSW, panel
 			if err := sgemm.MulAddSerial(n, m, rows, a, b, part, 0, m); err != nil {
 				firstErr.CompareAndSwap(nil, &err)
 				return
@@ -82,6 +85,146 @@ func (c *conv2D) kernelGradient() error {
 		}
 	}
 	return nil
+}
+
+// panelsForTest makes kernelGradient multiply as the panels' products even where
+// kernelGradientTransposed would: tests compare the two bit for bit.
+var panelsForTest atomic.Bool
+
+var transposedCalls atomic.Int64
+
+// panelView is the product kernelGradient runs on a panel of rows reduction indices: A = K^T
+// (n x rows, read from the kernel where it lies) times B = the gathered panel (rows x m).
+func (c *conv2D) panelView() (a, b sgemm.Matrix) {
+	m := c.batch * c.outH * c.outW
+	return sgemm.Matrix{Data: c.ker, RowStride: c.kSO, ColStride: c.kSW}, sgemm.Matrix{RowStride: m, ColStride: 1}
+}
+
+// gradientPacks reports whether every panel's product of kernelGradient runs on the packed
+// register kernel (sgemm.Packs), whose sums kernelGradientTransposed reproduces.
+func (c *conv2D) gradientPacks() bool {
+	m := c.batch * c.outH * c.outW
+	k := c.kI * c.kH * c.kW
+	per := (k + gradSlices - 1) / gradSlices
+	for q0 := 0; q0 < k; q0 += per {
+		q1 := min(k, q0+per)
+		for p0 := q0; p0 < q1; p0 += gradPanelMax {
+			rows := min(gradPanelMax, q1-p0)
+			a, b := c.panelView()
+			if !sgemm.Packs(c.kO, m, rows, a, b) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// kernelGradientTransposed computes kernelGradient's product transposed, out^T[r, o] = sum_q
+// X[q, r] K[q, o], over the same slices and panels: each row of X^T is gathered along q in runs
+// of the forward's output rows (one copy per run for a single input channel) and read in place
+// by the register kernel, and K's rows (the output gradient at a position, contiguous) are packed
+// as B. The panels' product instead packed K^T by transposing it and gathered X a reduction
+// index at a time, a few values per call. Every element adds the same panel sums of
+// sgemm.KC products in the same order (a product's factors commute exactly), so the bits are
+// kernelGradient's own.
+func (c *conv2D) kernelGradientTransposed() error {
+	transposedCalls.Add(1)
+	m := c.batch * c.outH * c.outW // rows of the transposed product, ordered (y, x, b)
+	n := c.kO
+	k := c.kI * c.kH * c.kW
+	per := (k + gradSlices - 1) / gradSlices
+	partials := make([]float32, gradSlices*m*n) // partial s: [m, n]
+	var firstErr atomic.Pointer[error]
+	fail := func(err error) { firstErr.CompareAndSwap(nil, &err) }
+	sgemm.Parallel(sgemm.Workers(), gradSlices, func(_, s int) {
+		q0, q1 := s*per, min(k, (s+1)*per)
+		if q0 >= q1 {
+			return
+		}
+		x := getScratch(m * min(gradPanelMax, q1-q0))
+		defer scratchPool.Put(x)
+		part := partials[s*m*n : (s+1)*m*n]
+		for p0 := q0; p0 < q1; p0 += gradPanelMax {
+			rows := min(gradPanelMax, q1-p0)
+			xt := (*x)[:m*rows] // X^T: [m, rows]
+			for r := range m {
+				c.gatherReductionRow(xt[r*rows:(r+1)*rows], r, p0)
+			}
+			kb, err := sgemm.PackBSerial(rows, n, sgemm.Matrix{Data: c.ker, Off: p0 * c.kSW, RowStride: c.kSW, ColStride: c.kSO})
+			if err != nil {
+				fail(err)
+				return
+			}
+			for p := 0; p < rows; p += sgemm.KC {
+				d := min(sgemm.KC, rows-p)
+				if err := kb.MulAdd(m, xt[p:], rows, p, d, 0, kb.Slivers(), part, 0, n, true); err != nil {
+					kb.Release()
+					fail(err)
+					return
+				}
+			}
+			kb.Release()
+		}
+	})
+	if e := firstErr.Load(); e != nil {
+		return *e
+	}
+	sum := partials[:m*n]
+	for s := 1; s < gradSlices; s++ {
+		sgemm.Elementwise('+', sum, partials[s*m*n:(s+1)*m*n], sum)
+	}
+	// Row r = (y, x, b) of the product is output position (b, y, x).
+	for r := range m {
+		yx, b := r/c.batch, r%c.batch
+		dst := b*c.outSB + yx/c.outW*c.outSH + yx%c.outW*c.outSW
+		for o, v := range sum[r*n : (r+1)*n] {
+			c.out[dst+o*c.outSC] = v
+		}
+	}
+	return nil
+}
+
+// gatherReductionRow writes X[q0:q0+len(dst), r] into dst: for output row r = (y, x, b) and each
+// reduction index q = (i, ky, kx), the input channel i at the position tap (ky, kx) reads from
+// output position (y, x) of batch b, zeros in padding. Consecutive kx read positions kDil[1]
+// apart along the input's width, so the row is gathered in runs of up to kW values.
+func (c *conv2D) gatherReductionRow(dst []float32, r, q0 int) {
+	taps := c.kH * c.kW
+	y, x, b := r/(c.outW*c.batch), r/c.batch%c.outW, r%c.batch
+	step := c.kDil[1]
+	for j := 0; j < len(dst); {
+		q := q0 + j
+		i, t := q/taps, q%taps
+		ky, kx0 := t/c.kW, t%c.kW
+		seg := dst[j : j+min(c.kW-kx0, len(dst)-j)]
+		j += len(seg)
+		iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
+		if iy < 0 || iy >= c.inH {
+			clear(seg)
+			continue
+		}
+		// Input column ix0 + u*step for the run's u-th value: valid for u in [lo, hi).
+		ix0 := x*c.stride[1] + kx0*step - c.lo[1]
+		lo, hi := 0, 0
+		if ix0 < 0 {
+			lo = min(len(seg), (-ix0+step-1)/step)
+		}
+		if ix0 < c.inW {
+			hi = min(len(seg), (c.inW-1-ix0)/step+1)
+		}
+		hi = max(hi, lo)
+		clearRun(seg[:lo])
+		clearRun(seg[hi:])
+		src := b*c.inSB + i*c.inSC + iy*c.inSH + (ix0+lo*step)*c.inSW
+		if s := step * c.inSW; s == 1 {
+			copy(seg[lo:hi], c.in[src:src+hi-lo])
+		} else {
+			run := seg[lo:hi]
+			for u := range run {
+				run[u] = c.in[src+u*s]
+			}
+		}
+	}
 }
 
 // gatherTap writes X[q, ·] into row: for reduction index q = (i, ky, kx), the input channel i at

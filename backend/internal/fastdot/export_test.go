@@ -26,3 +26,10 @@ func DisableForTest() (restore func()) {
 		}
 	}
 }
+
+// PanelsForTest makes kernel gradients multiply as their panels' products, not transposed,
+// until restore is called.
+func PanelsForTest() (restore func()) {
+	panelsForTest.Store(true)
+	return func() { panelsForTest.Store(false) }
+}

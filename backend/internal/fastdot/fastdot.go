@@ -55,12 +55,14 @@ type Counts struct {
 	Conv, ConvFallbacks     int64
 	Binary, BinaryFallbacks int64
 	MaxPools                int64 // max poolings and their gradients run in pool.go
+	TransposedGradients     int64 // kernel gradients run by kernelGradientTransposed
 }
 
 // Counted returns the counts so far (tests compare two of them).
 func Counted() Counts {
 	return Counts{Dot: calls.Load(), DotFallbacks: fallbacks.Load(), Conv: convCalls.Load(), ConvFallbacks: convFallbacks.Load(),
-		Binary: binaryCalls.Load(), BinaryFallbacks: binaryFallbacks.Load(), MaxPools: poolCalls.Load()}
+		Binary: binaryCalls.Load(), BinaryFallbacks: binaryFallbacks.Load(), MaxPools: poolCalls.Load(),
+		TransposedGradients: transposedCalls.Load()}
 }
 
 // Install routes simplego's float32 DotGeneral to sgemm. It is idempotent; it returns an error

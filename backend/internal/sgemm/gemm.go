@@ -251,14 +251,41 @@ func mulAdd(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 	mulAddOn(workers(), m, n, k, a, b, c, cOff, ldc)
 }
 
-// mulAddOn is mulAdd on w goroutines.
-func mulAddOn(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
+// The ways mulAddOn multiplies, by shape and layout (route).
+const (
+	routeNaive  = iota // plain loops
+	routeThin          // axpys or dot products along B
+	routeThinT         // the transposed product, thin
+	routePacked        // the packed register kernel
+)
+
+// route is the way mulAddOn computes an m x n x k product of these views.
+func route(m, n, k int, a, b Matrix) int {
 	switch {
 	case m*n*k <= smallWork:
-		naive(m, n, k, a, b, c, cOff, ldc)
+		return routeNaive
 	case (m <= thinRows || m <= thickRows && n >= wideB && k*n >= bigB) && (b.ColStride == 1 || b.RowStride == 1):
-		thin(w, m, n, k, a, b, c, cOff, ldc)
+		return routeThin
 	case n <= thinRows && (a.ColStride == 1 || a.RowStride == 1):
+		return routeThinT
+	}
+	return routePacked
+}
+
+// Packs reports whether MulAdd (or MulAddSerial) computes an m x n x k product of these views
+// with the packed register kernel: each element of C plus, panel of KC by panel in order, its
+// panel's sum of products (an FMA chain from zero). PackedB.MulAdd adds the same panel sums, so
+// a product made of its calls over the same panels gives the same bits.
+func Packs(m, n, k int, a, b Matrix) bool { return route(m, n, k, a, b) == routePacked }
+
+// mulAddOn is mulAdd on w goroutines.
+func mulAddOn(w, m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
+	switch route(m, n, k, a, b) {
+	case routeNaive:
+		naive(m, n, k, a, b, c, cOff, ldc)
+	case routeThin:
+		thin(w, m, n, k, a, b, c, cOff, ldc)
+	case routeThinT:
 		// C^T = B^T A^T: compute it row-major in a scratch matrix, then add it transposed.
 		t := make([]float32, n*m)
 		thin(w, n, m, k, b.t(), a.t(), t, 0, m)

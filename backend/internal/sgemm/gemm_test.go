@@ -116,10 +116,21 @@ func TestKernelsAgree(t *testing.T) {
 			if err := MulAdd(s.m, s.n, s.k, a, b, plain, 0, s.n); err != nil {
 				t.Fatal(err)
 			}
+			if !Packs(s.m, s.n, s.k, a, b) {
+				t.Fatalf("%v: MulAdd does not take the packed kernel", s)
+			}
 			pb, err := PackB(s.k, s.n, b)
 			if err != nil {
 				t.Fatal(err)
 			}
+			serial, err := PackBSerial(s.k, s.n, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(pb.data, serial.data) {
+				t.Errorf("%v %s: PackBSerial differs from PackB", s, name)
+			}
+			serial.Release()
 			// Rows in blocks of 7 (edges of every kind), slivers one at a time, panel by panel,
 			// the first panel stored over garbage.
 			inPlace := make([]float32, s.m*s.n)

@@ -34,6 +34,18 @@ type Runs struct {
 	Run, RowStride, ColStride int
 }
 
+// PackBSerial is PackB on the calling goroutine only, for callers that run many products in
+// parallel themselves.
+func PackBSerial(k, n int, b Matrix) (*PackedB, error) {
+	if err := packable(k, n); err != nil {
+		return nil, err
+	}
+	if err := b.check("B", k, n); err != nil {
+		return nil, err
+	}
+	return packPanels(1, k, n, func(dst []float32, pc, depth, j int) { packB(dst, b, pc, depth, j*nr, n) }), nil
+}
+
 // PackBRuns packs rows [p0, p0+k) of b (n columns), in parallel, as PackB does.
 func PackBRuns(p0, k, n int, b Runs) (*PackedB, error) {
 	if err := packable(k, n); err != nil {
@@ -50,7 +62,7 @@ func PackBRuns(p0, k, n int, b Runs) (*PackedB, error) {
 			return nil, err
 		}
 	}
-	return packPanels(k, n, func(dst []float32, pc, depth, j int) {
+	return packPanels(workers(), k, n, func(dst []float32, pc, depth, j int) {
 		// The panel's rows, one run at a time: a run is a strided matrix whose row p0+pc+q
 		// is at Off + (p0+pc+q)*RowStride.
 		for q := 0; q < depth; {
@@ -81,7 +93,7 @@ func PackBColumnRuns(k, n int, b Runs) (*PackedB, error) {
 			return nil, err
 		}
 	}
-	return packPanels(k, n, func(dst []float32, pc, depth, j int) {
+	return packPanels(workers(), k, n, func(dst []float32, pc, depth, j int) {
 		cols := min(nr, n-j*nr)
 		if cols < nr {
 			clear(dst[:depth*nr])
@@ -108,14 +120,14 @@ func packable(k, n int) error {
 	return nil
 }
 
-// packPanels packs a k x n matrix in parallel, one task per panel of kc rows and sliver of nr
-// columns: sliver(dst, pc, depth, j) writes rows [pc, pc+depth) of sliver j into dst.
-func packPanels(k, n int, sliver func(dst []float32, pc, depth, j int)) *PackedB {
+// packPanels packs a k x n matrix on w goroutines, one task per panel of kc rows and sliver of
+// nr columns: sliver(dst, pc, depth, j) writes rows [pc, pc+depth) of sliver j into dst.
+func packPanels(w, k, n int, sliver func(dst []float32, pc, depth, j int)) *PackedB {
 	slivers := (n + nr - 1) / nr
 	pb := &PackedB{k: k, n: n, mr: mr, nr: nr, slivers: slivers, buf: getPanel(k * slivers * nr)}
 	pb.data = *pb.buf
 	panels := (k + kc - 1) / kc
-	parallel(workers(), panels*slivers, func(_, t int) {
+	parallel(w, panels*slivers, func(_, t int) {
 		pc, j := t/slivers*kc, t%slivers
 		depth := min(kc, k-pc)
 		sliver(pb.data[pc*slivers*nr+j*depth*nr:], pc, depth, j)

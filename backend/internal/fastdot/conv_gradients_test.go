@@ -1,0 +1,80 @@
+package fastdot_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gradcam-go/gradcam/backend"
+	"github.com/gradcam-go/gradcam/backend/internal/fastdot"
+)
+
+// TestKernelGradientTransposedMatchesPanels computes kernel gradients whose reduction runs over
+// every position of the batch both ways, transposed and as the panels' products, and wants the
+// same bits: the transposed product gathers and packs differently but must add the same panel
+// sums in the same order. The shapes cover a first layer (one input channel), few and many
+// channels, strides (runs read every other column), a dilated kernel with asymmetric padding,
+// the ResNet stem, slices that are no multiple of the panel depth, and slices of several panels.
+func TestKernelGradientTransposedMatchesPanels(t *testing.T) {
+	b, err := backend.NewWithConfig(backend.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fastdot.Installed() {
+		t.Skip("no AVX2/FMA: simplego's own ConvGeneral is used")
+	}
+	one := [2]int{1, 1}
+	cases := []convCase{
+		{"first layer (demo CNN's)", []int{16, 24, 24, 1}, []int{3, 3, 1, 8}, false, one, one, [2][2]int{{1, 1}, {1, 1}}, 1},
+		{"first layer, slices of two panels", []int{20, 32, 32, 1}, []int{3, 3, 1, 8}, false, one, one, [2][2]int{{1, 1}, {1, 1}}, 1},
+		{"8 to 16 channels", []int{8, 16, 16, 8}, []int{3, 3, 8, 16}, false, one, one, [2][2]int{{1, 1}, {1, 1}}, 1},
+		{"32 to 32 channels", []int{4, 16, 16, 32}, []int{3, 3, 32, 32}, false, one, one, [2][2]int{{1, 1}, {1, 1}}, 1},
+		{"stride 2", []int{4, 33, 31, 4}, []int{3, 3, 4, 12}, false, [2]int{2, 2}, one, [2][2]int{{1, 1}, {1, 1}}, 1},
+		{"dilation 2, asymmetric padding", []int{3, 20, 18, 4}, []int{3, 3, 4, 10}, false, one, [2]int{2, 2}, [2][2]int{{2, 1}, {0, 3}}, 1},
+		{"7x7 stride 2 (ResNet stem)", []int{2, 40, 40, 3}, []int{7, 7, 3, 8}, false, [2]int{2, 2}, one, [2][2]int{{3, 3}, {3, 3}}, 1},
+		{"1x5, one row (text CNN)", []int{16, 1, 64, 8}, []int{1, 5, 8, 12}, false, one, one, [2][2]int{{0, 0}, {2, 2}}, 1},
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x, _ := randomTensor(rng, tc.x...)
+			k, _ := randomTensor(rng, tc.k...)
+			y, err := ExecOnce(b, func(x, k *Node) *Node { return tc.build(x, k) }, x, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, _ := randomTensor(rng, y.Shape().Dimensions...)
+			grad := func() ([]float32, int64) {
+				before := fastdot.Counted().TransposedGradients
+				g, err := ExecOnce(b, func(x, k, w *Node) *Node {
+					return Gradient(ReduceAllSum(Mul(tc.build(x, k), w)), k)[0]
+				}, x, k, w)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tensors.MustCopyFlatData[float32](g), fastdot.Counted().TransposedGradients - before
+			}
+			got, ran := grad()
+			if ran != 1 {
+				t.Fatalf("%d kernel gradients ran transposed, want 1", ran)
+			}
+			restore := fastdot.PanelsForTest()
+			want, ranPanels := grad()
+			restore()
+			if ranPanels != 0 {
+				t.Fatalf("%d kernel gradients ran transposed with the panels' product forced", ranPanels)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d values, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("value %d of %d: %g, the panels' product %g", i, len(want), got[i], want[i])
+				}
+			}
+		})
+	}
+}
