@@ -147,8 +147,8 @@ func (c *conv2D) kernelGradientTransposed() error {
 		for p0 := q0; p0 < q1; p0 += gradPanelMax {
 			rows := min(gradPanelMax, q1-p0)
 			xt := (*x)[:m*rows] // X^T: [m, rows]
-			for r := range m {
-				c.gatherReductionRow(xt[r*rows:(r+1)*rows], r, p0)
+			for yx := range c.outH * c.outW {
+				c.gatherReductionRows(xt, rows, yx, p0)
 			}
 			kb, err := sgemm.PackBSerial(rows, n, sgemm.Matrix{Data: c.ker, Off: p0 * c.kSW, RowStride: c.kSW, ColStride: c.kSO})
 			if err != nil {
@@ -184,46 +184,78 @@ func (c *conv2D) kernelGradientTransposed() error {
 	return nil
 }
 
-// gatherReductionRow writes X[q0:q0+len(dst), r] into dst: for output row r = (y, x, b) and each
-// reduction index q = (i, ky, kx), the input channel i at the position tap (ky, kx) reads from
-// output position (y, x) of batch b, zeros in padding. Consecutive kx read positions kDil[1]
-// apart along the input's width, so the row is gathered in runs of up to kW values.
-func (c *conv2D) gatherReductionRow(dst []float32, r, q0 int) {
+// gatherReductionRows writes X[q0:q0+rows, r] into row r of xt (rows apart) for the c.batch
+// output rows r = (y, x, b) of output position yx = (y, x): for each reduction index q = (i,
+// ky, kx), the input channel i at the position tap (ky, kx) reads from output position (y, x)
+// of batch b, zeros in padding. Consecutive kx read positions kDil[1] apart along the input's
+// width, so each row is gathered in runs of up to kW values, and the batch's rows of a run read
+// one block of the input (contiguous for a channels-last forward input), which stays in cache
+// from the first row to the last.
+func (c *conv2D) gatherReductionRows(xt []float32, rows, yx, q0 int) {
 	taps := c.kH * c.kW
-	y, x, b := r/(c.outW*c.batch), r/c.batch%c.outW, r%c.batch
+	y, x := yx/c.outW, yx%c.outW
 	step := c.kDil[1]
-	for j := 0; j < len(dst); {
+	s := step * c.inSW
+	for j := 0; j < rows; {
 		q := q0 + j
 		i, t := q/taps, q%taps
 		ky, kx0 := t/c.kW, t%c.kW
-		seg := dst[j : j+min(c.kW-kx0, len(dst)-j)]
-		j += len(seg)
+		n := min(c.kW-kx0, rows-j)
 		iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
-		if iy < 0 || iy >= c.inH {
-			clear(seg)
-			continue
-		}
 		// Input column ix0 + u*step for the run's u-th value: valid for u in [lo, hi).
 		ix0 := x*c.stride[1] + kx0*step - c.lo[1]
 		lo, hi := 0, 0
-		if ix0 < 0 {
-			lo = min(len(seg), (-ix0+step-1)/step)
+		if iy >= 0 && iy < c.inH {
+			if ix0 < 0 {
+				lo = min(n, (-ix0+step-1)/step)
+			}
+			if ix0 < c.inW {
+				hi = min(n, (c.inW-1-ix0)/step+1)
+			}
+			hi = max(hi, lo)
 		}
-		if ix0 < c.inW {
-			hi = min(len(seg), (c.inW-1-ix0)/step+1)
-		}
-		hi = max(hi, lo)
-		clearRun(seg[:lo])
-		clearRun(seg[hi:])
-		src := b*c.inSB + i*c.inSC + iy*c.inSH + (ix0+lo*step)*c.inSW
-		if s := step * c.inSW; s == 1 {
-			copy(seg[lo:hi], c.in[src:src+hi-lo])
-		} else {
-			run := seg[lo:hi]
-			for u := range run {
-				run[u] = c.in[src+u*s]
+		src0 := i*c.inSC + iy*c.inSH + (ix0+lo*step)*c.inSW
+		b := 0
+		if c.inSB == 1 && hi > lo {
+			// Eight channels at a time: a run of eight consecutive values is read per position.
+			for ; b+8 <= c.batch; b += 8 {
+				off := (yx*c.batch+b)*rows + j
+				var d [8][]float32
+				for e := range d {
+					d[e] = xt[off+e*rows : off+e*rows+n]
+					clearRun(d[e][:lo])
+					clearRun(d[e][hi:])
+					d[e] = d[e][lo:hi]
+				}
+				d0, d1, d2, d3, d4, d5, d6, d7 := d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]
+				d1, d2, d3 = d1[:len(d0)], d2[:len(d0)], d3[:len(d0)]
+				d4, d5, d6, d7 = d4[:len(d0)], d5[:len(d0)], d6[:len(d0)], d7[:len(d0)]
+				src := src0 + b
+				for u := range d0 {
+					v := c.in[src+u*s : src+u*s+8 : src+u*s+8]
+					d0[u], d1[u], d2[u], d3[u] = v[0], v[1], v[2], v[3]
+					d4[u], d5[u], d6[u], d7[u] = v[4], v[5], v[6], v[7]
+				}
 			}
 		}
+		for ; b < c.batch; b++ {
+			off := (yx*c.batch+b)*rows + j
+			seg := xt[off : off+n]
+			clearRun(seg[:lo])
+			clearRun(seg[hi:])
+			if lo == hi {
+				continue
+			}
+			src := src0 + b*c.inSB
+			if run := seg[lo:hi]; s == 1 {
+				copy(run, c.in[src:src+len(run)])
+			} else {
+				for u := range run {
+					run[u] = c.in[src+u*s]
+				}
+			}
+		}
+		j += n
 	}
 }
 
