@@ -378,7 +378,7 @@ func matchesSimplego[F ExecGraphFnOneOutput](t *testing.T, b backends.Backend, f
 
 // fastBackend is the pure-Go backend with fastdot's executors; it skips t where the CPU lacks
 // AVX2/FMA (simplego's own executors run there).
-func fastBackend(t *testing.T) backends.Backend {
+func fastBackend(t testing.TB) backends.Backend {
 	t.Helper()
 	b, err := backend.NewWithConfig(backend.Go)
 	if err != nil {

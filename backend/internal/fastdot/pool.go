@@ -212,7 +212,10 @@ func execSelectAndScatterMax(backend *simplego.Backend, node *simplego.Node, inp
 	// Each goroutine takes half of the images (the channels of one image), so that each output
 	// position receives its values in window order.
 	scatter := func(b0, b1, c0, c1 int) {
-		best := make([]float32, c1-c0)
+		// The largest value so far per channel, as bits: the comparisons then select with
+		// conditional moves, not branches (which the ties and near-ties of activations make
+		// unpredictable).
+		best := make([]uint32, c1-c0)
 		arg := make([]int, c1-c0) // the winning tap's offset in x, per channel
 		offs := make([]int, 0, w.kh*w.kw)
 		for r := b0 * ho * wo; r < b1*ho*wo; r++ {
@@ -220,15 +223,18 @@ func execSelectAndScatterMax(backend *simplego.Backend, node *simplego.Node, inp
 			if len(offs) == 0 {
 				continue // all padding: no value to receive the gradient
 			}
-			copy(best, x[offs[0]+c0:offs[0]+c1])
-			for i := range arg {
-				arg[i] = offs[0]
+			for i, v := range x[offs[0]+c0 : offs[0]+c1] {
+				best[i], arg[i] = math.Float32bits(v), offs[0]
 			}
 			for _, off := range offs[1:] {
-				for i, v := range x[off+c0 : off+c1] {
-					if v > best[i] {
-						best[i], arg[i] = v, off
+				xs := x[off+c0 : off+c1]
+				bs, as := best[:len(xs)], arg[:len(xs)]
+				for i, v := range xs {
+					bb, a, vb := bs[i], as[i], math.Float32bits(v)
+					if v > math.Float32frombits(bb) {
+						bb, a = vb, off
 					}
+					bs[i], as[i] = bb, a
 				}
 			}
 			for i, v := range src[r*c+c0 : r*c+c1] {

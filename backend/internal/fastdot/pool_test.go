@@ -123,3 +123,40 @@ func TestMaxPool(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkMaxPool times a max pooling and its gradient: the demo CNN's two 2x2 poolings at its
+// training batch, and ResNet's 3x3 stride-2 padded pooling at batch 8.
+func BenchmarkMaxPool(b *testing.B) {
+	be := fastBackend(b)
+	for _, tc := range []struct {
+		name         string
+		x            []int
+		kernel, step int
+		pad          [2]int
+	}{
+		{"demo1", []int{64, 64, 64, 8}, 2, 2, [2]int{}},
+		{"demo2", []int{64, 32, 32, 16}, 2, 2, [2]int{}},
+		{"resnet", []int{8, 112, 112, 64}, 3, 2, [2]int{1, 1}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			x, _ := randomTensor(rng, tc.x...)
+			pool := func(x *Node) *Node {
+				return BackendReduceWindow(x, backends.ReduceOpMax, []int{1, tc.kernel, tc.kernel, 1}, []int{1, tc.step, tc.step, 1}, nil, nil,
+					[][2]int{{0, 0}, tc.pad, tc.pad, {0, 0}})
+			}
+			e, err := NewExec(be, func(x *Node) []*Node {
+				y := pool(x)
+				return []*Node{y, Gradient(ReduceAllSum(y), x)[0]}
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := e.Exec(x); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
