@@ -321,9 +321,61 @@ func (c *conv2D) multiplyChunk(ker sgemm.Runs, patches []*[]float32, r0, rows, k
 // gather writes the patches of output rows [r0, r0+rows) and reduction columns [k0, k0+cols)
 // of group g into dst (row-major, cols wide).
 func (c *conv2D) gather(dst []float32, r0, rows, k0, cols, g int) {
+	if c.groups == 1 && c.inSC == 1 && c.inSW == c.kI && c.kDil[1] == 1 && c.inDil == [2]int{1, 1} {
+		c.gatherRuns(dst, r0, rows, k0, cols)
+		return
+	}
 	for r := range rows {
 		b, yx := (r0+r)/(c.outH*c.outW), (r0+r)%(c.outH*c.outW)
 		c.gatherRow(dst[r*cols:(r+1)*cols], b, yx/c.outW, yx%c.outW, k0, g)
+	}
+}
+
+// gatherRuns is gather for an ungrouped channels-last input with no dilation along its width:
+// each kernel row's taps read one run of kW*kI consecutive inputs. Rows are taken an image row
+// of output positions at a time and each kernel row's run once for all of them, so the position
+// arithmetic is paid per image row rather than per output row.
+func (c *conv2D) gatherRuns(dst []float32, r0, rows, k0, cols int) {
+	run := c.kW * c.kI // the columns of one kernel row
+	for r := 0; r < rows; {
+		b, yx := (r0+r)/(c.outH*c.outW), (r0+r)%(c.outH*c.outW)
+		y, x := yx/c.outW, yx%c.outW
+		n := min(rows-r, c.outW-x) // output rows left in this image row
+		for ky := k0 / run; ky*run < k0+cols; ky++ {
+			c0, c1 := max(k0, ky*run), min(k0+cols, (ky+1)*run) // the run's columns in the panel
+			off, w := c0-ky*run, c1-c0                          // and within the run
+			iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
+			first := r*cols + c0 - k0
+			if iy < 0 || iy >= c.inH {
+				for i := range n {
+					clearRun(dst[first+i*cols : first+i*cols+w])
+				}
+				continue
+			}
+			src := b*c.inSB + iy*c.inSH + off
+			for i := range n {
+				d := dst[first+i*cols : first+i*cols+w]
+				ix := (x+i)*c.stride[1] - c.lo[1] // the input column of tap kx = 0
+				if ix >= 0 && ix+c.kW <= c.inW {
+					s := src + ix*c.kI
+					copyRun(d, c.in[s:s+w])
+					continue
+				}
+				// At the image's edge: the taps outside it read zeros.
+				for j := 0; j < w; {
+					kx := (off + j) / c.kI
+					seg := d[j:min(w, (kx+1)*c.kI-off)]
+					if col := ix + kx; col < 0 || col >= c.inW {
+						clearRun(seg)
+					} else {
+						s := src + ix*c.kI + j
+						copyRun(seg, c.in[s:s+len(seg)])
+					}
+					j += len(seg)
+				}
+			}
+		}
+		r += n
 	}
 }
 
