@@ -293,6 +293,15 @@ func (c *conv2D) multiplyChunk(ker sgemm.Runs, patches []*[]float32, r0, rows, k
 	pointwise := c.kH == 1 && c.kW == 1 && c.stride == [2]int{1, 1} && c.lo == [2]int{} && c.inDil == [2]int{1, 1} &&
 		c.outH == c.inH && c.outW == c.inW &&
 		c.inSC == 1 && c.inSW == c.inC && c.inSH == c.inW*c.inSW && c.inSB == c.inH*c.inSH
+	inPlace, sliver := sgemm.InPlaceSlivers()
+	inPlace = inPlace && !pointwise && c.runsLayout() && !gatherForTest.Load()
+	var runs []*sliverRuns
+	if inPlace {
+		runs = make([]*sliverRuns, w)
+		for i := range runs {
+			runs[i] = newSliverRuns(maxRowBlock / sliver)
+		}
+	}
 	var firstErr atomic.Pointer[error]
 	sgemm.Parallel(w, split.tasks(), func(worker, t int) {
 		i0, brows, s0, s1 := split.task(t)
@@ -300,13 +309,17 @@ func (c *conv2D) multiplyChunk(ker sgemm.Runs, patches []*[]float32, r0, rows, k
 		for p := 0; p < depth; p += sgemm.KC {
 			d := min(sgemm.KC, depth-p)
 			a, lda := patch, d
-			if pointwise {
+			var segs [][]sgemm.Segment
+			switch {
+			case pointwise:
 				// A 1x1 convolution's patches are its input rows: read them in place.
 				a, lda = c.in[(r0+i0)*c.inC+g*c.kI+k0+p:], c.inC
-			} else {
+			case inPlace:
+				segs = c.patchesInPlace(patch[:brows*d], runs[worker], r0+i0, brows, k0+p, d, sliver)
+			default:
 				c.gather(patch[:brows*d], r0+i0, brows, k0+p, d, g)
 			}
-			if err := pb.MulAdd(brows, a, lda, p, d, s0, s1, cData, cOff+i0*ldc, ldc, k0+p > 0); err != nil {
+			if err := pb.MulAddSegments(brows, a, lda, c.in, c.stride[1]*c.kI, segs, p, d, s0, s1, cData, cOff+i0*ldc, ldc, k0+p > 0); err != nil {
 				firstErr.CompareAndSwap(nil, &err)
 				return
 			}
@@ -321,7 +334,7 @@ func (c *conv2D) multiplyChunk(ker sgemm.Runs, patches []*[]float32, r0, rows, k
 // gather writes the patches of output rows [r0, r0+rows) and reduction columns [k0, k0+cols)
 // of group g into dst (row-major, cols wide).
 func (c *conv2D) gather(dst []float32, r0, rows, k0, cols, g int) {
-	if c.groups == 1 && c.inSC == 1 && c.inSW == c.kI && c.kDil[1] == 1 && c.inDil == [2]int{1, 1} {
+	if c.runsLayout() {
 		c.gatherRuns(dst, r0, rows, k0, cols)
 		return
 	}
@@ -331,8 +344,14 @@ func (c *conv2D) gather(dst []float32, r0, rows, k0, cols, g int) {
 	}
 }
 
-// gatherRuns is gather for an ungrouped channels-last input with no dilation along its width:
-// each kernel row's taps read one run of kW*kI consecutive inputs. Rows are taken an image row
+// runsLayout reports whether the input is ungrouped, channels-last and not dilated along its
+// width (nor its kernel): each kernel row's taps then read one run of kW*kI consecutive inputs.
+func (c *conv2D) runsLayout() bool {
+	return c.groups == 1 && c.inSC == 1 && c.inSW == c.kI && c.kDil[1] == 1 && c.inDil == [2]int{1, 1}
+}
+
+// gatherRuns is gather for a runsLayout input: each kernel row's taps read one run of kW*kI
+// consecutive inputs. Rows are taken an image row
 // of output positions at a time and each kernel row's run once for all of them, so the position
 // arithmetic is paid per image row rather than per output row.
 func (c *conv2D) gatherRuns(dst []float32, r0, rows, k0, cols int) {

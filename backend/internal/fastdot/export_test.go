@@ -33,3 +33,10 @@ func PanelsForTest() (restore func()) {
 	panelsForTest.Store(true)
 	return func() { panelsForTest.Store(false) }
 }
+
+// GatherForTest makes every convolution gather its patches, none read in place, until restore
+// is called.
+func GatherForTest() (restore func()) {
+	gatherForTest.Store(true)
+	return func() { gatherForTest.Store(false) }
+}

@@ -56,13 +56,14 @@ type Counts struct {
 	Binary, BinaryFallbacks int64
 	MaxPools                int64 // max poolings and their gradients run in pool.go
 	TransposedGradients     int64 // kernel gradients run by kernelGradientTransposed
+	InPlaceSlivers          int64 // slivers of convolution patches read where they lie
 }
 
 // Counted returns the counts so far (tests compare two of them).
 func Counted() Counts {
 	return Counts{Dot: calls.Load(), DotFallbacks: fallbacks.Load(), Conv: convCalls.Load(), ConvFallbacks: convFallbacks.Load(),
 		Binary: binaryCalls.Load(), BinaryFallbacks: binaryFallbacks.Load(), MaxPools: poolCalls.Load(),
-		TransposedGradients: transposedCalls.Load()}
+		TransposedGradients: transposedCalls.Load(), InPlaceSlivers: inPlaceCalls.Load()}
 }
 
 // Install routes simplego's float32 DotGeneral to sgemm. It is idempotent; it returns an error

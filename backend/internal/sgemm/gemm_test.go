@@ -537,3 +537,92 @@ func TestPackBColumnRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestMulAddSegmentsMatchesGathered: slivers whose rows are read in runs where they lie give the
+// bits of the same rows gathered into A, whatever the runs' lengths, offsets and (overlapping)
+// row strides, stored or accumulated, for edge slivers of columns, beside gathered slivers; and
+// bad runs are refused.
+func TestMulAddSegmentsMatchesGathered(t *testing.T) {
+	ok, rows := InPlaceSlivers()
+	if !ok {
+		t.Skip("no AVX-512 kernel: slivers are not read in runs here")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for i := range 200 {
+		m := rows*(1+rng.IntN(4)) + rng.IntN(rows)
+		n := 1 + rng.IntN(70)
+		k := 1 + rng.IntN(600)
+		p0 := rng.IntN((k+KC-1)/KC) * KC
+		depth := min(KC, k-p0)
+		bm, _ := layout(rng, k, n, "rowmajor")
+		src := make([]float32, 4000)
+		for j := range src {
+			src[j] = float32(rng.NormFloat64())
+		}
+		lds := rng.IntN(40)
+		a := make([]float32, m*depth)
+		for j := range a {
+			a[j] = float32(rng.NormFloat64())
+		}
+		segs := make([][]Segment, m/rows)
+		for s := range segs {
+			if rng.IntN(3) == 0 {
+				continue // gathered
+			}
+			for col := 0; col < depth; {
+				g := Segment{Len: min(depth-col, 1+rng.IntN(depth)), Off: rng.IntN(len(src) - (rows-1)*lds - depth)}
+				if len(segs[s]) == MaxSegments-1 {
+					g.Len = depth - col
+				}
+				segs[s] = append(segs[s], g)
+				for r := range rows {
+					copy(a[(s*rows+r)*depth+col:(s*rows+r)*depth+col+g.Len], src[g.Off+r*lds:])
+				}
+				col += g.Len
+			}
+		}
+		pb, err := PackB(k, n, bm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accumulate := rng.IntN(2) == 0
+		want, got := make([]float32, m*n), make([]float32, m*n)
+		for j := range want {
+			want[j] = float32(j % 7)
+			got[j] = want[j]
+		}
+		if err := pb.MulAdd(m, a, depth, p0, depth, 0, pb.Slivers(), want, 0, n, accumulate); err != nil {
+			t.Fatal(err)
+		}
+		for s, runs := range segs { // the runs, not A, must hold these slivers' rows
+			if runs != nil {
+				clear(a[s*rows*depth : (s+1)*rows*depth])
+			}
+		}
+		if err := pb.MulAddSegments(m, a, depth, src, lds, segs, p0, depth, 0, pb.Slivers(), got, 0, n, accumulate); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("case %d (m %d, n %d, k %d, panel %d, stride %d): runs differ from the gathered rows", i, m, n, k, p0, lds)
+		}
+		pb.Release()
+	}
+	pb, err := PackB(10, 8, Matrix{Data: make([]float32, 80), RowStride: 8, ColStride: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pb.Release()
+	c := make([]float32, rows*8)
+	a := make([]float32, rows*10)
+	for _, bad := range [][]Segment{
+		{{Off: 0, Len: 9}},                    // short of the panel
+		{{Off: 0, Len: 5}, {Off: 0, Len: 6}},  // past it
+		{{Off: 95, Len: 10}},                  // past the source
+		{{Off: -1, Len: 10}},                  // before it
+		{{Off: 0, Len: 0}, {Off: 0, Len: 10}}, // an empty run
+	} {
+		if err := pb.MulAddSegments(rows, a, 10, make([]float32, 100), 0, [][]Segment{bad}, 0, 10, 0, 1, c, 0, 8, false); err == nil {
+			t.Errorf("runs %v: no error", bad)
+		}
+	}
+}

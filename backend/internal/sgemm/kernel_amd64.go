@@ -52,3 +52,12 @@ func maxVS(n int, a *float32, s float32, o *float32)
 
 //go:noescape
 func minVS(n int, a *float32, s float32, o *float32)
+
+// segment is a run of a row sliver's reduction columns read in place (kernel12x32g).
+type segment struct {
+	a *float32
+	k int
+}
+
+//go:noescape
+func kernel12x32g(segs *segment, nseg int, lda int, b, c *float32, ldc int, add bool)

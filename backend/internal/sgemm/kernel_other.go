@@ -26,3 +26,12 @@ func mulVV(n int, a, b, o *float32)                  { panic("sgemm: no SIMD ker
 func mulVS(n int, a *float32, s float32, o *float32) { panic("sgemm: no SIMD kernel on this platform") }
 func maxVS(n int, a *float32, s float32, o *float32) { panic("sgemm: no SIMD kernel on this platform") }
 func minVS(n int, a *float32, s float32, o *float32) { panic("sgemm: no SIMD kernel on this platform") }
+
+type segment struct {
+	a *float32
+	k int
+}
+
+func kernel12x32g(segs *segment, nseg int, lda int, b, c *float32, ldc int, add bool) {
+	panic("sgemm: no SIMD kernel on this platform")
+}

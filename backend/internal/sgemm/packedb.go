@@ -160,6 +160,27 @@ func (pb *PackedB) Slivers() int { return pb.slivers }
 // C is row-major: element (i, j) is c[cOff+i*ldc+j]. Callers split rows and slivers among
 // goroutines themselves.
 func (pb *PackedB) MulAdd(m int, a []float32, lda, p0, depth, s0, s1 int, c []float32, cOff, ldc int, accumulate bool) error {
+	return pb.MulAddSegments(m, a, lda, nil, 0, nil, p0, depth, s0, s1, c, cOff, ldc, accumulate)
+}
+
+// Segment is a run of reduction columns of a sliver of rows, read where it lies: row i of the
+// sliver's run is Len values from Off + i*stride of the source (MulAddSegments).
+type Segment struct{ Off, Len int }
+
+// MaxSegments is the most runs a sliver's panel may come in.
+const MaxSegments = 16
+
+// InPlaceSlivers reports whether MulAddSegments reads row slivers in runs (the AVX-512 kernel
+// does; elsewhere every row must be in A), and how many rows a sliver has.
+func InPlaceSlivers() (ok bool, rows int) { return available && mr == 12, mr }
+
+// MulAddSegments is MulAdd where the row slivers given segments read their rows of A from src
+// in runs instead: sliver s (rows [s*mr, s*mr+mr), mr from InPlaceSlivers, whole slivers only)
+// with segs[s] non-nil reads, run after run, Len columns of row i from src[Off + i*lds:]; the
+// runs' lengths add up to depth, at most MaxSegments of them. The other rows are A's. An
+// implicit im2col: a convolution's patches read where they lie in its input, each sliver's sums
+// those of the same patches gathered into A.
+func (pb *PackedB) MulAddSegments(m int, a []float32, lda int, src []float32, lds int, segs [][]Segment, p0, depth, s0, s1 int, c []float32, cOff, ldc int, accumulate bool) error {
 	switch {
 	case pb.data == nil:
 		return fmt.Errorf("sgemm: PackedB used after Release")
@@ -176,6 +197,9 @@ func (pb *PackedB) MulAdd(m int, a []float32, lda, p0, depth, s0, s1 int, c []fl
 		return nil
 	}
 	if err := (Matrix{a, 0, lda, 1}).check("A", m, depth); err != nil {
+		return err
+	}
+	if err := checkSegments(m, src, lds, segs, depth); err != nil {
 		return err
 	}
 	lastCol := min(pb.n, s1*nr)
@@ -195,21 +219,32 @@ func (pb *PackedB) MulAdd(m int, a []float32, lda, p0, depth, s0, s1 int, c []fl
 		}
 		clear(edge[m%mr*depth:])
 	}
+	var runs [MaxSegments]segment
 	for j := s0; j < s1; j++ {
 		col := j * nr
 		cols := min(nr, pb.n-col)
 		bs := &panel[j*depth*nr]
 		for row := 0; row < m; row += mr {
 			r := min(mr, m-row)
-			as, lds := &a[row*lda], lda
-			if r < mr {
-				as, lds = &edge[0], depth
+			dst, ldd, add := &c[cOff+row*ldc+col], ldc, accumulate
+			if r < mr || cols < nr {
+				dst, ldd, add = &tile[0], nr, false
 			}
-			if r == mr && cols == nr {
-				kernelStrided(depth, as, lds, bs, &c[cOff+row*ldc+col], ldc, accumulate)
+			if s := row / mr; s < len(segs) && segs[s] != nil {
+				for i, g := range segs[s] {
+					runs[i] = segment{&src[g.Off], g.Len}
+				}
+				kernel12x32g(&runs[0], len(segs[s]), lds, bs, dst, ldd, add)
+			} else {
+				as, la := &a[row*lda], lda
+				if r < mr {
+					as, la = &edge[0], depth
+				}
+				kernelStrided(depth, as, la, bs, dst, ldd, add)
+			}
+			if dst != &tile[0] {
 				continue
 			}
-			kernelStrided(depth, as, lds, bs, &tile[0], nr, false)
 			for ii := range r {
 				dst := c[cOff+(row+ii)*ldc+col : cOff+(row+ii)*ldc+col+cols]
 				src := tile[ii*nr : ii*nr+cols]
@@ -221,6 +256,37 @@ func (pb *PackedB) MulAdd(m int, a []float32, lda, p0, depth, s0, s1 int, c []fl
 					dst[jj] += v
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// checkSegments says what is wrong with MulAddSegments' runs, or nil.
+func checkSegments(m int, src []float32, lds int, segs [][]Segment, depth int) error {
+	for s, runs := range segs {
+		if runs == nil {
+			continue
+		}
+		ok, rows := InPlaceSlivers()
+		switch {
+		case !ok:
+			return fmt.Errorf("sgemm: no kernel reads row slivers in runs on this CPU")
+		case (s+1)*rows > m:
+			return fmt.Errorf("sgemm: runs for sliver %d, past the %d rows", s, m)
+		case len(runs) > MaxSegments:
+			return fmt.Errorf("sgemm: %d runs for sliver %d, more than %d", len(runs), s, MaxSegments)
+		case lds < 0:
+			return fmt.Errorf("sgemm: negative stride %d of the runs' rows", lds)
+		}
+		total := 0
+		for _, g := range runs {
+			if g.Len <= 0 || g.Off < 0 || g.Off+(rows-1)*lds+g.Len > len(src) {
+				return fmt.Errorf("sgemm: run %+v of sliver %d (row stride %d) outside its %d values", g, s, lds, len(src))
+			}
+			total += g.Len
+		}
+		if total != depth {
+			return fmt.Errorf("sgemm: sliver %d's runs have %d columns, not the panel's %d", s, total, depth)
 		}
 	}
 	return nil
