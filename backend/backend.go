@@ -160,9 +160,11 @@ func Open(s Settings) (b backends.Backend, err error) {
 		// With fastdot's convolutions, a zero Pad (the gradient of max pooling's strided
 		// windows) is one depthwise convolution.
 		sgpoly.UseConvolutionPad(fastdot.Installed())
-		// With fastdot, max pooling's gradient is one op of its own.
+		// With fastdot, max pooling's gradient is one op of its own, and a batch norm at
+		// inference with the ReLU after it one pass.
 		if fastdot.Installed() {
 			sgpoly.UseSelectAndScatter(fastdot.NewSelectAndScatterMax)
+			sgpoly.UseAffine(&sgpoly.AffineBuilders{New: fastdot.NewAffine, Clamp: fastdot.ClampAffine})
 		}
 		simdMu.Lock()
 		simdErr = why

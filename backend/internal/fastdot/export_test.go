@@ -40,3 +40,9 @@ func GatherForTest() (restore func()) {
 	gatherForTest.Store(true)
 	return func() { gatherForTest.Store(false) }
 }
+
+// NoAffineForTest builds batch norm and ReLU from their ops, none fused, until restore is called.
+func NoAffineForTest() (restore func()) {
+	affineOff.Store(true)
+	return func() { affineOff.Store(false) }
+}

@@ -57,13 +57,15 @@ type Counts struct {
 	MaxPools                int64 // max poolings and their gradients run in pool.go
 	TransposedGradients     int64 // kernel gradients run by kernelGradientTransposed
 	InPlaceSlivers          int64 // slivers of convolution patches read where they lie
+	Affine                  int64 // batch norms at inference (and the ReLUs after them) run as one pass
 }
 
 // Counted returns the counts so far (tests compare two of them).
 func Counted() Counts {
 	return Counts{Dot: calls.Load(), DotFallbacks: fallbacks.Load(), Conv: convCalls.Load(), ConvFallbacks: convFallbacks.Load(),
 		Binary: binaryCalls.Load(), BinaryFallbacks: binaryFallbacks.Load(), MaxPools: poolCalls.Load(),
-		TransposedGradients: transposedCalls.Load(), InPlaceSlivers: inPlaceCalls.Load()}
+		TransposedGradients: transposedCalls.Load(), InPlaceSlivers: inPlaceCalls.Load(),
+		Affine: affineCalls.Load()}
 }
 
 // Install routes simplego's float32 DotGeneral to sgemm. It is idempotent; it returns an error
@@ -98,6 +100,7 @@ func Install() error {
 		installConcatenate()
 		installUnary()
 		installPool()
+		installAffine()
 		installed.Store(true)
 	})
 	return installErr

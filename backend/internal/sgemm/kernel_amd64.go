@@ -61,3 +61,6 @@ type segment struct {
 
 //go:noescape
 func kernel12x32g(segs *segment, nseg int, lda int, b, c *float32, ldc int, add bool)
+
+//go:noescape
+func affineVV(n int, x, s, b, o *float32, lo, hi float32, mode int)

@@ -1363,3 +1363,79 @@ kernel12x32goverwrite:
 	VMOVUPS Z27, 64(DX)
 	VZEROUPPER
 	RET
+
+// func affineVV(n int, x, s, b, o *float32, lo, hi float32, mode int)
+//
+// o[i] = x[i]*s[i] + b[i] for i < n, the product and the sum rounded apart (no fused
+// multiply-add: Mul then Add's bits), then, with mode bit 0, max(o[i], lo) and, with bit 1,
+// min(o[i], hi), each keeping a NaN as maxVS and minVS do (the caller rules out lo = -0 and
+// hi = +0, where the instructions' choice between zeros differs from Go's).
+TEXT ·affineVV(SB), NOSPLIT, $0-56
+	MOVQ         n+0(FP), CX
+	MOVQ         x+8(FP), SI
+	MOVQ         s+16(FP), DX
+	MOVQ         b+24(FP), R8
+	MOVQ         o+32(FP), DI
+	VBROADCASTSS lo+40(FP), Y14
+	VBROADCASTSS hi+44(FP), Y15
+	MOVQ         mode+48(FP), R9
+
+affine8:
+	CMPQ      CX, $8
+	JLT       affine1
+	VMOVUPS   (SI), Y1
+	VMULPS    (DX), Y1, Y1
+	VADDPS    (R8), Y1, Y1
+	TESTQ     $1, R9
+	JEQ       affinehi8
+	VMAXPS    Y14, Y1, Y2
+	VCMPPS    $3, Y1, Y1, Y3
+	VBLENDVPS Y3, Y1, Y2, Y1
+
+affinehi8:
+	TESTQ     $2, R9
+	JEQ       affinestore8
+	VMINPS    Y15, Y1, Y2
+	VCMPPS    $3, Y1, Y1, Y3
+	VBLENDVPS Y3, Y1, Y2, Y1
+
+affinestore8:
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     affine8
+
+affine1:
+	TESTQ     CX, CX
+	JEQ       affinedone
+	VMOVSS    (SI), X1
+	VMULSS    (DX), X1, X1
+	VADDSS    (R8), X1, X1
+	TESTQ     $1, R9
+	JEQ       affinehi1
+	VMAXPS    X14, X1, X2
+	VCMPSS    $3, X1, X1, X3
+	VBLENDVPS X3, X1, X2, X1
+
+affinehi1:
+	TESTQ     $2, R9
+	JEQ       affinestore1
+	VMINPS    X15, X1, X2
+	VCMPSS    $3, X1, X1, X3
+	VBLENDVPS X3, X1, X2, X1
+
+affinestore1:
+	VMOVSS X1, (DI)
+	ADDQ   $4, SI
+	ADDQ   $4, DX
+	ADDQ   $4, R8
+	ADDQ   $4, DI
+	DECQ   CX
+	JMP    affine1
+
+affinedone:
+	VZEROUPPER
+	RET

@@ -35,3 +35,7 @@ type segment struct {
 func kernel12x32g(segs *segment, nseg int, lda int, b, c *float32, ldc int, add bool) {
 	panic("sgemm: no SIMD kernel on this platform")
 }
+
+func affineVV(n int, x, s, b, o *float32, lo, hi float32, mode int) {
+	panic("sgemm: no SIMD kernel on this platform")
+}

@@ -43,13 +43,14 @@ func (b *Backend) Capabilities() backends.Capabilities {
 }
 
 func (b *Backend) Builder(name string) backends.Builder {
-	return &Builder{Builder: b.Backend.Builder(name), zeros: map[Op]bool{}}
+	return &Builder{Builder: b.Backend.Builder(name), zeros: map[Op]bool{}, scalars: map[Op]float32{}}
 }
 
 // Builder wraps a backends.Builder adding the polyfilled ops.
 type Builder struct {
 	backends.Builder
-	zeros map[Op]bool // scalar constants equal to zero: Pad's fill, for the convolution path
+	zeros   map[Op]bool    // scalar constants equal to zero: Pad's fill, for the convolution path
+	scalars map[Op]float32 // float32 scalar constants: a ReLU's bounds, for UseAffine
 }
 
 // UseConvolutionPad, when on (package backend turns it on where internal/fastdot runs
@@ -71,12 +72,65 @@ func UseSelectAndScatter(build SelectAndScatterBuilder) { selectAndScatterBuild.
 
 var selectAndScatterBuild atomic.Pointer[SelectAndScatterBuilder]
 
+// AffineBuilders build a batch norm at inference, x*scale + shift per channel, and the clamps of
+// the ReLU after it as one op: New builds Add(mul, shift), Clamp builds Max(op, bound) (isMax) or
+// Min(op, bound) on such an op; each reports false where it does not apply.
+type AffineBuilders struct {
+	New   func(b backends.Builder, mul, shift Op) (Op, bool)
+	Clamp func(b backends.Builder, op Op, bound float32, isMax bool) (Op, bool)
+}
+
+// UseAffine makes Add, Max and Min ask a first (package backend passes internal/fastdot's, which
+// runs them as one pass); nil builds them as they are asked.
+func UseAffine(a *AffineBuilders) { affineBuild.Store(a) }
+
+var affineBuild atomic.Pointer[AffineBuilders]
+
+// Add is the wrapped builder's, or an affine op (UseAffine).
+func (b *Builder) Add(lhs, rhs Op) (Op, error) {
+	if a := affineBuild.Load(); a != nil {
+		if op, ok := a.New(b.Builder, lhs, rhs); ok {
+			return op, nil
+		}
+	}
+	return b.Builder.Add(lhs, rhs)
+}
+
+// Max is the wrapped builder's, or an affine op clamped below (UseAffine).
+func (b *Builder) Max(lhs, rhs Op) (Op, error) {
+	if op, ok := b.clamp(lhs, rhs, true); ok {
+		return op, nil
+	}
+	return b.Builder.Max(lhs, rhs)
+}
+
+// Min is the wrapped builder's, or an affine op clamped above (UseAffine).
+func (b *Builder) Min(lhs, rhs Op) (Op, error) {
+	if op, ok := b.clamp(lhs, rhs, false); ok {
+		return op, nil
+	}
+	return b.Builder.Min(lhs, rhs)
+}
+
+func (b *Builder) clamp(x, bound Op, isMax bool) (Op, bool) {
+	a := affineBuild.Load()
+	v, ok := b.scalars[bound]
+	if a == nil || !ok {
+		return nil, false
+	}
+	return a.Clamp(b.Builder, x, v, isMax)
+}
+
 // convolutionPads counts the Pads built as convolutions (tests read it).
 var convolutionPads atomic.Int64
 
-// Constant records the scalar zeros it builds (see UseConvolutionPad).
+// Constant records the scalar zeros it builds (see UseConvolutionPad) and the float32 scalars
+// (see UseAffine).
 func (b *Builder) Constant(flat any, dims ...int) (Op, error) {
 	op, err := b.Builder.Constant(flat, dims...)
+	if v, ok := flat.([]float32); ok && err == nil && len(dims) == 0 && len(v) == 1 {
+		b.scalars[op] = v[0]
+	}
 	if err == nil && len(dims) == 0 {
 		v := reflect.ValueOf(flat)
 		if v.Kind() == reflect.Slice && v.Len() == 1 && v.Index(0).CanFloat() && v.Index(0).Float() == 0 {

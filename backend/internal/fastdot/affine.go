@@ -1,0 +1,173 @@
+package fastdot
+
+import (
+	"fmt"
+	"reflect"
+	"sync/atomic"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
+)
+
+// A batch norm at inference is x*scale + shift, per channel, and a ReLU (or ReLU6) usually
+// follows: four passes over the activation (Mul, Add, Max, Min), each reading and writing all of
+// it. NewAffine and ClampAffine build them, as they are requested, into one node of their own
+// that makes one pass (sgemm.Affine, the same bits); the nodes they replace are left unused, and
+// simplego does not run unused nodes. Where an intermediate value is used too (a layer a method
+// reads, a gradient's mask), its node runs as well, and there are still fewer passes.
+
+// affine is the data of a node made by NewAffine or ClampAffine: inputs x, scale and shift,
+// scale and shift with x's rank, 1 everywhere but the last axis, channels there.
+type affine struct {
+	channels int
+	clamp    sgemm.Clamp
+}
+
+// affineOp is the op type of affine nodes: batch norm at inference, which simplego does not
+// implement and GoMLX's graph never asks of it (package nn builds batch norm from Mul and Add).
+const affineOp = backends.OpTypeBatchNormForInference
+
+// affineCalls counts the affine nodes run; affineOff (tests) builds none.
+var (
+	affineCalls atomic.Int64
+	affineOff   atomic.Bool
+)
+
+func installAffine() { nodeExecutors[affineOp] = guarded(affineOp, execAffine) }
+
+// nodeOp and nodeInputs read a simplego node's op type and inputs (zero values, and so no
+// fusion, were simplego to change them).
+func nodeOp(n *simplego.Node) backends.OpType {
+	op, _ := field[backends.OpType](reflect.ValueOf(n).Elem(), "opType")
+	return op
+}
+
+func nodeInputs(n *simplego.Node) []*simplego.Node {
+	in, _ := field[[]*simplego.Node](reflect.ValueOf(n).Elem(), "inputs")
+	return in
+}
+
+// perChannel reports whether s is a float32 [1, ..., 1, C] of x's rank against float32 x of
+// last axis C.
+func perChannel(x, s shapes.Shape) bool {
+	r := x.Rank()
+	if x.DType != dtypes.Float32 || s.DType != dtypes.Float32 || r < 2 || s.Rank() != r || s.Dimensions[r-1] != x.Dimensions[r-1] {
+		return false
+	}
+	for _, d := range s.Dimensions[:r-1] {
+		if d != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// NewAffine builds Add(mul, shift), with mul a Mul of an activation x by a per-channel scale and
+// shift per-channel, as one node computing x*scale + shift; ok is false, adding nothing, for
+// anything else.
+func NewAffine(b backends.Builder, mul, shift backends.Op) (op backends.Op, ok bool) {
+	sb, ok1 := b.(*simplego.Builder)
+	mn, ok2 := mul.(*simplego.Node)
+	sn, ok3 := shift.(*simplego.Node)
+	if !installed.Load() || affineOff.Load() || !ok1 || !ok2 || !ok3 || nodeOp(mn) != backends.OpTypeMul {
+		return nil, false
+	}
+	in := nodeInputs(mn)
+	if len(in) != 2 {
+		return nil, false
+	}
+	x, s := in[0], in[1]
+	xs, ss := nodeShape(x), nodeShape(s)
+	if !perChannel(xs, ss) {
+		x, s, xs, ss = s, x, ss, xs // scale * x: the same products
+	}
+	if !perChannel(xs, ss) || !perChannel(xs, nodeShape(sn)) || !nodeShape(mn).Equal(xs) {
+		return nil, false
+	}
+	n := newNode(sb, affineOp, xs, x, s, sn)
+	setNodeData(n, &affine{channels: xs.Dimensions[xs.Rank()-1]})
+	return n, true
+}
+
+// ClampAffine builds Max(op, bound) (isMax) or Min(op, bound), op an affine node and bound a
+// scalar, as one node: op's affine map clamped. ok is false, adding nothing, where op is no
+// affine node, where it is clamped on that side already (or, for Max, on either: Max comes
+// first), or where the kernel would not give Go's max or min.
+func ClampAffine(b backends.Builder, op backends.Op, bound float32, isMax bool) (backends.Op, bool) {
+	sb, ok1 := b.(*simplego.Builder)
+	n, ok2 := op.(*simplego.Node)
+	if !installed.Load() || !ok1 || !ok2 || nodeOp(n) != affineOp {
+		return nil, false
+	}
+	data, _ := field[any](reflect.ValueOf(n).Elem(), "data")
+	a, ok := data.(*affine)
+	if !ok {
+		return nil, false
+	}
+	c := a.clamp
+	switch {
+	case isMax && !c.HasLo && !c.HasHi:
+		c.Lo, c.HasLo = bound, true
+	case !isMax && !c.HasHi:
+		c.Hi, c.HasHi = bound, true
+	default:
+		return nil, false
+	}
+	if !c.Exact() {
+		return nil, false
+	}
+	in := nodeInputs(n)
+	m := newNode(sb, affineOp, nodeShape(n), in...)
+	setNodeData(m, &affine{channels: a.channels, clamp: c})
+	return m, true
+}
+
+// execAffine runs an affine node: the activation a stretch of whole rows of channels at a time,
+// against scale and shift repeated over the stretch, in place when it owns the activation.
+func execAffine(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
+	data, _ := field[any](reflect.ValueOf(node).Elem(), "data")
+	a, ok := data.(*affine)
+	if !ok || len(inputs) != 3 || len(owned) != 3 {
+		return nil, fmt.Errorf("fastdot: an affine node not made by NewAffine")
+	}
+	x, ok1 := flat(inputs[0]).([]float32)
+	s, ok2 := flat(inputs[1]).([]float32)
+	sh, ok3 := flat(inputs[2]).([]float32)
+	c := a.channels
+	if !ok1 || !ok2 || !ok3 || c <= 0 || len(s) != c || len(sh) != c || len(x)%c != 0 || len(x) != nodeShape(node).Size() {
+		return nil, fmt.Errorf("fastdot: the operands of an affine node are not the float32 tensors it was built for")
+	}
+	affineCalls.Add(1)
+	out := inputs[0]
+	if owned[0] {
+		inputs[0] = nil // computed in place
+	} else {
+		out = backend.NewBuffer(nodeShape(node))
+	}
+	o, ok := flat(out).([]float32)
+	if !ok || len(o) != len(x) {
+		return nil, fmt.Errorf("fastdot: the output buffer of an affine node is not a []float32 of %d", len(x))
+	}
+	// Scale and shift repeated over a stretch of whole rows, about 16 KB each.
+	rows := max(1, affineStretch/c)
+	width := rows * c
+	st, bt := make([]float32, width), make([]float32, width)
+	for r := range rows {
+		copy(st[r*c:(r+1)*c], s)
+		copy(bt[r*c:(r+1)*c], sh)
+	}
+	halves(len(x), width, len(x) >= parallelFrom, func(lo, hi int) {
+		for i := lo; i < hi; i += width {
+			j := min(hi, i+width)
+			sgemm.Affine(x[i:j], st[:j-i], bt[:j-i], o[i:j], a.clamp)
+		}
+	})
+	return out, nil
+}
+
+// affineStretch is the number of values execAffine passes to the kernel at a time.
+const affineStretch = 4096
