@@ -162,46 +162,54 @@ func (c *conv2D) depthwiseRows(perPosition func(lo, hi int)) func(lo, hi int) {
 	if w < 4 {
 		return func(lo, hi int) { perPosition(lo*w, hi*w) }
 	}
-	// Each tap's kernel repeated along a row.
+	// Rows are taken a chunk of cw positions at a time, every tap over the chunk before the
+	// next: the chunk's sums, inputs and repeated kernel stay in L1 (a whole row of MobileNet's
+	// first layers is 43 KB per operand). Each tap's kernel is repeated along a chunk.
+	cw := max(1, min(w, depthwiseChunk/ch))
 	taps := c.kH * c.kW
-	tiled := make([]float32, taps*w*ch)
+	tiled := make([]float32, taps*cw*ch)
 	for t := range taps {
 		kb := t/c.kW*c.kSH + t%c.kW*c.kSW
-		for x := range w {
-			copy(tiled[(t*w+x)*ch:(t*w+x+1)*ch], c.ker[kb:kb+ch])
+		for x := range cw {
+			copy(tiled[(t*cw+x)*ch:(t*cw+x+1)*ch], c.ker[kb:kb+ch])
 		}
 	}
 	return func(lo, hi int) {
-		acc := make([]float32, w*ch)
 		for r := lo; r < hi; r++ {
 			b, y := r/c.outH, r%c.outH
+			dst := b*c.outSB + y*c.outSH
+			acc := c.out[dst : dst+w*ch] // the row's sums, in place (rowwise: contiguous)
 			clear(acc)
-			for ky := range c.kH {
-				iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
-				if iy < 0 || iy >= c.inH {
-					continue
-				}
-				for kx := range c.kW {
-					off := kx*c.kDil[1] - c.lo[1] // output column x reads input column x+off
-					x0, x1 := max(0, -off), min(w, c.inW-off)
-					if x0 >= x1 {
+			for xa := 0; xa < w; xa += cw {
+				xb := min(w, xa+cw)
+				for ky := range c.kH {
+					iy := y*c.stride[0] + ky*c.kDil[0] - c.lo[0]
+					if iy < 0 || iy >= c.inH {
 						continue
 					}
-					n := (x1 - x0) * ch
-					src := b*c.inSB + iy*c.inSH + (x0+off)*ch
-					in, sums := c.in[src:src+n], acc[x0*ch:x0*ch+n]
-					kt := tiled[(ky*c.kW+kx)*w*ch:][:n]
-					if ch >= 32 {
-						sgemm.MulAcc(in, kt, sums)
-						continue
-					}
-					for i, v := range in {
-						sums[i] += v * kt[i]
+					for kx := range c.kW {
+						off := kx*c.kDil[1] - c.lo[1] // output column x reads input column x+off
+						x0, x1 := max(xa, -off), min(xb, c.inW-off)
+						if x0 >= x1 {
+							continue
+						}
+						n := (x1 - x0) * ch
+						src := b*c.inSB + iy*c.inSH + (x0+off)*ch
+						in, sums := c.in[src:src+n], acc[x0*ch:x0*ch+n]
+						kt := tiled[(ky*c.kW+kx)*cw*ch:][:n]
+						if ch >= 32 {
+							sgemm.MulAcc(in, kt, sums)
+							continue
+						}
+						for i, v := range in {
+							sums[i] += v * kt[i]
+						}
 					}
 				}
 			}
-			dst := b*c.outSB + y*c.outSH
-			copy(c.out[dst:dst+w*ch], acc)
 		}
 	}
 }
+
+// depthwiseChunk is the most values of a row depthwiseRows takes at a time (8 KB per operand).
+const depthwiseChunk = 2048

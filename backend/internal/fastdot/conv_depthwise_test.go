@@ -10,8 +10,8 @@ import (
 // TestDepthwiseRowsMatchPositions: a depthwise convolution taken a whole output row per tap
 // (depthwiseRows) gives the same bits as position by position (depthwisePositions), for channel
 // counts under and over MulAcc's threshold and not a multiple of a vector, padding, a stride
-// down the rows, kernel dilation, rows too short to gain, and sizes run on one goroutine and on
-// two; and a stride along the rows is not taken row by row.
+// down the rows, kernel dilation, rows too short to gain, rows taken in several chunks, and sizes
+// run on one goroutine and on two; and a stride along the rows is not taken row by row.
 func TestDepthwiseRowsMatchPositions(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, tc := range []struct {
@@ -26,6 +26,8 @@ func TestDepthwiseRowsMatchPositions(t *testing.T) {
 		{2, 30, 30, 96, 3, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}, true}, // two goroutines
 		{1, 8, 3, 32, 3, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}, true},   // rows of 3
 		{1, 7, 9, 16, 5, [2]int{1, 1}, [2]int{1, 1}, [2]int{0, 0}, true},
+		{1, 5, 70, 64, 3, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}, true}, // rows of three chunks
+		{1, 6, 50, 96, 3, [2]int{1, 1}, [2]int{2, 2}, [2]int{2, 2}, true}, // chunks, dilated taps
 		{1, 12, 10, 40, 3, [2]int{2, 2}, [2]int{1, 1}, [2]int{1, 1}, false},
 	} {
 		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
