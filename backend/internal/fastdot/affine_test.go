@@ -68,39 +68,18 @@ func TestAffineMatchesOps(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			run := func() ([][]float32, int64) {
-				before := fastdot.Counted().Affine
-				e, err := NewExecAny(b, tc.fn)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, err := e.Exec(x, scale, shift, w)
-				if err != nil {
-					t.Fatal(err)
-				}
-				vals := make([][]float32, len(out))
-				for i, o := range out {
-					vals[i] = tensors.MustCopyFlatData[float32](o)
-				}
-				return vals, fastdot.Counted().Affine - before
-			}
-			got, fused := run()
+			count := func() int64 { return fastdot.Counted().Affine }
+			got, fused := runFloats(t, b, tc.fn, count, x, scale, shift, w)
 			if (fused > 0) != tc.fused {
 				t.Fatalf("%d affine passes run, want them: %v", fused, tc.fused)
 			}
 			restore := fastdot.NoAffineForTest()
-			want, none := run()
+			want, none := runFloats(t, b, tc.fn, count, x, scale, shift, w)
 			restore()
 			if none != 0 {
 				t.Fatalf("%d affine passes with fusion off", none)
 			}
-			for i := range want {
-				for j := range want[i] {
-					if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
-						t.Fatalf("output %d, value %d: %v, the ops give %v", i, j, got[i][j], want[i][j])
-					}
-				}
-			}
+			sameBits(t, got, want, "the ops give")
 		})
 	}
 }

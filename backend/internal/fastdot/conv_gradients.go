@@ -73,18 +73,26 @@ func (c *conv2D) kernelGradient() error {
 	if e := firstErr.Load(); e != nil {
 		return *e
 	}
-	sum := partials[:n*m]
+	c.storeSlices(partials, m, n, 1, m) // partial s: [n, m]
+	return nil
+}
+
+// storeSlices adds the slices' partial products in slice order and writes the sums to the
+// output: row r = (y, x, b) of the product is output position (b, y, x), and element (r, o) of a
+// partial is at r*rs + o*os.
+func (c *conv2D) storeSlices(partials []float32, m, n, rs, os int) {
+	size := m * n
+	sum := partials[:size]
 	for s := 1; s < gradSlices; s++ {
-		sgemm.Elementwise('+', sum, partials[s*n*m:(s+1)*n*m], sum)
+		sgemm.Elementwise('+', sum, partials[s*size:(s+1)*size], sum)
 	}
-	// Row r = (y, x, b) of the product is output position (b, y, x).
-	for o := range n {
-		for r := range m {
-			yx, b := r/c.batch, r%c.batch
-			c.out[b*c.outSB+yx/c.outW*c.outSH+yx%c.outW*c.outSW+o*c.outSC] = sum[o*m+r]
+	for r := range m {
+		yx, b := r/c.batch, r%c.batch
+		dst := b*c.outSB + yx/c.outW*c.outSH + yx%c.outW*c.outSW
+		for o := range n {
+			c.out[dst+o*c.outSC] = sum[r*rs+o*os]
 		}
 	}
-	return nil
 }
 
 // panelsForTest makes kernelGradient multiply as the panels' products even where
@@ -169,18 +177,7 @@ func (c *conv2D) kernelGradientTransposed() error {
 	if e := firstErr.Load(); e != nil {
 		return *e
 	}
-	sum := partials[:m*n]
-	for s := 1; s < gradSlices; s++ {
-		sgemm.Elementwise('+', sum, partials[s*m*n:(s+1)*m*n], sum)
-	}
-	// Row r = (y, x, b) of the product is output position (b, y, x).
-	for r := range m {
-		yx, b := r/c.batch, r%c.batch
-		dst := b*c.outSB + yx/c.outW*c.outSH + yx%c.outW*c.outSW
-		for o, v := range sum[r*n : (r+1)*n] {
-			c.out[dst+o*c.outSC] = v
-		}
-	}
+	c.storeSlices(partials, m, n, n, 1) // partial s: [m, n]
 	return nil
 }
 

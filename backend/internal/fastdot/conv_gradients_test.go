@@ -1,12 +1,10 @@
 package fastdot_test
 
 import (
-	"math"
 	"math/rand/v2"
 	"testing"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/backend/internal/fastdot"
@@ -47,34 +45,21 @@ func TestKernelGradientTransposedMatchesPanels(t *testing.T) {
 				t.Fatal(err)
 			}
 			w, _ := randomTensor(rng, y.Shape().Dimensions...)
-			grad := func() ([]float32, int64) {
-				before := fastdot.Counted().TransposedGradients
-				g, err := ExecOnce(b, func(x, k, w *Node) *Node {
-					return Gradient(ReduceAllSum(Mul(tc.build(x, k), w)), k)[0]
-				}, x, k, w)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return tensors.MustCopyFlatData[float32](g), fastdot.Counted().TransposedGradients - before
+			grad := func(in []*Node) []*Node {
+				return []*Node{Gradient(ReduceAllSum(Mul(tc.build(in[0], in[1]), in[2])), in[1])[0]}
 			}
-			got, ran := grad()
+			count := func() int64 { return fastdot.Counted().TransposedGradients }
+			got, ran := runFloats(t, b, grad, count, x, k, w)
 			if ran != 1 {
 				t.Fatalf("%d kernel gradients ran transposed, want 1", ran)
 			}
 			restore := fastdot.PanelsForTest()
-			want, ranPanels := grad()
+			want, ranPanels := runFloats(t, b, grad, count, x, k, w)
 			restore()
 			if ranPanels != 0 {
 				t.Fatalf("%d kernel gradients ran transposed with the panels' product forced", ranPanels)
 			}
-			if len(got) != len(want) {
-				t.Fatalf("%d values, want %d", len(got), len(want))
-			}
-			for i := range want {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("value %d of %d: %g, the panels' product %g", i, len(want), got[i], want[i])
-				}
-			}
+			sameBits(t, got, want, "the panels' product")
 		})
 	}
 }
@@ -148,42 +133,22 @@ func TestConvInPlaceMatchesGathered(t *testing.T) {
 				t.Fatal(err)
 			}
 			w, _ := randomTensor(rng, y.Shape().Dimensions...)
-			run := func() ([][]float32, int64) {
-				before := fastdot.Counted().InPlaceSlivers
-				e, err := NewExecAny(b, func(in []*Node) []*Node {
-					y := tc.build(in[0], in[1])
-					return []*Node{y, Gradient(ReduceAllSum(Mul(y, in[2])), in[0])[0]}
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				out, err := e.Exec(x, k, w)
-				if err != nil {
-					t.Fatal(err)
-				}
-				vals := make([][]float32, len(out))
-				for i, o := range out {
-					vals[i] = tensors.MustCopyFlatData[float32](o)
-				}
-				return vals, fastdot.Counted().InPlaceSlivers - before
+			fn := func(in []*Node) []*Node {
+				y := tc.build(in[0], in[1])
+				return []*Node{y, Gradient(ReduceAllSum(Mul(y, in[2])), in[0])[0]}
 			}
-			got, inPlace := run()
+			count := func() int64 { return fastdot.Counted().InPlaceSlivers }
+			got, inPlace := runFloats(t, b, fn, count, x, k, w)
 			if inPlace == 0 {
 				t.Fatalf("no sliver of patches read in place")
 			}
 			restore := fastdot.GatherForTest()
-			want, gathered := run()
+			want, gathered := runFloats(t, b, fn, count, x, k, w)
 			restore()
 			if gathered != 0 {
 				t.Fatalf("%d slivers read in place with gathering forced", gathered)
 			}
-			for i, what := range []string{"output", "input gradient"} {
-				for j := range want[i] {
-					if math.Float32bits(got[i][j]) != math.Float32bits(want[i][j]) {
-						t.Fatalf("%s, value %d of %d: %g, gathered %g", what, j, len(want[i]), got[i][j], want[i][j])
-					}
-				}
-			}
+			sameBits(t, got, want, "gathered")
 		})
 	}
 }

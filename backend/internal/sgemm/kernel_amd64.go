@@ -17,8 +17,13 @@ func kernel12x32(k int, a, b, c *float32, ldc int)
 //go:noescape
 func kernel6x16s(k int, a *float32, lda int, b, c *float32, ldc int, add bool)
 
-//go:noescape
-func kernel12x32s(k int, a *float32, lda int, b, c *float32, ldc int, add bool)
+// kernel12x32s is kernel12x32 with A read in place: row i of the sliver is a[i*lda:], not
+// packed, in the same order of sums. With add false it stores A·B into C instead of adding it,
+// so that C need not be cleared first. It is kernel12x32g over one run.
+func kernel12x32s(k int, a *float32, lda int, b, c *float32, ldc int, add bool) {
+	run := segment{a, k}
+	kernel12x32g(&run, 1, lda, b, c, ldc, add)
+}
 
 //go:noescape
 func axpy(n int, alpha float32, x, y *float32)
