@@ -103,7 +103,7 @@ func ClampAffine(b backends.Builder, op backends.Op, bound float32, isMax bool) 
 	if !installed.Load() || !ok1 || !ok2 || nodeOp(n) != affineOp {
 		return nil, false
 	}
-	data, _ := field[any](reflect.ValueOf(n).Elem(), "data")
+	data, _ := nodeValue(n)
 	a, ok := data.(*affine)
 	if !ok {
 		return nil, false
@@ -129,7 +129,7 @@ func ClampAffine(b backends.Builder, op backends.Op, bound float32, isMax bool) 
 // execAffine runs an affine node: the activation a stretch of whole rows of channels at a time,
 // against scale and shift repeated over the stretch, in place when it owns the activation.
 func execAffine(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
-	data, _ := field[any](reflect.ValueOf(node).Elem(), "data")
+	data, _ := nodeValue(node)
 	a, ok := data.(*affine)
 	if !ok || len(inputs) != 3 || len(owned) != 3 {
 		return nil, fmt.Errorf("fastdot: an affine node not made by NewAffine")

@@ -170,6 +170,10 @@ func nodeData(n *simplego.Node) (reflect.Value, bool) {
 	return d.Elem().Elem(), true
 }
 
+// nodeValue is a node's data field as it is: what NewSelectAndScatterMax and NewAffine set, or
+// the value a view op keeps; false if simplego had no such field.
+func nodeValue(n *simplego.Node) (any, bool) { return field[any](reflect.ValueOf(n).Elem(), "data") }
+
 // setNodeData sets a node's data field (checkLayouts made sure it is an any).
 func setNodeData(n *simplego.Node, v any) {
 	*(*any)(unsafe.Pointer(reflect.ValueOf(n).Elem().FieldByName("data").UnsafeAddr())) = v

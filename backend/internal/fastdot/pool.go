@@ -3,7 +3,6 @@ package fastdot
 import (
 	"fmt"
 	"math"
-	"reflect"
 	"sync/atomic"
 	_ "unsafe" // go:linkname
 
@@ -190,7 +189,7 @@ func NewSelectAndScatterMax(b backends.Builder, operand, source backends.Op, win
 // window's first largest value (row-major taps: PyTorch's and XLA's choice on ties), windows in
 // order, so that each position sums its values in the order nn's running Max's gradient did.
 func execSelectAndScatterMax(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, error) {
-	data, _ := field[any](reflect.ValueOf(node).Elem(), "data")
+	data, _ := nodeValue(node)
 	sel, ok := data.(*selectScatter)
 	if !ok || len(inputs) != 2 {
 		return nil, fmt.Errorf("fastdot: a SelectAndScatterMax node not made by NewSelectAndScatterMax")

@@ -27,7 +27,7 @@ func viewOperand(node *simplego.Node, inputs []*simplego.Buffer) (x []float32, d
 	if x, ok = flat(inputs[0]).([]float32); !ok {
 		return nil, nil, false
 	}
-	data, ok = field[any](reflect.ValueOf(node).Elem(), "data")
+	data, ok = nodeValue(node)
 	return x, data, ok && data != nil
 }
 
@@ -214,7 +214,7 @@ func tryBroadcastInDim(backend *simplego.Backend, node *simplego.Node, inputs []
 // test of each input against its reference, over the inputs and the references).
 func tryTileBool(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer) (*simplego.Buffer, bool) {
 	x := flat(inputs[0]).([]bool)
-	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
+	data, ok := nodeValue(node)
 	axes, ok2 := data.([]int)
 	outShape := nodeShape(node)
 	from, ok3 := broadcastStrides(backend, inputs[0], len(x), axes, outShape)
@@ -289,7 +289,7 @@ func installConcatenate() {
 }
 
 func tryConcatenate(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
-	data, ok := field[any](reflect.ValueOf(node).Elem(), "data")
+	data, ok := nodeValue(node)
 	axis, ok2 := data.(int)
 	outShape := nodeShape(node)
 	rank := outShape.Rank()

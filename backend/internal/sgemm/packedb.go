@@ -19,8 +19,15 @@ type PackedB struct {
 }
 
 // PackB packs B (k x n), in parallel. Release returns its memory for reuse.
-func PackB(k, n int, b Matrix) (*PackedB, error) {
-	return PackBRuns(0, k, n, Runs{Data: b.Data, Offs: []int{b.Off}, Run: max(k, 1), RowStride: b.RowStride, ColStride: b.ColStride})
+func PackB(k, n int, b Matrix) (*PackedB, error) { return packBRuns(workers(), 0, k, n, oneRun(k, b)) }
+
+// PackBSerial is PackB on the calling goroutine only, for callers that run many products in
+// parallel themselves.
+func PackBSerial(k, n int, b Matrix) (*PackedB, error) { return packBRuns(1, 0, k, n, oneRun(k, b)) }
+
+// oneRun is the k rows of b as one run.
+func oneRun(k int, b Matrix) Runs {
+	return Runs{Data: b.Data, Offs: []int{b.Off}, Run: max(k, 1), RowStride: b.RowStride, ColStride: b.ColStride}
 }
 
 // Runs is a matrix whose rows come in runs of Run rows: row p starts at Offs[p/Run] +
@@ -34,20 +41,11 @@ type Runs struct {
 	Run, RowStride, ColStride int
 }
 
-// PackBSerial is PackB on the calling goroutine only, for callers that run many products in
-// parallel themselves.
-func PackBSerial(k, n int, b Matrix) (*PackedB, error) {
-	if err := packable(k, n); err != nil {
-		return nil, err
-	}
-	if err := b.check("B", k, n); err != nil {
-		return nil, err
-	}
-	return packPanels(1, k, n, func(dst []float32, pc, depth, j int) { packB(dst, b, pc, depth, j*nr, n) }), nil
-}
-
 // PackBRuns packs rows [p0, p0+k) of b (n columns), in parallel, as PackB does.
-func PackBRuns(p0, k, n int, b Runs) (*PackedB, error) {
+func PackBRuns(p0, k, n int, b Runs) (*PackedB, error) { return packBRuns(workers(), p0, k, n, b) }
+
+// packBRuns is PackBRuns on w goroutines.
+func packBRuns(w, p0, k, n int, b Runs) (*PackedB, error) {
 	if err := packable(k, n); err != nil {
 		return nil, err
 	}
@@ -62,7 +60,7 @@ func PackBRuns(p0, k, n int, b Runs) (*PackedB, error) {
 			return nil, err
 		}
 	}
-	return packPanels(workers(), k, n, func(dst []float32, pc, depth, j int) {
+	return packPanels(w, k, n, func(dst []float32, pc, depth, j int) {
 		// The panel's rows, one run at a time: a run is a strided matrix whose row p0+pc+q
 		// is at Off + (p0+pc+q)*RowStride.
 		for q := 0; q < depth; {
@@ -263,11 +261,11 @@ func (pb *PackedB) MulAddSegments(m int, a []float32, lda int, src []float32, ld
 
 // checkSegments says what is wrong with MulAddSegments' runs, or nil.
 func checkSegments(m int, src []float32, lds int, segs [][]Segment, depth int) error {
+	ok, rows := InPlaceSlivers()
 	for s, runs := range segs {
 		if runs == nil {
 			continue
 		}
-		ok, rows := InPlaceSlivers()
 		switch {
 		case !ok:
 			return fmt.Errorf("sgemm: no kernel reads row slivers in runs on this CPU")
