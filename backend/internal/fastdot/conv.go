@@ -250,6 +250,17 @@ func (c *conv2D) im2col() error {
 	return nil
 }
 
+// inPlaceBRows is the most output rows of a product that reads the kernel matrix where it lies
+// (sgemm.InPlaceB) rather than packing it: few rows read each kernel value a few times, and
+// packing cost more than it saved (ResNet-50 at batch 1: 49-784 rows; BenchmarkInPlaceB).
+const inPlaceBRows = 1024
+
+var (
+	inPlaceKernelCalls atomic.Int64
+	// packBForTest makes every convolution pack its kernel matrix: tests compare the two.
+	packBForTest atomic.Bool
+)
+
 // maxRowBlock is the most output rows a task gathers: a panel of patches (96 x KC floats,
 // 96 KB) stays in L2 while every kernel sliver passes over it.
 const maxRowBlock = 96
@@ -283,9 +294,18 @@ func (s productSplit) task(t int) (i0, rows, s0, s1 int) {
 // k0+depth) into C: the kernel matrix's rows for the chunk are packed once, and tasks of
 // (block of rows, range of kernel slivers) run on sgemm's workers.
 func (c *conv2D) multiplyChunk(ker sgemm.Runs, patches []*[]float32, r0, rows, k0, depth, n, g int, cData []float32, cOff, ldc int) error {
-	pb, err := sgemm.PackBRuns(k0, depth, n, ker)
-	if err != nil {
-		return err
+	pb, ok := (*sgemm.PackedB)(nil), false
+	if rows <= inPlaceBRows && !packBForTest.Load() {
+		pb, ok = sgemm.InPlaceB(k0, depth, n, ker)
+	}
+	if ok {
+		inPlaceKernelCalls.Add(1)
+	}
+	if !ok {
+		var err error
+		if pb, err = sgemm.PackBRuns(k0, depth, n, ker); err != nil {
+			return err
+		}
 	}
 	defer pb.Release()
 	w := len(patches)

@@ -137,3 +137,46 @@ func TestConvGeneralMatchesSimplego(t *testing.T) {
 		}
 	}
 }
+
+// TestConvInPlaceKernelMatchesPacked: convolutions of few output positions read their kernel
+// matrix where it lies (sgemm.InPlaceB); they give the bits of the same convolutions with the
+// kernel packed, forward and in their gradients, for 1x1, 3x3 (a reduction over several panels),
+// stride 2 and the dense layer of a 1x1 image, at widths of 32 and 64 channels.
+func TestConvInPlaceKernelMatchesPacked(t *testing.T) {
+	b := fastBackend(t)
+	one, pad := [2]int{1, 1}, [2][2]int{{1, 1}, {1, 1}}
+	cases := []convCase{
+		{"1x1, 7x7 image", []int{1, 7, 7, 96}, []int{1, 1, 96, 64}, false, one, one, [2][2]int{}, 1},
+		{"3x3 over several panels", []int{2, 7, 7, 64}, []int{3, 3, 64, 32}, false, one, one, pad, 1},
+		{"3x3 stride 2", []int{1, 14, 14, 32}, []int{3, 3, 32, 64}, false, [2]int{2, 2}, one, pad, 1},
+		{"1x1 image", []int{3, 1, 1, 300}, []int{1, 1, 300, 64}, false, one, one, [2][2]int{}, 1},
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			x, _ := randomTensor(rng, tc.x...)
+			k, _ := randomTensor(rng, tc.k...)
+			y, err := ExecOnce(b, func(x, k *Node) *Node { return tc.build(x, k) }, x, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, _ := randomTensor(rng, y.Shape().Dimensions...)
+			fn := func(in []*Node) []*Node {
+				y := tc.build(in[0], in[1])
+				return append([]*Node{y}, Gradient(ReduceAllSum(Mul(y, in[2])), in[0], in[1])...)
+			}
+			count := func() int64 { return fastdot.Counted().InPlaceKernels }
+			got, inPlace := runFloats(t, b, fn, count, x, k, w)
+			if inPlace == 0 {
+				t.Fatalf("no kernel matrix read in place")
+			}
+			restore := fastdot.PackBForTest()
+			want, packed := runFloats(t, b, fn, count, x, k, w)
+			restore()
+			if packed != 0 {
+				t.Fatalf("%d kernel matrices read in place with packing forced", packed)
+			}
+			sameBits(t, got, want, "packed")
+		})
+	}
+}

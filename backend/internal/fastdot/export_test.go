@@ -41,6 +41,13 @@ func GatherForTest() (restore func()) {
 	return func() { gatherForTest.Store(false) }
 }
 
+// PackBForTest makes every convolution pack its kernel matrix, none read in place, until restore
+// is called.
+func PackBForTest() (restore func()) {
+	packBForTest.Store(true)
+	return func() { packBForTest.Store(false) }
+}
+
 // NoAffineForTest builds batch norm and ReLU from their ops, none fused, until restore is called.
 func NoAffineForTest() (restore func()) {
 	affineOff.Store(true)

@@ -57,6 +57,7 @@ type Counts struct {
 	MaxPools                int64 // max poolings and their gradients run in pool.go
 	TransposedGradients     int64 // kernel gradients run by kernelGradientTransposed
 	InPlaceSlivers          int64 // slivers of convolution patches read where they lie
+	InPlaceKernels          int64 // convolution kernel matrices read where they lie, not packed
 	Affine                  int64 // batch norms at inference (and the ReLUs after them) run as one pass
 }
 
@@ -65,7 +66,7 @@ func Counted() Counts {
 	return Counts{Dot: calls.Load(), DotFallbacks: fallbacks.Load(), Conv: convCalls.Load(), ConvFallbacks: convFallbacks.Load(),
 		Binary: binaryCalls.Load(), BinaryFallbacks: binaryFallbacks.Load(), MaxPools: poolCalls.Load(),
 		TransposedGradients: transposedCalls.Load(), InPlaceSlivers: inPlaceCalls.Load(),
-		Affine: affineCalls.Load()}
+		InPlaceKernels: inPlaceKernelCalls.Load(), Affine: affineCalls.Load()}
 }
 
 // Install routes simplego's float32 DotGeneral to sgemm. It is idempotent; it returns an error

@@ -22,7 +22,7 @@ func kernel6x16s(k int, a *float32, lda int, b, c *float32, ldc int, add bool)
 // so that C need not be cleared first. It is kernel12x32g over one run.
 func kernel12x32s(k int, a *float32, lda int, b, c *float32, ldc int, add bool) {
 	run := segment{a, k}
-	kernel12x32g(&run, 1, lda, b, c, ldc, add)
+	kernel12x32g(&run, 1, lda, b, 32, c, ldc, add)
 }
 
 //go:noescape
@@ -65,7 +65,7 @@ type segment struct {
 }
 
 //go:noescape
-func kernel12x32g(segs *segment, nseg int, lda int, b, c *float32, ldc int, add bool)
+func kernel12x32g(segs *segment, nseg int, lda int, b *float32, ldb int, c *float32, ldc int, add bool)
 
 //go:noescape
 func affineVV(n int, x, s, b, o *float32, lo, hi float32, mode int)

@@ -952,24 +952,26 @@ kernel6x16soverwrite:
 	VZEROUPPER
 	RET
 
-// func kernel12x32g(segs *segment, nseg int, lda int, b, c *float32, ldc int, add bool)
+// func kernel12x32g(segs *segment, nseg int, lda int, b *float32, ldb int, c *float32, ldc int, add bool)
 //
 // kernel12x32 with A read in place, over a row sliver whose reduction columns come in nseg runs:
 // run s has segs[s].k columns, row i of it at segs[s].a + i*lda. The sums continue from one run
 // to the next, in the order of kernel12x32's over the runs' columns side by side (so a sliver of
-// patches read where they lie, an implicit im2col, gives the gathered sliver's bits). With add
-// false it stores A·B into C instead of adding it, so that C need not be cleared first.
-// kernel12x32s is its one-run case.
-TEXT ·kernel12x32g(SB), NOSPLIT, $0-49
+// patches read where they lie, an implicit im2col, gives the gathered sliver's bits). B's rows of
+// 32 columns are ldb apart: 32 in a packed sliver, a matrix's row stride where B is read where it
+// lies. With add false it stores A·B into C instead of adding it, so that C need not be cleared
+// first. kernel12x32s is its one-run case.
+TEXT ·kernel12x32g(SB), NOSPLIT, $0-57
 	MOVQ segs+0(FP), AX
 	MOVQ nseg+8(FP), BX
 	MOVQ lda+16(FP), R9
 	SHLQ $2, R9
 	MOVQ b+24(FP), DI
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R8
+	MOVQ ldb+32(FP), R13
+	SHLQ $2, R13
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R8
 	SHLQ $2, R8
-	MOVBQZX add+48(FP), R13
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
@@ -1053,7 +1055,7 @@ kernel12x32gloop:
 	ADDQ $4, R10
 	ADDQ $4, R11
 	ADDQ $4, R12
-	ADDQ $128, DI
+	ADDQ R13, DI
 	DECQ CX
 	JNE  kernel12x32gloop
 
@@ -1063,6 +1065,7 @@ kernel12x32gnext:
 	JNE  kernel12x32gseg
 
 kernel12x32gstore:
+	MOVBQZX add+56(FP), R13
 	TESTQ R13, R13
 	JEQ   kernel12x32goverwrite
 	VADDPS  (DX), Z4, Z4

@@ -32,7 +32,7 @@ type segment struct {
 	k int
 }
 
-func kernel12x32g(segs *segment, nseg int, lda int, b, c *float32, ldc int, add bool) {
+func kernel12x32g(segs *segment, nseg int, lda int, b *float32, ldb int, c *float32, ldc int, add bool) {
 	panic("sgemm: no SIMD kernel on this platform")
 }
 

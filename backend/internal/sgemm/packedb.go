@@ -16,6 +16,9 @@ type PackedB struct {
 	data     []float32
 	buf      *[]float32
 	released atomic.Bool
+	// ldb is B's row stride where B is read where it lies (InPlaceB), its rows from data[0]; 0
+	// where it was packed.
+	ldb int
 }
 
 // PackB packs B (k x n), in parallel. Release returns its memory for reuse.
@@ -72,6 +75,25 @@ func packBRuns(w, p0, k, n int, b Runs) (*PackedB, error) {
 			q += rows
 		}
 	}), nil
+}
+
+// InPlaceB is PackBRuns without the packing: MulAdd reads rows [p0, p0+k) of b where they lie,
+// in the same order of sums (so with the same bits). A product of few rows of A reads each of
+// B's values once or a few times, and packing B would cost more than the product saves; a
+// convolution at batch 1 is one. It reports false where the kernel cannot read b so: on CPUs
+// without the AVX-512 kernel, where the rows are not one run, columns not contiguous, or n not a
+// multiple of the kernel's 32 columns.
+func InPlaceB(p0, k, n int, b Runs) (*PackedB, bool) {
+	if !available || mr != 12 || packable(k, n) != nil || n%nr != 0 || b.ColStride != 1 || b.Run <= 0 || p0 < 0 ||
+		p0/b.Run != (p0+k-1)/b.Run || p0/b.Run >= len(b.Offs) || b.RowStride < n {
+		return nil, false
+	}
+	r := p0 / b.Run
+	m := Matrix{Data: b.Data, Off: b.Offs[r] + (p0-r*b.Run)*b.RowStride, RowStride: b.RowStride, ColStride: 1}
+	if m.check("B", k, n) != nil {
+		return nil, false
+	}
+	return &PackedB{k: k, n: n, mr: mr, nr: nr, slivers: n / nr, data: b.Data[m.Off:], ldb: b.RowStride}, true
 }
 
 // PackBColumnRuns packs b (k x n) whose columns, not rows, come in runs of b.Run: column j
@@ -142,7 +164,9 @@ var edgePool = sync.Pool{New: func() any { return new([maxMR * kc]float32) }}
 // Release returns the packed panels to the pool; pb must not be used after.
 func (pb *PackedB) Release() {
 	if pb != nil && !pb.released.Swap(true) {
-		panelPool.Put(pb.buf)
+		if pb.buf != nil {
+			panelPool.Put(pb.buf)
+		}
 		pb.data = nil
 	}
 }
@@ -204,7 +228,11 @@ func (pb *PackedB) MulAddSegments(m int, a []float32, lda int, src []float32, ld
 	if err := (Matrix{c, cOff + s0*nr, ldc, 1}).check("C", m, lastCol-s0*nr); err != nil {
 		return err
 	}
-	panel := pb.data[p0*pb.slivers*nr:]
+	// Sliver j of the panel: its first value and the stride of its rows.
+	sliver := func(j int) (*float32, int) { return &pb.data[p0*pb.slivers*nr+j*depth*nr], nr }
+	if pb.ldb != 0 {
+		sliver = func(j int) (*float32, int) { return &pb.data[p0*pb.ldb+j*nr], pb.ldb }
+	}
 	var tile [maxTile]float32
 	var edge []float32 // the last rows of A, padded to mr with zeros (pooled: one per call made 7% of a backward pass)
 	if m%mr != 0 {
@@ -221,7 +249,7 @@ func (pb *PackedB) MulAddSegments(m int, a []float32, lda int, src []float32, ld
 	for j := s0; j < s1; j++ {
 		col := j * nr
 		cols := min(nr, pb.n-col)
-		bs := &panel[j*depth*nr]
+		bs, ldb := sliver(j)
 		for row := 0; row < m; row += mr {
 			r := min(mr, m-row)
 			dst, ldd, add := &c[cOff+row*ldc+col], ldc, accumulate
@@ -232,13 +260,18 @@ func (pb *PackedB) MulAddSegments(m int, a []float32, lda int, src []float32, ld
 				for i, g := range segs[s] {
 					runs[i] = segment{&src[g.Off], g.Len}
 				}
-				kernel12x32g(&runs[0], len(segs[s]), lds, bs, dst, ldd, add)
+				kernel12x32g(&runs[0], len(segs[s]), lds, bs, ldb, dst, ldd, add)
 			} else {
 				as, la := &a[row*lda], lda
 				if r < mr {
 					as, la = &edge[0], depth
 				}
-				kernelStrided(depth, as, la, bs, dst, ldd, add)
+				if ldb == nr {
+					kernelStrided(depth, as, la, bs, dst, ldd, add)
+				} else {
+					runs[0] = segment{as, depth}
+					kernel12x32g(&runs[0], 1, la, bs, ldb, dst, ldd, add)
+				}
 			}
 			if dst != &tile[0] {
 				continue
