@@ -236,10 +236,16 @@ func (c *conv2D) im2col() error {
 			if !direct {
 				cData, cOff, ldc = (*tmp)[:rows*n], 0, n
 			}
-			for k0 := 0; k0 < k; k0 += maxKChunk {
-				depth := min(maxKChunk, k-k0)
-				if err := c.multiplyChunk(ker, patches, r0, rows, k0, depth, n, g, cData, cOff, ldc); err != nil {
+			if c.kernelRowsFit(ker, rows, n) {
+				if err := c.multiplyKernelRows(ker, r0, rows, k, n, cData, cOff, ldc); err != nil {
 					return err
+				}
+			} else {
+				for k0 := 0; k0 < k; k0 += maxKChunk {
+					depth := min(maxKChunk, k-k0)
+					if err := c.multiplyChunk(ker, patches, r0, rows, k0, depth, n, g, cData, cOff, ldc); err != nil {
+						return err
+					}
 				}
 			}
 			if !direct {

@@ -139,9 +139,11 @@ func TestConvGeneralMatchesSimplego(t *testing.T) {
 }
 
 // TestConvInPlaceKernelMatchesPacked: convolutions of few output positions read their kernel
-// matrix where it lies (sgemm.InPlaceB); they give the bits of the same convolutions with the
-// kernel packed, forward and in their gradients, for 1x1, 3x3 (a reduction over several panels),
-// stride 2 and the dense layer of a 1x1 image, at widths of 32 and 64 channels.
+// matrix where it lies, forward (sgemm.InPlaceB) and in their input gradients (run transposed,
+// the kernel's rows read in runs); they give the bits of the same convolutions with the kernel
+// packed, forward and in their gradients, for 1x1, 3x3 (a reduction over several panels and
+// over several chunks), stride 2, the dense layer of a 1x1 image, and channel counts off the
+// register tile's 12 rows.
 func TestConvInPlaceKernelMatchesPacked(t *testing.T) {
 	b := fastBackend(t)
 	one, pad := [2]int{1, 1}, [2][2]int{{1, 1}, {1, 1}}
@@ -150,8 +152,19 @@ func TestConvInPlaceKernelMatchesPacked(t *testing.T) {
 		{"3x3 over several panels", []int{2, 7, 7, 64}, []int{3, 3, 64, 32}, false, one, one, pad, 1},
 		{"3x3 stride 2", []int{1, 14, 14, 32}, []int{3, 3, 32, 64}, false, [2]int{2, 2}, one, pad, 1},
 		{"1x1 image", []int{3, 1, 1, 300}, []int{1, 1, 300, 64}, false, one, one, [2][2]int{}, 1},
+		{"3x3, more input channels than positions", []int{1, 7, 7, 200}, []int{3, 3, 200, 64}, false, one, one, pad, 1},
+		{"3x3, 100 input channels, taps across panels", []int{1, 5, 6, 100}, []int{3, 3, 100, 40}, false, one, one, pad, 1},
+		{"3x3 over two chunks", []int{1, 3, 3, 600}, []int{3, 3, 600, 544}, false, one, one, pad, 1},
 	}
 	rng := rand.New(rand.NewPCG(15, 16))
+	before := fastdot.Counted()
+	defer func() {
+		after := fastdot.Counted()
+		if after.InPlaceKernels == before.InPlaceKernels || after.KernelRows == before.KernelRows {
+			t.Errorf("kernels read in place %d times forward, %d transposed: want both",
+				after.InPlaceKernels-before.InPlaceKernels, after.KernelRows-before.KernelRows)
+		}
+	}()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			x, _ := randomTensor(rng, tc.x...)
@@ -165,7 +178,7 @@ func TestConvInPlaceKernelMatchesPacked(t *testing.T) {
 				y := tc.build(in[0], in[1])
 				return append([]*Node{y}, Gradient(ReduceAllSum(Mul(y, in[2])), in[0], in[1])...)
 			}
-			count := func() int64 { return fastdot.Counted().InPlaceKernels }
+			count := func() int64 { c := fastdot.Counted(); return c.InPlaceKernels + c.KernelRows }
 			got, inPlace := runFloats(t, b, fn, count, x, k, w)
 			if inPlace == 0 {
 				t.Fatalf("no kernel matrix read in place")

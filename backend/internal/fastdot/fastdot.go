@@ -58,6 +58,7 @@ type Counts struct {
 	TransposedGradients     int64 // kernel gradients run by kernelGradientTransposed
 	InPlaceSlivers          int64 // slivers of convolution patches read where they lie
 	InPlaceKernels          int64 // convolution kernel matrices read where they lie, not packed
+	KernelRows              int64 // convolutions run transposed, their kernel's rows read in place
 	Affine                  int64 // batch norms at inference (and the ReLUs after them) run as one pass
 }
 
@@ -66,7 +67,7 @@ func Counted() Counts {
 	return Counts{Dot: calls.Load(), DotFallbacks: fallbacks.Load(), Conv: convCalls.Load(), ConvFallbacks: convFallbacks.Load(),
 		Binary: binaryCalls.Load(), BinaryFallbacks: binaryFallbacks.Load(), MaxPools: poolCalls.Load(),
 		TransposedGradients: transposedCalls.Load(), InPlaceSlivers: inPlaceCalls.Load(),
-		InPlaceKernels: inPlaceKernelCalls.Load(), Affine: affineCalls.Load()}
+		InPlaceKernels: inPlaceKernelCalls.Load(), KernelRows: kernelRowsCalls.Load(), Affine: affineCalls.Load()}
 }
 
 // Install routes simplego's float32 DotGeneral to sgemm. It is idempotent; it returns an error
