@@ -160,11 +160,13 @@ func Open(s Settings) (b backends.Backend, err error) {
 		// With fastdot's convolutions, a zero Pad (the gradient of max pooling's strided
 		// windows) is one depthwise convolution.
 		sgpoly.UseConvolutionPad(fastdot.Installed())
-		// With fastdot, max pooling's gradient is one op of its own, and a batch norm at
-		// inference with the ReLU after it one pass.
+		// With fastdot, max pooling's gradient is one op of its own, a batch norm at inference
+		// with the ReLU after it one pass, and an input gradient reads the forward kernel
+		// reversed where it lies (no copies).
 		if fastdot.Installed() {
 			sgpoly.UseSelectAndScatter(fastdot.NewSelectAndScatterMax)
 			sgpoly.UseAffine(&sgpoly.AffineBuilders{New: fastdot.NewAffine, Clamp: fastdot.ClampAffine})
+			sgpoly.UseFlippedKernelConv(fastdot.FlippedKernelConv)
 		}
 		simdMu.Lock()
 		simdErr = why

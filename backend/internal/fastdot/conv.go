@@ -65,7 +65,7 @@ func convNodeParams(n *simplego.Node) (convParams, bool) {
 }
 
 func execConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
-	out, handled, err := tryConvGeneral(backend, node, inputs)
+	out, handled, err := tryConvGeneral(backend, node, inputs, false)
 	if handled {
 		convCalls.Add(1)
 		return out, err
@@ -87,9 +87,21 @@ type conv2D struct {
 
 	stride, lo, inDil, kDil [2]int
 	groups                  int
+	// flipped: the kernel is read reversed along both spatial axes (a flippedConvOp node's).
+	flipped bool
 }
 
-func tryConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer) (*simplego.Buffer, bool, error) {
+// tapOff is the offset in the kernel of tap (ky, kx).
+func (c *conv2D) tapOff(ky, kx int) int {
+	if c.flipped {
+		ky, kx = c.kH-1-ky, c.kW-1-kx
+	}
+	return ky*c.kSH + kx*c.kSW
+}
+
+// tryConvGeneral runs a ConvGeneral node (its kernel reversed along both spatial axes where
+// flipped); handled is false where it cannot, and the caller falls back.
+func tryConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, flipped bool) (*simplego.Buffer, bool, error) {
 	if len(inputs) != 2 {
 		return nil, false, nil
 	}
@@ -118,7 +130,7 @@ func tryConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*si
 		kSI: ks[ax.KernelInputChannels], kSO: ks[ax.KernelOutputChannels], kSH: ks[ax.KernelSpatial[0]], kSW: ks[ax.KernelSpatial[1]],
 		outH: od[ax.OutputSpatial[0]], outW: od[ax.OutputSpatial[1]],
 		outSB: os[ax.OutputBatch], outSC: os[ax.OutputChannels], outSH: os[ax.OutputSpatial[0]], outSW: os[ax.OutputSpatial[1]],
-		groups: max(p.channelGroups, 1),
+		groups: max(p.channelGroups, 1), flipped: flipped,
 	}
 	for i := range 2 {
 		c.stride[i], c.inDil[i], c.kDil[i] = 1, 1, 1
@@ -220,14 +232,14 @@ func (c *conv2D) im2col() error {
 	// and ci at kSI (a gradient's reversed kernel with its channels swapped is packed from there
 	// as it lies), or a single run where (ky, kx, ci) merge into one index (HWIO, the forward
 	// pass, and every 1x1 kernel).
-	merged := c.kH*c.kW == 1 || c.kSW == c.kI*c.kSI && c.kSH == c.kW*c.kSW
+	merged := c.kH*c.kW == 1 || !c.flipped && c.kSW == c.kI*c.kSI && c.kSH == c.kW*c.kSW
 	for g := range c.groups {
 		goff := g * n * c.kSO
 		ker := sgemm.Runs{Data: c.ker, Offs: []int{goff}, Run: k, RowStride: c.kSI, ColStride: c.kSO}
 		if !merged {
 			ker.Run, ker.Offs = c.kI, make([]int, c.kH*c.kW)
 			for tap := range ker.Offs {
-				ker.Offs[tap] = goff + tap/c.kW*c.kSH + tap%c.kW*c.kSW
+				ker.Offs[tap] = goff + c.tapOff(tap/c.kW, tap%c.kW)
 			}
 		}
 		for r0 := 0; r0 < m; r0 += mt {

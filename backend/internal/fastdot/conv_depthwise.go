@@ -92,7 +92,7 @@ func (c *conv2D) depthwisePositions(lo, hi int) {
 					continue
 				}
 				src := b*c.inSB + iy/c.inDil[0]*c.inSH + ix/c.inDil[1]*c.inSW
-				kb := ky*c.kSH + kx*c.kSW
+				kb := c.tapOff(ky, kx)
 				wt := w
 				if c.kSO == 1 {
 					wt = c.ker[kb : kb+ch]
@@ -169,7 +169,7 @@ func (c *conv2D) depthwiseRows(perPosition func(lo, hi int)) func(lo, hi int) {
 	taps := c.kH * c.kW
 	tiled := make([]float32, taps*cw*ch)
 	for t := range taps {
-		kb := t/c.kW*c.kSH + t%c.kW*c.kSW
+		kb := c.tapOff(t/c.kW, t%c.kW)
 		for x := range cw {
 			copy(tiled[(t*cw+x)*ch:(t*cw+x+1)*ch], c.ker[kb:kb+ch])
 		}

@@ -19,7 +19,7 @@ import (
 func (c *conv2D) reducesPositions() bool {
 	taps := c.kH * c.kW
 	m := c.batch * c.outH * c.outW
-	return c.groups == 1 && c.inDil == [2]int{1, 1} && taps >= 64 && m*c.kO <= 1<<20 &&
+	return c.groups == 1 && !c.flipped && c.inDil == [2]int{1, 1} && taps >= 64 && m*c.kO <= 1<<20 &&
 		c.kSW == c.kO*c.kSO && c.kSH == c.kW*c.kSW && c.kSI == c.kH*c.kSH
 }
 
@@ -307,7 +307,7 @@ func (c *conv2D) transposed() error {
 	wide := taps * n
 	offs := make([]int, taps)
 	for tap := range taps {
-		offs[tap] = tap/c.kW*c.kSH + tap%c.kW*c.kSW
+		offs[tap] = c.tapOff(tap/c.kW, tap%c.kW)
 	}
 	pb, err := sgemm.PackBColumnRuns(c.kI, wide, sgemm.Runs{Data: c.ker, Offs: offs, Run: n, RowStride: c.kSI, ColStride: c.kSO})
 	if err != nil {

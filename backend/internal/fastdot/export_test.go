@@ -53,3 +53,10 @@ func NoAffineForTest() (restore func()) {
 	affineOff.Store(true)
 	return func() { affineOff.Store(false) }
 }
+
+// FlippedOffForTest builds every convolution over a reversed kernel as it is asked (the Reverse
+// run, the kernel copied), until restore is called.
+func FlippedOffForTest() (restore func()) {
+	flippedOff.Store(true)
+	return func() { flippedOff.Store(false) }
+}

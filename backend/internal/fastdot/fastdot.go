@@ -59,6 +59,7 @@ type Counts struct {
 	InPlaceSlivers          int64 // slivers of convolution patches read where they lie
 	InPlaceKernels          int64 // convolution kernel matrices read where they lie, not packed
 	KernelRows              int64 // convolutions run transposed, their kernel's rows read in place
+	FlippedKernels          int64 // convolutions that read their kernel reversed where it lies
 	Affine                  int64 // batch norms at inference (and the ReLUs after them) run as one pass
 }
 
@@ -67,7 +68,8 @@ func Counted() Counts {
 	return Counts{Dot: calls.Load(), DotFallbacks: fallbacks.Load(), Conv: convCalls.Load(), ConvFallbacks: convFallbacks.Load(),
 		Binary: binaryCalls.Load(), BinaryFallbacks: binaryFallbacks.Load(), MaxPools: poolCalls.Load(),
 		TransposedGradients: transposedCalls.Load(), InPlaceSlivers: inPlaceCalls.Load(),
-		InPlaceKernels: inPlaceKernelCalls.Load(), KernelRows: kernelRowsCalls.Load(), Affine: affineCalls.Load()}
+		InPlaceKernels: inPlaceKernelCalls.Load(), KernelRows: kernelRowsCalls.Load(),
+		FlippedKernels: flippedCalls.Load(), Affine: affineCalls.Load()}
 }
 
 // Install routes simplego's float32 DotGeneral to sgemm. It is idempotent; it returns an error
@@ -103,6 +105,7 @@ func Install() error {
 		installUnary()
 		installPool()
 		installAffine()
+		installFlipped()
 		installed.Store(true)
 	})
 	return installErr

@@ -43,14 +43,21 @@ func (b *Backend) Capabilities() backends.Capabilities {
 }
 
 func (b *Backend) Builder(name string) backends.Builder {
-	return &Builder{Builder: b.Backend.Builder(name), zeros: map[Op]bool{}, scalars: map[Op]float32{}}
+	return &Builder{Builder: b.Backend.Builder(name), zeros: map[Op]bool{}, scalars: map[Op]float32{}, reversed: map[Op]reversal{}}
 }
 
 // Builder wraps a backends.Builder adding the polyfilled ops.
 type Builder struct {
 	backends.Builder
-	zeros   map[Op]bool    // scalar constants equal to zero: Pad's fill, for the convolution path
-	scalars map[Op]float32 // float32 scalar constants: a ReLU's bounds, for UseAffine
+	zeros    map[Op]bool    // scalar constants equal to zero: Pad's fill, for the convolution path
+	scalars  map[Op]float32 // float32 scalar constants: a ReLU's bounds, for UseAffine
+	reversed map[Op]reversal
+}
+
+// reversal is what a Reverse reversed: operand x along axes (UseFlippedKernelConv).
+type reversal struct {
+	x    Op
+	axes []int
 }
 
 // UseConvolutionPad, when on (package backend turns it on where internal/fastdot runs
@@ -120,6 +127,19 @@ func (b *Builder) clamp(x, bound Op, isMax bool) (Op, bool) {
 	}
 	return a.Clamp(b.Builder, x, v, isMax)
 }
+
+// FlippedKernelBuilder rebuilds conv, a ConvGeneral just built, as one that reads its kernel
+// reversed along both spatial axes, or reports false.
+type FlippedKernelBuilder func(b backends.Builder, conv Op) (Op, bool)
+
+// UseFlippedKernelConv makes ConvGeneral, given a kernel this builder's Reverse reversed along
+// exactly its spatial axes (a convolution's input gradient), ask build for a convolution that
+// reads the unreversed kernel with its taps in reverse order (package backend passes
+// internal/fastdot's): the Reverse's copies are then never run. nil always convolves the
+// reversed kernel.
+func UseFlippedKernelConv(build FlippedKernelBuilder) { flippedKernelBuild.Store(&build) }
+
+var flippedKernelBuild atomic.Pointer[FlippedKernelBuilder]
 
 // convolutionPads counts the Pads built as convolutions (tests read it).
 var convolutionPads atomic.Int64
@@ -229,6 +249,12 @@ func (b *Builder) fillBlock(fill Op, like shapes.Shape, axis, n int) (Op, error)
 // where an axis at a time copies it twice per axis; a convolution's input gradient reverses its
 // kernel's two spatial axes, each tap one contiguous slice.
 func (b *Builder) Reverse(x Op, axes ...int) (Op, error) {
+	src := x
+	defer func() {
+		if len(axes) > 0 && x != src {
+			b.reversed[x] = reversal{src, slices.Clone(axes)}
+		}
+	}()
 	s := b.shape(x)
 	reversed := make([]bool, s.Rank())
 	for _, axis := range axes {
@@ -555,6 +581,21 @@ func (b *Builder) ConvGeneral(input, kernel Op, axes backends.ConvolveAxesConfig
 	// Also: the "full" exec path (used when input dilations are set, e.g. the gradient of a strided conv)
 	// indexes kernelDilations unconditionally -> "index out of range" panic when it is nil.
 	strides, inputDilations, kernelDilations = ones(strides), ones(inputDilations), ones(kernelDilations)
+	// Over a kernel reversed along its spatial axes, a convolution that reads the kernel before
+	// the reversal (UseFlippedKernelConv).
+	if build := flippedKernelBuild.Load(); build != nil && *build != nil {
+		if r, ok := b.reversed[kernel]; ok && len(axes.KernelSpatial) == 2 && len(r.axes) == 2 &&
+			slices.Contains(r.axes, axes.KernelSpatial[0]) && slices.Contains(r.axes, axes.KernelSpatial[1]) {
+			conv, err := b.Builder.ConvGeneral(input, r.x, axes, strides, paddings, inputDilations, kernelDilations,
+				channelGroupCount, batchGroupCount)
+			if err != nil {
+				return nil, err
+			}
+			if op, ok := (*build)(b.Builder, conv); ok {
+				return op, nil
+			}
+		}
+	}
 	return b.Builder.ConvGeneral(input, kernel, axes, strides, paddings, inputDilations, kernelDilations,
 		channelGroupCount, batchGroupCount)
 }
