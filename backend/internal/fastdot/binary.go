@@ -12,7 +12,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 
 	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
-	"github.com/gradcam-go/gradcam/internal/catch"
 )
 
 // simplego's float32 Add, Sub, Mul, Div, Max and Min broadcast through a per-element index iterator: a batch
@@ -469,10 +468,13 @@ func halves(n, step int, large bool, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var g catch.Group
-	g.Go(func() { fn(mid, n) })
-	g.Run(func() { fn(0, mid) })
-	g.Wait()
+	sgemm.Parallel(2, 2, func(_, half int) {
+		if half == 0 {
+			fn(0, mid)
+		} else {
+			fn(mid, n)
+		}
+	})
 }
 
 // Unary ops of float32, in parallel, bit for bit simplego's: Sign (in the gradients of Abs and of

@@ -4,7 +4,6 @@ import (
 	"sync/atomic"
 
 	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
-	"github.com/gradcam-go/gradcam/internal/catch"
 )
 
 // The convolutions of gradients, each with a path of its own: a kernel's gradient (a reduction
@@ -358,10 +357,7 @@ func (c *conv2D) transposed() error {
 		// Output rows of either parity take their contributions from kernel rows of one parity
 		// each when the input is dilated by an even step: one goroutine each, in disjoint rows.
 		if c.inDil[0]%2 == 0 && c.kH >= 2 && c.kDil[0]%2 == 1 && rows*wide >= parallelFrom && w >= 2 {
-			var g catch.Group
-			g.Go(func() { c.scatterTaps(t, r0, rows, wide, 1) })
-			g.Run(func() { c.scatterTaps(t, r0, rows, wide, 0) })
-			g.Wait()
+			sgemm.Parallel(2, 2, func(_, parity int) { c.scatterTaps(t, r0, rows, wide, parity) })
 		} else {
 			c.scatterTaps(t, r0, rows, wide, -1)
 		}

@@ -13,8 +13,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-
-	"github.com/gradcam-go/gradcam/internal/catch"
 )
 
 // Matrix is a strided view of a matrix: element (i, j) is Data[Off + i*RowStride + j*ColStride].
@@ -311,7 +309,9 @@ func naive(m, n, k int, a, b Matrix, c []float32, cOff, ldc int) {
 	}
 }
 
-// parallel runs fn(task) for tasks 0..n-1 on the workers.
+// parallel runs fn(worker, task) for tasks 0..n-1 on at most workers goroutines: the caller and
+// members of the team (team.go), or new goroutines when the team is busy. A panic in any of them
+// continues on the caller's goroutine.
 func parallel(workers, n int, fn func(worker, task int)) {
 	w := min(workers, n)
 	if w <= 1 {
@@ -320,25 +320,9 @@ func parallel(workers, n int, fn func(worker, task int)) {
 		}
 		return
 	}
-	var next atomic.Int64
-	var g catch.Group // a panic in a worker continues on this goroutine, not the process's end
-	run := func(worker int) {
-		for {
-			t := int(next.Add(1) - 1)
-			if t >= n {
-				return
-			}
-			if worker != 0 && panicInWorkers.Load() {
-				panic("sgemm: a worker panicked (forced by a test)")
-			}
-			fn(worker, t)
-		}
+	if !teamParallel(w, n, fn) {
+		spawnParallel(w, n, fn)
 	}
-	for i := 1; i < w; i++ {
-		g.Go(func() { run(i) })
-	}
-	g.Run(func() { run(0) })
-	g.Wait()
 }
 
 // PanicInWorkersForTest makes the next tasks of parallel's worker goroutines (not the caller's)
