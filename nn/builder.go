@@ -241,17 +241,20 @@ func (b *Builder) relu(x *graph.Node, upper float64) *graph.Node {
 		if lrp != nil && lrp.active {
 			return v // relevance passes activations (Zennit's Pass)
 		}
-		// Scalar zeros, and Max(v, 0) for "v > 0": no tensor of zeros, no third mask.
+		// Scalar zeros, and Max(v, 0) for "v > 0": no tensor of zeros, no third mask. The mask
+		// reads the activation y, not x: 0 < x (< upper) exactly where 0 < y (< upper), and x,
+		// a batch norm's output, need not be kept beside the ReLU's (a batch norm and its ReLU
+		// run as one pass on the pure-Go backend).
 		zero := graph.ScalarZero(v.Graph(), v.DType())
 		switch *rules {
 		case Rescale:
-			return rescale(x, y, v, graph.Where(inside(x, upper), v, zero))
+			return rescale(x, y, v, graph.Where(inside(y, upper), v, zero))
 		case Deconvnet:
 			return graph.Max(v, zero)
 		case Guided:
-			return graph.Where(inside(x, upper), graph.Max(v, zero), zero)
+			return graph.Where(inside(y, upper), graph.Max(v, zero), zero)
 		}
-		return graph.Where(inside(x, upper), v, zero)
+		return graph.Where(inside(y, upper), v, zero)
 	}
 	out := y
 	ruled := rulesOnActivation && setGradient(y, func(node *graph.Node, v []*graph.Node, _ shapes.Shape) []*graph.Node {
@@ -283,7 +286,8 @@ func activation(x *graph.Node, upper float64) *graph.Node {
 	return graph.Max(x, graph.ScalarZero(g, x.DType()))
 }
 
-// inside is 0 < x (< upper when upper > 0): where ReLU or ReLU6 passes gradients.
+// inside is 0 < x (< upper when upper > 0): where ReLU or ReLU6 passes gradients. It is the same
+// of a ReLU's input and of its output.
 func inside(x *graph.Node, upper float64) *graph.Node {
 	m := graph.GreaterThan(x, graph.ScalarZero(x.Graph(), x.DType()))
 	if upper > 0 {

@@ -66,7 +66,15 @@ func testReLURules(t *testing.T) {
 					t.Errorf("the activation is a %s node, want %s: the rule is not on the activation's node", act.Type(), want)
 				}
 				y := graph.ReduceAllSum(graph.Mul(w2, act))
-				return []*graph.Node{act, n.Forward().Gradient(y, tc.rule, x)[0]}
+				grad := n.Forward().Gradient(y, tc.rule, x)[0]
+				// The rule's mask reads the activation, not h: a batch norm's output before its
+				// ReLU need not be kept (fused with the ReLU, it is computed once).
+				for _, node := range g.Nodes() {
+					if nt := node.Type(); (nt == graph.NodeTypeGreaterThan || nt == graph.NodeTypeLessThan) && node.Inputs()[0] == h {
+						t.Errorf("a %s of the rule's mask reads the ReLU's input", nt)
+					}
+				}
+				return []*graph.Node{act, grad}
 			})
 			if err != nil {
 				t.Fatal(err)
