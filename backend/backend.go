@@ -161,12 +161,13 @@ func Open(s Settings) (b backends.Backend, err error) {
 		// windows) is one depthwise convolution.
 		sgpoly.UseConvolutionPad(fastdot.Installed())
 		// With fastdot, max pooling's gradient is one op of its own, a batch norm at inference
-		// with the ReLU after it one pass, and an input gradient reads the forward kernel
-		// reversed where it lies (no copies).
+		// with the ReLU after it one pass, an input gradient reads the forward kernel reversed
+		// where it lies (no copies), and a ReLU rule's Where tests its mask as it reads.
 		if fastdot.Installed() {
 			sgpoly.UseSelectAndScatter(fastdot.NewSelectAndScatterMax)
 			sgpoly.UseAffine(&sgpoly.AffineBuilders{New: fastdot.NewAffine, Clamp: fastdot.ClampAffine})
 			sgpoly.UseFlippedKernelConv(fastdot.FlippedKernelConv)
+			sgpoly.UseRangeWhere(fastdot.RangeWhere)
 		}
 		simdMu.Lock()
 		simdErr = why

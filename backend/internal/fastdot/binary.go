@@ -272,7 +272,7 @@ func installCompare() {
 		nodeExecutors[op] = guarded(op, compareExecutor(op))
 	}
 	install(backends.OpTypeLogicalAnd, tryLogicalAnd)
-	install(backends.OpTypeWhere, tryWhere)
+	installWhere()
 }
 
 // install makes try op's executor, falling back to simplego's own (kept in binaryOriginal).

@@ -60,3 +60,10 @@ func FlippedOffForTest() (restore func()) {
 	flippedOff.Store(true)
 	return func() { flippedOff.Store(false) }
 }
+
+// RangeWhereOffForTest builds every Where over a range as it is asked (the mask computed, then
+// read), until restore is called.
+func RangeWhereOffForTest() (restore func()) {
+	rangeWhereOff.Store(true)
+	return func() { rangeWhereOff.Store(false) }
+}

@@ -60,6 +60,7 @@ type Counts struct {
 	InPlaceKernels          int64 // convolution kernel matrices read where they lie, not packed
 	KernelRows              int64 // convolutions run transposed, their kernel's rows read in place
 	FlippedKernels          int64 // convolutions that read their kernel reversed where it lies
+	RangeWheres             int64 // Wheres whose condition, a range of a float operand, is tested as it is read
 	Affine                  int64 // batch norms at inference (and the ReLUs after them) run as one pass
 }
 
@@ -69,7 +70,7 @@ func Counted() Counts {
 		Binary: binaryCalls.Load(), BinaryFallbacks: binaryFallbacks.Load(), MaxPools: poolCalls.Load(),
 		TransposedGradients: transposedCalls.Load(), InPlaceSlivers: inPlaceCalls.Load(),
 		InPlaceKernels: inPlaceKernelCalls.Load(), KernelRows: kernelRowsCalls.Load(),
-		FlippedKernels: flippedCalls.Load(), Affine: affineCalls.Load()}
+		FlippedKernels: flippedCalls.Load(), RangeWheres: rangeWhereCalls.Load(), Affine: affineCalls.Load()}
 }
 
 // Install routes simplego's float32 DotGeneral to sgemm. It is idempotent; it returns an error

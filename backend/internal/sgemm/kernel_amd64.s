@@ -1244,3 +1244,40 @@ affinestore1:
 affinedone:
 	VZEROUPPER
 	RET
+
+// func rangeSelectVS(n int, x, t *float32, f, lo, hi float32, upper bool, o *float32)
+//
+// o[i] = t[i] where lo < x[i] (and x[i] < hi with upper), else f, for i < n a multiple of 8:
+// ordered comparisons (false for NaN, as Go's), then a blend of the bits.
+TEXT ·rangeSelectVS(SB), NOSPLIT, $0-48
+	MOVQ         n+0(FP), CX
+	MOVQ         x+8(FP), SI
+	MOVQ         t+16(FP), DX
+	VBROADCASTSS f+24(FP), Y13
+	VBROADCASTSS lo+28(FP), Y14
+	VBROADCASTSS hi+32(FP), Y15
+	MOVBQZX      upper+36(FP), R9
+	MOVQ         o+40(FP), DI
+
+rangesel8:
+	CMPQ      CX, $8
+	JLT       rangeseldone
+	VMOVUPS   (SI), Y1
+	VCMPPS    $1, Y1, Y14, Y2
+	TESTQ     R9, R9
+	JEQ       rangeselblend
+	VCMPPS    $1, Y15, Y1, Y3
+	VANDPS    Y3, Y2, Y2
+
+rangeselblend:
+	VBLENDVPS Y2, (DX), Y13, Y4
+	VMOVUPS   Y4, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DX
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JMP       rangesel8
+
+rangeseldone:
+	VZEROUPPER
+	RET

@@ -39,3 +39,7 @@ func kernel12x32g(segs *segment, nseg int, lda int, b *float32, ldb int, c *floa
 func affineVV(n int, x, s, b, o *float32, lo, hi float32, mode int) {
 	panic("sgemm: no SIMD kernel on this platform")
 }
+
+func rangeSelectVS(n int, x, t *float32, f, lo, hi float32, upper bool, o *float32) {
+	panic("sgemm: no SIMD kernel on this platform")
+}

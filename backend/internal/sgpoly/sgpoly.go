@@ -43,7 +43,8 @@ func (b *Backend) Capabilities() backends.Capabilities {
 }
 
 func (b *Backend) Builder(name string) backends.Builder {
-	return &Builder{Builder: b.Backend.Builder(name), zeros: map[Op]bool{}, scalars: map[Op]float32{}, reversed: map[Op]reversal{}}
+	return &Builder{Builder: b.Backend.Builder(name), zeros: map[Op]bool{}, scalars: map[Op]float32{}, reversed: map[Op]reversal{},
+		ranges: map[Op]valueRange{}}
 }
 
 // Builder wraps a backends.Builder adding the polyfilled ops.
@@ -52,6 +53,72 @@ type Builder struct {
 	zeros    map[Op]bool    // scalar constants equal to zero: Pad's fill, for the convolution path
 	scalars  map[Op]float32 // float32 scalar constants: a ReLU's bounds, for UseAffine
 	reversed map[Op]reversal
+	ranges   map[Op]valueRange
+}
+
+// valueRange is a comparison's result: lo < x (hasLo), x < hi (hasHi), or both, bounds float32
+// scalar constants (UseRangeWhere).
+type valueRange struct {
+	x            Op
+	lo, hi       float32
+	hasLo, hasHi bool
+}
+
+// RangeWhereBuilder builds Where(lo < x (&& x < hi with hasHi), onTrue, onFalse) as one op, or
+// reports false.
+type RangeWhereBuilder func(b backends.Builder, x Op, lo, hi float32, hasHi bool, onTrue, onFalse Op) (Op, bool)
+
+// UseRangeWhere makes Where, given a condition this builder built as a range of a float32 value
+// (a comparison with a scalar constant, or two anded: a ReLU rule's mask), ask build first
+// (package backend passes internal/fastdot's, which tests the range as it reads the value): the
+// comparisons are then never run. nil builds Where as it is asked.
+func UseRangeWhere(build RangeWhereBuilder) { rangeWhereBuild.Store(&build) }
+
+var rangeWhereBuild atomic.Pointer[RangeWhereBuilder]
+
+// GreaterThan is the wrapped builder's; one with a float32 scalar constant is recorded as a range.
+func (b *Builder) GreaterThan(lhs, rhs Op) (Op, error) {
+	op, err := b.Builder.GreaterThan(lhs, rhs)
+	if v, ok := b.scalars[rhs]; ok && err == nil {
+		b.ranges[op] = valueRange{x: lhs, lo: v, hasLo: true}
+	}
+	return op, err
+}
+
+// LessThan is the wrapped builder's; one with a float32 scalar constant is recorded as a range.
+func (b *Builder) LessThan(lhs, rhs Op) (Op, error) {
+	op, err := b.Builder.LessThan(lhs, rhs)
+	if v, ok := b.scalars[rhs]; ok && err == nil {
+		b.ranges[op] = valueRange{x: lhs, hi: v, hasHi: true}
+	}
+	return op, err
+}
+
+// LogicalAnd is the wrapped builder's; the and of a lower and an upper bound of one value is
+// recorded as their range.
+func (b *Builder) LogicalAnd(lhs, rhs Op) (Op, error) {
+	op, err := b.Builder.LogicalAnd(lhs, rhs)
+	l, ok1 := b.ranges[lhs]
+	r, ok2 := b.ranges[rhs]
+	if err == nil && ok1 && ok2 && l.x == r.x && l.hasLo != r.hasLo && l.hasHi != r.hasHi {
+		if r.hasLo {
+			l, r = r, l
+		}
+		b.ranges[op] = valueRange{x: l.x, lo: l.lo, hi: r.hi, hasLo: true, hasHi: true}
+	}
+	return op, err
+}
+
+// Where is the wrapped builder's, or one op testing a recorded range (UseRangeWhere).
+func (b *Builder) Where(cond, onTrue, onFalse Op) (Op, error) {
+	if build := rangeWhereBuild.Load(); build != nil && *build != nil {
+		if r, ok := b.ranges[cond]; ok && r.hasLo {
+			if op, ok := (*build)(b.Builder, r.x, r.lo, r.hi, r.hasHi, onTrue, onFalse); ok {
+				return op, nil
+			}
+		}
+	}
+	return b.Builder.Where(cond, onTrue, onFalse)
 }
 
 // reversal is what a Reverse reversed: operand x along axes (UseFlippedKernelConv).
