@@ -130,6 +130,9 @@ func ClampAffine(b backends.Builder, op backends.Op, bound float32, isMax bool) 
 // against scale and shift repeated over the stretch, in place when it owns the activation.
 func execAffine(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 	data, _ := nodeValue(node)
+	if ca, ok := data.(*convAffine); ok {
+		return ca.exec(backend, node, inputs)
+	}
 	a, ok := data.(*affine)
 	if !ok || len(inputs) != 3 || len(owned) != 3 {
 		return nil, fmt.Errorf("fastdot: an affine node not made by NewAffine")
@@ -152,21 +155,55 @@ func execAffine(backend *simplego.Backend, node *simplego.Node, inputs []*simple
 	if !ok || len(o) != len(x) {
 		return nil, fmt.Errorf("fastdot: the output buffer of an affine node is not a []float32 of %d", len(x))
 	}
-	// Scale and shift repeated over a stretch of whole rows, about 16 KB each.
+	newEpilogue(s, sh, a.clamp).apply(x, o)
+	return out, nil
+}
+
+// epilogue is an affine map per channel, clamped, applied to channels-last values.
+type epilogue struct {
+	scale, shift []float32 // per channel
+	clamp        sgemm.Clamp
+	st, bt       []float32 // scale and shift repeated over a stretch of whole rows, about 16 KB
+}
+
+func newEpilogue(scale, shift []float32, clamp sgemm.Clamp) *epilogue {
+	c := len(scale)
 	rows := max(1, affineStretch/c)
-	width := rows * c
-	st, bt := make([]float32, width), make([]float32, width)
+	e := &epilogue{scale: scale, shift: shift, clamp: clamp, st: make([]float32, rows*c), bt: make([]float32, rows*c)}
 	for r := range rows {
-		copy(st[r*c:(r+1)*c], s)
-		copy(bt[r*c:(r+1)*c], sh)
+		copy(e.st[r*c:(r+1)*c], scale)
+		copy(e.bt[r*c:(r+1)*c], shift)
 	}
+	return e
+}
+
+// apply sets o = x*scale + shift, clamped, for x rows of channels (o may be x), on two cores.
+func (e *epilogue) apply(x, o []float32) {
+	width := len(e.st)
 	halves(len(x), width, len(x) >= parallelFrom, func(lo, hi int) {
 		for i := lo; i < hi; i += width {
 			j := min(hi, i+width)
-			sgemm.Affine(x[i:j], st[:j-i], bt[:j-i], o[i:j], a.clamp)
+			sgemm.Affine(x[i:j], e.st[:j-i], e.bt[:j-i], o[i:j], e.clamp)
 		}
 	})
-	return out, nil
+}
+
+// applyRun applies the map in place to x, whole rows of channels, on the calling goroutine.
+func (e *epilogue) applyRun(x []float32) {
+	width := len(e.st)
+	for i := 0; i < len(x); i += width {
+		j := min(len(x), i+width)
+		sgemm.Affine(x[i:j], e.st[:j-i], e.bt[:j-i], x[i:j], e.clamp)
+	}
+}
+
+// applyRows applies the map in place to rows [r0, r1) of x (ld apart), channels [c0, c1).
+func (e *epilogue) applyRows(x []float32, ld, r0, r1, c0, c1 int) {
+	s, b := e.scale[c0:c1], e.shift[c0:c1]
+	for r := r0; r < r1; r++ {
+		row := x[r*ld+c0 : r*ld+c1]
+		sgemm.Affine(row, s, b, row, e.clamp)
+	}
 }
 
 // affineStretch is the number of values execAffine passes to the kernel at a time.

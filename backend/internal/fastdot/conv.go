@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 
 	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
 )
@@ -47,6 +48,11 @@ func convNodeParams(n *simplego.Node) (convParams, bool) {
 	if !found {
 		return convParams{}, false
 	}
+	return convParamsOf(d)
+}
+
+// convParamsOf reads a ConvGeneral node's parameters from its data struct d.
+func convParamsOf(d reflect.Value) (convParams, bool) {
 	var p convParams
 	var ok [7]bool
 	p.axes, ok[0] = field[backends.ConvolveAxesConfig](d, convFieldNames[0])
@@ -89,6 +95,10 @@ type conv2D struct {
 	groups                  int
 	// flipped: the kernel is read reversed along both spatial axes (a flippedConvOp node's).
 	flipped bool
+	// epi, when set, is applied to the output (a convAffine node's): by the paths that can, to
+	// each tile as it is finished (epiApplied), else to the whole output at the end.
+	epi        *epilogue
+	epiApplied bool
 }
 
 // tapOff is the offset in the kernel of tap (ky, kx).
@@ -102,6 +112,17 @@ func (c *conv2D) tapOff(ky, kx int) int {
 // tryConvGeneral runs a ConvGeneral node (its kernel reversed along both spatial axes where
 // flipped); handled is false where it cannot, and the caller falls back.
 func tryConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, flipped bool) (*simplego.Buffer, bool, error) {
+	p, ok := convNodeParams(node)
+	if !ok {
+		return nil, false, nil
+	}
+	return convolve(backend, p, nodeShape(node), inputs, flipped, nil)
+}
+
+// convolve runs a ConvGeneral of parameters p and output shape outShape on inputs (input and
+// kernel), its kernel reversed where flipped, and applies epi to its output where epi is not
+// nil; handled is false where it cannot.
+func convolve(backend *simplego.Backend, p convParams, outShape shapes.Shape, inputs []*simplego.Buffer, flipped bool, epi *epilogue) (*simplego.Buffer, bool, error) {
 	if len(inputs) != 2 {
 		return nil, false, nil
 	}
@@ -110,13 +131,11 @@ func tryConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*si
 	if !ok1 || !ok2 {
 		return nil, false, nil
 	}
-	p, ok := convNodeParams(node)
-	if !ok || p.batchGrp > 1 || len(p.axes.InputSpatial) != 2 || len(p.axes.KernelSpatial) != 2 || len(p.axes.OutputSpatial) != 2 {
+	if p.batchGrp > 1 || len(p.axes.InputSpatial) != 2 || len(p.axes.KernelSpatial) != 2 || len(p.axes.OutputSpatial) != 2 {
 		return nil, false, nil
 	}
 	inShape, err1 := backend.BufferShape(inputs[0])
 	kerShape, err2 := backend.BufferShape(inputs[1])
-	outShape := nodeShape(node)
 	if err1 != nil || err2 != nil || inShape.Rank() != 4 || kerShape.Rank() != 4 || outShape.Rank() != 4 {
 		return nil, false, nil
 	}
@@ -130,7 +149,7 @@ func tryConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*si
 		kSI: ks[ax.KernelInputChannels], kSO: ks[ax.KernelOutputChannels], kSH: ks[ax.KernelSpatial[0]], kSW: ks[ax.KernelSpatial[1]],
 		outH: od[ax.OutputSpatial[0]], outW: od[ax.OutputSpatial[1]],
 		outSB: os[ax.OutputBatch], outSC: os[ax.OutputChannels], outSH: os[ax.OutputSpatial[0]], outSW: os[ax.OutputSpatial[1]],
-		groups: max(p.channelGroups, 1), flipped: flipped,
+		groups: max(p.channelGroups, 1), flipped: flipped, epi: epi,
 	}
 	for i := range 2 {
 		c.stride[i], c.inDil[i], c.kDil[i] = 1, 1, 1
@@ -169,6 +188,9 @@ func tryConvGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*si
 	}
 	if err != nil {
 		return nil, true, fmt.Errorf("fastdot: ConvGeneral %s * %s: %w", inShape, kerShape, err)
+	}
+	if epi != nil && !c.epiApplied {
+		epi.apply(out, out)
 	}
 	return outBuf, true, nil
 }
@@ -242,6 +264,11 @@ func (c *conv2D) im2col() error {
 				ker.Offs[tap] = goff + c.tapOff(tap/c.kW, tap%c.kW)
 			}
 		}
+		// The epilogue on each tile as its last panel is added, where tiles are the output's.
+		var epi *epilogue
+		if c.epi != nil && direct && c.groups == 1 && !c.kernelRowsFit(ker, m, n) {
+			epi, c.epiApplied = c.epi, true
+		}
 		for r0 := 0; r0 < m; r0 += mt {
 			rows := min(mt, m-r0)
 			cData, cOff, ldc := c.out, r0*c.kO+g*n, c.kO
@@ -255,7 +282,11 @@ func (c *conv2D) im2col() error {
 			} else {
 				for k0 := 0; k0 < k; k0 += maxKChunk {
 					depth := min(maxKChunk, k-k0)
-					if err := c.multiplyChunk(ker, patches, r0, rows, k0, depth, n, g, cData, cOff, ldc); err != nil {
+					last := epi
+					if k0+depth < k {
+						last = nil
+					}
+					if err := c.multiplyChunk(ker, patches, r0, rows, k0, depth, n, g, cData, cOff, ldc, last); err != nil {
 						return err
 					}
 				}
@@ -311,7 +342,7 @@ func (s productSplit) task(t int) (i0, rows, s0, s1 int) {
 // multiplyChunk adds the products of output rows [r0, r0+rows) over reduction columns [k0,
 // k0+depth) into C: the kernel matrix's rows for the chunk are packed once, and tasks of
 // (block of rows, range of kernel slivers) run on sgemm's workers.
-func (c *conv2D) multiplyChunk(ker sgemm.Runs, patches []*[]float32, r0, rows, k0, depth, n, g int, cData []float32, cOff, ldc int) error {
+func (c *conv2D) multiplyChunk(ker sgemm.Runs, patches []*[]float32, r0, rows, k0, depth, n, g int, cData []float32, cOff, ldc int, epi *epilogue) error {
 	pb, ok := (*sgemm.PackedB)(nil), false
 	if rows <= inPlaceBRows && !packBForTest.Load() {
 		pb, ok = sgemm.InPlaceB(k0, depth, n, ker)
@@ -361,6 +392,10 @@ func (c *conv2D) multiplyChunk(ker sgemm.Runs, patches []*[]float32, r0, rows, k
 				firstErr.CompareAndSwap(nil, &err)
 				return
 			}
+		}
+		if epi != nil { // the tile's sums are final: the epilogue while they are in cache
+			c0, c1 := pb.Columns(s0, s1)
+			epi.applyRows(cData[cOff:], ldc, i0, i0+brows, c0, c1)
 		}
 	})
 	if e := firstErr.Load(); e != nil {

@@ -174,6 +174,7 @@ func (c *conv2D) depthwiseRows(perPosition func(lo, hi int)) func(lo, hi int) {
 			copy(tiled[(t*cw+x)*ch:(t*cw+x+1)*ch], c.ker[kb:kb+ch])
 		}
 	}
+	c.epiApplied = c.epi != nil
 	return func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			b, y := r/c.outH, r%c.outH
@@ -205,6 +206,9 @@ func (c *conv2D) depthwiseRows(perPosition func(lo, hi int)) func(lo, hi int) {
 							sums[i] += v * kt[i]
 						}
 					}
+				}
+				if c.epi != nil { // the chunk's sums are final: the epilogue while they are in L1
+					c.epi.applyRun(acc[xa*ch : xb*ch])
 				}
 			}
 		}

@@ -67,3 +67,10 @@ func RangeWhereOffForTest() (restore func()) {
 	rangeWhereOff.Store(true)
 	return func() { rangeWhereOff.Store(false) }
 }
+
+// ConvAffineOffForTest compiles every graph as built, no convolution merged into its batch norm,
+// until restore is called.
+func ConvAffineOffForTest() (restore func()) {
+	convAffineOff.Store(true)
+	return func() { convAffineOff.Store(false) }
+}

@@ -61,6 +61,7 @@ type Counts struct {
 	KernelRows              int64 // convolutions run transposed, their kernel's rows read in place
 	FlippedKernels          int64 // convolutions that read their kernel reversed where it lies
 	RangeWheres             int64 // Wheres whose condition, a range of a float operand, is tested as it is read
+	ConvAffines             int64 // convolutions run with their batch norm (and ReLU) as their epilogue
 	Affine                  int64 // batch norms at inference (and the ReLUs after them) run as one pass
 }
 
@@ -70,7 +71,8 @@ func Counted() Counts {
 		Binary: binaryCalls.Load(), BinaryFallbacks: binaryFallbacks.Load(), MaxPools: poolCalls.Load(),
 		TransposedGradients: transposedCalls.Load(), InPlaceSlivers: inPlaceCalls.Load(),
 		InPlaceKernels: inPlaceKernelCalls.Load(), KernelRows: kernelRowsCalls.Load(),
-		FlippedKernels: flippedCalls.Load(), RangeWheres: rangeWhereCalls.Load(), Affine: affineCalls.Load()}
+		FlippedKernels: flippedCalls.Load(), RangeWheres: rangeWhereCalls.Load(),
+		ConvAffines: convAffineCalls.Load(), Affine: affineCalls.Load()}
 }
 
 // Install routes simplego's float32 DotGeneral to sgemm. It is idempotent; it returns an error
@@ -170,10 +172,19 @@ func nodeShape(n *simplego.Node) shapes.Shape {
 // struct of the op's), for field to read; false when the node holds none.
 func nodeData(n *simplego.Node) (reflect.Value, bool) {
 	d := reflect.ValueOf(n).Elem().FieldByName("data")
-	if !d.IsValid() || d.IsNil() || d.Elem().Kind() != reflect.Pointer || d.Elem().Elem().Kind() != reflect.Struct {
+	if !d.IsValid() || d.IsNil() {
 		return reflect.Value{}, false
 	}
-	return d.Elem().Elem(), true
+	return dataStruct(d.Elem())
+}
+
+// dataStruct is the struct a node's data points to (d, the data as a reflect.Value of its
+// dynamic type); false when it is no pointer to a struct.
+func dataStruct(d reflect.Value) (reflect.Value, bool) {
+	if d.Kind() != reflect.Pointer || d.IsNil() || d.Elem().Kind() != reflect.Struct {
+		return reflect.Value{}, false
+	}
+	return d.Elem(), true
 }
 
 // nodeValue is a node's data field as it is: what NewSelectAndScatterMax and NewAffine set, or

@@ -171,6 +171,9 @@ func (pb *PackedB) Release() {
 	}
 }
 
+// Columns is the columns of B in slivers [s0, s1).
+func (pb *PackedB) Columns(s0, s1 int) (c0, c1 int) { return s0 * pb.nr, min(pb.n, s1*pb.nr) }
+
 // Slivers is the number of column slivers (nr columns each) B was packed into: MulAdd's
 // column range is given in slivers.
 func (pb *PackedB) Slivers() int { return pb.slivers }

@@ -76,6 +76,21 @@ func UseRangeWhere(build RangeWhereBuilder) { rangeWhereBuild.Store(&build) }
 
 var rangeWhereBuild atomic.Pointer[RangeWhereBuilder]
 
+// UseCompileRewrite makes Compile call rewrite with the graph's outputs first (package backend
+// passes internal/fastdot's FuseConvAffine, which merges a convolution into the batch norm that
+// alone reads it); nil compiles the graph as built.
+func UseCompileRewrite(rewrite func(outputs []Op)) { compileRewrite.Store(&rewrite) }
+
+var compileRewrite atomic.Pointer[func(outputs []Op)]
+
+// Compile is the wrapped builder's, after the rewrite UseCompileRewrite set.
+func (b *Builder) Compile(outputs []Op, shardings []*backends.ShardingSpec) (backends.Executable, error) {
+	if r := compileRewrite.Load(); r != nil && *r != nil {
+		(*r)(outputs)
+	}
+	return b.Builder.Compile(outputs, shardings)
+}
+
 // GreaterThan is the wrapped builder's; one with a float32 scalar constant is recorded as a range.
 func (b *Builder) GreaterThan(lhs, rhs Op) (Op, error) {
 	op, err := b.Builder.GreaterThan(lhs, rhs)
