@@ -54,7 +54,7 @@ def main():
           "convolutions, matrix multiplies, element-wise ops, comparisons, broadcasts and slices on backend/internal/fastdot "
           "(backend/internal/sgemm's kernels: AVX-512 for the matrix multiply where the CPU has it, as here, AVX2/FMA "
           "elsewhere).\n")
-    print("Written by `bench/report.py` from `bench/compare.sh` (Go: `go test ./gradcam -bench Explain`, one process per model, 2 iterations a run, the median of 3 runs; "
+    print("Written by `bench/report.py` from `bench/compare.sh` (Go: `go test ./gradcam -bench Explain`, one process per model, 2 iterations a run after 3 warm-up calls, the median of 3 runs; "
           "PyTorch: `bench/torch_bench.py`, median of 3-10 runs after 3 warm-up calls). Times in seconds per call "
           "(a call explains the whole batch); *first* = new explainer: graph build + compilation + one run; "
           "peak = the process's peak resident memory during the benchmark. Two PyTorch columns: *efficient* is what "
