@@ -1,6 +1,8 @@
 package fastdot
 
 import (
+	"sync/atomic"
+
 	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
 )
 
@@ -135,6 +137,9 @@ func (c *conv2D) depthwise() {
 	switch {
 	case c.kH == 1 && c.kW == 1:
 		work = c.depthwise1x1
+	case c.fits3x3() && !rowsForTest.Load():
+		rows = c.batch * c.outH
+		work = c.depthwise3x3Rows()
 	case c.rowwise():
 		// Whole output rows: tasks split the batch's rows (b, y), not positions.
 		rows = c.batch * c.outH
@@ -217,3 +222,67 @@ func (c *conv2D) depthwiseRows(perPosition func(lo, hi int)) func(lo, hi int) {
 
 // depthwiseChunk is the most values of a row depthwiseRows takes at a time (8 KB per operand).
 const depthwiseChunk = 2048
+
+// rowsForTest makes 3x3 depthwise convolutions run as before sgemm.Depthwise3x3 (tests compare).
+var rowsForTest atomic.Bool
+
+// depthwise3x3Calls counts the convolutions run on sgemm.Depthwise3x3.
+var depthwise3x3Calls atomic.Int64
+
+// fits3x3 reports whether depthwise can run on sgemm.Depthwise3x3: a 3x3 kernel, undilated, its
+// channels contiguous in the input, the output and the kernel, a multiple of 16 and at least 32
+// (where MulAcc, whose sums it repeats, ran), on a CPU with the kernel.
+func (c *conv2D) fits3x3() bool {
+	ch := c.kO
+	return sgemm.Depthwise3x3Channels() == 16 && c.kH == 3 && c.kW == 3 && c.kDil == [2]int{1, 1} &&
+		c.inDil == [2]int{1, 1} && c.inSC == 1 && c.inSW == ch && c.outSC == 1 && c.outSW == ch && c.kSO == 1 &&
+		ch >= 32 && ch%16 == 0
+}
+
+// depthwise3x3Rows is depthwise over output rows (b, y) [lo, hi) for a fits3x3 convolution (any
+// stride): the positions whose nine taps lie inside the input on sgemm.Depthwise3x3, 16 channels
+// at a time with the taps' weights in registers (MobileNet's: a tap's MulAcc loaded and stored
+// the sums once per tap), the others by depthwisePositions; the same sums in the same order.
+func (c *conv2D) depthwise3x3Rows() func(lo, hi int) {
+	depthwise3x3Calls.Add(1)
+	ch, s, left := c.kO, c.stride[1], c.lo[1]
+	blocks := ch / 16
+	kb := make([]float32, blocks*9*16) // per block of 16 channels, the 9 taps' weights
+	for blk := range blocks {
+		for t := range 9 {
+			copy(kb[(blk*9+t)*16:][:16], c.ker[c.tapOff(t/3, t%3)+blk*16:])
+		}
+	}
+	// Output columns [x0, x1) read inputs x*s-left .. x*s-left+2, all inside the row.
+	x0 := (left + s - 1) / s
+	x1 := min(c.outW, (c.inW-3+left)/s+1)
+	c.epiApplied = c.epi != nil
+	return func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			b, y := r/c.outH, r%c.outH
+			iy := y*c.stride[0] - c.lo[0]
+			first := r * c.outW // the position index of (b, y, 0)
+			dst := b*c.outSB + y*c.outSH
+			if iy < 0 || iy+2 >= c.inH || x0 >= x1 {
+				c.depthwisePositions(first, first+c.outW)
+			} else {
+				if x0 > 0 {
+					c.depthwisePositions(first, first+x0)
+				}
+				for blk := range blocks {
+					var in [3]int
+					for ky := range in {
+						in[ky] = b*c.inSB + (iy+ky)*c.inSH + (x0*s-left)*ch + blk*16
+					}
+					sgemm.Depthwise3x3(x1-x0, c.in, in, ch, s*ch, kb[blk*9*16:], c.out, dst+x0*ch+blk*16, ch)
+				}
+				if x1 < c.outW {
+					c.depthwisePositions(first+x1, first+c.outW)
+				}
+			}
+			if c.epi != nil { // the row is final: the epilogue while it is in cache
+				c.epi.applyRun(c.out[dst : dst+c.outW*ch])
+			}
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
 )
 
 // TestDepthwiseRowsMatchPositions: a depthwise convolution taken a whole output row per tap
@@ -141,6 +143,84 @@ func TestScatterTapsMatchesRows(t *testing.T) {
 			for i := range want {
 				if math.Float32bits(all[i]) != math.Float32bits(want[i]) || math.Float32bits(halves[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("value %d: %v, by parity %v, row by row %v", i, all[i], halves[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestDepthwise3x3MatchesPositions: 3x3 depthwise convolutions on sgemm.Depthwise3x3 (inside
+// positions) give the bits of position by position (MulAcc tap after tap), for strides of 1 and
+// 2 along either axis, no, even and uneven padding, 32 to 144 channels, rows with no inside
+// position, a reversed kernel (an input gradient's) and an epilogue.
+func TestDepthwise3x3MatchesPositions(t *testing.T) {
+	if sgemm.Depthwise3x3Channels() == 0 {
+		t.Skip("no AVX-512 depthwise kernel")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct {
+		batch, h, w, ch int
+		stride          [2]int
+		lo, hi          [2]int // padding before and after (the output's size follows)
+		flipped, epi    bool
+	}{
+		{2, 9, 11, 32, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}, false, false},
+		{1, 12, 13, 48, [2]int{2, 2}, [2]int{1, 1}, [2]int{1, 1}, false, false},
+		{1, 12, 12, 144, [2]int{2, 2}, [2]int{0, 0}, [2]int{1, 1}, false, true},
+		{1, 10, 9, 32, [2]int{1, 2}, [2]int{0, 0}, [2]int{0, 0}, true, false},
+		{2, 7, 2, 64, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}, false, false}, // no inside column
+		{1, 15, 17, 96, [2]int{2, 1}, [2]int{2, 1}, [2]int{0, 2}, true, true},
+	} {
+		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
+			outH := (tc.h+tc.lo[0]+tc.hi[0]-3)/tc.stride[0] + 1
+			outW := (tc.w+tc.lo[1]+tc.hi[1]-3)/tc.stride[1] + 1
+			c := conv2D{
+				in: make([]float32, tc.batch*tc.h*tc.w*tc.ch), ker: make([]float32, 9*tc.ch),
+				batch: tc.batch, inC: tc.ch, inH: tc.h, inW: tc.w,
+				inSB: tc.h * tc.w * tc.ch, inSC: 1, inSH: tc.w * tc.ch, inSW: tc.ch,
+				kI: 1, kO: tc.ch, kH: 3, kW: 3, kSI: tc.ch, kSO: 1, kSH: 3 * tc.ch, kSW: tc.ch,
+				outH: outH, outW: outW, outSB: outH * outW * tc.ch, outSC: 1, outSH: outW * tc.ch, outSW: tc.ch,
+				stride: tc.stride, lo: tc.lo, inDil: [2]int{1, 1}, kDil: [2]int{1, 1}, groups: tc.ch, flipped: tc.flipped,
+			}
+			for i := range c.in {
+				c.in[i] = float32(rng.NormFloat64())
+				if i%13 == 0 {
+					c.in[i] = 0
+				}
+			}
+			for i := range c.ker {
+				c.ker[i] = float32(rng.NormFloat64())
+			}
+			var e *epilogue
+			if tc.epi {
+				s, b := make([]float32, tc.ch), make([]float32, tc.ch)
+				for i := range s {
+					s[i], b[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+				}
+				e = newEpilogue(s, b, sgemm.Clamp{Lo: 0, HasLo: true, Hi: 6, HasHi: true})
+			}
+			if !c.fits3x3() {
+				t.Fatal("not run on the 3x3 kernel")
+			}
+			got := make([]float32, tc.batch*outH*outW*tc.ch)
+			c.out, c.epi = got, e
+			before := depthwise3x3Calls.Load()
+			c.depthwise()
+			if depthwise3x3Calls.Load() == before {
+				t.Fatal("depthwise3x3Rows did not run")
+			}
+			if e != nil && !c.epiApplied {
+				t.Fatal("the epilogue was not applied by rows")
+			}
+			want := make([]float32, len(got))
+			c.out, c.epi = want, nil
+			c.depthwisePositions(0, tc.batch*outH*outW)
+			if e != nil {
+				e.apply(want, want)
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("value %d of %d: %v, position by position %v", i, len(want), got[i], want[i])
 				}
 			}
 		})

@@ -74,3 +74,12 @@ func ConvAffineOffForTest() (restore func()) {
 	convAffineOff.Store(true)
 	return func() { convAffineOff.Store(false) }
 }
+
+// DepthwiseRowsForTest runs 3x3 depthwise convolutions as before sgemm.Depthwise3x3, until
+// restore is called; Depthwise3x3Calls counts those run on it.
+func DepthwiseRowsForTest() (restore func()) {
+	rowsForTest.Store(true)
+	return func() { rowsForTest.Store(false) }
+}
+
+func Depthwise3x3Calls() int64 { return depthwise3x3Calls.Load() }

@@ -72,3 +72,6 @@ func affineVV(n int, x, s, b, o *float32, lo, hi float32, mode int)
 
 //go:noescape
 func rangeSelectVS(n int, x, t *float32, f, lo, hi float32, upper bool, o *float32)
+
+//go:noescape
+func depthwise3x3(n int, in0, in1, in2 *float32, col, step int, k, out *float32, outStep int)

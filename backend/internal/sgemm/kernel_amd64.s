@@ -1281,3 +1281,55 @@ rangeselblend:
 rangeseldone:
 	VZEROUPPER
 	RET
+
+// func depthwise3x3(n int, in0, in1, in2 *float32, col, step int, k, out *float32, outStep int)
+//
+// A 3x3 depthwise convolution over 16 channels of n output positions, every tap inside the
+// input: out = sum over (ky, kx) of in_ky[kx*col] * k[3*ky+kx], from +0, fused multiply-adds in
+// that order (MulAcc's, tap after tap, so the same bits). in_ky is the first position's input
+// row ky at kx = 0; positions are step bytes apart in the input and outStep in the output; k is
+// the 9 taps' 16 weights, contiguous.
+TEXT ·depthwise3x3(SB), NOSPLIT, $0-72
+	MOVQ    n+0(FP), CX
+	MOVQ    in0+8(FP), R10
+	MOVQ    in1+16(FP), R11
+	MOVQ    in2+24(FP), R12
+	MOVQ    col+32(FP), R13
+	MOVQ    step+40(FP), BX
+	MOVQ    k+48(FP), SI
+	MOVQ    out+56(FP), DI
+	MOVQ    outStep+64(FP), R8
+	VMOVUPS 0(SI), Z1
+	VMOVUPS 64(SI), Z2
+	VMOVUPS 128(SI), Z3
+	VMOVUPS 192(SI), Z4
+	VMOVUPS 256(SI), Z5
+	VMOVUPS 320(SI), Z6
+	VMOVUPS 384(SI), Z7
+	VMOVUPS 448(SI), Z8
+	VMOVUPS 512(SI), Z9
+
+dw3x3loop:
+	TESTQ       CX, CX
+	JEQ         dw3x3done
+	VPXORD      Z0, Z0, Z0
+	VFMADD231PS (R10), Z1, Z0
+	VFMADD231PS (R10)(R13*1), Z2, Z0
+	VFMADD231PS (R10)(R13*2), Z3, Z0
+	VFMADD231PS (R11), Z4, Z0
+	VFMADD231PS (R11)(R13*1), Z5, Z0
+	VFMADD231PS (R11)(R13*2), Z6, Z0
+	VFMADD231PS (R12), Z7, Z0
+	VFMADD231PS (R12)(R13*1), Z8, Z0
+	VFMADD231PS (R12)(R13*2), Z9, Z0
+	VMOVUPS     Z0, (DI)
+	ADDQ        BX, R10
+	ADDQ        BX, R11
+	ADDQ        BX, R12
+	ADDQ        R8, DI
+	DECQ        CX
+	JMP         dw3x3loop
+
+dw3x3done:
+	VZEROUPPER
+	RET

@@ -43,3 +43,7 @@ func affineVV(n int, x, s, b, o *float32, lo, hi float32, mode int) {
 func rangeSelectVS(n int, x, t *float32, f, lo, hi float32, upper bool, o *float32) {
 	panic("sgemm: no SIMD kernel on this platform")
 }
+
+func depthwise3x3(n int, in0, in1, in2 *float32, col, step int, k, out *float32, outStep int) {
+	panic("sgemm: no SIMD kernel on this platform")
+}
