@@ -46,3 +46,20 @@ func sameBits(t *testing.T, got, want [][]float32, other string) {
 		}
 	}
 }
+
+// sameBitsWithout runs fn on args, then again with the path under test turned off (off turns it
+// off and returns the function restoring it), checks that both runs give the same bits and that
+// the second never took the path, and returns how many times the first took it (count's growth).
+func sameBitsWithout(t *testing.T, b backends.Backend, fn func([]*Node) []*Node, count func() int64, off func() (restore func()), other string, args ...any) int64 {
+	t.Helper()
+	got, n := runFloats(t, b, fn, count, args...)
+	want, m := func() ([][]float32, int64) {
+		defer off()()
+		return runFloats(t, b, fn, count, args...)
+	}()
+	if m != 0 {
+		t.Fatalf("the path under test ran %d times with it turned off", m)
+	}
+	sameBits(t, got, want, other)
+	return n
+}

@@ -4,8 +4,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph"
-
 	"github.com/gradcam-go/gradcam/backend/internal/fastdot"
 )
 
@@ -33,29 +31,11 @@ func TestFlippedKernelMatchesReversed(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 18))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			x, _ := randomTensor(rng, tc.x...)
-			k, _ := randomTensor(rng, tc.k...)
-			y, err := ExecOnce(b, func(x, k *Node) *Node { return tc.build(x, k) }, x, k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, _ := randomTensor(rng, y.Shape().Dimensions...)
-			fn := func(in []*Node) []*Node {
-				y := tc.build(in[0], in[1])
-				return append([]*Node{y}, Gradient(ReduceAllSum(Mul(y, in[2])), in[0], in[1])...)
-			}
+			fn, x, k, w := tc.withGradients(t, b, rng, true)
 			count := func() int64 { return fastdot.Counted().FlippedKernels }
-			got, flipped := runFloats(t, b, fn, count, x, k, w)
-			if (flipped > 0) != tc.flips {
-				t.Fatalf("%d convolutions read their kernel reversed in place, want them to: %v", flipped, tc.flips)
+			if n := sameBitsWithout(t, b, fn, count, fastdot.FlippedOffForTest, "reversed by copies", x, k, w); (n > 0) != tc.flips {
+				t.Fatalf("%d convolutions read their kernel reversed in place, want them to: %v", n, tc.flips)
 			}
-			restore := fastdot.FlippedOffForTest()
-			want, off := runFloats(t, b, fn, count, x, k, w)
-			restore()
-			if off != 0 {
-				t.Fatalf("%d convolutions read their kernel reversed with it turned off", off)
-			}
-			sameBits(t, got, want, "reversed by copies")
 		})
 	}
 }

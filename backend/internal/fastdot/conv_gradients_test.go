@@ -126,29 +126,11 @@ func TestConvInPlaceMatchesGathered(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			x, _ := randomTensor(rng, tc.x...)
-			k, _ := randomTensor(rng, tc.k...)
-			y, err := ExecOnce(b, func(x, k *Node) *Node { return tc.build(x, k) }, x, k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, _ := randomTensor(rng, y.Shape().Dimensions...)
-			fn := func(in []*Node) []*Node {
-				y := tc.build(in[0], in[1])
-				return []*Node{y, Gradient(ReduceAllSum(Mul(y, in[2])), in[0])[0]}
-			}
+			fn, x, k, w := tc.withGradients(t, b, rng, false)
 			count := func() int64 { return fastdot.Counted().InPlaceSlivers }
-			got, inPlace := runFloats(t, b, fn, count, x, k, w)
-			if inPlace == 0 {
+			if sameBitsWithout(t, b, fn, count, fastdot.GatherForTest, "gathered", x, k, w) == 0 {
 				t.Fatalf("no sliver of patches read in place")
 			}
-			restore := fastdot.GatherForTest()
-			want, gathered := runFloats(t, b, fn, count, x, k, w)
-			restore()
-			if gathered != 0 {
-				t.Fatalf("%d slivers read in place with gathering forced", gathered)
-			}
-			sameBits(t, got, want, "gathered")
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
@@ -35,6 +36,29 @@ func (c convCase) build(x, k *Node) *Node {
 			OutputBatch: 0, OutputChannels: 1, OutputSpatial: []int{2, 3}})
 	}
 	return conv.Done()
+}
+
+// withGradients is the convolution and its gradients as a graph of (input, kernel, weights):
+// the output, and the gradients of sum(output * weights) with respect to the input (and the
+// kernel, with kernel), with random arguments of its shapes.
+func (c convCase) withGradients(t *testing.T, b backends.Backend, rng *rand.Rand, kernel bool) (fn func([]*Node) []*Node, x, k, w *tensors.Tensor) {
+	t.Helper()
+	x, _ = randomTensor(rng, c.x...)
+	k, _ = randomTensor(rng, c.k...)
+	y, err := ExecOnce(b, func(x, k *Node) *Node { return c.build(x, k) }, x, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ = randomTensor(rng, y.Shape().Dimensions...)
+	fn = func(in []*Node) []*Node {
+		y := c.build(in[0], in[1])
+		wrt := []*Node{in[0]}
+		if kernel {
+			wrt = append(wrt, in[1])
+		}
+		return append([]*Node{y}, Gradient(ReduceAllSum(Mul(y, in[2])), wrt...)...)
+	}
+	return fn, x, k, w
 }
 
 // TestConvGeneralMatchesSimplego runs convolutions of the zoo's shapes, and their input and
@@ -167,29 +191,11 @@ func TestConvInPlaceKernelMatchesPacked(t *testing.T) {
 	}()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			x, _ := randomTensor(rng, tc.x...)
-			k, _ := randomTensor(rng, tc.k...)
-			y, err := ExecOnce(b, func(x, k *Node) *Node { return tc.build(x, k) }, x, k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, _ := randomTensor(rng, y.Shape().Dimensions...)
-			fn := func(in []*Node) []*Node {
-				y := tc.build(in[0], in[1])
-				return append([]*Node{y}, Gradient(ReduceAllSum(Mul(y, in[2])), in[0], in[1])...)
-			}
+			fn, x, k, w := tc.withGradients(t, b, rng, true)
 			count := func() int64 { c := fastdot.Counted(); return c.InPlaceKernels + c.KernelRows }
-			got, inPlace := runFloats(t, b, fn, count, x, k, w)
-			if inPlace == 0 {
+			if sameBitsWithout(t, b, fn, count, fastdot.PackBForTest, "packed", x, k, w) == 0 {
 				t.Fatalf("no kernel matrix read in place")
 			}
-			restore := fastdot.PackBForTest()
-			want, packed := runFloats(t, b, fn, count, x, k, w)
-			restore()
-			if packed != 0 {
-				t.Fatalf("%d kernel matrices read in place with packing forced", packed)
-			}
-			sameBits(t, got, want, "packed")
 		})
 	}
 }

@@ -114,7 +114,7 @@ func Install() error {
 	return installErr
 }
 
-// guarded is ex with a panic (a bug, or a worker's panic carried back by catch.Group) returned as
+// guarded is ex with a panic (a bug, or a worker's panic carried back by sgemm's parallel) returned as
 // the executor's error. simplego runs executors on its own goroutines and recovers nothing there,
 // so a panic would end the process (in GoNB, the kernel); as an error it reaches the caller of
 // the graph's execution (Explain, the CLI, the notebook cell).
