@@ -2,6 +2,7 @@ package sgemm
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -70,21 +71,25 @@ func TestParallelRunsEveryTaskOnce(t *testing.T) {
 
 // TestParallelCarriesPanics: a panic in a task, on the caller or on a member of the team,
 // continues on the caller's goroutine with its value, after the other tasks end; the team runs
-// the next call.
+// the next call. Each worker waits in its task until the other is in one too, so that the task
+// that panics runs on the worker meant.
 func TestParallelCarriesPanics(t *testing.T) {
 	for _, worker := range []int{0, 1} {
 		got := func() (r any) {
 			defer func() { r = recover() }()
-			var ran atomic.Int32
-			parallel(2, 200, func(w, task int) {
-				ran.Add(1)
-				if w == worker && task > 50 {
-					panic(fmt.Sprintf("task %d", task))
+			var in [2]atomic.Bool
+			parallel(2, 2, func(w, task int) {
+				in[w].Store(true)
+				for !in[1-w].Load() {
+					runtime.Gosched()
+				}
+				if w == worker {
+					panic(fmt.Sprintf("worker %d", w))
 				}
 			})
 			return nil
 		}()
-		if s, ok := got.(string); !ok || len(s) < 6 || s[:5] != "task " {
+		if got != fmt.Sprintf("worker %d", worker) {
 			t.Fatalf("a panic on worker %d: parallel panicked with %v", worker, got)
 		}
 	}
