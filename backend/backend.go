@@ -162,14 +162,15 @@ func Open(s Settings) (b backends.Backend, err error) {
 		sgpoly.UseConvolutionPad(fastdot.Installed())
 		// With fastdot, max pooling's gradient is one op of its own, a batch norm at inference
 		// with the ReLU after it one pass, an input gradient reads the forward kernel reversed
-		// where it lies (no copies), a ReLU rule's Where tests its mask as it reads, and a
-		// convolution read only by its batch norm applies it to its output as it writes it.
+		// where it lies (no copies), a ReLU rule's Where tests its mask as it reads, a
+		// convolution read only by its batch norm applies it to its output as it writes it, and
+		// DeepLift's rescale rule is one pass.
 		if fastdot.Installed() {
 			sgpoly.UseSelectAndScatter(fastdot.NewSelectAndScatterMax)
 			sgpoly.UseAffine(&sgpoly.AffineBuilders{New: fastdot.NewAffine, Clamp: fastdot.ClampAffine})
 			sgpoly.UseFlippedKernelConv(fastdot.FlippedKernelConv)
 			sgpoly.UseRangeWhere(fastdot.RangeWhere)
-			sgpoly.UseCompileRewrite(fastdot.FuseConvAffine)
+			sgpoly.UseCompileRewrite(fastdot.Fuse)
 		}
 		simdMu.Lock()
 		simdErr = why

@@ -13,7 +13,7 @@ import (
 
 // A convolution followed by a batch norm at inference (and its ReLU) writes its output, then the
 // affine node reads it all and writes it again: at MobileNetV2's batch 8, 400 MB a call, the
-// largest op. FuseConvAffine, as a graph is compiled, rewrites each affine node whose activation
+// largest op. Fuse, as a graph is compiled, rewrites each affine node whose activation
 // is a convolution used by nothing else into a node that convolves and applies the affine map
 // to each tile of the output as it is finished, still in cache. Only what the compiled graph
 // uses counts: where the convolution's output is used elsewhere too (a method reads that layer,
@@ -33,33 +33,15 @@ var (
 	convAffineOff   atomic.Bool
 )
 
-// FuseConvAffine rewrites, among the nodes the outputs use, each affine node whose activation is
-// a float32 convolution with no other use (and not an output) into one node computing both. It
-// is meant to run just before the graph is compiled (internal/sgpoly's Compile), when every use
-// is known.
-func FuseConvAffine(outputs []backends.Op) {
+// fuseConvAffine rewrites, among the nodes the outputs use, each affine node whose activation is
+// a float32 convolution with no other use (and not an output) into one node computing both.
+func fuseConvAffine(outputs []backends.Op) {
 	if !installed.Load() || convAffineOff.Load() {
 		return
 	}
-	uses := map[*simplego.Node]int{}
-	var order []*simplego.Node
-	var visit func(n *simplego.Node)
-	visit = func(n *simplego.Node) {
-		uses[n]++
-		if uses[n] > 1 {
-			return
-		}
-		order = append(order, n)
-		for _, in := range nodeInputs(n) {
-			visit(in)
-		}
-	}
-	for _, o := range outputs {
-		n, ok := o.(*simplego.Node)
-		if !ok {
-			return
-		}
-		visit(n)
+	order, uses, ok := graphUses(outputs)
+	if !ok {
+		return
 	}
 	for _, n := range order {
 		if nodeOp(n) != affineOp {
@@ -102,7 +84,7 @@ func setNodeInputs(n *simplego.Node, in []*simplego.Node) {
 func (ca *convAffine) exec(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer) (*simplego.Buffer, error) {
 	p, ok := convParamsOf(ca.conv)
 	if !ok || len(inputs) != 4 {
-		return nil, fmt.Errorf("fastdot: a convolution with a batch norm not made by FuseConvAffine")
+		return nil, fmt.Errorf("fastdot: a convolution with a batch norm not made by fuseConvAffine")
 	}
 	s, ok1 := flat(inputs[2]).([]float32)
 	sh, ok2 := flat(inputs[3]).([]float32)
@@ -111,7 +93,7 @@ func (ca *convAffine) exec(backend *simplego.Backend, node *simplego.Node, input
 	}
 	out, handled, err := convolve(backend, p, nodeShape(node), inputs[:2], false, newEpilogue(s, sh, ca.clamp))
 	if !handled {
-		return nil, fmt.Errorf("fastdot: a convolution with a batch norm (FuseConvAffine) cannot run here")
+		return nil, fmt.Errorf("fastdot: a convolution with a batch norm (fuseConvAffine) cannot run here")
 	}
 	convAffineCalls.Add(1)
 	return out, err

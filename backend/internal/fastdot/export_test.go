@@ -1,6 +1,10 @@
 package fastdot
 
-import "github.com/gomlx/gomlx/backends"
+import (
+	"sync/atomic"
+
+	"github.com/gomlx/gomlx/backends"
+)
 
 // RenameConvField makes the executor look for field i of simplego's convolution node under
 // another name, as if simplego had changed: every ConvGeneral must then fall back. It returns
@@ -9,6 +13,12 @@ func RenameConvField(i int, name string) (restore func()) {
 	old := convFieldNames[i]
 	convFieldNames[i] = name
 	return func() { convFieldNames[i] = old }
+}
+
+// set sets flag until the function it returns is called.
+func set(flag *atomic.Bool) (restore func()) {
+	flag.Store(true)
+	return func() { flag.Store(false) }
 }
 
 // DisableForTest puts simplego's own executors back for every op handled in binary.go
@@ -30,56 +40,54 @@ func DisableForTest() (restore func()) {
 // PanelsForTest makes kernel gradients multiply as their panels' products, not transposed,
 // until restore is called.
 func PanelsForTest() (restore func()) {
-	panelsForTest.Store(true)
-	return func() { panelsForTest.Store(false) }
+	return set(&panelsForTest)
 }
 
 // GatherForTest makes every convolution gather its patches, none read in place, until restore
 // is called.
 func GatherForTest() (restore func()) {
-	gatherForTest.Store(true)
-	return func() { gatherForTest.Store(false) }
+	return set(&gatherForTest)
 }
 
 // PackBForTest makes every convolution pack its kernel matrix, none read in place, until restore
 // is called.
 func PackBForTest() (restore func()) {
-	packBForTest.Store(true)
-	return func() { packBForTest.Store(false) }
+	return set(&packBForTest)
 }
 
 // NoAffineForTest builds batch norm and ReLU from their ops, none fused, until restore is called.
 func NoAffineForTest() (restore func()) {
-	affineOff.Store(true)
-	return func() { affineOff.Store(false) }
+	return set(&affineOff)
 }
 
 // FlippedOffForTest builds every convolution over a reversed kernel as it is asked (the Reverse
 // run, the kernel copied), until restore is called.
 func FlippedOffForTest() (restore func()) {
-	flippedOff.Store(true)
-	return func() { flippedOff.Store(false) }
+	return set(&flippedOff)
+}
+
+// RescaleOffForTest compiles every graph with DeepLift's rescale rule as built (a dozen ops), until
+// restore is called.
+func RescaleOffForTest() (restore func()) {
+	return set(&rescaleOff)
 }
 
 // RangeWhereOffForTest builds every Where over a range as it is asked (the mask computed, then
 // read), until restore is called.
 func RangeWhereOffForTest() (restore func()) {
-	rangeWhereOff.Store(true)
-	return func() { rangeWhereOff.Store(false) }
+	return set(&rangeWhereOff)
 }
 
 // ConvAffineOffForTest compiles every graph as built, no convolution merged into its batch norm,
 // until restore is called.
 func ConvAffineOffForTest() (restore func()) {
-	convAffineOff.Store(true)
-	return func() { convAffineOff.Store(false) }
+	return set(&convAffineOff)
 }
 
 // DepthwiseRowsForTest runs 3x3 depthwise convolutions as before sgemm.Depthwise3x3, until
 // restore is called; Depthwise3x3Calls counts those run on it.
 func DepthwiseRowsForTest() (restore func()) {
-	rowsForTest.Store(true)
-	return func() { rowsForTest.Store(false) }
+	return set(&rowsForTest)
 }
 
 func Depthwise3x3Calls() int64 { return depthwise3x3Calls.Load() }

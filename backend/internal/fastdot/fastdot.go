@@ -62,6 +62,7 @@ type Counts struct {
 	FlippedKernels          int64 // convolutions that read their kernel reversed where it lies
 	RangeWheres             int64 // Wheres whose condition, a range of a float operand, is tested as it is read
 	ConvAffines             int64 // convolutions run with their batch norm (and ReLU) as their epilogue
+	Rescales                int64 // DeepLift's rescale rule run as one node
 	Affine                  int64 // batch norms at inference (and the ReLUs after them) run as one pass
 }
 
@@ -72,7 +73,7 @@ func Counted() Counts {
 		TransposedGradients: transposedCalls.Load(), InPlaceSlivers: inPlaceCalls.Load(),
 		InPlaceKernels: inPlaceKernelCalls.Load(), KernelRows: kernelRowsCalls.Load(),
 		FlippedKernels: flippedCalls.Load(), RangeWheres: rangeWhereCalls.Load(),
-		ConvAffines: convAffineCalls.Load(), Affine: affineCalls.Load()}
+		ConvAffines: convAffineCalls.Load(), Rescales: rescaleCalls.Load(), Affine: affineCalls.Load()}
 }
 
 // Install routes simplego's float32 DotGeneral to sgemm. It is idempotent; it returns an error

@@ -30,13 +30,17 @@ var (
 	rangeWhereOff   atomic.Bool
 )
 
-// installWhere makes Where's executor run RangeWhere's nodes, and the others as tryWhere does.
+// installWhere makes Where's executor run RangeWhere's and FuseRescale's nodes, and the others as
+// tryWhere does.
 func installWhere() {
 	install(backends.OpTypeWhere, tryWhere)
 	plain := nodeExecutors[backends.OpTypeWhere]
 	nodeExecutors[backends.OpTypeWhere] = func(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, owned []bool) (*simplego.Buffer, error) {
 		if data, _ := nodeValue(node); data != nil {
-			if r, ok := data.(*rangeWhere); ok {
+			switch r := data.(type) {
+			case *rangeWhere:
+				return guarded(backends.OpTypeWhere, r.exec)(backend, node, inputs, owned)
+			case *rescaleWhere:
 				return guarded(backends.OpTypeWhere, r.exec)(backend, node, inputs, owned)
 			}
 		}

@@ -77,8 +77,8 @@ func UseRangeWhere(build RangeWhereBuilder) { rangeWhereBuild.Store(&build) }
 var rangeWhereBuild atomic.Pointer[RangeWhereBuilder]
 
 // UseCompileRewrite makes Compile call rewrite with the graph's outputs first (package backend
-// passes internal/fastdot's FuseConvAffine, which merges a convolution into the batch norm that
-// alone reads it); nil compiles the graph as built.
+// passes internal/fastdot's Fuse, which merges a convolution into the batch norm that alone
+// reads it, and DeepLift's rescale rule into one node); nil compiles the graph as built.
 func UseCompileRewrite(rewrite func(outputs []Op)) { compileRewrite.Store(&rewrite) }
 
 var compileRewrite atomic.Pointer[func(outputs []Op)]
