@@ -54,5 +54,12 @@ func Affine(x, s, b, o []float32, c Clamp) {
 	if c.HasHi {
 		mode |= 2
 	}
+	if m := n &^ 15; hasAVX512 && m > 0 {
+		affine16(m, &x[0], &s[0], &b[0], &o[0], c.Lo, c.Hi, mode)
+		if m == n {
+			return
+		}
+		x, s, b, o, n = x[m:], s[m:], b[m:], o[m:], n-m
+	}
 	affineVV(n, &x[0], &s[0], &b[0], &o[0], c.Lo, c.Hi, mode)
 }

@@ -1,6 +1,7 @@
 package sgemm
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -19,7 +20,7 @@ func TestAffineMatchesOps(t *testing.T) {
 		return float32(rng.NormFloat64() * 4)
 	}
 	for _, c := range []Clamp{{}, {HasLo: true}, {Hi: 6, HasHi: true}, {Lo: 0, Hi: 6, HasLo: true, HasHi: true}, {Lo: -1, Hi: 1, HasLo: true, HasHi: true}} {
-		for _, n := range []int{1, 7, 8, 9, 100, 1027} {
+		for _, n := range []int{1, 7, 8, 9, 16, 17, 33, 100, 1027} {
 			x, s, b := make([]float32, n), make([]float32, n), make([]float32, n)
 			for i := range x {
 				x[i], s[i], b[i] = pick(), pick(), pick()
@@ -48,5 +49,23 @@ func TestAffineMatchesOps(t *testing.T) {
 	}
 	if (Clamp{Lo: float32(math.Copysign(0, -1)), HasLo: true}).Exact() || (Clamp{Hi: 0, HasHi: true}).Exact() {
 		t.Error("a lower bound of -0 or an upper bound of +0 reported exact")
+	}
+}
+
+// BenchmarkAffine: a batch norm and ReLU6 over a row of an epilogue (96 channels, as MobileNetV2's
+// 1x1 convolutions' tiles) and over execAffine's stretch of 4096 values, in cache.
+func BenchmarkAffine(b *testing.B) {
+	for _, n := range []int{96, 4096} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			x, s, sh := make([]float32, n), make([]float32, n), make([]float32, n)
+			for i := range x {
+				x[i], s[i], sh[i] = float32(i%7)-3, 1.5, 0.25
+			}
+			c := Clamp{Lo: 0, Hi: 6, HasLo: true, HasHi: true}
+			b.SetBytes(int64(8 * n))
+			for b.Loop() {
+				Affine(x, s, sh, x, c)
+			}
+		})
 	}
 }

@@ -1333,3 +1333,46 @@ dw3x3loop:
 dw3x3done:
 	VZEROUPPER
 	RET
+
+// func affine16(n int, x, s, b, o *float32, lo, hi float32, mode int)
+//
+// affineVV's map with AVX-512, for n a multiple of 16: NaN lanes (an unordered self-comparison)
+// are left out of the max and min by a mask, so they stay NaN as Go's max and min keep them.
+TEXT ·affine16(SB), NOSPLIT, $0-56
+	MOVQ         n+0(FP), CX
+	MOVQ         x+8(FP), SI
+	MOVQ         s+16(FP), DX
+	MOVQ         b+24(FP), R8
+	MOVQ         o+32(FP), DI
+	VBROADCASTSS lo+40(FP), Z14
+	VBROADCASTSS hi+44(FP), Z15
+	MOVQ         mode+48(FP), R9
+
+affine16loop:
+	CMPQ    CX, $16
+	JLT     affine16done
+	VMOVUPS (SI), Z1
+	VMULPS  (DX), Z1, Z1
+	VADDPS  (R8), Z1, Z1
+	VCMPPS  $7, Z1, Z1, K1 // ordered: not NaN
+	TESTQ   $1, R9
+	JEQ     affine16hi
+	VMAXPS  Z14, Z1, K1, Z1
+
+affine16hi:
+	TESTQ  $2, R9
+	JEQ    affine16store
+	VMINPS Z15, Z1, K1, Z1
+
+affine16store:
+	VMOVUPS Z1, (DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, R8
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     affine16loop
+
+affine16done:
+	VZEROUPPER
+	RET
