@@ -199,11 +199,7 @@ func (e *epilogue) applyRun(x []float32) {
 
 // applyRows applies the map in place to rows [r0, r1) of x (ld apart), channels [c0, c1).
 func (e *epilogue) applyRows(x []float32, ld, r0, r1, c0, c1 int) {
-	s, b := e.scale[c0:c1], e.shift[c0:c1]
-	for r := r0; r < r1; r++ {
-		row := x[r*ld+c0 : r*ld+c1]
-		sgemm.Affine(row, s, b, row, e.clamp)
-	}
+	sgemm.AffineRows(x, r0*ld+c0, ld, r1-r0, e.scale[c0:c1], e.shift[c0:c1], e.clamp)
 }
 
 // affineStretch is the number of values execAffine passes to the kernel at a time.

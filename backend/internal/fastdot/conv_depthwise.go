@@ -75,10 +75,24 @@ func (c *conv2D) depthwise1x1(lo, hi int) {
 
 // depthwisePositions is depthwise over output positions (b, y, x) [lo, hi), one position's
 // channels at a time: the general case.
-func (c *conv2D) depthwisePositions(lo, hi int) {
+func (c *conv2D) depthwisePositions(lo, hi int) { c.depthwiseAt(lo, hi, c.depthwiseScratch()) }
+
+// depthwiseScratch is depthwiseAt's scratch: a position's sums, and its weights gathered where
+// the kernel's output channels are not contiguous.
+type depthwiseScratch struct{ acc, w []float32 }
+
+func (c *conv2D) depthwiseScratch() depthwiseScratch {
+	s := depthwiseScratch{acc: make([]float32, c.kO)}
+	if c.kSO != 1 {
+		s.w = make([]float32, c.kO)
+	}
+	return s
+}
+
+// depthwiseAt is depthwisePositions with its scratch given (a caller's loop allocates it once).
+func (c *conv2D) depthwiseAt(lo, hi int, s depthwiseScratch) {
 	ch := c.kO
-	acc := make([]float32, ch)
-	w := make([]float32, ch)
+	acc, w := s.acc, s.w
 	for r := lo; r < hi; r++ {
 		b, yx := r/(c.outH*c.outW), r%(c.outH*c.outW)
 		y, x := yx/c.outW, yx%c.outW
@@ -242,7 +256,7 @@ func (c *conv2D) fits3x3() bool {
 // depthwise3x3Rows is depthwise over output rows (b, y) [lo, hi) for a fits3x3 convolution (any
 // stride): the positions whose nine taps lie inside the input on sgemm.Depthwise3x3, 16 channels
 // at a time with the taps' weights in registers (MobileNet's: a tap's MulAcc loaded and stored
-// the sums once per tap), the others by depthwisePositions; the same sums in the same order.
+// the sums once per tap), the others by depthwiseAt (its scratch allocated once per call); the same sums in the same order.
 func (c *conv2D) depthwise3x3Rows() func(lo, hi int) {
 	depthwise3x3Calls.Add(1)
 	ch, s, left := c.kO, c.stride[1], c.lo[1]
@@ -258,16 +272,17 @@ func (c *conv2D) depthwise3x3Rows() func(lo, hi int) {
 	x1 := min(c.outW, (c.inW-3+left)/s+1)
 	c.epiApplied = c.epi != nil
 	return func(lo, hi int) {
+		scratch := c.depthwiseScratch()
 		for r := lo; r < hi; r++ {
 			b, y := r/c.outH, r%c.outH
 			iy := y*c.stride[0] - c.lo[0]
 			first := r * c.outW // the position index of (b, y, 0)
 			dst := b*c.outSB + y*c.outSH
 			if iy < 0 || iy+2 >= c.inH || x0 >= x1 {
-				c.depthwisePositions(first, first+c.outW)
+				c.depthwiseAt(first, first+c.outW, scratch)
 			} else {
 				if x0 > 0 {
-					c.depthwisePositions(first, first+x0)
+					c.depthwiseAt(first, first+x0, scratch)
 				}
 				for blk := range blocks {
 					var in [3]int
@@ -277,7 +292,7 @@ func (c *conv2D) depthwise3x3Rows() func(lo, hi int) {
 					sgemm.Depthwise3x3(x1-x0, c.in, in, ch, s*ch, kb[blk*9*16:], c.out, dst+x0*ch+blk*16, ch)
 				}
 				if x1 < c.outW {
-					c.depthwisePositions(first+x1, first+c.outW)
+					c.depthwiseAt(first+x1, first+c.outW, scratch)
 				}
 			}
 			if c.epi != nil { // the row is final: the epilogue while it is in cache

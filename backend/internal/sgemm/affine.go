@@ -28,9 +28,33 @@ func Affine(x, s, b, o []float32, c Clamp) {
 	if len(x) != n || len(s) != n || len(b) != n {
 		panic(fmt.Sprintf("sgemm.Affine: lengths %d, %d, %d, %d differ", len(x), len(s), len(b), n))
 	}
+	checkClamp(c)
+	affine(x, s, b, o, c)
+}
+
+// AffineRows is Affine in place on rows of x: x[off + r*ld + j] for r < rows and j < len(s),
+// with s[j] and b[j]; checked once for all rows (an epilogue's tile of short rows).
+func AffineRows(x []float32, off, ld, rows int, s, b []float32, c Clamp) {
+	n := len(s)
+	if len(b) != n || off < 0 || rows < 0 || ld < n || rows > 0 && off+(rows-1)*ld+n > len(x) {
+		panic(fmt.Sprintf("sgemm.AffineRows: %d rows of %d (%d weights) %d apart from %d outside %d values", rows, len(b), n, ld, off, len(x)))
+	}
+	checkClamp(c)
+	for r := range rows {
+		row := x[off+r*ld : off+r*ld+n]
+		affine(row, s, b, row, c)
+	}
+}
+
+func checkClamp(c Clamp) {
 	if !c.Exact() {
 		panic(fmt.Sprintf("sgemm.Affine: bounds %+v choose between zeros unlike Go's max and min", c))
 	}
+}
+
+// affine is Affine on checked operands.
+func affine(x, s, b, o []float32, c Clamp) {
+	n := len(o)
 	if n == 0 {
 		return
 	}

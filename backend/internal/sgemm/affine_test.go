@@ -52,6 +52,40 @@ func TestAffineMatchesOps(t *testing.T) {
 	}
 }
 
+// TestAffineRowsMatchesAffine: AffineRows on a tile of rows gives each row's Affine and leaves
+// the values between rows alone; rows reaching outside x are refused.
+func TestAffineRowsMatchesAffine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	c := Clamp{Lo: 0, Hi: 6, HasLo: true, HasHi: true}
+	for _, tc := range []struct{ off, ld, rows, n int }{{0, 40, 3, 40}, {5, 50, 4, 33}, {1, 20, 1, 7}, {0, 16, 0, 16}} {
+		x := make([]float32, tc.off+tc.rows*tc.ld)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 5)
+		}
+		s, b := make([]float32, tc.n), make([]float32, tc.n)
+		for j := range s {
+			s[j], b[j] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		want := append([]float32(nil), x...)
+		for r := range tc.rows {
+			row := want[tc.off+r*tc.ld : tc.off+r*tc.ld+tc.n]
+			Affine(row, s, b, row, c)
+		}
+		AffineRows(x, tc.off, tc.ld, tc.rows, s, b, c)
+		for i := range want {
+			if math.Float32bits(x[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%+v: value %d is %v, want %v", tc, i, x[i], want[i])
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("rows reaching past x's end were not refused")
+		}
+	}()
+	AffineRows(make([]float32, 50), 0, 20, 3, make([]float32, 16), make([]float32, 16), c)
+}
+
 // BenchmarkAffine: a batch norm and ReLU6 over a row of an epilogue (96 channels, as MobileNetV2's
 // 1x1 convolutions' tiles) and over execAffine's stretch of 4096 values, in cache.
 func BenchmarkAffine(b *testing.B) {
