@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
 )
 
 // Max pooling over the spatial axes of NHWC float32 (nn's MaxPool2D): ReduceWindow's max, which
@@ -97,8 +98,8 @@ func installPool() {
 }
 
 // tryMaxWindow runs a ReduceWindow max over the spatial axes: each output row (C values) the
-// running max of the window's rows in row-major tap order, with Go's max, as nn's running Max
-// over the window's views computed it.
+// running max of the window's rows in row-major tap order, with Go's max (sgemm.MaxTaps, 16
+// channels a step), as nn's running Max over the window's views computed it.
 func tryMaxWindow(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer, _ []bool) (*simplego.Buffer, bool) {
 	if len(inputs) != 1 {
 		return nil, false
@@ -146,12 +147,7 @@ func tryMaxWindow(backend *simplego.Backend, node *simplego.Node, inputs []*simp
 				}
 				continue
 			}
-			copy(row, x[offs[0]:offs[0]+c])
-			for _, off := range offs[1:] {
-				for i, v := range x[off : off+c] {
-					row[i] = max(row[i], v)
-				}
-			}
+			sgemm.MaxTaps(x, offs, row)
 		}
 	})
 	return out, true

@@ -71,6 +71,9 @@ func kernel12x32g(segs *segment, nseg int, lda int, b *float32, ldb int, c *floa
 func affineVV(n int, x, s, b, o *float32, lo, hi float32, mode int)
 
 //go:noescape
+func maxTaps16(n int, x *float32, offs *int, ntaps int, o *float32)
+
+//go:noescape
 func affine16(n int, x, s, b, o *float32, lo, hi float32, mode int)
 
 //go:noescape

@@ -1376,3 +1376,50 @@ affine16store:
 affine16done:
 	VZEROUPPER
 	RET
+
+// func maxTaps16(n int, x *float32, offs *int, ntaps int, o *float32)
+//
+// o[i] = max(...max(max(x[offs[0]+i], x[offs[1]+i]), ...), x[offs[ntaps-1]+i]) for i < n, a
+// multiple of 16, with Go's max at each step as the compiler emits it on amd64 (sign bits
+// flipped, two MINSS and an OR: the same lanes, NaN payloads and zeros included). The running max
+// is kept with its sign bits flipped between taps.
+TEXT ·maxTaps16(SB), NOSPLIT, $0-40
+	MOVQ         n+0(FP), CX
+	MOVQ         x+8(FP), SI
+	MOVQ         offs+16(FP), DX
+	MOVQ         ntaps+24(FP), R8
+	MOVQ         o+32(FP), DI
+	XORQ         R9, R9 // the block's byte offset
+	MOVL         $0x80000000, AX
+	VPBROADCASTD AX, Z7
+
+maxtapsblock:
+	CMPQ    CX, $16
+	JLT     maxtapsdone
+	MOVQ    (DX), R10
+	LEAQ    (SI)(R10*4), R11
+	VPXORD  (R11)(R9*1), Z7, Z0 // x' = x ^ sign
+	MOVQ    $1, R12
+
+maxtapstap:
+	CMPQ   R12, R8
+	JGE    maxtapsstore
+	MOVQ   (DX)(R12*8), R10
+	LEAQ   (SI)(R10*4), R11
+	VPXORD (R11)(R9*1), Z7, Z1 // y' = y ^ sign
+	VMINPS Z1, Z0, Z3          // t = x' < y' ? x' : y'
+	VMINPS Z0, Z3, Z4          // t2 = t < x' ? t : x'
+	VPORD  Z3, Z4, Z0          // x' = t2 | t
+	INCQ   R12
+	JMP    maxtapstap
+
+maxtapsstore:
+	VPXORD  Z7, Z0, Z0
+	VMOVUPS Z0, (DI)(R9*1)
+	ADDQ    $64, R9
+	SUBQ    $16, CX
+	JMP     maxtapsblock
+
+maxtapsdone:
+	VZEROUPPER
+	RET

@@ -24,6 +24,9 @@ func subVV(n int, a, b, o *float32)                  { panic("sgemm: no SIMD ker
 func subVS(n int, a *float32, s float32, o *float32) { panic("sgemm: no SIMD kernel on this platform") }
 func mulVV(n int, a, b, o *float32)                  { panic("sgemm: no SIMD kernel on this platform") }
 func mulVS(n int, a *float32, s float32, o *float32) { panic("sgemm: no SIMD kernel on this platform") }
+func maxTaps16(n int, x *float32, offs *int, ntaps int, o *float32) {
+	panic("sgemm: no SIMD kernel on this platform")
+}
 func affine16(n int, x, s, b, o *float32, lo, hi float32, mode int) {
 	panic("sgemm: no SIMD kernel on this platform")
 }
