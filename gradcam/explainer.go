@@ -319,10 +319,7 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 	n := e.desc.Outputs
 	for i := range b {
 		row := logits[i*n : (i+1)*n]
-		byClass := make([]float64, n)
-		for _, p := range models.TopK(row, nil, n) {
-			byClass[p.Class] = p.Probability
-		}
+		byClass := models.Probabilities(row)
 		for j := range k {
 			c := int(resolved[i*k+j])
 			result[i*k+j] = &Explanation{Image: i, Class: c, Label: e.desc.Label(c), Logit: row[c],
@@ -358,11 +355,13 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 	if err := e.perturbationWeights(images, req, methods, k, result, layerResults); err != nil {
 		return nil, err
 	}
-	for _, ex := range result {
+	// Each explanation's maps are finished apart (resized, normalized), on every core.
+	err = eachParallel(len(result), func(i int) error {
+		ex := result[i]
 		for method, lr := range layerResults[ex] {
 			mp, err := aggregateLayers(method, lr, size, req.EigenSmooth)
 			if err != nil {
-				return nil, fmt.Errorf("%s of image %d: %w", method.Title(), ex.Image, err)
+				return fmt.Errorf("%s of image %d: %w", method.Title(), ex.Image, err)
 			}
 			ex.Maps[method] = mp
 		}
@@ -377,6 +376,10 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 				mp.AllZero = allZero(mp.Values, false)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if slices.Contains(methods, IntegratedGradients) {
 		if err := e.integratedGradients(images, req.Target, req.IntegratedGradients, k, result); err != nil {

@@ -261,7 +261,8 @@ func TestOcclusionStrideLongerThanPatch(t *testing.T) {
 
 // TestConcurrentExplain: several goroutines explain with one Explainer (different methods,
 // classes and layers, so graphs are built and cached concurrently) and render the results at
-// once; every result equals the one computed alone. Run with -race in CI.
+// once; every result equals the one computed alone. Each call also finishes its explanations'
+// maps on every core (eachParallel). Run with -race in CI.
 func TestConcurrentExplain(t *testing.T) {
 	m, err := models.New(testnets.CNN2D, 3)
 	if err != nil {
@@ -276,6 +277,7 @@ func TestConcurrentExplain(t *testing.T) {
 		{Methods: []Method{GuidedBackprop}, Classes: []int{2, 3}},
 		{Methods: []Method{GradCAM}, Layers: []string{"relu2"}, ImageClasses: []int{4, 5}},
 		{Methods: []Method{Saliency, Counterfactual}},
+		{Methods: []Method{EigenCAM, LayerCAM, GradCAMPlusPlus}, Classes: []int{1, 2}, EigenSmooth: true},
 	}
 	want := make([]Results, len(reqs))
 	for i, r := range reqs {

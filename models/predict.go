@@ -17,26 +17,38 @@ type Prediction struct {
 	Logit       float32
 }
 
-// TopK returns the k most probable classes for one image's logits, best first, named by labels
-// (which may be nil).
+// TopK returns the k most probable classes for one image's logits, best first (ties in class
+// order), named by labels (which may be nil).
 func TopK(logits []float32, labels []string, k int) []Prediction {
-	maxLogit := math.Inf(-1)
-	for _, l := range logits {
-		maxLogit = max(maxLogit, float64(l))
-	}
-	var sum float64
-	for _, l := range logits {
-		sum += math.Exp(float64(l) - maxLogit)
-	}
+	probs := Probabilities(logits)
 	preds := make([]Prediction, len(logits))
 	for i, l := range logits {
-		preds[i] = Prediction{Class: i, Probability: math.Exp(float64(l)-maxLogit) / sum, Logit: l}
+		preds[i] = Prediction{Class: i, Probability: probs[i], Logit: l}
 		if i < len(labels) {
 			preds[i].Label = labels[i]
 		}
 	}
 	sort.SliceStable(preds, func(a, b int) bool { return preds[a].Logit > preds[b].Logit })
 	return preds[:min(max(k, 0), len(preds))]
+}
+
+// Probabilities is the softmax of one image's logits, in float64: each class's exp(l - max) over
+// their sum.
+func Probabilities(logits []float32) []float64 {
+	maxLogit := math.Inf(-1)
+	for _, l := range logits {
+		maxLogit = max(maxLogit, float64(l))
+	}
+	probs := make([]float64, len(logits))
+	var sum float64
+	for i, l := range logits {
+		probs[i] = math.Exp(float64(l) - maxLogit)
+		sum += probs[i]
+	}
+	for i := range probs {
+		probs[i] /= sum
+	}
+	return probs
 }
 
 // Predict runs the model on a preprocessed batch and returns the top k classes of each image.
