@@ -52,18 +52,41 @@ func Normalize(m []float32) []float32 {
 	if len(m) == 0 {
 		return nil
 	}
-	lo := m[0]
-	for _, v := range m {
-		lo = min(lo, v)
-	}
-	var hi float32
+	lo := minOf(m)
 	out := make([]float32, len(m))
 	for i, v := range m {
 		out[i] = v - lo
-		hi = max(hi, out[i])
 	}
+	hi := max(maxOf(out), 0)
 	for i := range out {
 		out[i] /= hi + 1e-7
 	}
 	return out
+}
+
+// minOf and maxOf are Go's min and max over x (not empty), in four interleaved chains joined at
+// the end: the same value as one chain (min and max take the same values in any order), without
+// waiting on each step's result.
+func minOf(x []float32) float32 {
+	a, b, c, d := x[0], x[0], x[0], x[0]
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a, b, c, d = min(a, x[i]), min(b, x[i+1]), min(c, x[i+2]), min(d, x[i+3])
+	}
+	for ; i < len(x); i++ {
+		a = min(a, x[i])
+	}
+	return min(a, b, c, d)
+}
+
+func maxOf(x []float32) float32 {
+	a, b, c, d := x[0], x[0], x[0], x[0]
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a, b, c, d = max(a, x[i]), max(b, x[i+1]), max(c, x[i+2]), max(d, x[i+3])
+	}
+	for ; i < len(x); i++ {
+		a = max(a, x[i])
+	}
+	return max(a, b, c, d)
 }

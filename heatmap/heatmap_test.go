@@ -1,6 +1,8 @@
 package heatmap
 
 import (
+	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -33,6 +35,41 @@ func TestNormalize(t *testing.T) {
 	}
 	if got := Normalize([]float32{5, 5}); got[0] != 0 || got[1] != 0 {
 		t.Errorf("constant map: %v", got)
+	}
+}
+
+// TestNormalizeMatchesOneChain: the min and max taken in four chains give the bits of one chain
+// (pytorch-grad-cam's order), for lengths around the chains' width, negative maps and zeros of
+// both signs.
+func TestNormalizeMatchesOneChain(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 2, 3, 4, 5, 7, 8, 9, 1000} {
+		m := make([]float32, n)
+		for i := range m {
+			m[i] = float32(rng.NormFloat64()*3) - 2
+			if rng.IntN(5) == 0 {
+				m[i] = []float32{0, float32(math.Copysign(0, -1)), -7}[rng.IntN(3)]
+			}
+		}
+		lo := m[0]
+		for _, v := range m {
+			lo = min(lo, v)
+		}
+		want := make([]float32, n)
+		var hi float32
+		for i, v := range m {
+			want[i] = v - lo
+			hi = max(hi, want[i])
+		}
+		for i := range want {
+			want[i] /= hi + 1e-7
+		}
+		got := Normalize(m)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("length %d, value %d: %v, want %v", n, i, got[i], want[i])
+			}
+		}
 	}
 }
 
