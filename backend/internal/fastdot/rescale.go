@@ -3,6 +3,7 @@ package fastdot
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends"
@@ -124,10 +125,40 @@ func matchRescale(w *simplego.Node) (m rescaleMatch, ok bool) {
 	x, ok1 := halvesDifference(dx)
 	y, ok2 := halvesDifference(dy)
 	plain := unreshaped(in[2])
-	if !ok1 || !ok2 || !sized(x, size) || !sized(y, size) || !sized(v, size) || !sized(plain, size) || !sized(in[2], size) || !sized(mul[0], size) {
+	if !ok1 || !ok2 || !sized(x, size) || !sized(y, size) || !sized(v, size) || !sized(plain, size) {
+		return m, false
+	}
+	// The halves' values broadcast over both halves the way the exec reads them: [1, rest...]
+	// against [2, rest...], the broadcast's axes in order.
+	full := ws.Dimensions
+	half := append([]int{1}, full[1:]...)
+	for _, n := range []*simplego.Node{moved, mul[1], div[1]} {
+		if !slices.Equal(nodeShape(n).Dimensions, half) {
+			return m, false
+		}
+	}
+	for _, n := range []*simplego.Node{in[0], in[1], in[2], div[0], mul[0]} {
+		if !slices.Equal(nodeShape(n).Dimensions, full) {
+			return m, false
+		}
+	}
+	if axes, ok := nodeValueOf[[]int](in[0]); !ok || !inOrder(axes, len(full)) {
 		return m, false
 	}
 	return rescaleMatch{x: x, y: y, v: v, plain: plain, plainOuter: in[2], eps: eps}, true
+}
+
+// inOrder reports whether axes are 0, 1, ..., n-1.
+func inOrder(axes []int, n int) bool {
+	if len(axes) != n {
+		return false
+	}
+	for i, a := range axes {
+		if a != i {
+			return false
+		}
+	}
+	return true
 }
 
 // matchMoved reports whether moved is GreaterOrEqual(Abs(dx), eps), eps a float32 scalar
