@@ -67,10 +67,13 @@ func (e *Explainer) perturbationWeights(images *tensors.Tensor, req Request, met
 	layerResults map[*Explanation]map[Method][]layerResult) error {
 	dims := images.Shape().Dimensions
 	b, size := dims[0], shapeSize(dims[1:])
-	pixels := toFloat32(images)
+	var pixels []float32 // copied only when a method perturbs the images
 	for _, method := range []Method{ScoreCAM, AblationCAM} {
 		if !slices.Contains(methods, method) {
 			continue
+		}
+		if pixels == nil {
+			pixels = toFloat32(images)
 		}
 		for i := range b {
 			x := pixels[i*size : (i+1)*size]
