@@ -145,12 +145,7 @@ func execAffine(backend *simplego.Backend, node *simplego.Node, inputs []*simple
 		return nil, fmt.Errorf("fastdot: the operands of an affine node are not the float32 tensors it was built for")
 	}
 	affineCalls.Add(1)
-	out := inputs[0]
-	if owned[0] {
-		inputs[0] = nil // computed in place
-	} else {
-		out = backend.NewBuffer(nodeShape(node))
-	}
+	out := outputBuffer(backend, nodeShape(node), inputs, owned, []int{0}, nil)
 	o, ok := flat(out).([]float32)
 	if !ok || len(o) != len(x) {
 		return nil, fmt.Errorf("fastdot: the output buffer of an affine node is not a []float32 of %d", len(x))

@@ -192,16 +192,8 @@ func tryBinary(op backends.OpType, backend *simplego.Backend, node *simplego.Nod
 			times *= d
 		}
 	}
-	// The output reuses an operand the executor owns, as simplego does (nil in inputs: taken).
-	var out *simplego.Buffer
-	switch {
-	case owned[1] && kb == whole:
-		out, inputs[1] = inputs[1], nil
-	case owned[0] && ka == whole:
-		out, inputs[0] = inputs[0], nil
-	default:
-		out = backend.NewBuffer(outShape)
-	}
+	// The output reuses an operand the executor owns, as simplego does.
+	out := outputBuffer(backend, outShape, inputs, owned, []int{1, 0}, []bool{ka == whole, kb == whole})
 	o, ok := flat(out).([]float32)
 	if !ok || len(o) != outShape.Size() || width > 0 && len(x)*times != len(o) {
 		return nil, false
@@ -359,15 +351,7 @@ func tryLogicalAnd(backend *simplego.Backend, node *simplego.Node, inputs []*sim
 	if !ok1 || !ok2 || len(a) != outShape.Size() || len(b) != len(a) {
 		return nil, false
 	}
-	var out *simplego.Buffer
-	switch {
-	case owned[0]:
-		out, inputs[0] = inputs[0], nil
-	case owned[1]:
-		out, inputs[1] = inputs[1], nil
-	default:
-		out = backend.NewBuffer(outShape)
-	}
+	out := outputBuffer(backend, outShape, inputs, owned, []int{0, 1}, nil)
 	o, ok := flat(out).([]bool)
 	if !ok || len(o) != len(a) {
 		return nil, false
@@ -413,15 +397,7 @@ func tryWhere(backend *simplego.Backend, node *simplego.Node, inputs []*simplego
 	if !ok0 || !ok1 || !ok2 || len(cond) != n || (len(t) != n && len(t) != 1) || (len(f) != n && len(f) != 1) {
 		return nil, false
 	}
-	var out *simplego.Buffer
-	switch {
-	case owned[1] && len(t) == n:
-		out, inputs[1] = inputs[1], nil
-	case owned[2] && len(f) == n:
-		out, inputs[2] = inputs[2], nil
-	default:
-		out = backend.NewBuffer(outShape)
-	}
+	out := outputBuffer(backend, outShape, inputs, owned, []int{1, 2}, []bool{false, len(t) == n, len(f) == n})
 	o, ok := flat(out).([]float32)
 	if !ok || len(o) != n {
 		return nil, false
@@ -495,12 +471,7 @@ func unary(fn func(float32) float32) func(*simplego.Backend, *simplego.Node, []*
 		if !ok || len(x) != outShape.Size() {
 			return nil, false
 		}
-		out := inputs[0]
-		if owned[0] {
-			inputs[0] = nil // computed in place
-		} else {
-			out = backend.NewBuffer(outShape)
-		}
+		out := outputBuffer(backend, outShape, inputs, owned, []int{0}, nil)
 		o, ok := flat(out).([]float32)
 		if !ok || len(o) != len(x) {
 			return nil, false

@@ -130,6 +130,21 @@ func guarded(op backends.OpType, ex executor) executor {
 	}
 }
 
+// outputBuffer is the buffer an executor writes its output into: the first operand, in order,
+// that the executor owns and whose buffer fits the output (fits[i]; nil: every one), taken from
+// inputs (set to nil there, as simplego expects), or else a new buffer of shape. Element-wise
+// executors read each value before they write it, so that they may compute in place.
+func outputBuffer(backend *simplego.Backend, shape shapes.Shape, inputs []*simplego.Buffer, owned []bool, order []int, fits []bool) *simplego.Buffer {
+	for _, i := range order {
+		if owned[i] && (fits == nil || fits[i]) {
+			out := inputs[i]
+			inputs[i] = nil
+			return out
+		}
+	}
+	return backend.NewBuffer(shape)
+}
+
 // Installed reports whether Install succeeded (safe to call while another goroutine installs).
 func Installed() bool { return installed.Load() }
 

@@ -252,16 +252,7 @@ func (r *rescaleWhere) exec(backend *simplego.Backend, node *simplego.Node, inpu
 		}
 		vals[i] = v
 	}
-	out := (*simplego.Buffer)(nil)
-	for i := range inputs {
-		if owned[i] {
-			out, inputs[i] = inputs[i], nil
-			break
-		}
-	}
-	if out == nil {
-		out = backend.NewBuffer(outShape)
-	}
+	out := outputBuffer(backend, outShape, inputs, owned, []int{0, 1, 2, 3}[:want], nil)
 	o, ok := flat(out).([]float32)
 	if !ok || len(o) != n {
 		return nil, fmt.Errorf("fastdot: the output buffer of a rescale node is not a []float32 of %d", n)

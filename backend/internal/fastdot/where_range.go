@@ -90,17 +90,7 @@ func (r *rangeWhere) exec(backend *simplego.Backend, node *simplego.Node, inputs
 		return nil, fmt.Errorf("fastdot: the operands of a range Where node are not the float32 tensors it was built for")
 	}
 	rangeWhereCalls.Add(1)
-	var out *simplego.Buffer
-	switch {
-	case owned[1] && len(t) == n:
-		out, inputs[1] = inputs[1], nil
-	case owned[2] && len(f) == n:
-		out, inputs[2] = inputs[2], nil
-	case owned[0]:
-		out, inputs[0] = inputs[0], nil
-	default:
-		out = backend.NewBuffer(outShape)
-	}
+	out := outputBuffer(backend, outShape, inputs, owned, []int{1, 2, 0}, []bool{true, len(t) == n, len(f) == n})
 	o, ok := flat(out).([]float32)
 	if !ok || len(o) != n {
 		return nil, fmt.Errorf("fastdot: the output buffer of a range Where node is not a []float32 of %d", n)

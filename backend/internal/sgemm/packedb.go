@@ -231,10 +231,11 @@ func (pb *PackedB) MulAddSegments(m int, a []float32, lda int, src []float32, ld
 	if err := (Matrix{c, cOff + s0*nr, ldc, 1}).check("C", m, lastCol-s0*nr); err != nil {
 		return err
 	}
-	// Sliver j of the panel: its first value and the stride of its rows.
-	sliver := func(j int) (*float32, int) { return &pb.data[p0*pb.slivers*nr+j*depth*nr], nr }
+	// Sliver j of the panel starts at pb.data[first + j*next], its rows ldb apart: packed, the
+	// panel's slivers one after the other; in place, B's own rows.
+	first, next, ldb := p0*pb.slivers*nr, depth*nr, nr
 	if pb.ldb != 0 {
-		sliver = func(j int) (*float32, int) { return &pb.data[p0*pb.ldb+j*nr], pb.ldb }
+		first, next, ldb = p0*pb.ldb, nr, pb.ldb
 	}
 	var tile [maxTile]float32
 	var edge []float32 // the last rows of A, padded to mr with zeros (pooled: one per call made 7% of a backward pass)
@@ -252,7 +253,7 @@ func (pb *PackedB) MulAddSegments(m int, a []float32, lda int, src []float32, ld
 	for j := s0; j < s1; j++ {
 		col := j * nr
 		cols := min(nr, pb.n-col)
-		bs, ldb := sliver(j)
+		bs := &pb.data[first+j*next]
 		for row := 0; row < m; row += mr {
 			r := min(mr, m-row)
 			dst, ldd, add := &c[cOff+row*ldc+col], ldc, accumulate
