@@ -268,12 +268,7 @@ func (r *rescaleWhere) exec(backend *simplego.Backend, node *simplego.Node, inpu
 				if ok, q0, q1 := rescaled(x[i], x[j], y[i], y[j], v[i], v[j], eps); ok {
 					o[i], o[j] = q0, q1
 				} else {
-					c0, c1 := byteOf(lo < y[i]), byteOf(lo < y[j])
-					if upper {
-						c0 &= byteOf(y[i] < hi)
-						c1 &= byteOf(y[j] < hi)
-					}
-					o[i], o[j] = pick(c0, v[i], f), pick(c1, v[j], f)
+					o[i], o[j] = pick(inRange(y[i], lo, hi, upper), v[i], f), pick(inRange(y[j], lo, hi, upper), v[j], f)
 				}
 			}
 		})

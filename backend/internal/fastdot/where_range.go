@@ -73,6 +73,15 @@ func RangeWhere(b backends.Builder, x backends.Op, lo, hi float32, hasHi bool, o
 	return n, true
 }
 
+// inRange is lo < v (and v < hi with upper) as 0 or 1.
+func inRange(v, lo, hi float32, upper bool) byte {
+	c := byteOf(lo < v)
+	if upper {
+		c &= byteOf(v < hi)
+	}
+	return c
+}
+
 // byteOf is b as 0 or 1.
 func byteOf(b bool) byte { return *(*byte)(unsafe.Pointer(&b)) }
 
@@ -111,12 +120,7 @@ func (r *rangeWhere) exec(backend *simplego.Backend, node *simplego.Node, inputs
 	parallelRange(n, func(a, b int) {
 		// The comparisons as bytes (SETcc, no branch on the data: a ReLU's mask is a coin toss).
 		for i := a; i < b; i++ {
-			v := x[i]
-			c := byteOf(lo < v)
-			if upper {
-				c &= byteOf(v < hi)
-			}
-			o[i] = pick(c, t[i&tm], f[i&fm])
+			o[i] = pick(inRange(x[i], lo, hi, upper), t[i&tm], f[i&fm])
 		}
 	})
 	return out, nil
