@@ -58,11 +58,11 @@ func fuseRescale(outputs []backends.Op) {
 		if uses[m.plainOuter] == 1 && (p == m.plainOuter || uses[p] == 1) && nodeOp(p) == backends.OpTypeWhere {
 			if r, ok := nodeValueOf[*rangeWhere](p); ok {
 				pin := nodeInputs(p)
-				if len(pin) != 3 || pin[0] != m.y || pin[1] != m.v {
-					// plain read as it is
-				} else if f, ok := scalarConstant(pin[2]); ok {
-					data.inline, data.onFalse = r, f
-					inputs = inputs[:3]
+				if len(pin) == 3 && pin[0] == m.y && pin[1] == m.v {
+					if f, ok := scalarConstant(pin[2]); ok {
+						data.inline, data.onFalse = r, f
+						inputs = inputs[:3]
+					}
 				}
 			}
 		}
@@ -292,8 +292,5 @@ func (r *rescaleWhere) exec(backend *simplego.Backend, node *simplego.Node, inpu
 // |x0 - x1| >= eps, and (v dy) / dx for each.
 func rescaled(x0, x1, y0, y1, v0, v1, eps float32) (moved bool, q0, q1 float32) {
 	dx, dy := x0-x1, y0-y1
-	return abs32(dx) >= eps, float32(v0*dy) / dx, float32(v1*dy) / dx
+	return abs(dx) >= eps, float32(v0*dy) / dx, float32(v1*dy) / dx
 }
-
-// abs32 is |x| (the sign bit cleared, as Abs does).
-func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
