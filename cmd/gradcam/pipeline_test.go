@@ -171,7 +171,7 @@ func TestPipelineResumes(t *testing.T) {
 	items := filepath.Join(parts, "items")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		files, _ := filepath.Glob(filepath.Join(items, "*.gob"))
+		files, _ := filepath.Glob(filepath.Join(items, "model*.gob"))
 		if len(files) >= 6 {
 			break
 		}
@@ -185,7 +185,7 @@ func TestPipelineResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	before, _ := filepath.Glob(filepath.Join(items, "*.gob"))
+	before, _ := filepath.Glob(filepath.Join(items, "model*.gob"))
 	if len(before) >= 16 {
 		t.Fatalf("the run finished before it was killed (%d batches): nothing to resume", len(before))
 	}

@@ -37,7 +37,7 @@ func WriteFunc(path string, write func(io.Writer) error) error {
 
 // tempName is a hidden name beside path that keeps path's extension, so that the (complete)
 // file is recognizable if a process dies between naming it and renaming it.
-func tempName(path string) string {
+var tempName = func(path string) string {
 	return filepath.Join(filepath.Dir(path), fmt.Sprintf(".tmp-%08x-%s", rand.Uint32(), filepath.Base(path)))
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -35,6 +36,29 @@ func TestWrite(t *testing.T) {
 	}
 	if err := Write(filepath.Join(t.TempDir(), "no", "such", "dir", "x"), []byte("x")); err == nil {
 		t.Error("writing into a missing folder succeeded")
+	}
+}
+
+// TestWriteNewFileUnderItsName: on Linux a file that does not exist yet gets its name in one step,
+// never a temporary name a kill could leave behind; replacing a file goes through one.
+func TestWriteNewFileUnderItsName(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("O_TMPFILE is Linux's")
+	}
+	named := 0
+	defer func(f func(string) string) { tempName = f }(tempName)
+	tempName = func(path string) string { named++; return path + ".tmp" }
+	p := filepath.Join(t.TempDir(), "batch.gob")
+	for i, want := range []int{0, 1} {
+		if err := Write(p, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(p); len(got) != 1 || got[0] != byte(i) {
+			t.Errorf("write %d: content %v", i, got)
+		}
+		if named != want {
+			t.Errorf("write %d: %d temporary names, want %d", i, named, want)
+		}
 	}
 }
 
