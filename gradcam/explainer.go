@@ -334,7 +334,7 @@ func (e *Explainer) explain(images *tensors.Tensor, req Request) (Results, error
 		dims := t.Shape().Dimensions
 		per := len(flat) / b
 		for i := range b {
-			o.store(result[i*k+o.class], layerResults, len(req.Layers), slices.Clone(flat[i*per:(i+1)*per]), slices.Clone(dims[1:]))
+			o.store(result[i*k+o.class], layerResults, len(req.Layers), flat[i*per:(i+1)*per:(i+1)*per], slices.Clone(dims[1:]))
 		}
 	}
 	for _, ex := range result {

@@ -29,7 +29,7 @@ type layerResult struct {
 // pytorch-grad-cam's aggregation: the mean over layers, min-max scaled again.
 func aggregateLayers(method Method, lr []layerResult, size []int, eigenSmooth bool) (*Map, error) {
 	mp := &Map{Method: method, Shape: slices.Clone(size)}
-	var sum []float32
+	ups := make([][]float32, len(lr))
 	for l := range lr {
 		r := &lr[l]
 		if r.terms != nil {
@@ -66,17 +66,9 @@ func aggregateLayers(method Method, lr []layerResult, size []int, eigenSmooth bo
 			}
 			r.up = upsample(heatmap.Normalize(pos), spatial, size)
 		}
-		if sum == nil {
-			sum = make([]float32, len(r.up))
-		}
-		for i, v := range r.up {
-			sum[i] += v
-		}
+		ups[l] = r.up
 	}
-	for i := range sum {
-		sum[i] /= float32(len(lr))
-	}
-	mp.Values = heatmap.Normalize(sum)
+	mp.Values = heatmap.MeanNormalized(ups...)
 	if len(lr) == 1 {
 		mp.LowRes, mp.LowResShape = lr[0].low, lr[0].lowShape
 	}

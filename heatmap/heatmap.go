@@ -52,16 +52,46 @@ func Normalize(m []float32) []float32 {
 	if len(m) == 0 {
 		return nil
 	}
-	lo := minOf(m)
 	out := make([]float32, len(m))
+	scaleInto(out, m)
+	return out
+}
+
+// MeanNormalized is pytorch-grad-cam's aggregation of maps of the same size (one per layer):
+// their element-wise mean, min-max scaled as Normalize does. It is Normalize of the mean (the
+// same bits) in three passes over one new slice.
+func MeanNormalized(maps ...[]float32) []float32 {
+	if len(maps) == 0 || len(maps[0]) == 0 {
+		return nil
+	}
+	out := make([]float32, len(maps[0]))
+	n := float32(len(maps))
+	for i := range out {
+		var s float32
+		for _, m := range maps {
+			s += m[i]
+		}
+		out[i] = s
+	}
+	if n != 1 { // s / 1 is s
+		for i := range out {
+			out[i] /= n
+		}
+	}
+	scaleInto(out, out)
+	return out
+}
+
+// scaleInto writes m min-max scaled to out (which may be m): x - min, then divided by max + 1e-7.
+func scaleInto(out, m []float32) {
+	lo := minOf(m)
 	for i, v := range m {
 		out[i] = v - lo
 	}
-	hi := max(maxOf(out), 0)
+	den := max(maxOf(out), 0) + 1e-7
 	for i := range out {
-		out[i] /= hi + 1e-7
+		out[i] /= den
 	}
-	return out
 }
 
 // minOf and maxOf are Go's min and max over x (not empty), in four interleaved chains joined at

@@ -90,3 +90,46 @@ func TestLinearWeightsAntialias(t *testing.T) {
 		}
 	}
 }
+
+// TestMeanNormalizedMatchesNormalize: the fused aggregation gives the bits of the loop it
+// replaced (a sum from zero over the maps in order, divided by their count, then Normalize), for
+// one to three maps with zeros of both signs, NaN and infinities among the values.
+func TestMeanNormalizedMatchesNormalize(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	special := []float32{0, float32(math.Copysign(0, -1)), -7, float32(math.NaN()), float32(math.Inf(1))}
+	for _, tc := range []struct{ maps, n int }{{1, 9}, {1, 1000}, {2, 5}, {3, 1000}} {
+		for _, specials := range []bool{false, true} {
+			maps := make([][]float32, tc.maps)
+			for l := range maps {
+				maps[l] = make([]float32, tc.n)
+				for i := range maps[l] {
+					maps[l][i] = float32(rng.NormFloat64()*3) - 2
+					if rng.IntN(5) == 0 {
+						maps[l][i] = special[rng.IntN(3)]
+					}
+					if specials && rng.IntN(50) == 0 {
+						maps[l][i] = special[3+rng.IntN(2)]
+					}
+				}
+			}
+			sum := make([]float32, tc.n)
+			for _, m := range maps {
+				for i, v := range m {
+					sum[i] += v
+				}
+			}
+			for i := range sum {
+				sum[i] /= float32(len(maps))
+			}
+			want, got := Normalize(sum), MeanNormalized(maps...)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%d maps of %d (specials %v), value %d: %v, want %v", tc.maps, tc.n, specials, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	if MeanNormalized() != nil || MeanNormalized([]float32{}) != nil {
+		t.Error("no maps or empty maps: want nil")
+	}
+}
