@@ -389,3 +389,15 @@ func fastBackend(t testing.TB) backends.Backend {
 	}
 	return b
 }
+
+// inPlaceBackend is fastBackend where the register kernel reads patches and kernels where they
+// lie (the AVX-512 kernel: sgemm.InPlaceSlivers); it skips t elsewhere, where every product
+// packs its operands and there is nothing to compare with the packed path.
+func inPlaceBackend(t testing.TB) backends.Backend {
+	t.Helper()
+	b := fastBackend(t)
+	if ok, _ := sgemm.InPlaceSlivers(); !ok {
+		t.Skip("the register kernel reads nothing in place on this CPU (no AVX-512)")
+	}
+	return b
+}

@@ -110,7 +110,7 @@ func BenchmarkKernelGradient(b *testing.B) {
 // output gradient's patches), for strides, dilated kernel rows, asymmetric padding, one input
 // channel, the ResNet stem and reductions over several panels.
 func TestConvInPlaceMatchesGathered(t *testing.T) {
-	b := fastBackend(t)
+	b := inPlaceBackend(t)
 	one, pad := [2]int{1, 1}, [2][2]int{{1, 1}, {1, 1}}
 	cases := []convCase{
 		{"3x3, 56 wide", []int{2, 6, 56, 16}, []int{3, 3, 16, 40}, false, one, one, pad, 1},

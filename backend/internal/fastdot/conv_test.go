@@ -169,7 +169,7 @@ func TestConvGeneralMatchesSimplego(t *testing.T) {
 // over several chunks), stride 2, the dense layer of a 1x1 image, and channel counts off the
 // register tile's 12 rows.
 func TestConvInPlaceKernelMatchesPacked(t *testing.T) {
-	b := fastBackend(t)
+	b := inPlaceBackend(t)
 	one, pad := [2]int{1, 1}, [2][2]int{{1, 1}, {1, 1}}
 	cases := []convCase{
 		{"1x1, 7x7 image", []int{1, 7, 7, 96}, []int{1, 1, 96, 64}, false, one, one, [2][2]int{}, 1},
