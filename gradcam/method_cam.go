@@ -8,7 +8,8 @@ var camSpec = MethodSpec{
 	Summary: "activations weighted by the classifier's weights; GAP + linear heads only (Zhou et al. 2016)",
 	Scaled:  true, RawMap: true,
 	Terms: func(in TermInputs) *Node {
-		w := in.CAMWeights()
-		return in.Weighted(Einsum("bn,nc->bc", OneHot(in.Class, w.Shape().Dimensions[0], w.DType()), w))
+		// Each image's class row of the classifier's weights [classes, C]: a gather, not a
+		// product of one-hot rows with the whole matrix (MobileNetV2's is 1000 x 1280).
+		return in.Weighted(Gather(in.CAMWeights(), ExpandAxes(in.Class, -1)))
 	},
 }
