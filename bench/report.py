@@ -31,18 +31,7 @@ TARGET_METHODS = ("forward", "gradcam", "guided-gradcam")
 
 
 def main():
-    runs = {}  # each benchmark's runs (compare.sh: go test -count 3), reported by their median
-    line = re.compile(r"^BenchmarkExplain/(\S+)/(\S+)/b(\d+)/(first|steady)-\d+\s+\d+\s+(\d+) ns/op\s+([\d.]+) images/s\s+([\d.e+]+) peak-bytes")
-    for l in open(sys.argv[1]):
-        m = line.match(l)
-        if m:
-            model, method, batch, phase, ns, ips, peak = m.groups()
-            runs.setdefault((model, method, int(batch), phase), []).append((int(ns) / 1e9, float(peak)))
-    go = {k: (statistics.median(s for s, _ in v), statistics.median(p for _, p in v)) for k, v in runs.items()}
-    torch_t = {}
-    for path in sys.argv[2:]:  # later files override earlier ones
-        for r in json.load(open(path)):
-            torch_t[(r["model"], r["method"], r["batch"], r.get("impl", "efficient"))] = r["seconds"]
+    go, torch_t = read_matrix(sys.argv[1], sys.argv[2:])
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 
     # The machine the explanation matrix was measured on (go test's cpu line), not the one writing this.
@@ -79,6 +68,7 @@ def main():
         print(f"| {model} | {method} | {batch} | {first:.2f} | {steady:.3f} | {peak / 1e6:.0f} | "
               f"{f'{eff:.3f}' if eff else '-'} | {f'{peer:.3f}' if peer else '-'} | "
               f"{ratio(steady / eff) if eff else '-'} | {ratio(steady / peer) if peer else '-'} | {target} | {met} |")
+    avx2_section(out)
     load_section(os.path.join(out, "load.json"))
     train_section(out)
     cell_section(os.path.join(out, "cell.json"))
@@ -89,6 +79,52 @@ def main():
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "NOTES.md")
     if os.path.exists(notes):
         print("\n" + open(notes).read())
+
+
+def read_matrix(go_path, torch_paths):
+    """The explanation matrix: Go's {(model, method, batch, phase): (median s, median peak bytes)}
+    from go test's output (compare.sh: -count 3), and PyTorch's {(model, method, batch, impl): s}
+    from torch_bench.py's files, later files overriding earlier ones."""
+    runs = {}
+    line = re.compile(r"^BenchmarkExplain/(\S+)/(\S+)/b(\d+)/(first|steady)-\d+\s+\d+\s+(\d+) ns/op\s+([\d.]+) images/s\s+([\d.e+]+) peak-bytes")
+    for l in open(go_path):
+        m = line.match(l)
+        if m:
+            model, method, batch, phase, ns, ips, peak = m.groups()
+            runs.setdefault((model, method, int(batch), phase), []).append((int(ns) / 1e9, float(peak)))
+    go = {k: (statistics.median(s for s, _ in v), statistics.median(p for _, p in v)) for k, v in runs.items()}
+    torch_t = {}
+    for path in torch_paths:
+        for r in json.load(open(path)):
+            torch_t[(r["model"], r["method"], r["batch"], r.get("impl", "efficient"))] = r["seconds"]
+    return go, torch_t
+
+
+def avx2_section(out):
+    """The same matrix measured on a machine without AVX-512 (bench/out/avx2), where the register
+    kernel is sgemm's AVX2 one (6 x 16) and nothing is read in place."""
+    go_path, torch_path = os.path.join(out, "avx2", "go.txt"), os.path.join(out, "avx2", "torch.json")
+    if not (os.path.exists(go_path) and os.path.exists(torch_path)):
+        return
+    go, torch_t = read_matrix(go_path, [torch_path])
+    commit = open(os.path.join(out, "avx2", "COMMIT")).read().strip() if os.path.exists(os.path.join(out, "avx2", "COMMIT")) else "?"
+    print("\n## The matrix on a machine without AVX-512\n")
+    print(f"Machine: {go_cpu(go_path)} (AVX2 and FMA, no AVX-512: sgemm's 6 x 16 register kernel, every operand packed), "
+          f"2 cores, a shared host whose speed varies more than the first machine's; Go at {commit}. The same commands "
+          "(`bash bench/compare.sh MODELS go`, then `torch_bench.py .cache/models-ref ../shared OUT MODELS 1,8`), their "
+          "outputs kept in bench/out/avx2. Times in seconds per call, steady state; rows of the first table's targets "
+          "(forward, CAM and the CAM family against efficient PyTorch) marked.\n")
+    print("| model | method | batch | Go steady | PyTorch efficient | pytorch-grad-cam | Go/efficient | Go/pytorch-grad-cam |")
+    print("|---|---|---|---|---|---|---|---|")
+    for model, method, batch in sorted({k[:3] for k in go}, key=lambda k: (k[0], k[2], k[1])):
+        steady = go.get((model, method, batch, "steady"), (float("nan"), 0))[0]
+        eff = torch_t.get((model, method, batch, "efficient"))
+        peer = torch_t.get((model, method, batch, "pytorch-grad-cam"))
+        r = ratio(steady / eff) if eff else "-"
+        if eff and steady / eff > 1.05 and method in ("forward", "cam", "gradcam"):
+            r = f"**{r}**"
+        print(f"| {model} | {method} | {batch} | {steady:.3f} | {f'{eff:.3f}' if eff else '-'} | "
+              f"{f'{peer:.3f}' if peer else '-'} | {r} | {ratio(steady / peer) if peer else '-'} |")
 
 
 def load_section(path):
