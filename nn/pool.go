@@ -181,7 +181,7 @@ func (b *Builder) pool(path string, x *graph.Node, pool func(_ *graph.Node, xs .
 }
 
 // AdaptiveAvgPool2D is PyTorch's AdaptiveAvgPool2d((oh, ow)) on NHWC; the identity when the
-// input already has that size (VGG and AlexNet at 224x224). (1, 1) is global average pooling
+// input already has that size (VGG and AlexNet at 224x224), where LRP still applies its rule. (1, 1) is global average pooling
 // keeping the spatial axes, as torchvision's ResNets do before flattening.
 func (b *Builder) AdaptiveAvgPool2D(path string, x *graph.Node, oh, ow int) *graph.Node {
 	if x.Rank() != 4 {
@@ -189,7 +189,13 @@ func (b *Builder) AdaptiveAvgPool2D(path string, x *graph.Node, oh, ow int) *gra
 	}
 	d := x.Shape().Dimensions
 	if d[1] == oh && d[2] == ow {
-		return b.Tap(path, x)
+		// Still a layer of LRP's: the Norm rule at the identity stabilizes (Zennit and Captum
+		// apply it to the module whatever its size). Without LRP it adds no node.
+		y := b.pool(path, x, func(_ *graph.Node, xs ...*graph.Node) *graph.Node { return xs[0] })
+		if y != x {
+			b.window(y, x, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}, [2]int{})
+		}
+		return b.Tap(path, y)
 	}
 	if oh == 1 && ow == 1 {
 		y := b.pool(path, x, func(_ *graph.Node, xs ...*graph.Node) *graph.Node {

@@ -41,6 +41,13 @@ replaced by an identity with Captum's IdentityRule, residual sums as Captum's Ad
 MobileNetV2's functional pooling as a module, its ReLU6 among Captum's LRP non-linearities (they
 pass relevance), ReLUs not in place and ResNet's reused ReLU split in two.
 
+For vgg16 and mobilenet_v2, lrp-epsilon (Zennit's and Captum's) is also computed in float64:
+OUT/<model>/lrp-epsilon/<class>_f64.npy and OUT/captum/<model>/lrp-epsilon/<class>_f64.npy (stored as
+float32). With epsilon 1e-6 the rule divides by pre-activations that float32's rounding decides on
+these two networks: on a machine with AVX2 only, PyTorch's own float32 maps are up to 3.4% of the
+largest value from its float64 ones (the toolkit's up to 0.9%), so a float32 reference would say
+which machine made it; in float64 the two peers and the toolkit agree to 1e-6.
+
 For the ONNX exports of gradcam/testdata/reference_onnx.py (resnet18 and mobilenet_v2 made with
 torch.manual_seed(0), which this script makes again the same way), Zennit's lrp-epsilon and
 lrp-epsilon-plus on the PyTorch models: OUT/onnx/<arch>/<method>/<class>.npy.
@@ -89,6 +96,9 @@ MODELS = {
     "squeezenet1_0": "squeezenet1_0_deepcompression.pth",
     "mobilenet_v2": "mobilenet_v2_coral_dequant.pth",
 }
+
+# The networks whose lrp-epsilon is also computed in float64 (see the docstring).
+FLOAT64 = ("vgg16", "mobilenet_v2")
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -290,6 +300,15 @@ def captum(out):
                 captum_rules(model, rule)
                 a = LRP(model).attribute(x.clone(), target=c)
                 np.save(os.path.join(out, "captum", arch, name, f"{c}.npy"), a[0].detach().numpy())
+        if arch in FLOAT64:  # batch norm fused in float64 too
+            model = getattr(torchvision.models, arch)()
+            model.load_state_dict(torch.load(path))
+            model = model.eval().double()
+            prepare_for_captum(model)
+            for c in CLASSES:
+                captum_rules(model, CAPTUM_RULES["lrp-epsilon"])
+                a = LRP(model).attribute(x.clone().double(), target=c)
+                np.save(os.path.join(out, "captum", arch, "lrp-epsilon", f"{c}_f64.npy"), a[0].detach().numpy().astype(np.float32))
 
 
 def onnx_models(out):
@@ -315,12 +334,16 @@ def main():
     captum(out)
     user_networks(out)
     x = cat_dog(shared)
-    for arch, weights in MODELS.items():
+    def load(arch, weights):
         model = getattr(torchvision.models, arch)()
         path = os.path.join(models_ref, arch + ".pth") if weights == "random" else os.path.join(shared, "weights", weights)
         model.load_state_dict(torch.load(path))
         model.eval()
         zero_biases(model)
+        return model
+
+    for arch, weights in MODELS.items():
+        model = load(arch, weights)
         for method, make in COMPOSITES.items():
             os.makedirs(os.path.join(out, arch, method), exist_ok=True)
             for c in CLASSES:
@@ -329,6 +352,14 @@ def main():
                 with Gradient(model=model, composite=make(canonizers(arch))) as attributor:
                     _, relevance = attributor(x.clone(), lambda y: y * onehot)
                 np.save(os.path.join(out, arch, method, f"{c}.npy"), relevance[0].detach().numpy())
+        if arch in FLOAT64:
+            model = load(arch, weights).double()  # a fresh one: the canonizers leave batch norm in float32
+            for c in CLASSES:
+                onehot = torch.zeros(1, 1000, dtype=torch.float64)
+                onehot[0, c] = 1
+                with Gradient(model=model, composite=COMPOSITES["lrp-epsilon"](canonizers(arch))) as attributor:
+                    _, relevance = attributor(x.clone().double(), lambda y: y * onehot)
+                np.save(os.path.join(out, arch, "lrp-epsilon", f"{c}_f64.npy"), relevance[0].detach().numpy().astype(np.float32))
 
 
 if __name__ == "__main__":
