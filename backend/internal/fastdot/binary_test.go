@@ -377,7 +377,8 @@ func matchesSimplego[F ExecGraphFnOneOutput](t *testing.T, b backends.Backend, f
 }
 
 // fastBackend is the pure-Go backend with fastdot's executors; it skips t where the CPU lacks
-// AVX2/FMA (simplego's own executors run there).
+// AVX2/FMA (simplego's own executors run there) and fails it where fastdot should be installed
+// and is not.
 func fastBackend(t testing.TB) backends.Backend {
 	t.Helper()
 	b, err := backend.NewWithConfig(backend.Go)
@@ -385,7 +386,10 @@ func fastBackend(t testing.TB) backends.Backend {
 		t.Fatal(err)
 	}
 	if !fastdot.Installed() {
-		t.Skip("no AVX2/FMA")
+		if sgemm.Available() {
+			t.Fatalf("fastdot not installed on an AVX2/FMA CPU: %v", fastdot.Install())
+		}
+		t.Skip("no AVX2/FMA: simplego's own executors are used")
 	}
 	return b
 }

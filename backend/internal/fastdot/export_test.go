@@ -15,6 +15,9 @@ func RenameConvField(i int, name string) (restore func()) {
 	return func() { convFieldNames[i] = old }
 }
 
+// Float64OffForTest hands float64 DotGenerals to simplego's own executor until restore is called.
+func Float64OffForTest() (restore func()) { return set(&float64Off) }
+
 // set sets flag until the function it returns is called.
 func set(flag *atomic.Bool) (restore func()) {
 	flag.Store(true)

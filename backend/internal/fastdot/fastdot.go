@@ -3,7 +3,8 @@
 // Go: DotGeneral (about 10x faster on convolution-shaped products, and no relayout of large fully
 // connected weights), ConvGeneral (conv.go: im2col tiles packed for sgemm, forward and both
 // gradients, plus a depthwise kernel) and broadcast Add, Sub, Mul and Max (binary.go: batch
-// norm, biases, ReLU).
+// norm, biases, ReLU). Float64 DotGenerals run as gonum's Dgemm (float64.go), about 4x
+// simplego's.
 //
 // simplego has no extension point for this: Install replaces entries of its unexported executor
 // table (go:linkname) and reads its unexported Buffer and node parameters (reflect and unsafe,
@@ -76,8 +77,9 @@ func Counted() Counts {
 		ConvAffines: convAffineCalls.Load(), Rescales: rescaleCalls.Load(), Affine: affineCalls.Load()}
 }
 
-// Install routes simplego's float32 DotGeneral to sgemm. It is idempotent; it returns an error
-// (and changes nothing) if the CPU lacks AVX2/FMA or simplego's internals are not the expected ones.
+// Install routes simplego's float32 DotGeneral to sgemm (float64 to gonum's Dgemm). It is
+// idempotent; it returns an error (and changes nothing) if the CPU lacks AVX2/FMA or simplego's
+// internals are not the expected ones.
 func Install() error {
 	installOnce.Do(func() {
 		if !sgemm.Available() {
@@ -286,13 +288,13 @@ func crossAxes(rank int, contract, batch []int) []int {
 }
 
 // operand is one side of a DotGeneral as strides of its merged batch, cross and contracting axes.
-type operand struct {
-	data                              []float32
+type operand[T float32 | float64] struct {
+	data                              []T
 	batchStride, crossStride, kStride int
 }
 
-func makeOperand(data []float32, dims, contract, batch []int) (operand, bool) {
-	op := operand{data: data}
+func makeOperand[T float32 | float64](data []T, dims, contract, batch []int) (operand[T], bool) {
+	op := operand[T]{data: data}
 	var ok [3]bool
 	op.batchStride, ok[0] = mergedStride(dims, batch)
 	op.crossStride, ok[1] = mergedStride(dims, crossAxes(len(dims), contract, batch))
@@ -313,6 +315,12 @@ func execDotGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*si
 func tryDotGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer) (*simplego.Buffer, bool, error) {
 	if len(inputs) != 2 {
 		return nil, false, nil
+	}
+	if _, ok := flat(inputs[0]).([]float64); ok {
+		if float64Off.Load() {
+			return nil, false, nil
+		}
+		return tryDotGeneralFloat64(backend, node, inputs)
 	}
 	lhsData, ok1 := flat(inputs[0]).([]float32)
 	rhsData, ok2 := flat(inputs[1]).([]float32)

@@ -9,9 +9,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/gradcam-go/gradcam/backend"
 	"github.com/gradcam-go/gradcam/backend/internal/fastdot"
-	"github.com/gradcam-go/gradcam/backend/internal/sgemm"
 )
 
 func randomTensor(rng *rand.Rand, dims ...int) (*tensors.Tensor, *tensors.Tensor) {
@@ -27,39 +25,45 @@ func randomTensor(rng *rand.Rand, dims ...int) (*tensors.Tensor, *tensors.Tensor
 	return tensors.FromFlatDataAndDimensions(f32, dims...), tensors.FromFlatDataAndDimensions(f64, dims...)
 }
 
-// TestDotGeneralMatchesSimplego runs DotGenerals of the shapes the models produce (im2col
-// convolutions, fully connected layers, their gradients, batched contractions) in float32 through
-// fastdot and compares them with simplego's own float64 DotGeneral, which fastdot never handles.
-// Axis orders fastdot cannot express as strided matrices must fall back to simplego.
+// dotCases are DotGenerals of the shapes the models produce (im2col convolutions, fully
+// connected layers, their gradients, batched contractions), and whether fastdot handles them.
+var dotCases = []struct {
+	name                   string
+	lhsDims, rhsDims       []int
+	lhsC, lhsB, rhsC, rhsB []int
+	handled                bool
+}{
+	{"im2col conv", []int{2, 28, 28, 72}, []int{72, 64}, []int{3}, nil, []int{0}, nil, true},
+	{"fc forward", []int{1, 3000}, []int{1000, 3000}, []int{1}, nil, []int{1}, nil, true},
+	{"fc input gradient", []int{1, 1000}, []int{1000, 3000}, []int{1}, nil, []int{0}, nil, true},
+	{"fc batch 8", []int{8, 3000}, []int{1000, 3000}, []int{1}, nil, []int{1}, nil, true},
+	{"conv weight gradient", []int{2, 5, 7, 16}, []int{2, 5, 7, 36}, []int{0, 1, 2}, nil, []int{0, 1, 2}, nil, true},
+	{"conv input gradient", []int{2, 14, 14, 64}, []int{72, 64}, []int{3}, nil, []int{1}, nil, true},
+	{"batched weighted sum", []int{3, 49, 200}, []int{3, 200}, []int{2}, []int{0}, []int{1}, []int{0}, true},
+	{"batch axis in the middle", []int{50, 3, 80}, []int{3, 80, 40}, []int{2}, []int{1}, []int{1}, []int{0}, true},
+	{"contraction order against memory order", []int{40, 5, 60}, []int{60, 5, 30}, []int{2, 1}, nil, []int{0, 1}, nil, false},
+	{"single row", []int{1, 300}, []int{300, 7}, []int{1}, nil, []int{0}, nil, true},
+	{"single column", []int{9, 300}, []int{300, 1}, []int{1}, nil, []int{0}, nil, true},
+	{"outer product", []int{9, 1}, []int{1, 7}, []int{1}, nil, []int{0}, nil, true},
+}
+
+// maxError is max |got - want| and max |want|.
+func maxError[T float32 | float64](got []T, want []float64) (worst, scale float64) {
+	for i := range want {
+		scale = max(scale, math.Abs(want[i]))
+		worst = max(worst, math.Abs(float64(got[i])-want[i]))
+	}
+	return worst, scale
+}
+
+// TestDotGeneralMatchesSimplego runs dotCases in float32 through fastdot and compares them with
+// simplego's own float64 DotGeneral. Axis orders fastdot cannot express as strided matrices must
+// fall back to simplego.
 func TestDotGeneralMatchesSimplego(t *testing.T) {
-	b, err := backend.NewWithConfig(backend.Go)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !fastdot.Installed() {
-		if sgemm.Available() {
-			t.Fatalf("fastdot not installed on an AVX2/FMA CPU: %v", fastdot.Install())
-		}
-		t.Skip("no AVX2/FMA: simplego's own DotGeneral is used")
-	}
-	cases := []struct {
-		name                   string
-		lhsDims, rhsDims       []int
-		lhsC, lhsB, rhsC, rhsB []int
-		handled                bool
-	}{
-		{"im2col conv", []int{2, 28, 28, 72}, []int{72, 64}, []int{3}, nil, []int{0}, nil, true},
-		{"fc forward", []int{1, 3000}, []int{1000, 3000}, []int{1}, nil, []int{1}, nil, true},
-		{"fc input gradient", []int{1, 1000}, []int{1000, 3000}, []int{1}, nil, []int{0}, nil, true},
-		{"fc batch 8", []int{8, 3000}, []int{1000, 3000}, []int{1}, nil, []int{1}, nil, true},
-		{"conv weight gradient", []int{2, 5, 7, 16}, []int{2, 5, 7, 36}, []int{0, 1, 2}, nil, []int{0, 1, 2}, nil, true},
-		{"conv input gradient", []int{2, 14, 14, 64}, []int{72, 64}, []int{3}, nil, []int{1}, nil, true},
-		{"batched weighted sum", []int{3, 49, 200}, []int{3, 200}, []int{2}, []int{0}, []int{1}, []int{0}, true},
-		{"batch axis in the middle", []int{50, 3, 80}, []int{3, 80, 40}, []int{2}, []int{1}, []int{1}, []int{0}, true},
-		{"contraction order against memory order", []int{40, 5, 60}, []int{60, 5, 30}, []int{2, 1}, nil, []int{0, 1}, nil, false},
-	}
+	b := fastBackend(t)
+	defer fastdot.Float64OffForTest()()
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, tc := range cases {
+	for _, tc := range dotCases {
 		t.Run(tc.name, func(t *testing.T) {
 			l32, l64 := randomTensor(rng, tc.lhsDims...)
 			r32, r64 := randomTensor(rng, tc.rhsDims...)
@@ -84,16 +88,44 @@ func TestDotGeneralMatchesSimplego(t *testing.T) {
 			if !slices.Equal(got32.Shape().Dimensions, want64.Shape().Dimensions) {
 				t.Fatalf("shape %s, want %s", got32.Shape(), want64.Shape())
 			}
-			got, want := tensors.MustCopyFlatData[float32](got32), tensors.MustCopyFlatData[float64](want64)
-			scale := 0.0
-			for _, v := range want {
-				scale = max(scale, math.Abs(v))
-			}
-			worst := 0.0
-			for i := range want {
-				worst = max(worst, math.Abs(float64(got[i])-want[i]))
-			}
+			worst, scale := maxError(tensors.MustCopyFlatData[float32](got32), tensors.MustCopyFlatData[float64](want64))
 			if worst > 1e-5*scale || math.IsNaN(worst) {
+				t.Errorf("max error %.3g against max magnitude %.3g", worst, scale)
+			}
+		})
+	}
+}
+
+// TestFloat64DotGeneralMatchesSimplego runs dotCases in float64 through fastdot (gonum's Dgemm)
+// and through simplego's own executor: the same values to 1e-12 of the largest, and the same
+// layouts handled as in float32.
+func TestFloat64DotGeneralMatchesSimplego(t *testing.T) {
+	b := fastBackend(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range dotCases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, l64 := randomTensor(rng, tc.lhsDims...)
+			_, r64 := randomTensor(rng, tc.rhsDims...)
+			fn := func(l, r *Node) *Node { return DotGeneral(l, tc.lhsC, tc.lhsB, r, tc.rhsC, tc.rhsB) }
+			calls := fastdot.Counted().Dot
+			got, err := ExecOnce(b, fn, l64, r64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if handled := fastdot.Counted().Dot > calls; handled != tc.handled {
+				t.Errorf("handled by fastdot: %v, want %v", handled, tc.handled)
+			}
+			restore := fastdot.Float64OffForTest()
+			want, err := ExecOnce(b, fn, l64, r64)
+			restore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Shape().Dimensions, want.Shape().Dimensions) {
+				t.Fatalf("shape %s, want %s", got.Shape(), want.Shape())
+			}
+			worst, scale := maxError(tensors.MustCopyFlatData[float64](got), tensors.MustCopyFlatData[float64](want))
+			if worst > 1e-12*scale || math.IsNaN(worst) || scale == 0 {
 				t.Errorf("max error %.3g against max magnitude %.3g", worst, scale)
 			}
 		})
