@@ -322,43 +322,66 @@ func tryDotGeneral(backend *simplego.Backend, node *simplego.Node, inputs []*sim
 		}
 		return tryDotGeneralFloat64(backend, node, inputs)
 	}
-	lhsData, ok1 := flat(inputs[0]).([]float32)
-	rhsData, ok2 := flat(inputs[1]).([]float32)
-	if !ok1 || !ok2 {
-		return nil, false, nil
-	}
-	p, ok := nodeParams(node)
+	d, ok := makeDot[float32](backend, node, inputs)
 	if !ok {
 		return nil, false, nil
 	}
-	lhsShape, err1 := backend.BufferShape(inputs[0])
-	rhsShape, err2 := backend.BufferShape(inputs[1])
-	outShape := nodeShape(node)
-	if err1 != nil || err2 != nil || outShape.DType != dtypes.Float32 || outShape.Rank() != 3 {
-		return nil, false, nil
-	}
-	lhs, ok1 := makeOperand(lhsData, lhsShape.Dimensions, p.lhsContract, p.lhsBatch)
-	rhs, ok2 := makeOperand(rhsData, rhsShape.Dimensions, p.rhsContract, p.rhsBatch)
-	if !ok1 || !ok2 {
-		return nil, false, nil
-	}
-	batch, m, n := outShape.Dimensions[0], outShape.Dimensions[1], outShape.Dimensions[2]
-	k := 1
-	for _, a := range p.lhsContract {
-		k *= lhsShape.Dimensions[a]
-	}
-	out := backend.NewBuffer(outShape)
-	outData, ok := flat(out).([]float32)
-	if !ok || len(outData) != batch*m*n {
-		return nil, true, fmt.Errorf("fastdot: output buffer of DotGeneral %s is not a []float32 of %d", outShape, batch*m*n)
+	out, outData, err := d.output(backend)
+	if err != nil {
+		return nil, true, err
 	}
 	clear(outData)
-	for b := range batch {
-		a := sgemm.Matrix{Data: lhs.data, Off: b * lhs.batchStride, RowStride: lhs.crossStride, ColStride: lhs.kStride}
-		bm := sgemm.Matrix{Data: rhs.data, Off: b * rhs.batchStride, RowStride: rhs.kStride, ColStride: rhs.crossStride}
-		if err := sgemm.MulAdd(m, n, k, a, bm, outData, b*m*n, n); err != nil {
-			return nil, true, fmt.Errorf("fastdot: DotGeneral %s x %s: %w", lhsShape, rhsShape, err)
+	for b := range d.batch {
+		a := sgemm.Matrix{Data: d.lhs.data, Off: b * d.lhs.batchStride, RowStride: d.lhs.crossStride, ColStride: d.lhs.kStride}
+		bm := sgemm.Matrix{Data: d.rhs.data, Off: b * d.rhs.batchStride, RowStride: d.rhs.kStride, ColStride: d.rhs.crossStride}
+		if err := sgemm.MulAdd(d.m, d.n, d.k, a, bm, outData, b*d.m*d.n, d.n); err != nil {
+			return nil, true, fmt.Errorf("fastdot: DotGeneral %s x %s: %w", d.lhsShape, d.rhsShape, err)
 		}
 	}
 	return out, true, nil
+}
+
+// dot is a DotGeneral node as batch products of strided matrices, [m, k] x [k, n] -> [m, n].
+type dot[T float32 | float64] struct {
+	lhs, rhs                     operand[T]
+	lhsShape, rhsShape, outShape shapes.Shape
+	batch, m, n, k               int
+}
+
+// makeDot reads a DotGeneral of two []T operands; ok is false when the node is of another dtype
+// or its axes cannot be expressed as strided matrices.
+func makeDot[T float32 | float64](backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer) (d dot[T], ok bool) {
+	lhsData, ok1 := flat(inputs[0]).([]T)
+	rhsData, ok2 := flat(inputs[1]).([]T)
+	p, ok3 := nodeParams(node)
+	if !ok1 || !ok2 || !ok3 {
+		return d, false
+	}
+	var err1, err2 error
+	d.lhsShape, err1 = backend.BufferShape(inputs[0])
+	d.rhsShape, err2 = backend.BufferShape(inputs[1])
+	d.outShape = nodeShape(node)
+	if err1 != nil || err2 != nil || d.outShape.DType != dtypes.FromGenericsType[T]() || d.outShape.Rank() != 3 {
+		return d, false
+	}
+	d.lhs, ok1 = makeOperand(lhsData, d.lhsShape.Dimensions, p.lhsContract, p.lhsBatch)
+	d.rhs, ok2 = makeOperand(rhsData, d.rhsShape.Dimensions, p.rhsContract, p.rhsBatch)
+	if !ok1 || !ok2 {
+		return d, false
+	}
+	d.batch, d.m, d.n, d.k = d.outShape.Dimensions[0], d.outShape.Dimensions[1], d.outShape.Dimensions[2], 1
+	for _, a := range p.lhsContract {
+		d.k *= d.lhsShape.Dimensions[a]
+	}
+	return d, true
+}
+
+// output is a new buffer for the product, and its values.
+func (d dot[T]) output(backend *simplego.Backend) (*simplego.Buffer, []T, error) {
+	out := backend.NewBuffer(d.outShape)
+	data, ok := flat(out).([]T)
+	if !ok || len(data) != d.batch*d.m*d.n {
+		return nil, nil, fmt.Errorf("fastdot: output buffer of DotGeneral %s is not a []%s of %d", d.outShape, d.outShape.DType, d.batch*d.m*d.n)
+	}
+	return out, data, nil
 }

@@ -56,77 +56,51 @@ func maxError[T float32 | float64](got []T, want []float64) (worst, scale float6
 	return worst, scale
 }
 
-// TestDotGeneralMatchesSimplego runs dotCases in float32 through fastdot and compares them with
-// simplego's own float64 DotGeneral. Axis orders fastdot cannot express as strided matrices must
-// fall back to simplego.
+// TestDotGeneralMatchesSimplego runs dotCases through fastdot in float32 (sgemm) and float64
+// (gonum's Dgemm) and compares them with simplego's own float64 DotGeneral: to 1e-5 and 1e-12 of
+// the largest value. Axis orders fastdot cannot express as strided matrices must fall back to
+// simplego in both.
 func TestDotGeneralMatchesSimplego(t *testing.T) {
 	b := fastBackend(t)
-	defer fastdot.Float64OffForTest()()
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, tc := range dotCases {
 		t.Run(tc.name, func(t *testing.T) {
 			l32, l64 := randomTensor(rng, tc.lhsDims...)
 			r32, r64 := randomTensor(rng, tc.rhsDims...)
 			fn := func(l, r *Node) *Node { return DotGeneral(l, tc.lhsC, tc.lhsB, r, tc.rhsC, tc.rhsB) }
-			calls, fallbacks := fastdot.Counted().Dot, fastdot.Counted().DotFallbacks
-			got32, err := ExecOnce(b, fn, l32, r32)
-			if err != nil {
-				t.Fatal(err)
-			}
-			handled := fastdot.Counted().Dot > calls
-			if handled != tc.handled || (!handled && fastdot.Counted().DotFallbacks == fallbacks) {
-				t.Errorf("handled by fastdot: %v, want %v", handled, tc.handled)
-			}
-			before := fastdot.Counted().Dot
-			want64, err := ExecOnce(b, fn, l64, r64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fastdot.Counted().Dot != before {
-				t.Errorf("fastdot ran a float64 DotGeneral")
-			}
-			if !slices.Equal(got32.Shape().Dimensions, want64.Shape().Dimensions) {
-				t.Fatalf("shape %s, want %s", got32.Shape(), want64.Shape())
-			}
-			worst, scale := maxError(tensors.MustCopyFlatData[float32](got32), tensors.MustCopyFlatData[float64](want64))
-			if worst > 1e-5*scale || math.IsNaN(worst) {
-				t.Errorf("max error %.3g against max magnitude %.3g", worst, scale)
-			}
-		})
-	}
-}
-
-// TestFloat64DotGeneralMatchesSimplego runs dotCases in float64 through fastdot (gonum's Dgemm)
-// and through simplego's own executor: the same values to 1e-12 of the largest, and the same
-// layouts handled as in float32.
-func TestFloat64DotGeneralMatchesSimplego(t *testing.T) {
-	b := fastBackend(t)
-	rng := rand.New(rand.NewPCG(5, 6))
-	for _, tc := range dotCases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, l64 := randomTensor(rng, tc.lhsDims...)
-			_, r64 := randomTensor(rng, tc.rhsDims...)
-			fn := func(l, r *Node) *Node { return DotGeneral(l, tc.lhsC, tc.lhsB, r, tc.rhsC, tc.rhsB) }
-			calls := fastdot.Counted().Dot
-			got, err := ExecOnce(b, fn, l64, r64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if handled := fastdot.Counted().Dot > calls; handled != tc.handled {
-				t.Errorf("handled by fastdot: %v, want %v", handled, tc.handled)
-			}
 			restore := fastdot.Float64OffForTest()
 			want, err := ExecOnce(b, fn, l64, r64)
 			restore()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(got.Shape().Dimensions, want.Shape().Dimensions) {
-				t.Fatalf("shape %s, want %s", got.Shape(), want.Shape())
-			}
-			worst, scale := maxError(tensors.MustCopyFlatData[float64](got), tensors.MustCopyFlatData[float64](want))
-			if worst > 1e-12*scale || math.IsNaN(worst) || scale == 0 {
-				t.Errorf("max error %.3g against max magnitude %.3g", worst, scale)
+			wantFlat := tensors.MustCopyFlatData[float64](want)
+			for _, run := range []struct {
+				dtype string
+				l, r  *tensors.Tensor
+				bound float64
+			}{{"float32", l32, r32, 1e-5}, {"float64", l64, r64, 1e-12}} {
+				calls, fallbacks := fastdot.Counted().Dot, fastdot.Counted().DotFallbacks
+				got, err := ExecOnce(b, fn, run.l, run.r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				handled := fastdot.Counted().Dot > calls
+				if handled != tc.handled || (!handled && fastdot.Counted().DotFallbacks == fallbacks) {
+					t.Errorf("%s: handled by fastdot: %v, want %v", run.dtype, handled, tc.handled)
+				}
+				if !slices.Equal(got.Shape().Dimensions, want.Shape().Dimensions) {
+					t.Fatalf("%s: shape %s, want %s", run.dtype, got.Shape(), want.Shape())
+				}
+				var worst, scale float64
+				if run.dtype == "float32" {
+					worst, scale = maxError(tensors.MustCopyFlatData[float32](got), wantFlat)
+				} else {
+					worst, scale = maxError(tensors.MustCopyFlatData[float64](got), wantFlat)
+				}
+				if worst > run.bound*scale || math.IsNaN(worst) || scale == 0 {
+					t.Errorf("%s: max error %.3g against max magnitude %.3g", run.dtype, worst, scale)
+				}
 			}
 		})
 	}

@@ -1,11 +1,9 @@
 package fastdot
 
 import (
-	"fmt"
 	"sync/atomic"
 
 	"github.com/gomlx/gomlx/backends/simplego"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 )
@@ -19,44 +17,22 @@ var float64Off atomic.Bool
 // comparisons where float32's rounding decides a result (models.Model.Float64); simplego's own
 // generic kernel runs it about 4x slower.
 func tryDotGeneralFloat64(backend *simplego.Backend, node *simplego.Node, inputs []*simplego.Buffer) (*simplego.Buffer, bool, error) {
-	lhsData, ok1 := flat(inputs[0]).([]float64)
-	rhsData, ok2 := flat(inputs[1]).([]float64)
-	p, ok3 := nodeParams(node)
-	if !ok1 || !ok2 || !ok3 {
+	d, ok := makeDot[float64](backend, node, inputs)
+	if !ok || d.batch == 0 || d.m == 0 || d.n == 0 || d.k == 0 {
 		return nil, false, nil
 	}
-	lhsShape, err1 := backend.BufferShape(inputs[0])
-	rhsShape, err2 := backend.BufferShape(inputs[1])
-	outShape := nodeShape(node)
-	if err1 != nil || err2 != nil || outShape.DType != dtypes.Float64 || outShape.Rank() != 3 {
-		return nil, false, nil
-	}
-	lhs, ok1 := makeOperand[float64](lhsData, lhsShape.Dimensions, p.lhsContract, p.lhsBatch)
-	rhs, ok2 := makeOperand[float64](rhsData, rhsShape.Dimensions, p.rhsContract, p.rhsBatch)
-	if !ok1 || !ok2 {
-		return nil, false, nil
-	}
-	batch, m, n := outShape.Dimensions[0], outShape.Dimensions[1], outShape.Dimensions[2]
-	k := 1
-	for _, a := range p.lhsContract {
-		k *= lhsShape.Dimensions[a]
-	}
-	if batch == 0 || m == 0 || n == 0 || k == 0 {
-		return nil, false, nil
-	}
-	tA, lda, okA := gemmLayout(m, k, lhs.crossStride, lhs.kStride)
-	tB, ldb, okB := gemmLayout(k, n, rhs.kStride, rhs.crossStride)
+	tA, lda, okA := gemmLayout(d.m, d.k, d.lhs.crossStride, d.lhs.kStride)
+	tB, ldb, okB := gemmLayout(d.k, d.n, d.rhs.kStride, d.rhs.crossStride)
 	if !okA || !okB {
 		return nil, false, nil
 	}
-	out := backend.NewBuffer(outShape)
-	outData, ok := flat(out).([]float64)
-	if !ok || len(outData) != batch*m*n {
-		return nil, true, fmt.Errorf("fastdot: output buffer of DotGeneral %s is not a []float64 of %d", outShape, batch*m*n)
+	out, outData, err := d.output(backend)
+	if err != nil {
+		return nil, true, err
 	}
-	for b := range batch {
-		gonum.Implementation{}.Dgemm(tA, tB, m, n, k, 1, lhs.data[b*lhs.batchStride:], lda, rhs.data[b*rhs.batchStride:], ldb,
-			0, outData[b*m*n:], n)
+	for b := range d.batch {
+		gonum.Implementation{}.Dgemm(tA, tB, d.m, d.n, d.k, 1, d.lhs.data[b*d.lhs.batchStride:], lda,
+			d.rhs.data[b*d.rhs.batchStride:], ldb, 0, outData[b*d.m*d.n:], d.n)
 	}
 	return out, true, nil
 }
